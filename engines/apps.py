@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class EnginesConfig(AppConfig):
+    name = "engines"
+    label = "engines"
+    verbose_name = "Engines"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from engines import signals  # noqa: F401  (connects the receivers)

@@ -1,0 +1,1 @@
+"""Signal receivers: one line each, enqueueing a task on commit (none are connected yet)."""

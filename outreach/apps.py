@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class OutreachConfig(AppConfig):
+    name = "outreach"
+    label = "outreach"
+    verbose_name = "Outreach"
+    default_auto_field = "django.db.models.BigAutoField"

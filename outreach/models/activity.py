@@ -1,0 +1,48 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from .choices import ActivityAction, Channel, in_choices
+
+
+class Activity(models.Model):
+    """Something that happened to a lead: a touch we sent, or an outcome we heard back."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey("outreach.Client", on_delete=models.CASCADE, related_name="activities")
+    lead = models.ForeignKey("outreach.Lead", on_delete=models.CASCADE, related_name="activities")
+    action = models.CharField(max_length=30, choices=ActivityAction.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    content_snapshot = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Copied out of metadata into columns because the detectors group and join on them.
+    sequence_id = models.UUIDField(null=True, blank=True)
+    touch_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    led_to_booking = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "activities"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=in_choices("action", ActivityAction), name="activity_action_valid"),
+            models.CheckConstraint(
+                condition=Q(channel="") | in_choices("channel", Channel), name="activity_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(touch_number__isnull=True) | Q(touch_number__gte=1),
+                name="activity_touch_number_positive",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["client", "channel", "created_at"], name="activity_client_chan_time"),
+            models.Index(fields=["client", "action", "created_at"], name="activity_client_action_time"),
+            models.Index(fields=["lead", "created_at"], name="activity_lead_time"),
+            models.Index(fields=["provider_message_id"], name="activity_provider_msg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} · {self.lead_id} · {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,75 @@
+"""Vocabularies shared by the models, the engines and the database constraints."""
+from django.db import models
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    LINKEDIN = "linkedin", "LinkedIn"
+    VOICE = "voice", "Voice"
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", "New"
+    IN_SEQUENCE = "in_sequence", "In sequence"
+    REPLIED = "replied", "Replied"
+    CONVERTED = "converted", "Converted"
+    CLOSED = "closed", "Closed"
+
+
+class ActivityAction(models.TextChoices):
+    EMAIL_SENT = "email_sent", "Email sent"
+    SMS_SENT = "sms_sent", "SMS sent"
+    LINKEDIN_SENT = "linkedin_sent", "LinkedIn sent"
+    VOICE_COMPLETED = "voice_completed", "Call completed"
+    EMAIL_DELIVERED = "email_delivered", "Email delivered"
+    EMAIL_OPENED = "email_opened", "Email opened"
+    EMAIL_CLICKED = "email_clicked", "Email clicked"
+    EMAIL_REPLIED = "email_replied", "Email replied"
+    EMAIL_BOUNCED = "email_bounced", "Email bounced"
+    SMS_DELIVERED = "sms_delivered", "SMS delivered"
+    SMS_REPLIED = "sms_replied", "SMS replied"
+    LINKEDIN_ACCEPTED = "linkedin_accepted", "LinkedIn connection accepted"
+    LINKEDIN_REPLIED = "linkedin_replied", "LinkedIn replied"
+    OPTED_OUT = "opted_out", "Opted out"
+    MEETING_BOOKED = "meeting_booked", "Meeting booked"
+
+
+SENT_ACTIONS = (
+    ActivityAction.EMAIL_SENT,
+    ActivityAction.SMS_SENT,
+    ActivityAction.LINKEDIN_SENT,
+    ActivityAction.VOICE_COMPLETED,
+)
+REPLY_ACTIONS = (
+    ActivityAction.EMAIL_REPLIED,
+    ActivityAction.SMS_REPLIED,
+    ActivityAction.LINKEDIN_REPLIED,
+)
+
+
+class PatternType(models.TextChoices):
+    WHO = "who", "WHO (which leads)"
+    WHAT = "what", "WHAT (what was said)"
+    WHEN = "when", "WHEN (day, hour, gaps)"
+    HOW = "how", "HOW (channels)"
+
+
+class TouchStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    BLOCKED = "blocked", "Blocked"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Tier(models.TextChoices):
+    HOT = "hot", "Hot"
+    WARM = "warm", "Warm"
+    COOL = "cool", "Cool"
+
+
+def in_choices(field: str, choices: type[models.TextChoices]) -> models.Q:
+    """A Q for a CheckConstraint that keeps `field` inside `choices`."""
+    return models.Q(**{f"{field}__in": choices.values})

@@ -1,0 +1,37 @@
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validate_timezone(value: str) -> None:
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Australia/Sydney)")
+
+
+class Client(models.Model):
+    """One of the agency's clients: the business the outreach is sent for."""
+
+    name = models.CharField(max_length=200)
+    sending_email = models.EmailField(blank=True)
+    sending_phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +61291234567")
+    timezone = models.CharField(max_length=64, default="Australia/Sydney", validators=[validate_timezone])
+    country = models.CharField(max_length=2, default="AU", help_text="ISO 3166 code of the client's home market")
+    icp = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Ideal customer profile: {"industries": [...], "employee_min": 5, "employee_max": 50, "countries": [...]}',
+    )
+    als_learned_weights = models.JSONField(null=True, blank=True)
+    physical_address = models.TextField(blank=True, help_text="Postal address required in commercial email")
+    daily_email_limit = models.PositiveIntegerField(default=200)
+    daily_sms_limit = models.PositiveIntegerField(default=100)
+    daily_linkedin_limit = models.PositiveIntegerField(default=40)
+    daily_voice_limit = models.PositiveIntegerField(default=60)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

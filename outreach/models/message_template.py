@@ -1,0 +1,32 @@
+from django.db import models
+from django.db.models import Q
+
+from .choices import Channel, in_choices
+
+
+class MessageTemplate(models.Model):
+    """What a touch says; placeholders such as {first_name} and {company_name} are filled per lead."""
+
+    client = models.ForeignKey("outreach.Client", on_delete=models.CASCADE, related_name="message_templates")
+    name = models.CharField(max_length=200, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    touch_number = models.PositiveSmallIntegerField()
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["client", "touch_number", "channel"]
+        constraints = [
+            models.CheckConstraint(condition=in_choices("channel", Channel), name="template_channel_valid"),
+            models.CheckConstraint(condition=Q(touch_number__gte=1), name="template_touch_number_positive"),
+            models.UniqueConstraint(
+                fields=["client", "channel", "touch_number"],
+                condition=Q(active=True),
+                name="template_one_active_per_slot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.client} · {self.channel} touch {self.touch_number}"

@@ -1,0 +1,48 @@
+from django.db import models
+from django.db.models import Q
+
+from .choices import Channel, Tier, TouchStatus, in_choices
+
+
+class ScheduledTouch(models.Model):
+    """One planned step of a lead's sequence: the outbox row a send claims exactly once."""
+
+    client = models.ForeignKey("outreach.Client", on_delete=models.CASCADE, related_name="scheduled_touches")
+    lead = models.ForeignKey("outreach.Lead", on_delete=models.CASCADE, related_name="scheduled_touches")
+    sequence_id = models.UUIDField()
+    touch_number = models.PositiveSmallIntegerField()
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    scheduled_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=TouchStatus.choices, default=TouchStatus.PLANNED)
+    # The lead's tier when the sequence was planned: the HOW detector compares channels per tier.
+    lead_tier = models.CharField(max_length=4, choices=Tier.choices, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    activity = models.OneToOneField(
+        "outreach.Activity", on_delete=models.SET_NULL, null=True, blank=True, related_name="scheduled_touch"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "scheduled touches"
+        ordering = ["scheduled_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "sequence_id", "touch_number"], name="touch_unique_per_sequence"),
+            models.CheckConstraint(condition=Q(touch_number__gte=1), name="touch_number_positive"),
+            models.CheckConstraint(condition=in_choices("channel", Channel), name="touch_channel_valid"),
+            models.CheckConstraint(condition=in_choices("status", TouchStatus), name="touch_status_valid"),
+            models.CheckConstraint(condition=Q(lead_tier="") | in_choices("lead_tier", Tier), name="touch_tier_valid"),
+            models.CheckConstraint(
+                condition=~Q(status=TouchStatus.SENT) | Q(activity__isnull=False),
+                name="touch_sent_has_activity",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "scheduled_at"], name="touch_status_time"),
+            models.Index(fields=["lead", "status"], name="touch_lead_status"),
+            models.Index(fields=["client", "sequence_id"], name="touch_client_sequence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead} · touch {self.touch_number} ({self.channel}) · {self.status}"

@@ -1,0 +1,38 @@
+"""Test database selection: TEST_DB=postgres runs the suite on a throwaway
+PostgreSQL cluster started here; anything else uses SQLite in memory."""
+import os
+
+import pytest
+
+from devtools.throwaway_postgres import throwaway_postgres
+
+TEST_DB = os.environ.get("TEST_DB", "sqlite").lower()
+
+
+def pytest_report_header(config):
+    return f"test database: {TEST_DB}"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings():
+    if TEST_DB != "postgres":
+        yield
+        return
+    from django.conf import settings
+    from django.db import connections
+
+    with throwaway_postgres() as cluster:
+        database = settings.DATABASES["default"]
+        # Update in place: pytest-django already holds this dict (and its TEST entry).
+        database.update(
+            ENGINE="django.db.backends.postgresql",
+            NAME=cluster.name,
+            USER=cluster.user,
+            PASSWORD="",
+            HOST=cluster.host,
+            PORT=str(cluster.port),
+            OPTIONS={},
+        )
+        del connections["default"]
+        os.environ["DATABASE_URL"] = cluster.url  # for subprocesses such as qcluster
+        yield

@@ -1,0 +1,151 @@
+"""factory-boy factories, one per model."""
+import uuid
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from outreach.models import Activity, Client, ConversionPattern, Lead, MessageTemplate, ScheduledTouch
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+
+    name = factory.Sequence(lambda n: f"Client {n}")
+    sending_email = factory.Sequence(lambda n: f"hello@client{n}.example.com")
+    sending_phone = "+61291234567"
+    timezone = "Australia/Sydney"
+    icp = factory.LazyFunction(
+        lambda: {"industries": ["Dental", "Accounting"], "employee_min": 5, "employee_max": 50, "countries": ["Australia"]}
+    )
+    physical_address = "1 George St, Sydney NSW 2000"
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lead
+
+    client = factory.SubFactory(ClientFactory)
+    first_name = factory.Sequence(lambda n: f"Pat{n}")
+    last_name = "Nguyen"
+    email = factory.Sequence(lambda n: f"pat{n}@lead{n}.example.com")
+    email_verified = True
+    phone = "+61412345678"
+    linkedin_url = factory.Sequence(lambda n: f"https://www.linkedin.com/in/pat-{n}")
+    company_name = factory.Sequence(lambda n: f"Lead Co {n}")
+    title = "Practice Manager"
+    industry = "Dental"
+    employee_count = 20
+    country = "Australia"
+    timezone = "Australia/Sydney"
+
+
+class ActivityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Activity
+
+    lead = factory.SubFactory(LeadFactory)
+    client = factory.SelfAttribute("lead.client")
+    action = "email_sent"
+    channel = "email"
+    touch_number = 1
+    sequence_id = factory.LazyFunction(uuid.uuid4)
+    content_snapshot = factory.LazyFunction(dict)
+    metadata = factory.LazyFunction(dict)
+
+
+class ConversionPatternFactory(factory.django.DjangoModelFactory):
+    """A valid WHO pattern by default; pass pattern_type and patterns for the others."""
+
+    class Meta:
+        model = ConversionPattern
+
+    client = factory.SubFactory(ClientFactory)
+    pattern_type = "who"
+    patterns = factory.LazyFunction(
+        lambda: {
+            "recommended_weights": {"data_quality": 0.10, "authority": 0.15, "company_fit": 0.40, "timing": 0.20},
+            "conversion_rate_by": {},
+            "sample_size": 500,
+            "confidence": 0.8,
+        }
+    )
+    sample_size = 500
+    confidence = 0.8
+    computed_at = factory.LazyFunction(timezone.now)
+    valid_until = factory.LazyAttribute(lambda o: o.computed_at + timedelta(days=7))
+
+
+class ScheduledTouchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScheduledTouch
+
+    lead = factory.SubFactory(LeadFactory)
+    client = factory.SelfAttribute("lead.client")
+    sequence_id = factory.LazyFunction(uuid.uuid4)
+    touch_number = 1
+    channel = "email"
+    scheduled_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+
+
+class MessageTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MessageTemplate
+
+    client = factory.SubFactory(ClientFactory)
+    channel = "email"
+    touch_number = factory.Sequence(lambda n: n + 1)
+    subject = "Quick question, {first_name}"
+    body = "Hi {first_name}, I noticed {company_name} is growing. Open to a quick chat?"
+
+
+def who_patterns(**overrides) -> dict:
+    data = {
+        "recommended_weights": {"data_quality": 0.10, "authority": 0.15, "company_fit": 0.40, "timing": 0.20},
+        "conversion_rate_by": {"seniority": {"owner": 0.2}},
+        "sample_size": 500,
+        "confidence": 0.8,
+    }
+    return {**data, **overrides}
+
+
+def when_patterns(**overrides) -> dict:
+    data = {
+        "best_days": [{"day_index": 1, "conversion_rate": 0.12}, {"day_index": 2, "conversion_rate": 0.10}],
+        "best_hours": [{"hour": 10, "conversion_rate": 0.11}, {"hour": 14, "conversion_rate": 0.08}],
+        "optimal_sequence_gaps": {"touch_1_to_2": 2, "touch_2_to_3": 3},
+        "converting_touch_distribution": {"1": 10, "2": 20},
+        "peak_converting_touch": 2,
+        "sample_size": 400,
+        "confidence": 0.7,
+    }
+    return {**data, **overrides}
+
+
+def how_patterns(**overrides) -> dict:
+    data = {
+        "best_first_channel": "linkedin",
+        "winning_sequences": [
+            {"sequence": ["linkedin", "email", "email", "sms"], "conversion_rate": 0.09, "sample_size": 120}
+        ],
+        "channel_effectiveness_by_tier": {"hot": {"voice": {"conversion_rate": 0.2, "sample_size": 50}}},
+        "sample_size": 300,
+        "confidence": 0.6,
+    }
+    return {**data, **overrides}
+
+
+def what_patterns(**overrides) -> dict:
+    data = {
+        "pain_points": {"effective": ["leads"], "ineffective": ["cost"]},
+        "ctas": {"effective": ["free audit"]},
+        "personalization_lift": {"has_company_mention": 1.4},
+        "optimal_length": {"email": {"min_words": 50, "max_words": 120}},
+        "sample_size": 800,
+        "confidence": 0.75,
+    }
+    return {**data, **overrides}
+
+
+VALID_PATTERNS = {"who": who_patterns, "when": when_patterns, "how": how_patterns, "what": what_patterns}

@@ -1,0 +1,145 @@
+"""Models and the rules the database enforces: a violating row is refused by the database itself."""
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from outreach.models import Activity, ConversionPattern, Lead, ScheduledTouch
+from tests.factories import (
+    ActivityFactory,
+    ClientFactory,
+    ConversionPatternFactory,
+    LeadFactory,
+    MessageTemplateFactory,
+    ScheduledTouchFactory,
+    when_patterns,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def refused(queryset_update=None, create=None):
+    """True when the database refuses the write (IntegrityError), inside its own savepoint."""
+    try:
+        with transaction.atomic():
+            if create:
+                create()
+            else:
+                queryset_update()
+    except IntegrityError:
+        return True
+    return False
+
+
+def test_factories_build_every_model():
+    touch = ScheduledTouchFactory()
+    activity = ActivityFactory(lead=touch.lead)
+    pattern = ConversionPatternFactory(client=touch.client)
+    template = MessageTemplateFactory(client=touch.client)
+    assert touch.client == touch.lead.client == activity.client == pattern.client == template.client
+    assert isinstance(activity.id, uuid.UUID)
+    assert touch.status == "planned"
+    assert touch.lead.client.timezone == "Australia/Sydney"
+
+
+def test_timestamps_are_time_zone_aware():
+    activity = ActivityFactory()
+    activity.refresh_from_db()
+    assert timezone.is_aware(activity.created_at)
+
+
+@pytest.mark.parametrize("score, ok", [(0, True), (100, True), (101, False)])
+def test_als_score_is_kept_within_0_to_100(score, ok):
+    lead = LeadFactory()
+    assert refused(lambda: Lead.objects.filter(pk=lead.pk).update(als_score=score)) is not ok
+
+
+def test_lead_status_outside_choices_is_refused():
+    lead = LeadFactory()
+    assert refused(lambda: Lead.objects.filter(pk=lead.pk).update(status="zombie"))
+
+
+def test_lead_email_is_unique_per_client_but_blank_is_allowed_many_times():
+    client = ClientFactory()
+    LeadFactory(client=client, email="a@example.com")
+    assert refused(create=lambda: LeadFactory(client=client, email="a@example.com"))
+    LeadFactory(email="a@example.com")  # another client may know the same person
+    LeadFactory(client=client, email="")
+    LeadFactory(client=client, email="")
+
+
+@pytest.mark.parametrize("field, value", [("action", "email_teleported"), ("channel", "fax"), ("touch_number", 0)])
+def test_activity_rejects_unknown_action_channel_and_touch_zero(field, value):
+    activity = ActivityFactory()
+    assert refused(lambda: Activity.objects.filter(pk=activity.pk).update(**{field: value}))
+
+
+def test_activity_outcome_may_have_no_channel():
+    ActivityFactory(action="meeting_booked", channel="", led_to_booking=True)
+
+
+def test_scheduled_touch_is_unique_per_lead_sequence_and_touch_number():
+    touch = ScheduledTouchFactory()
+    duplicate = dict(lead=touch.lead, sequence_id=touch.sequence_id, touch_number=touch.touch_number)
+    assert refused(create=lambda: ScheduledTouchFactory(**duplicate))
+    ScheduledTouchFactory(lead=touch.lead, sequence_id=touch.sequence_id, touch_number=2)
+    ScheduledTouchFactory(lead=touch.lead, sequence_id=uuid.uuid4(), touch_number=1)
+
+
+@pytest.mark.parametrize(
+    "field, value", [("status", "lost"), ("channel", "pigeon"), ("touch_number", 0), ("lead_tier", "mild")]
+)
+def test_scheduled_touch_rejects_values_outside_its_vocabulary(field, value):
+    touch = ScheduledTouchFactory()
+    assert refused(lambda: ScheduledTouch.objects.filter(pk=touch.pk).update(**{field: value}))
+
+
+def test_a_sent_touch_must_point_at_its_activity():
+    touch = ScheduledTouchFactory()
+    assert refused(lambda: ScheduledTouch.objects.filter(pk=touch.pk).update(status="sent"))
+    activity = ActivityFactory(lead=touch.lead)
+    ScheduledTouch.objects.filter(pk=touch.pk).update(status="sent", activity=activity)
+
+
+@pytest.mark.parametrize(
+    "field, value", [("pattern_type", "why"), ("confidence", 1.5), ("confidence", -0.1)]
+)
+def test_conversion_pattern_rejects_bad_type_and_confidence(field, value):
+    pattern = ConversionPatternFactory()
+    assert refused(lambda: ConversionPattern.objects.filter(pk=pattern.pk).update(**{field: value}))
+
+
+def test_conversion_pattern_must_expire_after_it_was_computed():
+    now = timezone.now()
+    assert refused(create=lambda: ConversionPatternFactory(computed_at=now, valid_until=now - timedelta(seconds=1)))
+
+
+def test_only_one_active_template_per_client_channel_and_touch():
+    template = MessageTemplateFactory(touch_number=1)
+    same_slot = dict(client=template.client, channel="email", touch_number=1)
+    assert refused(create=lambda: MessageTemplateFactory(**same_slot))
+    MessageTemplateFactory(active=False, **same_slot)  # retired versions are kept
+
+
+def test_pattern_clean_reports_schema_errors_readably():
+    pattern = ConversionPatternFactory.build(
+        client=ClientFactory(), pattern_type="when", patterns=when_patterns(best_hours=[{"hour": 25}])
+    )
+    with pytest.raises(ValidationError) as excinfo:
+        pattern.full_clean()
+    messages = excinfo.value.message_dict["patterns"]
+    assert any("best_hours[0].hour must be a whole number 0-23" in m for m in messages)
+
+
+def test_pattern_clean_accepts_a_valid_pattern():
+    ConversionPatternFactory.build(client=ClientFactory(), pattern_type="when", patterns=when_patterns()).full_clean()
+
+
+def test_client_timezone_must_be_iana():
+    client = ClientFactory.build(timezone="Sydney/Australia")
+    with pytest.raises(ValidationError) as excinfo:
+        client.full_clean()
+    assert "timezone" in excinfo.value.message_dict
