@@ -437,16 +437,21 @@ def _write_unnest(
     params = [
         now.isoformat(),
         now,
-        list(pks),
-        scores.tolist(),
-        *(components[key].tolist() for key in COMPONENT_KEYS),
-        (client_of_row + 1).tolist(),  # WITH ORDINALITY counts from 1
+        _int_array(pks),
+        _int_array(scores.tolist()),
+        *(_int_array(components[key].tolist()) for key in COMPONENT_KEYS),
+        _int_array((client_of_row + 1).tolist()),  # WITH ORDINALITY counts from 1
         [json.dumps(scoring.weights) for scoring in clients],
         [scoring.source for scoring in clients],
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def _int_array(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal: far cheaper for the driver to send than a list it quotes item by item."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def _write_bulk_update(
