@@ -1,22 +1,35 @@
-"""What a message says: vocabularies, feature extraction and the content snapshot.
+"""What a message says: vocabularies, feature extraction, the content snapshot, and recording a touch.
 
 Matching is on whole words and phrases (DESIGN.md, departure 1): case-
 insensitive, Unicode-aware, an apostrophe belongs to its word ("won't" is not
 "won") except a possessive ("Acme's" mentions "Acme"), and a plural "s"
 is tolerated both ways ("pipelines" is "pipeline", "customer" is "customers").
-Texts are split into words once; each vocabulary is an index of every
-accepted spelling, compiled once at import.
+
+Speed (benchmarks/bench_content.py): a text is split into words once, and
+each vocabulary is an index of every accepted spelling compiled at import,
+so a vocabulary is matched with one set operation instead of a scan per
+keyword. ASCII text, the common case, is split with a byte translation table
+instead of a regular expression.
 """
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.db import transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from engines.services.geo import lead_local_time, lead_timezone_name
+from engines.exceptions import EngineError, SendBlocked
+from engines.services.compliance import check_can_contact
+from engines.services.geo import lead_timezone_name
+from outreach.models import Activity, Lead, LeadStatus
 
 PAIN_POINT_KEYWORDS: dict[str, list[str]] = {
     "leads": ["leads", "pipeline", "prospects", "opportunities", "qualified", "mql", "sql", "inbound"],
@@ -56,157 +69,271 @@ PERSONALIZATION_FLAGS = (
     "has_mutual_connection",
     "has_industry_specific",
 )
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
 # Words a company's legal name carries that people leave out when they write it.
 LEGAL_SUFFIXES = re.compile(
     r"(?:[\s,]+(?:pty\.?|ltd\.?|limited|inc\.?|incorporated|llc|l\.l\.c\.|corp\.?|corporation|co\.?|"
     r"company|gmbh|plc|ag|s\.a\.|bv|b\.v\.))+\s*$",
     re.IGNORECASE,
 )
-
-_APOSTROPHES = "'\u2019"
-# A word: letters and digits (any script) with the apostrophes inside it, so "won't" is one word.
-_TOKEN = re.compile(r"[\w'\u2019]+")
+# A company name that is nothing but these once its suffix is gone ("The Co") is not worth matching.
+_TOO_COMMON = frozenset({"the", "a", "an", "and", "of", "&"})
 
 
-def _stem(word: str) -> str:
-    """The singular form a vocabulary word is matched from."""
-    if word.endswith("ies") and len(word) > 4:
+class InvalidTouch(EngineError, ValueError):
+    """What a touch would send or record is invalid (over-long note, unknown outcome, empty message...).
+
+    Raised before any provider is called.
+    """
+
+
+# --- Splitting a text into words -------------------------------------------------------------
+
+# A word: letters and digits of any script, with the apostrophes inside it ("won't", "acme's").
+_WORD = re.compile(r"\w+(?:'\w+)*")
+# Typographic punctuation mapped to ASCII first, so most texts take the fast path below.
+_TYPOGRAPHY = (("\u2019", "'"), ("\u2018", "'"), ("\u02bc", "'"), ("\u201c", '"'), ("\u201d", '"'),
+               ("\u2014", " "), ("\u2013", " "), ("\u2026", " "), ("\xa0", " "))
+# Fast path: split UTF-8 bytes with a translation table. Every byte that cannot be part of a word
+# becomes a space; bytes of non-ASCII characters stay, which is right as long as each of those
+# characters is a letter or digit.
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_'") | frozenset(range(128, 256))
+_BYTE_TABLE = bytes(b if b in _WORD_BYTES else 32 for b in range(256))
+_NON_ASCII_NON_WORD = re.compile(r"[^\w\x00-\x7f]")
+
+
+def _normalize(text: str) -> str:
+    """Lower-case, one Unicode form, ASCII punctuation: the form texts and vocabularies are compared in."""
+    if text.isascii():
+        return text.lower()
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    text = text.casefold()
+    for typographic, plain in _TYPOGRAPHY:
+        text = text.replace(typographic, plain)
+    return text
+
+
+def _split(normalized: str) -> list[str]:
+    """The words of a normalized text, as _WORD finds them."""
+    if normalized.isascii() or not _NON_ASCII_NON_WORD.search(normalized):
+        spaced = normalized.encode().translate(_BYTE_TABLE).decode()
+        # An apostrophe at the edge of a word is a quote mark or a plural possessive ("clients'"):
+        # rare enough to leave to the regular expression.
+        if "'" not in spaced or not (
+            " '" in spaced or "' " in spaced or "''" in spaced or spaced[0] == "'" or spaced[-1] == "'"
+        ):
+            return spaced.split()
+    return _WORD.findall(normalized)
+
+
+class _Text:
+    """A text split once into normalized words, shared by every matcher."""
+
+    __slots__ = ("source", "words", "word_set")
+
+    def __init__(self, text: str):
+        self.source = _normalize(text)
+        self.words = _split(self.source)
+        self.word_set = frozenset(self.words)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(text: str) -> _Text:
+    """Callers often run several extractors on one body: split it once."""
+    return _Text(text)
+
+
+# --- Vocabularies --------------------------------------------------------------------------
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
-    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+    if len(word) > 4 and word.endswith(("sses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "is", "us")):
         return word[:-1]
     return word
 
 
-def _surface_forms(word: str) -> frozenset[str]:
-    """Every spelling of `word` that counts as it: singular, plural, possessive."""
-    word = word.casefold()
-    stem = _stem(word)
-    forms = {word, stem, stem + "s", stem + "es"}
-    if len(stem) > 2 and stem.endswith("y") and stem[-2] not in "aeiou":
-        forms.add(stem[:-1] + "ies")
-    for form in list(forms):
-        for apostrophe in _APOSTROPHES:
-            forms.add(form + apostrophe + "s")
-            if form.endswith("s"):
-                forms.add(form + apostrophe)
-    return frozenset(forms)
+def _plural(word: str) -> str:
+    if len(word) > 2 and word.endswith("y") and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    if word.endswith("is") and len(word) > 3:
+        return word[:-2] + "es"
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    return word + "s"
 
 
-class _Text:
-    """A text split once into casefolded words (with where each ends), shared by every matcher."""
-
-    __slots__ = ("source", "words", "ends", "word_set")
-
-    def __init__(self, text: str):
-        self.source = text
-        matches = list(_TOKEN.finditer(text.casefold()))
-        self.words = [m.group() for m in matches]
-        self.ends = [m.end() for m in matches]
-        self.word_set = frozenset(self.words)
+def _inflections(word: str) -> frozenset[str]:
+    """Every spelling that counts as `word`: singular, plural, and the possessive of each."""
+    singular = _singular(word)
+    forms = {word, singular, _plural(singular)}
+    return frozenset(forms | {form + "'s" for form in forms})
 
 
-class _PhraseIndex:
-    """Finds whole phrases of a fixed vocabulary in a _Text; each phrase carries a payload."""
+def _exact(word: str) -> frozenset[str]:
+    """A name's spellings: itself and its possessive ("Acme's")."""
+    return frozenset({word, word + "'s"})
 
-    def __init__(self, phrases: list[tuple[str, Any]]):
-        # first word's spelling -> [(spellings of the following words, trailing punctuation, payload)]
-        self._by_first: dict[str, list[tuple[tuple[frozenset[str], ...], str, Any]]] = {}
-        for phrase, payload in phrases:
-            words = _TOKEN.findall(phrase)
+
+class _Vocabulary:
+    """Whole-word and whole-phrase matcher for a fixed list of phrases, each carrying a payload.
+
+    One-word phrases are found with a single set intersection against the
+    text's words; longer phrases are checked at the positions of their first
+    word only. Only the last word of a phrase is inflected ("free audits",
+    not "frees audit"). A trailing punctuation mark in a phrase ("thoughts?")
+    must follow it in the text.
+    """
+
+    def __init__(self, entries: Iterable[tuple[str, Any]], *, inflect: bool, keep_punctuation: bool):
+        variants = _inflections if inflect else _exact
+        self._single: dict[str, set[Any]] = {}
+        self._multi: dict[str, list[tuple[tuple[frozenset[str], ...], re.Pattern[str] | None, Any]]] = {}
+        for phrase, payload in entries:
+            normalized = _normalize(phrase)
+            words = _WORD.findall(normalized)
             if not words:
                 continue
-            trailing = phrase[phrase.rfind(words[-1]) + len(words[-1]):].strip()
-            rest = tuple(_surface_forms(w) for w in words[1:])
-            for form in _surface_forms(words[0]):
-                self._by_first.setdefault(form, []).append((rest, trailing, payload))
+            last = variants(words[-1])
+            trailing = normalized[normalized.rfind(words[-1]) + len(words[-1]):].strip() if keep_punctuation else ""
+            if trailing:
+                # Punctuation is not a word: check the whole phrase on the text itself.
+                head = "".join(re.escape(word) + r"\W+" for word in words[:-1])
+                alternatives = "|".join(re.escape(form) for form in sorted(last, key=len, reverse=True))
+                check = re.compile(rf"(?<!\w)(?<!\w'){head}(?:{alternatives})\s*{re.escape(trailing)}")
+                for form in last if len(words) == 1 else (words[0],):
+                    self._multi.setdefault(form, []).append(((), check, payload))
+            elif len(words) == 1:
+                for form in last:
+                    self._single.setdefault(form, set()).add(payload)
+            else:
+                rest = tuple(frozenset({word}) for word in words[1:-1]) + (last,)
+                self._multi.setdefault(words[0], []).append((rest, None, payload))
+        self._single_keys = frozenset(self._single)
+        self._multi_keys = frozenset(self._multi)
 
-    def find(self, text: _Text) -> list[Any]:
-        """Payloads of the phrases present, in the order they occur in the text."""
-        found = []
-        if self._by_first.keys().isdisjoint(text.word_set):
-            return found
-        words, ends, source = text.words, text.ends, text.source
-        for i, word in enumerate(words):
-            for rest, trailing, payload in self._by_first.get(word, ()):
-                last = i + len(rest)
-                if last >= len(words) or any(words[i + 1 + k] not in forms for k, forms in enumerate(rest)):
+    def _phrases(self, text: _Text) -> Iterable[Any]:
+        words = text.words
+        for first in self._multi_keys.intersection(text.word_set):
+            for rest, check, payload in self._multi[first]:
+                if check is not None:
+                    if check.search(text.source):
+                        yield payload
                     continue
-                if trailing and not source.startswith(trailing, ends[last]):
-                    continue
-                found.append(payload)
+                start = 0
+                while True:
+                    try:
+                        i = words.index(first, start)
+                    except ValueError:
+                        break
+                    start = i + 1
+                    if i + len(rest) < len(words) and all(words[i + 1 + k] in forms for k, forms in enumerate(rest)):
+                        yield payload
+                        break
+
+    def found(self, text: _Text) -> set[Any]:
+        """Payloads of every phrase present."""
+        found: set[Any] = set()
+        for form in self._single_keys.intersection(text.word_set):
+            found |= self._single[form]
+        if self._multi_keys:
+            found.update(self._phrases(text))
         return found
 
+    def any(self, text: _Text) -> bool:
+        if not self._single_keys.isdisjoint(text.word_set):
+            return True
+        return next(iter(self._phrases(text)), None) is not None
 
-_PAIN_INDEX = _PhraseIndex([(word, category) for category, words in PAIN_POINT_KEYWORDS.items() for word in words])
+
+_PAINS = _Vocabulary(
+    ((word, category) for category, words in PAIN_POINT_KEYWORDS.items() for word in words),
+    inflect=True, keep_punctuation=True,
+)
 _CATEGORY_ORDER = {category: i for i, category in enumerate(PAIN_POINT_KEYWORDS)}
-_CTA_INDEX = _PhraseIndex([(cta, cta) for cta in CTA_PATTERNS])
-_CTA_ORDER = {cta: i for i, cta in enumerate(CTA_PATTERNS)}
-_NEWS_INDEX = _PhraseIndex([(phrase, True) for phrase in RECENT_NEWS_PHRASES])
-_MUTUAL_INDEX = _PhraseIndex([(word, True) for word in MUTUAL_CONNECTION_WORDS])
-
-
-def _pain_points(text: _Text) -> list[str]:
-    return sorted(set(_PAIN_INDEX.find(text)), key=_CATEGORY_ORDER.__getitem__)
-
-
-def _cta(text: _Text) -> str | None:
-    found = _CTA_INDEX.find(text)
-    return min(found, key=_CTA_ORDER.__getitem__) if found else None
-
-
-def extract_pain_points(text: str | None) -> list[str]:
-    """Pain-point categories mentioned in `text`, in PAIN_POINT_KEYWORDS order, each once."""
-    return _pain_points(_Text(text)) if text else []
-
-
-def extract_cta(text: str | None) -> str | None:
-    """The first call to action of CTA_PATTERNS (in list order) that `text` contains, or None."""
-    return _cta(_Text(text)) if text else None
+_CTAS = _Vocabulary(((cta, i) for i, cta in enumerate(CTA_PATTERNS)), inflect=True, keep_punctuation=True)
+_NEWS = _Vocabulary(((phrase, True) for phrase in RECENT_NEWS_PHRASES), inflect=True, keep_punctuation=True)
+_MUTUAL = _Vocabulary(((word, True) for word in MUTUAL_CONNECTION_WORDS), inflect=True, keep_punctuation=True)
 
 
 @functools.lru_cache(maxsize=8192)
-def _name_index(phrase: str) -> _PhraseIndex:
-    """A matcher for a lead's own name, company or industry; a company also matches without "Pty Ltd", "Inc"..."""
-    variants = {phrase, LEGAL_SUFFIXES.sub("", phrase).strip(" ,")}
-    return _PhraseIndex([(variant, True) for variant in variants if variant])
+def _name_vocabulary(name: str) -> _Vocabulary:
+    """A matcher for a lead's own name or company; a company also matches without "Pty Ltd", "Inc"..."""
+    variants = {name}
+    short = LEGAL_SUFFIXES.sub("", name).strip(" ,&")
+    if short and not set(_WORD.findall(_normalize(short))) <= _TOO_COMMON:
+        variants.add(short)
+    return _Vocabulary(((variant, True) for variant in variants), inflect=False, keep_punctuation=False)
 
 
-def _mentions(text: _Text, phrase: Any) -> bool:
-    if not isinstance(phrase, str) or not phrase.strip():
+@functools.lru_cache(maxsize=1024)
+def _industry_vocabulary(industry: str) -> _Vocabulary:
+    """Industries are nouns people pluralise ("Dentists" for "Dentist")."""
+    return _Vocabulary([(industry, True)], inflect=True, keep_punctuation=False)
+
+
+def _mentions(text: _Text, value: Any, vocabulary: Callable[[str], _Vocabulary]) -> bool:
+    if not isinstance(value, str) or not value.strip():
         return False
-    return bool(_name_index(phrase.strip()).find(text))
+    return vocabulary(value.strip()).any(text)
+
+
+def _pain_points(text: _Text) -> list[str]:
+    return sorted(_PAINS.found(text), key=_CATEGORY_ORDER.__getitem__)
+
+
+def _cta(text: _Text) -> str | None:
+    found = _CTAS.found(text)
+    return CTA_PATTERNS[min(found)] if found else None
 
 
 def _personalization(text: _Text, lead: Any) -> dict[str, bool]:
     return {
-        "has_company_mention": _mentions(text, getattr(lead, "company_name", None)),
-        "has_first_name": _mentions(text, getattr(lead, "first_name", None)),
-        "has_recent_news": bool(_NEWS_INDEX.find(text)),
-        "has_mutual_connection": bool(_MUTUAL_INDEX.find(text)),
-        "has_industry_specific": _mentions(text, getattr(lead, "industry", None)),
+        "has_company_mention": _mentions(text, getattr(lead, "company_name", None), _name_vocabulary),
+        "has_first_name": _mentions(text, getattr(lead, "first_name", None), _name_vocabulary),
+        "has_recent_news": _NEWS.any(text),
+        "has_mutual_connection": _MUTUAL.any(text),
+        "has_industry_specific": _mentions(text, getattr(lead, "industry", None), _industry_vocabulary),
     }
+
+
+def extract_pain_points(text: str | None) -> list[str]:
+    """Pain-point categories mentioned in `text`, in PAIN_POINT_KEYWORDS order, each once."""
+    return _pain_points(_parse(text)) if isinstance(text, str) and text else []
+
+
+def extract_cta(text: str | None) -> str | None:
+    """The first call to action of CTA_PATTERNS (in list order) that `text` contains, or None."""
+    return _cta(_parse(text)) if isinstance(text, str) and text else None
 
 
 def detect_personalization(text: str | None, lead: Any) -> dict[str, bool]:
     """The five personalization flags; `lead` is any object with first_name, company_name, industry (each may be None)."""
-    if not text:
+    if not isinstance(text, str) or not text:
         return dict.fromkeys(PERSONALIZATION_FLAGS, False)
-    return _personalization(_Text(text), lead)
+    return _personalization(_parse(text), lead)
 
 
 def word_count(text: str | None) -> int:
-    return len(text.split()) if text else 0
+    return len(text.split()) if isinstance(text, str) else 0
 
+
+# --- The snapshot ---------------------------------------------------------------------------
 
 def timing_fields(lead: Any, at: datetime | None = None, client: Any = None) -> dict[str, Any]:
-    """When a touch happened: UTC instant with offset, and the lead's local day and hour."""
+    """When a touch happened: the UTC instant with its offset, and the lead's local day and hour."""
     at = (at or timezone.now()).astimezone(UTC)
-    local = lead_local_time(lead, at, client)
+    zone = lead_timezone_name(lead, client)
+    local = at.astimezone(ZoneInfo(zone))
     return {
         "sent_at": at.isoformat(),
         "local_time": local.isoformat(),
-        "timezone": lead_timezone_name(lead, client),
-        "day_of_week": local.strftime("%A"),
+        "timezone": zone,
+        "day_of_week": DAY_NAMES[local.weekday()],
         "day_index": local.weekday(),
         "hour_of_day": local.hour,
     }
@@ -224,12 +351,12 @@ def build_content_snapshot(
     client: Any = None,
 ) -> dict[str, Any]:
     """The standard record of what a touch said, stored in Activity.content_snapshot."""
-    body = body or ""
+    body = body if isinstance(body, str) else ""
     text = _Text(body)
     snapshot: dict[str, Any] = {
         "body": body,
         "channel": channel,
-        "word_count": word_count(body),
+        "word_count": len(body.split()),
         "char_count": len(body),
         "pain_points_used": _pain_points(text),
         "cta_used": _cta(text),
@@ -242,3 +369,83 @@ def build_content_snapshot(
         snapshot["subject"] = subject
         snapshot["subject_word_count"] = word_count(subject)
     return snapshot
+
+
+# --- Recording a touch (shared by the channel engines) --------------------------------------
+
+def touch_context(touch_number: Any, sequence_id: Any) -> tuple[int, uuid.UUID | None]:
+    """The touch number and sequence id as the Activity columns store them.
+
+    Checked before any provider is called: a value the database would refuse
+    after a real send would lose the record of that send.
+    """
+    if isinstance(touch_number, bool) or not isinstance(touch_number, int) or not 1 <= touch_number <= 32767:
+        raise InvalidTouch(f"touch_number must be a whole number from 1, got {touch_number!r}")
+    if sequence_id is None or isinstance(sequence_id, uuid.UUID):
+        return touch_number, sequence_id
+    try:
+        return touch_number, uuid.UUID(str(sequence_id))
+    except ValueError:
+        raise InvalidTouch(f"sequence_id must be a UUID, got {sequence_id!r}") from None
+
+
+def check_reachable(lead: Lead, channel: str) -> None:
+    """Raise SendBlocked when `channel` cannot reach the lead, as the caller sees it or as the database has it now.
+
+    A STOP or an unsubscribe recorded since the caller loaded the lead still
+    blocks, and so does a flag the caller set but has not saved yet.
+    """
+    check_can_contact(lead, channel)
+    if lead.pk is None:
+        raise InvalidTouch("a touch is recorded against a saved lead; this lead has no id")
+    current = Lead.objects.filter(pk=lead.pk).first()
+    if current is None:
+        raise SendBlocked("lead_deleted", f"lead {lead.pk} no longer exists")
+    check_can_contact(current, channel)
+
+
+def record_touch(
+    lead: Lead,
+    client: Any,
+    *,
+    action: str,
+    channel: str,
+    content_snapshot: dict[str, Any],
+    metadata: dict[str, Any],
+    at: datetime,
+    touch_number: int,
+    sequence_id: uuid.UUID | None,
+    provider_message_id: str = "",
+    led_to_booking: bool = False,
+) -> Activity:
+    """Save the Activity and update the lead in one transaction.
+
+    touch_count is incremented in the database, so two sends to one lead
+    never lose a count even when each holds a stale copy of the lead. A new
+    lead enters its sequence; a booked meeting converts it.
+    """
+    if led_to_booking:
+        status = Value(LeadStatus.CONVERTED.value)
+        converted_at: Any = Case(When(converted_at__isnull=True, then=Value(at)), default=F("converted_at"))
+    else:
+        status = Case(When(status=LeadStatus.NEW, then=Value(LeadStatus.IN_SEQUENCE.value)), default=F("status"))
+        converted_at = F("converted_at")
+    with transaction.atomic():
+        activity = Activity.objects.create(
+            client=client,
+            lead=lead,
+            action=action,
+            channel=channel,
+            content_snapshot=content_snapshot,
+            metadata=metadata,
+            sequence_id=sequence_id,
+            touch_number=touch_number,
+            provider_message_id=(provider_message_id or "")[:255],
+            led_to_booking=led_to_booking,
+            created_at=at,
+        )
+        Lead.objects.filter(pk=lead.pk).update(
+            last_contacted_at=at, touch_count=F("touch_count") + 1, status=status, converted_at=converted_at
+        )
+    lead.refresh_from_db(fields=["last_contacted_at", "touch_count", "status", "converted_at"])
+    return activity

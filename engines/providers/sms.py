@@ -1,0 +1,91 @@
+"""SMS providers: Twilio through its official client, and a recording provider for tests and demos.
+
+settings.SMS_PROVIDER names the class. A provider's `send` returns a SentSms
+or raises ProviderError (SmsOptedOut when the recipient has opted out at the
+provider, which the engine records on the lead).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import requests
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client as TwilioClient
+
+from engines.exceptions import ProviderError
+
+# Seconds to wait for Twilio; the client's own default is to wait forever.
+TWILIO_TIMEOUT = 15
+# Twilio error codes meaning the recipient texted STOP (or equivalent) to this sender.
+TWILIO_OPTED_OUT_CODES = frozenset({21610})
+
+
+@dataclass(frozen=True)
+class SentSms:
+    message_id: str
+    status: str = ""
+
+
+class SmsOptedOut(ProviderError):
+    """The recipient has opted out of SMS from this sender at the provider; never retry."""
+
+
+class SmsProvider(Protocol):
+    def send(self, *, to: str, from_: str, body: str) -> SentSms: ...
+
+
+def provider_error(exc: TwilioRestException) -> ProviderError:
+    """The ProviderError for a Twilio API error: 429 and 5xx may be retried, other 4xx may not."""
+    status = exc.status
+    description = f"Twilio refused the message (HTTP {status}, code {exc.code}): {exc.msg}"
+    if exc.code in TWILIO_OPTED_OUT_CODES:
+        return SmsOptedOut(description, retryable=False, code=exc.code)
+    retryable = status == 429 or status >= 500
+    return ProviderError(description, retryable=retryable, code=exc.code if exc.code is not None else status)
+
+
+class TwilioSmsProvider:
+    """Sends through the Twilio Messages API; credentials from settings unless given."""
+
+    def __init__(
+        self,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        *,
+        http_client: HttpClient | None = None,
+    ):
+        account_sid = account_sid or settings.TWILIO_ACCOUNT_SID
+        auth_token = auth_token or settings.TWILIO_AUTH_TOKEN
+        if not (account_sid and auth_token):
+            raise ImproperlyConfigured("TwilioSmsProvider needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        self.client = TwilioClient(
+            account_sid, auth_token, http_client=http_client or TwilioHttpClient(timeout=TWILIO_TIMEOUT)
+        )
+
+    def send(self, *, to: str, from_: str, body: str) -> SentSms:
+        try:
+            message = self.client.messages.create(to=to, from_=from_, body=body)
+        except TwilioRestException as exc:
+            raise provider_error(exc) from exc
+        except requests.RequestException as exc:  # timeout, connection refused, DNS...
+            raise ProviderError(f"Twilio did not answer: {exc}", retryable=True, code="network") from exc
+        except TwilioException as exc:
+            raise ProviderError(f"Twilio client error: {exc}", retryable=False, code="client") from exc
+        return SentSms(message_id=message.sid or "", status=message.status or "")
+
+
+class RecordingSmsProvider:
+    """Sends nothing: keeps each message in `outbox` (like django.core.mail.outbox) for tests and demos."""
+
+    outbox: ClassVar[list[dict[str, str]]] = []
+
+    def send(self, *, to: str, from_: str, body: str) -> SentSms:
+        message_id = f"SM{uuid.uuid4().hex}"
+        self.outbox.append({"to": to, "from_": from_, "body": body, "message_id": message_id})
+        return SentSms(message_id=message_id, status="queued")
