@@ -112,10 +112,13 @@ def _words(*phrases: str) -> re.Pattern:
 
 _DOTTED_ACRONYM = re.compile(r"\b(?:[a-z]\.){2,}")  # "c.e.o." / "v.p" -> "ceo" / "vp"
 _OWNER = _words("owner", "founder", "cofounder", "partner")  # "co-founder" is "co" + "founder"
-# "President" alone heads a company; a vice president is the VP rule below.
+# Owners of a thing inside someone else's company, not of the company.
+_ROLE_OWNER = _words(*(f"{thing} owner" for thing in ("product", "process", "project", "account", "data", "service")))
+# "President" alone heads a company (a vice president is the VP rule below), and so
+# does a managing director in Australia and the UK.
 _C_SUITE = re.compile(
-    _words("ceo", "cfo", "cmo", "coo", "cto", "cio", "chief").pattern + r"|(?<!vice )(?<!vice-)"
-    + _words("president").pattern
+    _words("ceo", "cfo", "cmo", "coo", "cto", "cio", "chief", "managing director").pattern
+    + r"|(?<!vice )(?<!vice-)" + _words("president").pattern
 )
 _VP = _words("vp", "svp", "evp", "avp", "vice president")
 _DIRECTOR = _words("director", "dir")
@@ -131,7 +134,7 @@ def authority_points(title: str | None) -> int:
     if not isinstance(title, str):
         return 5
     text = _DOTTED_ACRONYM.sub(lambda m: m.group().replace(".", ""), " ".join(title.split()).lower())
-    if _OWNER.search(text):
+    if _OWNER.search(_ROLE_OWNER.sub(" ", text)):
         return 25
     if _C_SUITE.search(text):
         return 22
