@@ -1,0 +1,29 @@
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from engines.services.allocator import allocate_leads, leads_to_allocate
+from outreach.models import Client
+
+
+class Command(BaseCommand):
+    help = (
+        "Plan sequences for leads that have none (new or in-sequence leads without a planned touch). "
+        "--all also re-plans leads that already have planned touches (those are cancelled and replaced)."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--client", type=int, help="only this client's leads (id)")
+        parser.add_argument("--all", action="store_true", help="re-plan leads that already have planned touches")
+
+    def handle(self, *args, client: int | None = None, all: bool = False, **options) -> None:
+        if client is not None and not Client.objects.filter(pk=client).exists():
+            raise CommandError(f"no client with id {client}")
+        leads = leads_to_allocate(client, replan=all)
+        with tqdm(total=leads.count(), unit="lead", disable=options["verbosity"] == 0) as bar:
+            counts = allocate_leads(leads, progress=bar.update)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{counts['allocated']} leads planned ({counts['touches']} touches), "
+                f"{counts['blocked']} could not be contacted, {counts['cancelled']} earlier planned touches cancelled"
+            )
+        )
