@@ -87,7 +87,8 @@ def send_email(
         from_email=formataddr((client.name, client.sending_email)),
         to=[lead.email],
         headers=list_unsubscribe_headers(lead),
-        tags=[f"client-{client.pk}", f"touch-{touch_number}"],
+        # One tag: Postmark accepts no more (anymail raises); the ids ride in the metadata.
+        tags=[f"client-{client.pk}"],
         metadata=ids,
         connection=connection,
     )

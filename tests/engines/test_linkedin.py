@@ -1,0 +1,131 @@
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engines.exceptions import SendBlocked
+from engines.providers.linkedin import RecordingLinkedInBackend
+from engines.services.content import InvalidTouch
+from engines.services.linkedin import CONNECTION_NOTE_LIMIT, send_linkedin
+from outreach.models import Activity, Lead
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 4, 10, 30, tzinfo=ZoneInfo("Australia/Sydney"))
+
+
+@pytest.fixture
+def recording(settings):
+    """An automation backend stand-in chosen in settings, as a real one would be."""
+    settings.LINKEDIN_BACKEND = "engines.providers.linkedin.RecordingLinkedInBackend"
+    RecordingLinkedInBackend.outbox.clear()
+    return RecordingLinkedInBackend.outbox
+
+
+def assert_untouched(lead):
+    lead = Lead.objects.get(pk=lead.pk)
+    assert (lead.touch_count, lead.last_contacted_at, lead.status) == (0, None, "new")
+
+
+def test_by_default_a_touch_becomes_an_open_task_for_a_person():
+    lead = LeadFactory(first_name="Raj", company_name="Kestrel Legal")
+    message = "Hi Raj, congrats on the new Kestrel Legal office. Happy to share what worked for other firms."
+    sequence_id = uuid.uuid4()
+
+    activity = send_linkedin(lead, lead.client, message, touch_number=2, sequence_id=sequence_id, now=NOW)
+
+    activity.refresh_from_db()
+    assert (activity.action, activity.channel, activity.touch_number, activity.sequence_id) == (
+        "linkedin_sent", "linkedin", 2, sequence_id)
+    metadata = activity.metadata
+    assert (metadata["delivery"], metadata["task_status"]) == ("manual_task", "open")
+    assert lead.linkedin_url in metadata["instructions"] and message in metadata["instructions"]
+    assert metadata["linkedin_profile_url"] == lead.linkedin_url
+    assert metadata["message_type"] == "message"
+    assert activity.provider_message_id == metadata["provider_message_id"]
+    assert activity.provider_message_id.startswith("task-")
+    snapshot = activity.content_snapshot
+    assert (snapshot["message_type"], snapshot["body"], snapshot["connection_note"]) == ("message", message, None)
+    assert snapshot["cta_used"] == "happy to share"
+    assert snapshot["has_first_name"] and snapshot["has_company_mention"] and snapshot["has_recent_news"]
+    assert snapshot["word_count"] == len(message.split())
+
+    lead.refresh_from_db()
+    assert (lead.touch_count, lead.status, lead.last_contacted_at) == (1, "in_sequence", NOW)
+
+
+def test_a_connection_request_is_analysed_on_its_note(recording):
+    lead = LeadFactory(first_name="Ana")
+    note = "Ana, a mutual connection said you are scaling the team. Open to a quick chat?"
+
+    activity = send_linkedin(lead, lead.client, "Thanks for connecting!", message_type="connection_request",
+                             connection_note=note, now=NOW)
+
+    [sent] = recording
+    assert (sent["message_type"], sent["connection_note"], sent["profile_url"]) == (
+        "connection_request", note, lead.linkedin_url)
+    snapshot = activity.content_snapshot
+    assert (snapshot["body"], snapshot["connection_note"]) == ("Thanks for connecting!", note)
+    assert snapshot["pain_points_used"] == ["scaling"]
+    assert snapshot["cta_used"] == "open to a quick chat"
+    assert snapshot["has_first_name"] and snapshot["has_mutual_connection"]
+    assert (snapshot["word_count"], snapshot["char_count"]) == (len(note.split()), len(note))
+    assert activity.metadata["delivery"] == "sent"
+    assert activity.provider_message_id == sent["message_id"]
+
+
+def test_a_connection_note_of_exactly_300_characters_is_accepted(recording):
+    lead = LeadFactory()
+    send_linkedin(lead, lead.client, "", message_type="connection_request",
+                  connection_note="x" * CONNECTION_NOTE_LIMIT, now=NOW)
+    assert len(recording) == 1
+
+
+def test_a_longer_connection_note_is_refused_before_anything_is_sent(recording):
+    lead = LeadFactory()
+
+    with pytest.raises(InvalidTouch, match="300 characters"):
+        send_linkedin(lead, lead.client, "", message_type="connection_request",
+                      connection_note="x" * (CONNECTION_NOTE_LIMIT + 1), now=NOW)
+
+    assert recording == []
+    assert not Activity.objects.exists()
+    assert_untouched(lead)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"message_type": "poke"}, {"message": "  "}, {"message_type": "inmail", "message": ""}, {"touch_number": 0}],
+)
+def test_invalid_touches_are_refused_before_anything_is_sent(recording, kwargs):
+    lead = LeadFactory()
+    arguments = {"message": "Hello", **kwargs}
+    message = arguments.pop("message")
+
+    with pytest.raises(InvalidTouch):
+        send_linkedin(lead, lead.client, message, now=NOW, **arguments)
+    assert recording == []
+    assert not Activity.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"do_not_contact": True}, "do_not_contact"),
+        ({"is_unsubscribed": True}, "unsubscribed"),
+        ({"linkedin_opted_out": True}, "linkedin_opted_out"),
+        ({"linkedin_url": ""}, "no_linkedin"),
+    ],
+)
+def test_blocked_leads_get_no_linkedin_touch_and_no_record(recording, change, reason):
+    lead = LeadFactory(**change)
+
+    with pytest.raises(SendBlocked) as raised:
+        send_linkedin(lead, lead.client, "Hello", message_type="connection_request", connection_note="Hi", now=NOW)
+
+    assert raised.value.reason == reason
+    assert recording == []
+    assert not Activity.objects.exists()
+    assert_untouched(lead)
