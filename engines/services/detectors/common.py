@@ -1,0 +1,450 @@
+"""What every detector shares: the evidence (who was touched, how each lead ended), the statistics, saving.
+
+Outcomes. A *conversion* is a booked meeting: a `meeting_booked` activity,
+any activity flagged `led_to_booking` (a call that booked the meeting), or a
+lead's `converted_at`, at or after the lead's first touch in the window. A
+*reply* (`email_replied`, `sms_replied`, `linkedin_replied`) is the secondary
+signal. Each outcome is credited to the touch that earned it: the touch
+flagged `led_to_booking` when there is one, else the lead's last touch sent at
+or before the outcome.
+
+Lead states. A lead is *converted* once it booked; it is a *non-conversion*
+only once its sequence is over: no touch still planned or sending, and its
+last touch at least `settle_days` old (time for a late answer). Every other
+lead is *in flight* and counts as neither: its touches are left out of every
+rate.
+
+Window. The evidence is the touches sent in the last `window_days` before
+`now` and the outcomes of that period; older data is ignored.
+
+Everything is read with a handful of queries into numpy columns
+(`values_list`, chunked) and computed with numpy; nothing loops over model
+instances.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+
+from engines.services.content import CTA_PATTERNS, PAIN_POINT_KEYWORDS, PERSONALIZATION_FLAGS
+from engines.services.patterns import validate_pattern
+from outreach.models import Activity, ActivityAction, Channel, Client, ConversionPattern, Lead, ScheduledTouch
+from outreach.models.choices import REPLY_ACTIONS, SENT_ACTIONS, TouchStatus
+
+logger = logging.getLogger(__name__)
+
+WINDOW_DAYS = 90
+SETTLE_DAYS = 10
+VALID_DAYS = 7
+# Buckets (a day, a CTA, a sequence...) with fewer units than this are reported nowhere and never ranked.
+MIN_BUCKET = 30
+# Below this many positive outcomes, or this many finished units, a detector saves nothing.
+MIN_EVENTS = 20
+MIN_UNITS = 100
+# The Beta prior every rate is smoothed with is worth this many outcomes at the client's overall rate.
+PRIOR_EVENTS = 5.0
+# Confidence (and WHO's pull away from the default weights) is events / (events + this).
+HALF_CONFIDENCE_EVENTS = 100
+# Effective / ineffective means the 99% interval of the lift excludes 1: dozens of lifts are tested at once.
+STRONG_Z = 2.576
+
+CHANNELS: tuple[str, ...] = tuple(Channel.values)
+CHANNEL_INDEX = {channel: i for i, channel in enumerate(CHANNELS)}
+PAIN_POINTS: tuple[str, ...] = tuple(PAIN_POINT_KEYWORDS)
+CTAS: tuple[str, ...] = tuple(CTA_PATTERNS)
+FLAGS: tuple[str, ...] = PERSONALIZATION_FLAGS
+
+CONVERTED, LOST, IN_FLIGHT = 1, 0, -1
+OUTCOME_BOOKING = "booking"
+OUTCOME_RESPONSE = "booking_or_reply"
+_PENDING = (TouchStatus.PLANNED, TouchStatus.SENDING)
+_NO_SEQUENCE = b"\x00" * 16
+_CHUNK = 50_000
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    """What one detector did for one client: the saved pattern, or None and why nothing was saved."""
+
+    pattern_type: str
+    pattern: ConversionPattern | None
+    reason: str
+
+    @property
+    def saved(self) -> bool:
+        return self.pattern is not None
+
+
+class NotEnoughEvidence(Exception):
+    """Raised inside a detector when the data cannot support a pattern; the message says why."""
+
+
+@dataclass
+class Evidence:
+    """The window's touches and outcomes for one client, as numpy columns.
+
+    Leads are the cohort: every lead touched in the window, sorted by id
+    (`lead_ids`), with their state (CONVERTED, LOST, IN_FLIGHT). Touches are
+    sorted by lead then time; `t_lead` indexes the lead columns and `t_seq`
+    the sorted `sequence_keys` (16-byte UUIDs; -1 when the touch had none).
+    Content columns (`t_words`, `t_cta`, `t_pain`, `t_flags`) are present when
+    loaded with content=True: CTA index in CTAS (-1 none), and bit masks over
+    PAIN_POINTS and FLAGS.
+    """
+
+    client: Client
+    now: datetime
+    since: datetime
+    window_days: int
+    settle_days: int
+    lead_ids: np.ndarray
+    lead_state: np.ndarray
+    lead_converted_at: np.ndarray
+    t_lead: np.ndarray
+    t_at: np.ndarray
+    t_channel: np.ndarray
+    t_touch: np.ndarray
+    t_seq: np.ndarray
+    t_day: np.ndarray
+    t_hour: np.ndarray
+    t_booked: np.ndarray
+    t_replied: np.ndarray
+    sequence_keys: np.ndarray
+    t_words: np.ndarray | None = None
+    t_cta: np.ndarray | None = None
+    t_pain: np.ndarray | None = None
+    t_flags: np.ndarray | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def has_content(self) -> bool:
+        return self.t_words is not None
+
+    @property
+    def t_finished(self) -> np.ndarray:
+        """Touches whose lead's outcome is known (converted or finished without converting)."""
+        if "t_finished" not in self._cache:
+            self._cache["t_finished"] = self.lead_state[self.t_lead] != IN_FLIGHT
+        return self._cache["t_finished"]
+
+    def t_positive(self, outcome: str) -> np.ndarray:
+        """Touches credited with a booking, or (OUTCOME_RESPONSE) with a booking or a reply."""
+        if outcome == OUTCOME_BOOKING:
+            return self.t_booked
+        if outcome == OUTCOME_RESPONSE:
+            return self.t_booked | self.t_replied
+        raise ValueError(f"unknown outcome {outcome!r}; expected {OUTCOME_BOOKING!r} or {OUTCOME_RESPONSE!r}")
+
+    def lead_counts(self) -> dict[str, int]:
+        return {
+            "converted": int(np.count_nonzero(self.lead_state == CONVERTED)),
+            "not_converted": int(np.count_nonzero(self.lead_state == LOST)),
+            "in_flight": int(np.count_nonzero(self.lead_state == IN_FLIGHT)),
+        }
+
+    def sent_in_window(self) -> QuerySet:
+        """The window's sent touches, as a queryset other queries can filter on (a subquery, never a list)."""
+        return sent_touches(self.client, self.since, self.now)
+
+
+def sent_touches(client: Client, since: datetime, now: datetime) -> QuerySet:
+    return Activity.objects.filter(
+        client=client, action__in=SENT_ACTIONS, created_at__gte=since, created_at__lte=now
+    )
+
+
+def _snapshot_int(key: str) -> Coalesce:
+    return Coalesce(Cast(KeyTextTransform(key, "content_snapshot"), IntegerField()), Value(-1))
+
+
+def code_column(field_name: str, values: tuple[str, ...]) -> Case:
+    """An integer column: the index of the field's value in `values`, -1 for anything else."""
+    return Case(
+        *[When(**{field_name: value}, then=Value(i)) for i, value in enumerate(values)],
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
+
+
+def _bit_mask(conditions: list[Q]):
+    """An integer column whose bit i is set when conditions[i] holds."""
+    terms = [Case(When(condition, then=Value(1 << i)), default=Value(0), output_field=IntegerField())
+             for i, condition in enumerate(conditions)]
+    return functools.reduce(lambda a, b: a + b, terms)
+
+
+def fetch_columns(queryset: QuerySet, columns: dict[str, object]) -> dict[str, list]:
+    """Read `columns` (name -> field name or expression) of every row, chunk by chunk, as one list per column."""
+    # Expressions are selected under a prefixed alias: the short names may be model fields ("channel").
+    selected = [expr if isinstance(expr, str) else f"col_{name}" for name, expr in columns.items()]
+    annotations = {f"col_{name}": expr for name, expr in columns.items() if not isinstance(expr, str)}
+    rows = queryset.order_by().annotate(**annotations).values_list(*selected).iterator(chunk_size=_CHUNK)
+    out: dict[str, list] = {name: [] for name in columns}
+    while chunk := list(itertools.islice(rows, _CHUNK)):
+        for values, name in zip(zip(*chunk), columns):
+            out[name].extend(values)
+    return out
+
+
+def _epoch(values: list) -> np.ndarray:
+    return np.fromiter((v.timestamp() for v in values), dtype=np.float64, count=len(values))
+
+
+def _uuid_bytes(values: list) -> np.ndarray:
+    return np.frombuffer(b"".join(v.bytes if v is not None else _NO_SEQUENCE for v in values), dtype="S16")
+
+
+def load_evidence(
+    client: Client,
+    *,
+    now: datetime | None = None,
+    window_days: int = WINDOW_DAYS,
+    settle_days: int = SETTLE_DAYS,
+    content: bool = False,
+) -> Evidence:
+    """Read the window's touches and outcomes of `client` and label every lead and touch (see the module doc)."""
+    now = now or timezone.now()
+    since = now - timedelta(days=window_days)
+    columns: dict[str, object] = {
+        "lead": "lead_id",
+        "at": "created_at",
+        "channel": code_column("channel", CHANNELS),
+        "touch": Coalesce(F("touch_number"), Value(0)),
+        "seq": "sequence_id",
+        "flagged": "led_to_booking",
+        "day": _snapshot_int("day_index"),
+        "hour": _snapshot_int("hour_of_day"),
+    }
+    if content:
+        pain_text = KeyTextTransform("pain_points_used", "content_snapshot")
+        columns |= {
+            "words": _snapshot_int("word_count"),
+            "cta": code_column("content_snapshot__cta_used", CTAS),
+            # The list is matched as JSON text ('"leads"' with its quotes) so it works on every database.
+            "pain": _bit_mask([Q(pain_text_annotation__contains=f'"{name}"') for name in PAIN_POINTS]),
+            "flags": _bit_mask([Q(**{f"content_snapshot__{flag}": True}) for flag in FLAGS]),
+        }
+    queryset = sent_touches(client, since, now)
+    if content:
+        queryset = queryset.annotate(pain_text_annotation=pain_text)
+    raw = fetch_columns(queryset, columns)
+
+    lead_of_touch = np.asarray(raw["lead"], dtype=np.int64)
+    at = _epoch(raw["at"])
+    order = np.lexsort((at, lead_of_touch))
+    lead_ids, t_lead = np.unique(lead_of_touch[order], return_inverse=True)
+    sequence_keys, t_seq = np.unique(_uuid_bytes(raw["seq"])[order], return_inverse=True)
+    t_seq = t_seq.astype(np.int32)
+    if len(sequence_keys) and sequence_keys[0] == _NO_SEQUENCE:
+        sequence_keys = sequence_keys[1:]
+        t_seq -= 1
+
+    def column(name: str, dtype) -> np.ndarray:
+        return np.asarray(raw.pop(name), dtype=dtype)[order]
+
+    evidence = Evidence(
+        client=client, now=now, since=since, window_days=window_days, settle_days=settle_days,
+        lead_ids=lead_ids,
+        lead_state=np.full(len(lead_ids), IN_FLIGHT, dtype=np.int8),
+        lead_converted_at=np.full(len(lead_ids), np.nan),
+        t_lead=t_lead.astype(np.int32), t_at=at[order],
+        t_channel=column("channel", np.int8), t_touch=column("touch", np.int16), t_seq=t_seq,
+        t_day=column("day", np.int8), t_hour=column("hour", np.int8),
+        t_booked=np.zeros(len(at), dtype=bool), t_replied=np.zeros(len(at), dtype=bool),
+        sequence_keys=sequence_keys,
+    )
+    if content:
+        evidence.t_words = column("words", np.int32)
+        evidence.t_cta = column("cta", np.int8)
+        evidence.t_pain = column("pain", np.int32)
+        evidence.t_flags = column("flags", np.int32)
+    _label(evidence, flagged=column("flagged", bool))
+    return evidence
+
+
+def _label(evidence: Evidence, *, flagged: np.ndarray) -> None:
+    """Credit outcomes to touches and settle each lead's state."""
+    client, since, now = evidence.client, evidence.since, evidence.now
+    outcomes = fetch_columns(
+        Activity.objects.filter(client=client, created_at__gte=since, created_at__lte=now).filter(
+            Q(action=ActivityAction.MEETING_BOOKED) | Q(led_to_booking=True) | Q(action__in=REPLY_ACTIONS)
+        ),
+        {
+            "lead": "lead_id",
+            "at": "created_at",
+            "booking": Case(
+                When(Q(action=ActivityAction.MEETING_BOOKED) | Q(led_to_booking=True), then=Value(1)),
+                default=Value(0), output_field=IntegerField(),
+            ),
+        },
+    )
+    marked = fetch_columns(
+        Lead.objects.filter(client=client, converted_at__gte=since, converted_at__lte=now),
+        {"lead": "id", "at": "converted_at"},
+    )
+    o_lead = np.asarray(outcomes["lead"] + marked["lead"], dtype=np.int64)
+    o_at = np.concatenate([_epoch(outcomes["at"]), _epoch(marked["at"])])
+    o_booking = np.concatenate([np.asarray(outcomes["booking"], dtype=bool), np.ones(len(marked["lead"]), bool)])
+
+    n_leads = len(evidence.lead_ids)
+    t_lead, t_at = evidence.t_lead, evidence.t_at
+    # The touch an outcome is credited to: the lead's last touch at or before it.
+    o_index = np.searchsorted(evidence.lead_ids, o_lead)
+    in_cohort = o_index < n_leads
+    in_cohort[in_cohort] = evidence.lead_ids[o_index[in_cohort]] == o_lead[in_cohort]
+    o_index, o_at, o_booking = o_index[in_cohort], o_at[in_cohort], o_booking[in_cohort]
+    origin = since.timestamp()
+    touch_keys = (t_lead.astype(np.int64) << 34) + np.floor(t_at - origin).astype(np.int64)
+    outcome_keys = (o_index.astype(np.int64) << 34) + np.floor(o_at - origin).astype(np.int64)
+    credited = np.searchsorted(touch_keys, outcome_keys, side="right") - 1
+    valid = credited >= 0
+    valid[valid] = t_lead[credited[valid]] == o_index[valid]
+
+    booked = np.zeros(len(t_at), dtype=bool)
+    booked[credited[valid & o_booking]] = True
+    lead_has_flag = np.zeros(n_leads, dtype=bool)
+    lead_has_flag[t_lead[flagged]] = True
+    evidence.t_booked = flagged | (booked & ~lead_has_flag[t_lead])
+    evidence.t_replied[credited[valid & ~o_booking]] = True
+
+    # A flagged touch is itself a booking activity, so it is among the outcomes too.
+    converted_at = np.full(n_leads, np.inf)
+    bookings = valid & o_booking
+    np.minimum.at(converted_at, o_index[bookings], o_at[bookings])
+    converted = np.isfinite(converted_at)
+
+    last_touch = np.full(n_leads, -np.inf)
+    np.maximum.at(last_touch, t_lead, t_at)
+    pending_ids = np.asarray(
+        ScheduledTouch.objects.filter(client=client, status__in=_PENDING)
+        .values_list("lead_id", flat=True).distinct(),
+        dtype=np.int64,
+    )
+    pending = np.isin(evidence.lead_ids, pending_ids)
+    settled = last_touch <= (now - timedelta(days=evidence.settle_days)).timestamp()
+    state = np.where(converted, CONVERTED, np.where(~pending & settled, LOST, IN_FLIGHT)).astype(np.int8)
+    evidence.lead_state = state
+    evidence.lead_converted_at = np.where(converted, converted_at, np.nan)
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def beta_prior(base_rate: float, events: float = PRIOR_EVENTS) -> tuple[float, float]:
+    """(alpha, beta) of a Beta prior centred on `base_rate` and worth `events` outcomes."""
+    p = min(max(base_rate, 1e-6), 1 - 1e-6)
+    return events, events * (1 - p) / p
+
+
+def smoothed_rate(positives, totals, base_rate: float, events: float = PRIOR_EVENTS) -> np.ndarray:
+    """Posterior mean rate of each bucket, pulled toward `base_rate` the fewer units it has."""
+    alpha, beta = beta_prior(base_rate, events)
+    return (np.asarray(positives, dtype=float) + alpha) / (np.asarray(totals, dtype=float) + alpha + beta)
+
+
+def lift_interval(k1, n1, k0, n0, z: float = STRONG_Z) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of the rate ratio (k1/n1) / (k0/n0) from the log risk ratio, with half-counts against zeros."""
+    k1, n1, k0, n0 = (np.asarray(x, dtype=float) for x in (k1, n1, k0, n0))
+    ratio = ((k1 + 0.5) / (n1 + 0.5)) / ((k0 + 0.5) / (n0 + 0.5))
+    se = np.sqrt(1 / (k1 + 0.5) - 1 / (n1 + 0.5) + 1 / (k0 + 0.5) - 1 / (n0 + 0.5))
+    return ratio * np.exp(-z * se), ratio * np.exp(z * se)
+
+
+def confidence(events: int, half: int = HALF_CONFIDENCE_EVENTS) -> float:
+    """0 with no evidence, 0.5 at `half` positive outcomes, approaching 1 with more."""
+    return round(events / (events + half), 3) if events > 0 else 0.0
+
+
+def rate(value: float) -> float:
+    """A rate rounded for storage, kept inside [0, 1]."""
+    return min(max(round(float(value), 4), 0.0), 1.0)
+
+
+def require(condition: bool, reason: str) -> None:
+    if not condition:
+        raise NotEnoughEvidence(reason)
+
+
+def require_events(units: int, events: int, *, unit: str, event: str,
+                   min_units: int = MIN_UNITS, min_events: int = MIN_EVENTS) -> None:
+    require(units >= min_units, f"only {units} finished {unit} in the window (need {min_units})")
+    require(events >= min_events, f"only {events} {event} in the window (need {min_events})")
+
+
+def bucket_stats(positives: np.ndarray, totals: np.ndarray, base_rate: float, *, min_bucket: int = MIN_BUCKET):
+    """Per bucket: smoothed rate and whether it is big enough to be reported and ranked."""
+    smoothed = smoothed_rate(positives, totals, base_rate)
+    return smoothed, totals >= min_bucket
+
+
+def lift_entry(k1: int, n1: int, k0: int, n0: int, base_rate: float) -> dict:
+    """Stored statistics of a feature: smoothed rates with and without it, their ratio and its interval."""
+    with_rate, without_rate = smoothed_rate([k1, k0], [n1, n0], base_rate)
+    low, high = lift_interval(k1, n1, k0, n0)
+    return {
+        "lift": round(float(with_rate / without_rate), 3),
+        "interval": [round(float(low), 3), round(float(high), 3)],
+        "rate_with": rate(with_rate),
+        "rate_without": rate(without_rate),
+        "sample_size": int(n1),
+        "positives": int(k1),
+    }
+
+
+# ---------------------------------------------------------------- saving
+
+
+def save_pattern(
+    client: Client,
+    pattern_type: str,
+    data: dict,
+    *,
+    now: datetime,
+    valid_days: int = VALID_DAYS,
+) -> ConversionPattern:
+    """Store a new pattern (history is kept) valid for `valid_days`; an invalid shape is a bug and raises."""
+    validate_pattern(pattern_type, data)
+    return ConversionPattern.objects.create(
+        client=client,
+        pattern_type=pattern_type,
+        patterns=data,
+        sample_size=data["sample_size"],
+        confidence=data["confidence"],
+        computed_at=now,
+        valid_until=now + timedelta(days=valid_days),
+    )
+
+
+def run_detector(
+    pattern_type: str,
+    learn,
+    client: Client,
+    *,
+    now: datetime | None,
+    window_days: int,
+    valid_days: int,
+    evidence: Evidence | None,
+    content: bool = False,
+) -> DetectionResult:
+    """Load the evidence if not given, learn, save; a detector without enough evidence saves nothing."""
+    now = now or timezone.now()
+    if evidence is None or (content and not evidence.has_content):
+        evidence = load_evidence(client, now=now, window_days=window_days, content=content)
+    try:
+        data = learn(evidence)
+    except NotEnoughEvidence as skipped:
+        logger.info("%s pattern of client %s not saved: %s", pattern_type, client.pk, skipped)
+        return DetectionResult(pattern_type, None, str(skipped))
+    pattern = save_pattern(client, pattern_type, data, now=evidence.now, valid_days=valid_days)
+    reason = f"saved from {data['sample_size']} {data['unit']}, confidence {data['confidence']:.2f}"
+    logger.info("%s pattern of client %s %s", pattern_type, client.pk, reason)
+    return DetectionResult(pattern_type, pattern, reason)
