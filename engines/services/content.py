@@ -90,16 +90,21 @@ class InvalidTouch(EngineError, ValueError):
 
 # --- Splitting a text into words -------------------------------------------------------------
 
-# A word: letters and digits of any script, with the apostrophes inside it ("won't", "acme's").
-_WORD = re.compile(r"\w+(?:'\w+)*")
+# Punctuation that ends a clause: a phrase never runs across it ("...to book. A time" is not "book a time").
+_BREAKS = ".,;:!?"
+_BREAK = "."
+# A word (letters and digits of any script, with the apostrophes inside it: "won't", "acme's"), or a break.
+_TOKEN = re.compile(r"\w+(?:'\w+)*|[.,;:!?]")
 # Typographic punctuation mapped to ASCII first, so most texts take the fast path below.
 _TYPOGRAPHY = (("\u2019", "'"), ("\u2018", "'"), ("\u02bc", "'"), ("\u201c", '"'), ("\u201d", '"'),
-               ("\u2014", " "), ("\u2013", " "), ("\u2026", " "), ("\xa0", " "))
+               ("\u2014", " "), ("\u2013", " "), ("\u2026", "."), ("\xa0", " "))
 # Fast path: split UTF-8 bytes with a translation table. Every byte that cannot be part of a word
-# becomes a space; bytes of non-ASCII characters stay, which is right as long as each of those
-# characters is a letter or digit.
+# becomes a space and every clause break a full stop; bytes of non-ASCII characters stay, which is
+# right as long as each of those characters is a letter or digit.
 _WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_'") | frozenset(range(128, 256))
-_BYTE_TABLE = bytes(b if b in _WORD_BYTES else 32 for b in range(256))
+_BYTE_TABLE = bytes(
+    b if b in _WORD_BYTES else ord(_BREAK) if chr(b) in _BREAKS else ord(" ") for b in range(256)
+)
 _NON_ASCII_NON_WORD = re.compile(r"[^\w\x00-\x7f]")
 
 
@@ -107,25 +112,40 @@ def _normalize(text: str) -> str:
     """Lower-case, one Unicode form, ASCII punctuation: the form texts and vocabularies are compared in."""
     if text.isascii():
         return text.lower()
+    text = text.casefold()
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    text = text.casefold()
     for typographic, plain in _TYPOGRAPHY:
         text = text.replace(typographic, plain)
     return text
 
 
+def _split_slowly(normalized: str) -> list[str]:
+    """The words of a normalized text and a full stop for each clause break, by regular expression."""
+    return [_BREAK if token in _BREAKS else token for token in _TOKEN.findall(normalized)]
+
+
 def _split(normalized: str) -> list[str]:
-    """The words of a normalized text, as _WORD finds them."""
+    """What _split_slowly returns, faster for texts without odd characters (almost all of them)."""
     if normalized.isascii() or not _NON_ASCII_NON_WORD.search(normalized):
-        spaced = normalized.encode().translate(_BYTE_TABLE).decode()
+        spaced = normalized.encode().translate(_BYTE_TABLE).decode().replace(_BREAK, " . ")
         # An apostrophe at the edge of a word is a quote mark or a plural possessive ("clients'"):
         # rare enough to leave to the regular expression.
         if "'" not in spaced or not (
             " '" in spaced or "' " in spaced or "''" in spaced or spaced[0] == "'" or spaced[-1] == "'"
         ):
             return spaced.split()
-    return _WORD.findall(normalized)
+    return _split_slowly(normalized)
+
+
+def _phrase_words(phrase: str) -> list[str]:
+    """A vocabulary phrase or a name split as texts are, without the punctuation at its ends."""
+    words = _split(_normalize(phrase))
+    while words and words[-1] == _BREAK:
+        words.pop()
+    while words and words[0] == _BREAK:
+        words.pop(0)
+    return words
 
 
 class _Text:
@@ -195,7 +215,7 @@ class _Vocabulary:
         self._multi: dict[str, list[tuple[tuple[frozenset[str], ...], re.Pattern[str] | None, Any]]] = {}
         for phrase, payload in entries:
             normalized = _normalize(phrase)
-            words = _WORD.findall(normalized)
+            words = _phrase_words(phrase)
             if not words:
                 continue
             last = variants(words[-1])
@@ -265,7 +285,7 @@ def _name_vocabulary(name: str) -> _Vocabulary:
     """A matcher for a lead's own name or company; a company also matches without "Pty Ltd", "Inc"..."""
     variants = {name}
     short = LEGAL_SUFFIXES.sub("", name).strip(" ,&")
-    if short and not set(_WORD.findall(_normalize(short))) <= _TOO_COMMON:
+    if short and not set(_phrase_words(short)) <= _TOO_COMMON | {_BREAK}:
         variants.add(short)
     return _Vocabulary(((variant, True) for variant in variants), inflect=False, keep_punctuation=False)
 
