@@ -1,0 +1,46 @@
+import pytest
+
+from engines.providers.linkedin import ManualTaskBackend, RecordingLinkedInBackend, task_instructions
+
+URL = "https://www.linkedin.com/in/pat"
+
+
+def test_the_manual_backend_opens_a_task_with_the_exact_text():
+    delivery = ManualTaskBackend().send(profile_url=URL, message_type="message", message="Hi Pat",
+                                        connection_note=None, sender="Blue Gum Physio")
+    assert delivery.delivery == "manual_task"
+    assert delivery.message_id.startswith("task-")
+    assert delivery.details["task_status"] == "open"
+    assert delivery.details["on_behalf_of"] == "Blue Gum Physio"
+    assert delivery.details["instructions"].startswith(f"Open {URL}")
+    assert delivery.details["instructions"].endswith("Hi Pat")
+
+
+def test_each_task_has_its_own_id():
+    backend = ManualTaskBackend()
+    ids = {backend.send(profile_url=URL, message_type="inmail", message="Hi", connection_note=None,
+                        sender="x").message_id for _ in range(3)}
+    assert len(ids) == 3
+
+
+@pytest.mark.parametrize(
+    "message_type, note, expected",
+    [
+        ("connection_request", "Hi Pat, fellow physio here", "click Connect, add a note and paste exactly:\n\nHi Pat"),
+        ("connection_request", None, "click Connect without a note"),
+        ("inmail", None, "send an InMail and paste exactly:\n\nThe message"),
+        ("message", None, "click Message and paste exactly:\n\nThe message"),
+    ],
+)
+def test_instructions_follow_the_message_type(message_type, note, expected):
+    assert expected in task_instructions(profile_url=URL, message_type=message_type, message="The message",
+                                         connection_note=note)
+
+
+def test_the_recording_backend_keeps_what_it_was_given():
+    RecordingLinkedInBackend.outbox.clear()
+    delivery = RecordingLinkedInBackend().send(profile_url=URL, message_type="connection_request", message="",
+                                               connection_note="Hi", sender="Acme")
+    [sent] = RecordingLinkedInBackend.outbox
+    assert sent["connection_note"] == "Hi" and sent["message_id"] == delivery.message_id
+    assert delivery.delivery == "sent"
