@@ -8,6 +8,10 @@ statements, proof, calls to action and sign-offs, with the lead's name,
 company and industry woven in; accented names; curly apostrophes and dashes
 in a third of them), built from a fixed seed so runs compare.
 The goal is at least 20,000 snapshots per second on one core.
+
+"extract" calls extract_pain_points, extract_cta and detect_personalization
+on each body, as the WHAT detector does: the three share one word split
+(content._parse keeps the last few). build_content_snapshot splits once itself.
 """
 from __future__ import annotations
 

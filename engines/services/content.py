@@ -78,7 +78,7 @@ LEGAL_SUFFIXES = re.compile(
     re.IGNORECASE,
 )
 # A company name that is nothing but these once its suffix is gone ("The Co") is not worth matching.
-_TOO_COMMON = frozenset({"the", "a", "an", "and", "of", "&"})
+_TOO_COMMON = frozenset({"the", "a", "an", "and", "of"})
 
 
 class InvalidTouch(EngineError, ValueError):
@@ -332,7 +332,10 @@ def extract_cta(text: str | None) -> str | None:
 
 
 def detect_personalization(text: str | None, lead: Any) -> dict[str, bool]:
-    """The five personalization flags; `lead` is any object with first_name, company_name, industry (each may be None)."""
+    """The five personalization flags.
+
+    `lead` is any object with first_name, company_name and industry, each of which may be None or missing.
+    """
     if not isinstance(text, str) or not text:
         return dict.fromkeys(PERSONALIZATION_FLAGS, False)
     return _personalization(_parse(text), lead)
@@ -346,6 +349,8 @@ def word_count(text: str | None) -> int:
 
 def timing_fields(lead: Any, at: datetime | None = None, client: Any = None) -> dict[str, Any]:
     """When a touch happened: the UTC instant with its offset, and the lead's local day and hour."""
+    if at is not None and at.utcoffset() is None:
+        raise ValueError(f"a touch time must be time-zone aware, got {at!r}")
     at = (at or timezone.now()).astimezone(UTC)
     zone = lead_timezone_name(lead, client)
     local = at.astimezone(ZoneInfo(zone))

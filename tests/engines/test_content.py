@@ -249,6 +249,11 @@ def test_day_and_hour_are_the_leads_local_ones(zone, day, hour):
     assert (snapshot["day_of_week"], snapshot["hour_of_day"]) == (day, hour)
 
 
+def test_a_naive_time_is_refused_rather_than_guessed():
+    with pytest.raises(ValueError, match="aware"):
+        build_content_snapshot("Hello", MockLead(), sent_at=datetime(2026, 1, 15, 9, 0))
+
+
 def test_without_a_clock_the_snapshot_is_stamped_now_in_utc():
     before = datetime.now(UTC)
     sent_at = datetime.fromisoformat(build_content_snapshot("Hello", MockLead())["sent_at"])

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.django_db
 SYDNEY = ZoneInfo("Australia/Sydney")
 # Wednesday 4 March 2026, 10:30 in Sydney (23:30 UTC the day before).
 NOW = datetime(2026, 3, 4, 10, 30, tzinfo=SYDNEY)
-BODY = "Hi {first}, I noticed {company} is hiring. Most practices lose qualified leads to slow follow-up. Worth 15 minutes?"
+BODY = ("Hi {first}, I noticed {company} is hiring. Most practices lose qualified leads to slow follow-up. "
+        "Worth 15 minutes?")
 
 
 @pytest.fixture
