@@ -13,12 +13,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--client", type=int, help="only this client's leads (id)")
-        parser.add_argument("--all", action="store_true", help="re-plan leads that already have planned touches")
+        parser.add_argument("--all", action="store_true", dest="replan", help="re-plan leads that already have planned touches")
 
-    def handle(self, *args, client: int | None = None, all: bool = False, **options) -> None:
+    def handle(self, *args, client: int | None = None, replan: bool = False, **options) -> None:
         if client is not None and not Client.objects.filter(pk=client).exists():
             raise CommandError(f"no client with id {client}")
-        leads = leads_to_allocate(client, replan=all)
+        leads = leads_to_allocate(client, replan=replan)
         with tqdm(total=leads.count(), unit="lead", disable=options["verbosity"] == 0) as bar:
             counts = allocate_leads(leads, progress=bar.update)
         self.stdout.write(
