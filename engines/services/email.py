@@ -1,6 +1,7 @@
 """Email engine: send one email through anymail (whatever ESP EMAIL_BACKEND names) and record what was sent."""
 from __future__ import annotations
 
+import smtplib
 from datetime import datetime
 from email.utils import formataddr
 from typing import Any
@@ -96,7 +97,13 @@ def send_email(
         message.send()
     except AnymailError as exc:
         raise email_provider_error(exc) from exc
-    except OSError as exc:  # a plain SMTP backend: connection and protocol failures
+    except smtplib.SMTPRecipientsRefused as exc:  # a plain SMTP backend instead of an ESP
+        raise ProviderError(f"SMTP server refused the recipient: {exc}", retryable=False,
+                            code="recipients_refused") from exc
+    except smtplib.SMTPResponseException as exc:
+        raise ProviderError(f"SMTP server answered {exc.smtp_code}: {exc.smtp_error!r}",
+                            retryable=exc.smtp_code < 500, code=exc.smtp_code) from exc
+    except OSError as exc:
         raise ProviderError(f"email backend failed: {exc}", retryable=True, code="network") from exc
 
     status = message.anymail_status

@@ -1,3 +1,4 @@
+import smtplib
 import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -5,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 from django.core import mail
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import DatabaseError
 
 from engines.exceptions import ProviderError, SendBlocked
@@ -248,3 +250,29 @@ def test_the_activity_is_not_kept_when_the_lead_update_fails(anymail_test_backen
         send_email(lead, lead.client, "Hello", "Hi there", now=NOW)
 
     assert not Activity.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "fault, retryable",
+    [
+        (smtplib.SMTPServerDisconnected("gone"), True),
+        (smtplib.SMTPResponseException(451, b"try again later"), True),
+        (smtplib.SMTPResponseException(554, b"rejected"), False),
+        (smtplib.SMTPRecipientsRefused({"x@example.com": (550, b"no such user")}), False),
+    ],
+)
+def test_a_plain_smtp_backend_fails_the_same_way(settings, monkeypatch, fault, retryable):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+    def refuse(backend, messages):
+        raise fault
+
+    monkeypatch.setattr(SmtpBackend, "send_messages", refuse)
+    lead = LeadFactory()
+
+    with pytest.raises(ProviderError) as raised:
+        send_email(lead, lead.client, "Hello", "Hi there", now=NOW)
+
+    assert raised.value.retryable is retryable
+    assert not Activity.objects.exists()
+    assert_untouched(lead)
