@@ -150,7 +150,8 @@ def validate_sequence_override(override: Any) -> list[str]:
     if all(isinstance(entry, dict) for entry in entries):
         numbers = [entry.get("touch_number") for entry in entries]
         if all(number is not None for number in numbers):
-            if any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in numbers) or len(set(numbers)) != len(numbers):
+            whole = all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in numbers)
+            if not whole or len(set(numbers)) != len(numbers):
                 raise ValueError(f"sequence_override touch numbers must be distinct whole numbers >= 1, got {numbers}")
             entries.sort(key=lambda entry: entry["touch_number"])
         elif any(number is not None for number in numbers):
@@ -177,7 +178,7 @@ class Timing:
 
     best_days: frozenset[int]
     best_hours: tuple[int, ...]
-    gaps: dict[str, float] = field(hash=False)
+    gaps: dict[str, float]
 
     def gap(self, touch_number: int) -> timedelta:
         """The minimum wait before `touch_number` (>= 2), after the previous touch."""
@@ -219,7 +220,7 @@ class Slot:
 
 
 class _Place:
-    """Where a lead is, as far as the calendar goes; remembers holiday and legal-hour answers."""
+    """Where a lead is, as far as the calendar goes; remembers which days are public holidays there."""
 
     def __init__(self, zone_name: str, country: str | None, region: str | None):
         self.zone = zoneinfo.ZoneInfo(zone_name)
@@ -311,7 +312,9 @@ class Schedule:
     @functools.cached_property
     def copy_fields(self) -> tuple[str, ...]:
         """touch_number, channel, scheduled_at and status of each touch, as COPY text columns."""
-        return tuple(f"{n}\t{channel}\t{slot.utc.isoformat()}\t{TouchStatus.PLANNED}" for n, channel, slot in self.touches())
+        return tuple(
+            f"{n}\t{channel}\t{slot.utc.isoformat()}\t{TouchStatus.PLANNED}" for n, channel, slot in self.touches()
+        )
 
 
 @dataclass
@@ -407,6 +410,14 @@ class Planner:
         return Plan(lead, tier, found, patterns_used)
 
 
+def _clock(now: datetime | None) -> datetime:
+    if now is None:
+        return timezone.now()
+    if timezone.is_naive(now):
+        raise ValueError("now must be an aware datetime, such as django.utils.timezone.now()")
+    return now
+
+
 def _cancel_planned(lead_ids: list[int]) -> int:
     """Cancel the leads' planned, unsent touches; sent (or sending) touches are history and stay."""
     return ScheduledTouch.objects.filter(lead_id__in=lead_ids, status=TouchStatus.PLANNED).update(
@@ -423,7 +434,7 @@ def allocate_lead(
     transaction. Raises SendBlocked (and saves nothing) when the lead cannot
     be contacted, ValueError for a malformed `sequence_override`.
     """
-    now = now or timezone.now()
+    now = _clock(now)
     client = client or lead.client
     plan = Planner(client, now=now).plan(lead, sequence_override)
     with transaction.atomic():
@@ -462,7 +473,7 @@ def allocate_leads(
     as blocked and left as they are, as `allocate_lead` does.
     `progress(n)` is called after each batch with the number of leads done.
     """
-    now = now or timezone.now()
+    now = _clock(now)
     # Sorted in Python so a sliced queryset works too; lock order by pk avoids deadlocks between runs.
     ids = sorted(set(queryset.values_list("pk", flat=True)))
     planners: dict[int, Planner] = {}

@@ -102,6 +102,16 @@ def test_default_constants_are_the_spec_values():
 
 
 @pytest.mark.django_db
+def test_a_naive_clock_is_refused():
+    lead = LeadFactory()
+    with pytest.raises(ValueError, match="aware"):
+        allocate_lead(lead, now=datetime(2026, 3, 2, 9))
+    with pytest.raises(ValueError, match="aware"):
+        allocate_leads(lead.client.leads.all(), now=datetime(2026, 3, 2, 9))
+    assert not ScheduledTouch.objects.exists()
+
+
+@pytest.mark.django_db
 def test_tier_at_allocation_is_stored_on_each_touch():
     hot = LeadFactory(als_score=85)
     cool = LeadFactory(als_score=20)

@@ -13,7 +13,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--client", type=int, help="only this client's leads (id)")
-        parser.add_argument("--all", action="store_true", dest="replan", help="re-plan leads that already have planned touches")
+        parser.add_argument(
+            "--all", action="store_true", dest="replan", help="re-plan leads that already have planned touches"
+        )
 
     def handle(self, *args, client: int | None = None, replan: bool = False, **options) -> None:
         if client is not None and not Client.objects.filter(pk=client).exists():
