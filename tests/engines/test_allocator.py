@@ -35,7 +35,6 @@ from tests.factories import (
 SYDNEY = zoneinfo.ZoneInfo("Australia/Sydney")
 # Monday 2 March 2026, 11:00 in Sydney (AEDT, +11:00).
 MONDAY = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
-ALL_CHANNELS = {"email", "sms", "linkedin", "voice"}
 
 
 def add_pattern(client, kind, data, now):
