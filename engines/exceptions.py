@@ -17,6 +17,13 @@ class SendBlocked(EngineError):
         super().__init__(message or reason)
 
 
+class InvalidTouch(EngineError, ValueError):
+    """What a touch would send or record is invalid (over-long note, unknown outcome, empty message...).
+
+    Raised before any provider is called.
+    """
+
+
 class ProviderError(EngineError):
     """A provider refused or failed a send. `retryable` is true for timeouts, 429 and 5xx."""
 

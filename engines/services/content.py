@@ -1,4 +1,4 @@
-"""What a message says: vocabularies, feature extraction, the content snapshot, and recording a touch.
+"""What a message says: vocabularies, feature extraction and the content snapshot.
 
 Matching is on whole words and phrases (DESIGN.md, departure 1): case-
 insensitive, Unicode-aware, an apostrophe belongs to its word ("won't" is not
@@ -16,20 +16,14 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
-from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from engines.exceptions import EngineError, SendBlocked
-from engines.services.compliance import check_can_contact
 from engines.services.geo import lead_timezone_name
-from outreach.models import Activity, Lead, LeadStatus
 
 PAIN_POINT_KEYWORDS: dict[str, list[str]] = {
     "leads": ["leads", "pipeline", "prospects", "opportunities", "qualified", "mql", "sql", "inbound"],
@@ -80,12 +74,6 @@ LEGAL_SUFFIXES = re.compile(
 # A company name that is nothing but these once its suffix is gone ("The Co") is not worth matching.
 _TOO_COMMON = frozenset({"the", "a", "an", "and", "of"})
 
-
-class InvalidTouch(EngineError, ValueError):
-    """What a touch would send or record is invalid (over-long note, unknown outcome, empty message...).
-
-    Raised before any provider is called.
-    """
 
 
 # --- Splitting a text into words -------------------------------------------------------------
@@ -394,83 +382,3 @@ def build_content_snapshot(
         snapshot["subject"] = subject
         snapshot["subject_word_count"] = word_count(subject)
     return snapshot
-
-
-# --- Recording a touch (shared by the channel engines) --------------------------------------
-
-def touch_context(touch_number: Any, sequence_id: Any) -> tuple[int, uuid.UUID | None]:
-    """The touch number and sequence id as the Activity columns store them.
-
-    Checked before any provider is called: a value the database would refuse
-    after a real send would lose the record of that send.
-    """
-    if isinstance(touch_number, bool) or not isinstance(touch_number, int) or not 1 <= touch_number <= 32767:
-        raise InvalidTouch(f"touch_number must be a whole number from 1, got {touch_number!r}")
-    if sequence_id is None or isinstance(sequence_id, uuid.UUID):
-        return touch_number, sequence_id
-    try:
-        return touch_number, uuid.UUID(str(sequence_id))
-    except ValueError:
-        raise InvalidTouch(f"sequence_id must be a UUID, got {sequence_id!r}") from None
-
-
-def check_reachable(lead: Lead, channel: str) -> None:
-    """Raise SendBlocked when `channel` cannot reach the lead, as the caller sees it or as the database has it now.
-
-    A STOP or an unsubscribe recorded since the caller loaded the lead still
-    blocks, and so does a flag the caller set but has not saved yet.
-    """
-    check_can_contact(lead, channel)
-    if lead.pk is None:
-        raise InvalidTouch("a touch is recorded against a saved lead; this lead has no id")
-    current = Lead.objects.filter(pk=lead.pk).first()
-    if current is None:
-        raise SendBlocked("lead_deleted", f"lead {lead.pk} no longer exists")
-    check_can_contact(current, channel)
-
-
-def record_touch(
-    lead: Lead,
-    client: Any,
-    *,
-    action: str,
-    channel: str,
-    content_snapshot: dict[str, Any],
-    metadata: dict[str, Any],
-    at: datetime,
-    touch_number: int,
-    sequence_id: uuid.UUID | None,
-    provider_message_id: str = "",
-    led_to_booking: bool = False,
-) -> Activity:
-    """Save the Activity and update the lead in one transaction.
-
-    touch_count is incremented in the database, so two sends to one lead
-    never lose a count even when each holds a stale copy of the lead. A new
-    lead enters its sequence; a booked meeting converts it.
-    """
-    if led_to_booking:
-        status = Value(LeadStatus.CONVERTED.value)
-        converted_at: Any = Case(When(converted_at__isnull=True, then=Value(at)), default=F("converted_at"))
-    else:
-        status = Case(When(status=LeadStatus.NEW, then=Value(LeadStatus.IN_SEQUENCE.value)), default=F("status"))
-        converted_at = F("converted_at")
-    with transaction.atomic():
-        activity = Activity.objects.create(
-            client=client,
-            lead=lead,
-            action=action,
-            channel=channel,
-            content_snapshot=content_snapshot,
-            metadata=metadata,
-            sequence_id=sequence_id,
-            touch_number=touch_number,
-            provider_message_id=(provider_message_id or "")[:255],
-            led_to_booking=led_to_booking,
-            created_at=at,
-        )
-        Lead.objects.filter(pk=lead.pk).update(
-            last_contacted_at=at, touch_count=F("touch_count") + 1, status=status, converted_at=converted_at
-        )
-    lead.refresh_from_db(fields=["last_contacted_at", "touch_count", "status", "converted_at"])
-    return activity

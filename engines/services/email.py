@@ -11,14 +11,9 @@ from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
 from django.utils import timezone
 
-from engines.exceptions import ProviderError, SendBlocked
-from engines.services.content import (
-    InvalidTouch,
-    build_content_snapshot,
-    check_reachable,
-    record_touch,
-    touch_context,
-)
+from engines.exceptions import InvalidTouch, ProviderError, SendBlocked
+from engines.services.content import build_content_snapshot
+from engines.services.touches import check_reachable, record_touch, touch_context
 from engines.services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
 from outreach.models import Activity, Channel, Lead
 

@@ -11,15 +11,11 @@ from typing import Any, Literal
 from django.conf import settings
 from django.utils import timezone
 
+from engines.exceptions import InvalidTouch
 from engines.providers import load_provider
 from engines.providers.linkedin import LinkedInBackend
-from engines.services.content import (
-    InvalidTouch,
-    build_content_snapshot,
-    check_reachable,
-    record_touch,
-    touch_context,
-)
+from engines.services.content import build_content_snapshot
+from engines.services.touches import check_reachable, record_touch, touch_context
 from outreach.models import Activity, Channel, Lead
 
 MessageType = Literal["connection_request", "inmail", "message"]

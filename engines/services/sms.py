@@ -7,18 +7,13 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from engines.exceptions import SendBlocked
+from engines.exceptions import InvalidTouch, SendBlocked
 from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut, SmsProvider
 from engines.services.compliance import check_contact_hours
-from engines.services.content import (
-    InvalidTouch,
-    build_content_snapshot,
-    check_reachable,
-    record_touch,
-    touch_context,
-)
+from engines.services.content import build_content_snapshot
 from engines.services.geo import e164
+from engines.services.touches import check_reachable, record_touch, touch_context
 from outreach.models import Activity, Channel, Lead
 
 # GSM 03.38: the basic set costs one septet a character, the extension set two (escape + character).

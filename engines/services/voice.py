@@ -8,13 +8,9 @@ from typing import Any, Literal
 
 from django.utils import timezone
 
-from engines.services.content import (
-    InvalidTouch,
-    build_content_snapshot,
-    check_reachable,
-    record_touch,
-    touch_context,
-)
+from engines.exceptions import InvalidTouch
+from engines.services.content import build_content_snapshot
+from engines.services.touches import check_reachable, record_touch, touch_context
 from outreach.models import Activity, Channel, Lead
 
 CallOutcome = Literal["connected", "voicemail", "no_answer", "busy", "wrong_number", "meeting_booked"]

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engines.exceptions import SendBlocked
 from engines.services import content
 from engines.services.content import (
     CTA_PATTERNS,
@@ -19,8 +18,6 @@ from engines.services.content import (
     extract_cta,
     extract_pain_points,
 )
-from outreach.models import Lead
-from tests.factories import LeadFactory
 
 
 def MockLead(**fields):
@@ -271,35 +268,3 @@ def test_the_fast_word_split_agrees_with_the_regular_expression(text):
     normalized = content._normalize(text)
     assert content._split(normalized) == content._split_slowly(normalized)
     assert normalized == unicodedata.normalize("NFC", normalized)
-
-
-# --- recording a touch ----------------------------------------------------------------------
-
-@pytest.mark.parametrize(
-    "touch_number, sequence_id, expected",
-    [
-        (1, None, (1, None)),
-        (7, "1b4e28ba-2fa1-11d2-883f-0016d3cca427", (7, uuid.UUID("1b4e28ba-2fa1-11d2-883f-0016d3cca427"))),
-        (2, uuid.UUID(int=5), (2, uuid.UUID(int=5))),
-    ],
-)
-def test_touch_context_gives_the_column_values(touch_number, sequence_id, expected):
-    assert content.touch_context(touch_number, sequence_id) == expected
-
-
-@pytest.mark.parametrize("touch_number, sequence_id", [(0, None), (-1, None), (True, None), (2.0, None),
-                                                       (40000, None), (1, "seq-1"), (1, 12)])
-def test_touch_context_refuses_what_the_database_would(touch_number, sequence_id):
-    with pytest.raises(content.InvalidTouch):
-        content.touch_context(touch_number, sequence_id)
-
-
-@pytest.mark.django_db
-def test_an_unsaved_or_deleted_lead_cannot_be_touched():
-    with pytest.raises(content.InvalidTouch):
-        content.check_reachable(LeadFactory.build(), "email")
-    lead = LeadFactory()
-    Lead.objects.filter(pk=lead.pk).delete()
-    with pytest.raises(SendBlocked) as raised:
-        content.check_reachable(lead, "email")
-    assert raised.value.reason == "lead_deleted"

@@ -10,8 +10,8 @@ from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import DatabaseError
 
 from engines.exceptions import ProviderError, SendBlocked
-from engines.services import content
-from engines.services.content import InvalidTouch
+from engines.services import touches
+from engines.exceptions import InvalidTouch
 from engines.services.email import send_email
 from engines.services.unsubscribe import lead_id_from_token
 from outreach.models import Activity, Lead
@@ -244,7 +244,7 @@ def test_the_activity_is_not_kept_when_the_lead_update_fails(anymail_test_backen
 
             return Rows()
 
-    monkeypatch.setattr(content, "Lead", type("Lead", (), {"objects": FailingLeads}))
+    monkeypatch.setattr(touches, "Lead", type("Lead", (), {"objects": FailingLeads}))
 
     with pytest.raises(DatabaseError):
         send_email(lead, lead.client, "Hello", "Hi there", now=NOW)

@@ -6,7 +6,7 @@ import pytest
 
 from engines.exceptions import SendBlocked
 from engines.providers.linkedin import RecordingLinkedInBackend
-from engines.services.content import InvalidTouch
+from engines.exceptions import InvalidTouch
 from engines.services.linkedin import CONNECTION_NOTE_LIMIT, send_linkedin
 from outreach.models import Activity, Lead
 from tests.factories import LeadFactory
