@@ -379,7 +379,11 @@ class Planner:
         self._schedules: dict[tuple, Schedule] = {}
 
     def plan(self, lead: Any, sequence_override: Any = None) -> Plan:
-        """The lead's plan (not saved); SendBlocked when no channel can reach the lead."""
+        """The lead's plan (not saved); SendBlocked when the lead is past outreach or no channel can reach it."""
+        status = getattr(lead, "status", LeadStatus.NEW)
+        if status not in ALLOCATABLE_STATUSES:
+            # A lead that replied, converted or was closed is talking to a person now, not to a sequence.
+            raise SendBlocked(f"lead_{status}", f"lead {getattr(lead, 'pk', '?')} is {status}: no new sequence")
         if sequence_override is not None:
             requested = validate_sequence_override(sequence_override)
         reachable = _reachable(lead)

@@ -13,7 +13,10 @@ class ConversionPattern(models.Model):
     (engines.services.patterns.get_active_pattern).
     """
 
-    client = models.ForeignKey("outreach.Client", on_delete=models.CASCADE, related_name="conversion_patterns")
+    # db_index off: the (client, pattern_type, valid_until) index serves lookups by client.
+    client = models.ForeignKey(
+        "outreach.Client", on_delete=models.CASCADE, related_name="conversion_patterns", db_index=False
+    )
     pattern_type = models.CharField(max_length=4, choices=PatternType.choices)
     patterns = models.JSONField()
     sample_size = models.PositiveIntegerField(default=0)

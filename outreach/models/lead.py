@@ -8,7 +8,8 @@ from .client import validate_timezone
 class Lead(models.Model):
     """A person a client wants to reach, with what we know and how we scored them."""
 
-    client = models.ForeignKey("outreach.Client", on_delete=models.CASCADE, related_name="leads")
+    # db_index off: the (client, status) index serves lookups by client.
+    client = models.ForeignKey("outreach.Client", on_delete=models.CASCADE, related_name="leads", db_index=False)
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)

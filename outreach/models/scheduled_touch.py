@@ -7,8 +7,14 @@ from .choices import Channel, Tier, TouchStatus, in_choices
 class ScheduledTouch(models.Model):
     """One planned step of a lead's sequence: the outbox row a send claims exactly once."""
 
-    client = models.ForeignKey("outreach.Client", on_delete=models.CASCADE, related_name="scheduled_touches")
-    lead = models.ForeignKey("outreach.Lead", on_delete=models.CASCADE, related_name="scheduled_touches")
+    # db_index off on both: the composite indexes below lead with these columns, and every
+    # extra index slows the bulk inserts and cancellations of the allocator.
+    client = models.ForeignKey(
+        "outreach.Client", on_delete=models.CASCADE, related_name="scheduled_touches", db_index=False
+    )
+    lead = models.ForeignKey(
+        "outreach.Lead", on_delete=models.CASCADE, related_name="scheduled_touches", db_index=False
+    )
     sequence_id = models.UUIDField()
     touch_number = models.PositiveSmallIntegerField()
     channel = models.CharField(max_length=10, choices=Channel.choices)

@@ -282,6 +282,9 @@ def test_pattern_sequence_without_any_reachable_channel_falls_back_to_the_defaul
     [
         ({"do_not_contact": True}, "do_not_contact"),
         ({"is_unsubscribed": True}, "unsubscribed"),
+        ({"status": "replied"}, "lead_replied"),
+        ({"status": "converted"}, "lead_converted"),
+        ({"status": "closed"}, "lead_closed"),
         ({"email": "", "phone": "", "linkedin_url": ""}, "no_reachable_channel"),
         ({"has_bounced": True, "sms_opted_out": True, "voice_opted_out": True, "linkedin_url": ""},
          "no_reachable_channel"),
