@@ -1,1 +1,25 @@
 """django-q2 entry points: take ids, re-fetch, return early when nothing is left, call one service."""
+from __future__ import annotations
+
+from django_q.tasks import async_task
+
+from engines.services.detectors import detect_patterns
+from outreach.models import Client
+
+
+def detect_client_patterns(client_id: int) -> dict[str, int] | None:
+    """Learn and save one client's patterns; the saved pattern ids by type, or None when the client is gone."""
+    client = Client.objects.filter(pk=client_id).first()
+    if client is None:
+        return None
+    return {pattern_type: pattern.pk for pattern_type, pattern in detect_patterns(client).items()}
+
+
+def detect_patterns_for_all_clients() -> int:
+    """The nightly job: one detection task per client, so a client that fails (logged and recorded as a
+    failed task by django-q2) never stops the others. Returns how many tasks were enqueued."""
+    client_ids = list(Client.objects.order_by("pk").values_list("pk", flat=True))
+    for client_id in client_ids:
+        async_task("engines.tasks.detect_client_patterns", client_id,
+                   task_name=f"detect patterns of client {client_id}", group="detect_patterns")
+    return len(client_ids)

@@ -110,7 +110,7 @@ CTA_SENTENCES = {
     "open to a quick chat": "Open to a quick chat next week?",
     "worth 15 minutes": "Is it worth 15 minutes on Thursday?",
     "let me know": "Let me know if this is useful.",
-    "book a time": "Book a time that suits you here.",
+    "worth a conversation": "Would this be worth a conversation?",
 }
 COMPANY_SENTENCE = "I have been following {company_name} for a while."
 NEWS_SENTENCE = "I saw the news about your new location."
@@ -280,8 +280,9 @@ def _plan_sequences(rng: np.random.Generator, leads: list[Lead], client: Client,
         channels[i, :len(reachable)] = [CHANNEL_ORDER.index(c) for c in reachable]
 
     # Local calendar: day numbers since 1970-01-01 (a Thursday, so Monday=0 is (d + 3) % 7).
-    first_day = (now - timedelta(days=days)).timestamp() // _DAY
-    start = first_day + rng.integers(days + 1, size=n)
+    # Starting the day after `now - days` keeps every touch inside a window of `days`, whatever the zone.
+    first_day = (now - timedelta(days=days)).timestamp() // _DAY + 1
+    start = first_day + rng.integers(days, size=n)
     gaps = np.array(GAP_DAYS[:width - 1]) + rng.integers(-1, 2, size=(n, width - 1))
     local_day = start[:, None] + np.concatenate([np.zeros((n, 1)), np.cumsum(np.maximum(gaps, 1), axis=1)], axis=1)
     weekday = (local_day + 3) % 7

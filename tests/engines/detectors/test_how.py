@@ -1,0 +1,122 @@
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+
+from engines.services.content import build_content_snapshot
+from engines.services.detectors.common import MIN_BUCKET, load_evidence
+from engines.services.detectors.how import detect_how
+from engines.services.patterns import pattern_errors
+from engines.services.synthetic import PLANTED, generate_client
+from outreach.models import Activity, ConversionPattern, ScheduledTouch
+from tests.engines.detectors.conftest import NOW
+from tests.factories import ActivityFactory, ClientFactory, LeadFactory, ScheduledTouchFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_planted_sequence_and_first_channel_win(planted):
+    pattern = detect_how(planted.train.client, now=NOW).pattern.patterns
+
+    assert pattern_errors("how", pattern) == []
+    assert tuple(pattern["winning_sequences"][0]["sequence"]) == PLANTED.best_sequence
+    assert pattern["best_first_channel"] == PLANTED.best_first_channel
+    rates = [entry["conversion_rate"] for entry in pattern["winning_sequences"]]
+    assert rates == sorted(rates, reverse=True)
+    assert all(entry["sample_size"] >= MIN_BUCKET for entry in pattern["winning_sequences"])
+
+
+def test_a_sequence_is_its_whole_plan_even_when_it_converted_early(planted):
+    """Converted sequences were cut short: counting only what was sent would file them under shorter sequences."""
+    client = planted.train.client
+    pattern = detect_how(client, now=NOW).pattern.patterns
+    evidence = load_evidence(client, now=NOW)
+    finished_leads = set(evidence.lead_ids[evidence.lead_state >= 0].tolist())
+    plans = defaultdict(list)
+    for lead_id, sequence_id, channel in (ScheduledTouch.objects.filter(client=client, lead_id__in=finished_leads)
+                                          .order_by("touch_number").values_list("lead_id", "sequence_id", "channel")):
+        plans[sequence_id].append(channel)
+    converted = set(client.leads.filter(status="converted").values_list("pk", flat=True))
+    converted_sequences = set(ScheduledTouch.objects.filter(lead_id__in=converted).values_list("sequence_id", flat=True))
+    winner = pattern["winning_sequences"][0]
+
+    runs = [sequence_id for sequence_id, channels in plans.items() if channels == winner["sequence"]]
+    assert winner["sample_size"] == len(runs)
+    assert winner["conversions"] == len(converted_sequences.intersection(runs))
+    assert ScheduledTouch.objects.filter(sequence_id__in=runs, status="cancelled").exists()
+
+
+def test_channel_effectiveness_is_per_tier_recorded_at_planning(planted):
+    client = planted.train.client
+    by_tier = detect_how(client, now=NOW).pattern.patterns["channel_effectiveness_by_tier"]
+    recorded = set(ScheduledTouch.objects.filter(client=client).values_list("lead_tier", flat=True))
+
+    assert set(by_tier) <= recorded
+    assert by_tier
+    for channels in by_tier.values():
+        for stats in channels.values():
+            assert stats["sample_size"] >= MIN_BUCKET
+            assert 0 <= stats["conversion_rate"] <= 1
+
+
+def test_sequences_sent_without_a_plan_use_the_channels_sent():
+    client = ClientFactory()
+    now = NOW
+    for i in range(120):
+        lead = LeadFactory(client=client)
+        sequence_id = uuid.uuid4()
+        channels = ("sms", "email") if i % 2 else ("email", "email")
+        for number, channel in enumerate(channels, start=1):
+            at = now - timedelta(days=40 - number)
+            ActivityFactory(lead=lead, action=f"{channel}_sent", channel=channel, touch_number=number,
+                            sequence_id=sequence_id, created_at=at,
+                            content_snapshot=build_content_snapshot("Hi", lead, channel=channel, sent_at=at))
+        if i % 4 == 0:
+            ActivityFactory(lead=lead, action="meeting_booked", channel="", touch_number=None, sequence_id=None,
+                            led_to_booking=True, created_at=now - timedelta(days=37))
+
+    pattern = detect_how(client, now=now).pattern.patterns
+
+    sequences = {tuple(entry["sequence"]): entry for entry in pattern["winning_sequences"]}
+    assert set(sequences) == {("email", "email"), ("sms", "email")}
+    assert sequences[("email", "email")]["conversions"] == 30
+    assert pattern["channel_effectiveness_by_tier"] == {}
+    assert pattern["best_first_channel"] == "email"
+
+
+def test_a_plan_with_a_tier_but_only_one_first_channel_names_no_best_first_channel():
+    client = ClientFactory()
+    for i in range(110):
+        lead = LeadFactory(client=client)
+        sequence_id = uuid.uuid4()
+        at = NOW - timedelta(days=30)
+        sent = ActivityFactory(lead=lead, action="email_sent", channel="email", touch_number=1,
+                               sequence_id=sequence_id, created_at=at,
+                               content_snapshot=build_content_snapshot("Hi", lead, sent_at=at))
+        ScheduledTouchFactory(lead=lead, sequence_id=sequence_id, touch_number=1, channel="email", status="sent",
+                              activity=sent, lead_tier="warm", scheduled_at=at)
+        ScheduledTouchFactory(lead=lead, sequence_id=sequence_id, touch_number=2, channel="voice",
+                              status="cancelled" if i < 25 else "failed", lead_tier="warm", scheduled_at=at)
+        if i < 25:
+            ActivityFactory(lead=lead, action="meeting_booked", channel="", touch_number=None, sequence_id=None,
+                            led_to_booking=True, created_at=at + timedelta(hours=5))
+
+    pattern = detect_how(client, now=NOW).pattern.patterns
+
+    assert pattern["best_first_channel"] is None
+    assert pattern["winning_sequences"][0]["sequence"] == ["email", "voice"]
+    assert pattern["channel_effectiveness_by_tier"]["warm"]["email"] == {
+        "conversion_rate": pytest.approx(25 / 110, abs=0.01), "sample_size": 110, "bookings": 25}
+    assert pattern_errors("how", pattern) == []
+
+
+def test_tiny_data_saves_nothing():
+    client = generate_client(n_leads=40, seed=3, now=NOW).client
+
+    result = detect_how(client, now=NOW)
+
+    assert not result.saved
+    assert "sequences" in result.reason
+    assert not ConversionPattern.objects.filter(client=client).exists()
+    assert Activity.objects.filter(client=client).exists()

@@ -1,0 +1,82 @@
+import pytest
+
+from engines.services.detectors.common import CHANNELS, MIN_BUCKET, OUTCOME_BOOKING
+from engines.services.detectors.what import detect_what
+from engines.services.patterns import pattern_errors
+from engines.services.synthetic import PLANTED, generate_client
+from outreach.models import Activity, ConversionPattern
+from outreach.models.choices import SENT_ACTIONS
+from tests.engines.detectors.conftest import NOW
+
+pytestmark = pytest.mark.django_db
+
+PLANTED_CTA = PLANTED.cta_lift[0][0]
+
+
+def test_the_planted_cta_and_flag_are_effective(planted):
+    pattern = detect_what(planted.train.client, now=NOW).pattern.patterns
+
+    assert pattern_errors("what", pattern) == []
+    assert pattern["ctas"]["effective"] == [PLANTED_CTA]
+    assert pattern["personalization"]["effective"] == ["has_company_mention"]
+    assert pattern["personalization_lift"]["has_company_mention"] > 1.2
+    assert "cost" in pattern["pain_points"]["ineffective"]
+    assert "cost" not in pattern["pain_points"]["effective"]
+
+
+def test_a_feature_is_judged_only_when_its_interval_excludes_one(planted):
+    pattern = detect_what(planted.train.client, now=NOW).pattern.patterns
+
+    for group in ("pain_points", "ctas", "personalization"):
+        lifts = pattern[group]["lift"]
+        assert set(pattern[group]["effective"]) == {name for name, e in lifts.items() if e["interval"][0] > 1}
+        assert set(pattern[group]["ineffective"]) == {name for name, e in lifts.items() if e["interval"][1] < 1}
+        for entry in lifts.values():
+            assert entry["interval"][0] <= entry["lift"] * 1.05 and entry["lift"] <= entry["interval"][1] * 1.05
+            assert entry["sample_size"] >= MIN_BUCKET
+
+
+def test_unused_features_are_not_judged(planted):
+    pattern = detect_what(planted.train.client, now=NOW).pattern.patterns
+
+    # The generator never writes these: no evidence, no verdict.
+    assert "competition" not in pattern["pain_points"]["lift"]
+    assert "coffee chat" not in pattern["ctas"]["lift"]
+
+
+def test_lifts_are_repeated_per_channel_with_enough_evidence(planted):
+    pattern = detect_what(planted.train.client, now=NOW).pattern.patterns
+
+    assert set(pattern["by_channel"]) <= set(CHANNELS)
+    assert PLANTED_CTA in pattern["by_channel"]["email"]["ctas"]["effective"]
+    for channel, bounds in pattern["optimal_length"].items():
+        assert 0 <= bounds["min_words"] <= bounds["max_words"]
+        assert bounds["sample_size"] >= MIN_BUCKET
+    assert "email" in pattern["optimal_length"]
+
+
+def test_the_snapshot_carries_the_features_the_touch_was_built_with(planted):
+    """The detector reads snapshots: they must say what the generator planted."""
+    rows = Activity.objects.filter(client=planted.train.client, action__in=SENT_ACTIONS).values_list(
+        "content_snapshot", "metadata")
+    for snapshot, metadata in rows:
+        built = metadata["synthetic"]
+        assert snapshot["cta_used"] == built["cta"]
+        assert snapshot["pain_points_used"] == ([built["pain_point"]] if built["pain_point"] else [])
+        assert snapshot["has_company_mention"] == built["company_mention"]
+
+
+def test_bookings_alone_can_be_the_outcome(planted):
+    pattern = detect_what(planted.train.client, now=NOW, outcome=OUTCOME_BOOKING).pattern.patterns
+
+    assert pattern["outcome"] == OUTCOME_BOOKING
+    assert pattern["positives"] < detect_what(planted.train.client, now=NOW).pattern.patterns["positives"]
+
+
+def test_tiny_data_saves_nothing():
+    client = generate_client(n_leads=40, seed=3, now=NOW).client
+
+    result = detect_what(client, now=NOW)
+
+    assert not result.saved
+    assert not ConversionPattern.objects.filter(client=client).exists()

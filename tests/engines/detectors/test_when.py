@@ -1,0 +1,89 @@
+import statistics
+from collections import Counter, defaultdict
+
+import pytest
+
+from engines.services.detectors.common import MIN_BUCKET, OUTCOME_BOOKING, OUTCOME_RESPONSE
+from engines.services.detectors.when import MIN_GAP_SAMPLES, detect_when
+from engines.services.patterns import pattern_errors
+from engines.services.synthetic import GAP_DAYS, PLANTED, generate_client
+from outreach.models import Activity, ConversionPattern
+from outreach.models.choices import SENT_ACTIONS
+from tests.engines.detectors.conftest import NOW
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_planted_days_and_hour_rank_first(planted):
+    pattern = detect_when(planted.train.client, now=NOW).pattern.patterns
+
+    assert pattern_errors("when", pattern) == []
+    assert {day["day_index"] for day in pattern["best_days"][:2]} == set(PLANTED.best_days)
+    assert pattern["best_hours"][0]["hour"] == PLANTED.best_hour
+    assert pattern["outcome"] == OUTCOME_RESPONSE
+
+
+def test_days_and_hours_are_ranked_by_rate_and_only_when_big_enough(planted):
+    pattern = detect_when(planted.train.client, now=NOW).pattern.patterns
+
+    for key in ("best_days", "best_hours"):
+        rates = [entry["conversion_rate"] for entry in pattern[key]]
+        assert rates == sorted(rates, reverse=True)
+        assert all(entry["sample_size"] >= MIN_BUCKET for entry in pattern[key])
+    # Touches go out from 8:00 to 17:59 local time only: other hours have no bucket at all.
+    assert {entry["hour"] for entry in pattern["best_hours"]} == set(range(8, 18))
+    assert sum(entry["sample_size"] for entry in pattern["best_days"]) == pattern["sample_size"]
+
+
+def test_gaps_are_the_medians_of_the_converting_sequences(planted):
+    client = planted.train.client
+    pattern = detect_when(client, now=NOW).pattern.patterns
+    converted_leads = set(client.leads.filter(status="converted").values_list("pk", flat=True))
+    sent = defaultdict(dict)
+    for lead_id, number, at in Activity.objects.filter(
+        client=client, action__in=SENT_ACTIONS, lead_id__in=converted_leads
+    ).values_list("lead_id", "touch_number", "created_at"):
+        sent[lead_id][number] = at
+    steps = defaultdict(list)
+    for times in sent.values():
+        for number in times:
+            if number + 1 in times:
+                steps[number].append((times[number + 1] - times[number]).total_seconds() / 86400)
+    expected = {f"touch_{n}_to_{n + 1}": round(statistics.median(days), 1)
+                for n, days in steps.items() if len(days) >= MIN_GAP_SAMPLES}
+
+    assert pattern["optimal_sequence_gaps"] == pytest.approx(expected, abs=0.051)
+    for n, gap in enumerate(GAP_DAYS[:len(expected)], start=1):
+        assert abs(pattern["optimal_sequence_gaps"][f"touch_{n}_to_{n + 1}"] - gap) <= 1
+
+
+def test_the_converting_touch_distribution_counts_bookings_by_touch(planted):
+    client = planted.train.client
+    pattern = detect_when(client, now=NOW, outcome=OUTCOME_BOOKING).pattern.patterns
+    distribution = pattern["converting_touch_distribution"]
+
+    assert sum(distribution.values()) == client.leads.filter(status="converted").count()
+    assert pattern["peak_converting_touch"] == int(max(distribution, key=distribution.get))
+    assert pattern["outcome"] == OUTCOME_BOOKING
+    assert pattern["sample_size"] == detect_when(client, now=NOW).pattern.patterns["sample_size"]
+
+
+def test_voice_bookings_are_credited_to_the_call(planted):
+    client = planted.train.client
+    calls = Counter(Activity.objects.filter(client=client, action="voice_completed", led_to_booking=True)
+                    .values_list("touch_number", flat=True))
+
+    distribution = detect_when(client, now=NOW).pattern.patterns["converting_touch_distribution"]
+
+    assert calls
+    assert all(distribution[str(number)] >= count for number, count in calls.items())
+
+
+def test_tiny_data_saves_nothing():
+    client = generate_client(n_leads=40, seed=3, now=NOW).client
+
+    result = detect_when(client, now=NOW)
+
+    assert not result.saved
+    assert "bookings or replies" in result.reason
+    assert not ConversionPattern.objects.filter(client=client).exists()
