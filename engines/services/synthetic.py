@@ -14,8 +14,9 @@ booked meetings, opens. Who converts follows PLANTED:
 - the "free audit" CTA and a mention of the lead's company lift replies and
   bookings; the "cost" pain point lowers them.
 
-Draws come from numpy's default_rng(seed) (UUIDs too), so a seed gives the same
-data every time. Rows are written with bulk_create, `batch_size` leads at a time.
+Draws come from numpy's default_rng(seed), so a seed (with the same sizes) gives
+the same data every time; only the UUIDs, which must stay unique across
+clients, are random. Rows are written with bulk_create, `batch_size` leads at a time.
 """
 from __future__ import annotations
 
@@ -183,10 +184,6 @@ def _choice(rng: np.random.Generator, options: tuple, size: int) -> np.ndarray:
     return rng.choice(len(options), size=size, p=shares / shares.sum())
 
 
-def _new_uuid(rng: np.random.Generator) -> uuid.UUID:
-    return uuid.UUID(bytes=rng.bytes(16), version=4)
-
-
 def _write_batch(client: Client, rng: np.random.Generator, start: int, size: int, now: datetime, days: int,
                  truth: PlantedTruth, engagement: bool) -> dict[str, int]:
     leads, propensity = _draw_leads(client, rng, start, size)
@@ -195,8 +192,8 @@ def _write_batch(client: Client, rng: np.random.Generator, start: int, size: int
     _settle_leads(leads, plans, outcome)
     Lead.objects.bulk_create(leads, batch_size=1000)
     score_leads(Lead.objects.filter(pk__in=[lead.pk for lead in leads]))
-    tiers = dict(Lead.objects.filter(pk__in=[lead.pk for lead in leads]).values_list("pk", "als_score"))
-    activities, touches = _rows(rng, client, leads, plans, outcome, tiers, now, engagement)
+    scores = dict(Lead.objects.filter(pk__in=[lead.pk for lead in leads]).values_list("pk", "als_score"))
+    activities, touches = _rows(rng, client, leads, plans, outcome, scores, now, engagement)
     Activity.objects.bulk_create(activities, batch_size=2000)
     ScheduledTouch.objects.bulk_create(touches, batch_size=2000)
     return {"leads": len(leads), "activities": len(activities), "scheduled_touches": len(touches)}
@@ -299,7 +296,7 @@ def _plan_sequences(rng: np.random.Generator, leads: list[Lead], client: Client,
             at[i, k] = local.timestamp()
     shape = (n, width)
     return _Plans(
-        sequence=[_new_uuid(rng) for _ in range(n)], plan_index=plan_index, channels=channels, at=at,
+        sequence=[uuid.uuid4() for _ in range(n)], plan_index=plan_index, channels=channels, at=at,
         day=((local_day + 3) % 7).astype(np.int64), hour=hour,
         pain=np.where(rng.random(shape) < SHARES["pain"], rng.integers(len(_PAINS), size=shape), -1),
         cta=np.where(rng.random(shape) < SHARES["cta"], rng.integers(len(_CTAS), size=shape), -1),
@@ -409,7 +406,7 @@ def _body(plans: _Plans, i: int, k: int, lead: Lead, channel: str) -> str:
     return " ".join(sentences)
 
 
-def planted_features(plans_pain: int, plans_cta: int, company: bool) -> dict:
+def _planted_features(plans_pain: int, plans_cta: int, company: bool) -> dict:
     """The features a touch was built with, stored in its metadata so tests can compare them with the snapshot."""
     return {
         "pain_point": _PAINS[plans_pain] if plans_pain >= 0 else None,
@@ -441,12 +438,12 @@ def _rows(rng: np.random.Generator, client: Client, leads: list[Lead], plans: _P
             if outcome.sent[i, k]:
                 body = _body(plans, i, k, lead, channel)
                 subject = f"A thought for {lead.first_name}" if channel == "email" else None
-                metadata = {"synthetic": planted_features(plans.pain[i, k], plans.cta[i, k],
+                metadata = {"synthetic": _planted_features(plans.pain[i, k], plans.cta[i, k],
                                                           plans.parts["company"][i, k])}
                 if channel == "voice":
                     metadata["outcome"] = str(outcome.voice_outcome[i, k])
                 activity = Activity(
-                    id=_new_uuid(rng), client=client, lead=lead, action=SENT_ACTION[channel], channel=channel,
+                    client=client, lead=lead, action=SENT_ACTION[channel], channel=channel,
                     content_snapshot=build_content_snapshot(body, lead, subject=subject, touch_number=touch_number,
                                                             sequence_id=sequence_id, channel=channel,
                                                             sent_at=sent_at, client=client),
@@ -456,9 +453,9 @@ def _rows(rng: np.random.Generator, client: Client, leads: list[Lead], plans: _P
                     created_at=sent_at,
                 )
                 activities.append(activity)
-                open_ts = plans.at[i, k] + open_delay[i, k]
-                opens = engagement and channel == "email" and opened[i, k] and open_ts <= now_ts
-                activities.extend(_follow_ups(rng, activity, outcome, i, k,
+                tracked = engagement and channel == "email"
+                opens = tracked and opened[i, k] and plans.at[i, k] + open_delay[i, k] <= now_ts
+                activities.extend(_follow_ups(activity, outcome, i, k, delivered=tracked,
                                               opened_after=open_delay[i, k] if opens else None))
             status = (TouchStatus.SENT if outcome.sent[i, k] else
                       TouchStatus.CANCELLED if outcome.cancelled[i, k] else TouchStatus.PLANNED)
@@ -470,18 +467,19 @@ def _rows(rng: np.random.Generator, client: Client, leads: list[Lead], plans: _P
     return activities, touches
 
 
-def _follow_ups(rng: np.random.Generator, touch: Activity, outcome: _Outcome, i: int, k: int, *,
+def _follow_ups(touch: Activity, outcome: _Outcome, i: int, k: int, *, delivered: bool,
                 opened_after: float | None) -> list[Activity]:
     """What happened after a sent touch: delivery and open (email), the reply, the booked meeting."""
     def event(action: str, at: float, channel: str = touch.channel, **extra) -> Activity:
-        return Activity(id=_new_uuid(rng), client=touch.client, lead=touch.lead, action=action, channel=channel,
+        return Activity(client=touch.client, lead=touch.lead, action=action, channel=channel,
                         sequence_id=touch.sequence_id, touch_number=touch.touch_number, created_at=_datetime(at),
                         **extra)
 
     sent = touch.created_at.timestamp()
     rows = []
-    if opened_after is not None:
+    if delivered:
         rows.append(event("email_delivered", sent + 120))
+    if opened_after is not None:
         rows.append(event("email_opened", sent + opened_after))
     if np.isfinite(outcome.reply_at[i, k]):
         rows.append(event(REPLY_ACTION[touch.channel], outcome.reply_at[i, k]))
