@@ -285,6 +285,8 @@ def _plan_sequences(rng: np.random.Generator, leads: list[Lead], client: Client,
     weekday = (local_day + 3) % 7
     move = rng.random((n, width)) < 0.75  # most weekend touches wait for Monday
     local_day += np.where(move & (weekday == 5), 2, 0) + np.where(move & (weekday == 6), 1, 0)
+    for k in range(1, width):  # a touch moved to Monday never lands on or after the next one
+        local_day[:, k] = np.maximum(local_day[:, k], local_day[:, k - 1] + 1)
     hour = rng.choice(WORKING_HOURS, size=(n, width))
     minute = rng.integers(60, size=(n, width))
     at = np.zeros((n, width))

@@ -47,9 +47,12 @@ SETTLE_DAYS = 10
 VALID_DAYS = 7
 # Buckets (a day, a CTA, a sequence...) with fewer units than this are reported nowhere and never ranked.
 MIN_BUCKET = 30
-# Below this many positive outcomes, or this many finished units, a detector saves nothing.
+# Below this many positive outcomes, or this many finished units, a detector saves nothing. Rankings of
+# touches (days, hours, words) split the evidence many ways: they need more of it.
 MIN_EVENTS = 20
 MIN_UNITS = 100
+MIN_TOUCH_EVENTS = 50
+MIN_TOUCHES = 500
 # The Beta prior every rate is smoothed with is worth this many outcomes at the client's overall rate.
 PRIOR_EVENTS = 5.0
 # Confidence (and WHO's pull away from the default weights) is events / (events + this).

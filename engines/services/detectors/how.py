@@ -6,7 +6,9 @@ credited to one of its touches. Its channels are the planned ones in touch
 order (ScheduledTouch rows, whatever their status: a sequence that converted
 at touch 2 still had its whole plan), or the channels sent when no plan was
 stored. Rates are smoothed toward the client's sequence conversion rate;
-sequences and first channels with fewer than MIN_BUCKET runs are not ranked.
+sequences and first channels with fewer than MIN_BUCKET runs are not ranked,
+and `winning_sequences` lists (best first, at most WINNING_SEQUENCES) only
+those whose smoothed rate beats the client's.
 
 `channel_effectiveness_by_tier` is per touch: of the touches of a channel sent
 to leads of a tier (the tier recorded when the sequence was planned), the
@@ -145,7 +147,10 @@ def _winning(codes: np.ndarray, converted: np.ndarray, base: float) -> list[dict
     totals = np.bincount(inverse, minlength=len(unique))
     positives = np.bincount(inverse, weights=converted, minlength=len(unique))
     smoothed = smoothed_rate(positives, totals, base)
-    ranked = sorted((i for i in np.flatnonzero(totals >= MIN_BUCKET) if unique[i]), key=lambda i: -smoothed[i])
+    # Only sequences that beat the client's rate win: with weak evidence the list is empty and planners keep
+    # their default sequence.
+    winners = np.flatnonzero((totals >= MIN_BUCKET) & (smoothed > base) & (unique > 0))
+    ranked = sorted(winners, key=lambda i: -smoothed[i])
     return [
         {"sequence": _decode(int(unique[i])), "conversion_rate": rate(smoothed[i]),
          "lift": round(float(smoothed[i] / base), 3), "sample_size": int(totals[i]),

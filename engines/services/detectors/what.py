@@ -27,8 +27,8 @@ from engines.services.detectors.common import (
     CTAS,
     FLAGS,
     MIN_BUCKET,
-    MIN_EVENTS,
-    MIN_UNITS,
+    MIN_TOUCH_EVENTS,
+    MIN_TOUCHES,
     OUTCOME_BOOKING,
     OUTCOME_RESPONSE,
     PAIN_POINTS,
@@ -67,12 +67,13 @@ def _learn(evidence: Evidence, outcome: str) -> dict:
     finished = evidence.t_finished
     touches = _Touches(evidence, finished, evidence.t_positive(outcome)[finished])
     event = "bookings" if outcome == OUTCOME_BOOKING else "bookings or replies"
-    require_events(touches.count, touches.positives, unit="touches", event=event)
+    require_events(touches.count, touches.positives, unit="touches", event=event,
+                   min_units=MIN_TOUCHES, min_events=MIN_TOUCH_EVENTS)
     features = touches.features()
     by_channel = {}
     for i, channel in enumerate(CHANNELS):
         of_channel = touches.subset(touches.channel == i)
-        if of_channel.count >= MIN_UNITS and of_channel.positives >= MIN_EVENTS:
+        if of_channel.count >= MIN_TOUCHES and of_channel.positives >= MIN_TOUCH_EVENTS:
             by_channel[channel] = of_channel.features()
     return {
         **features,

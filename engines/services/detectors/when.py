@@ -22,6 +22,8 @@ import numpy as np
 from engines.services.detectors.common import (
     CONVERTED,
     MIN_BUCKET,
+    MIN_TOUCH_EVENTS,
+    MIN_TOUCHES,
     OUTCOME_BOOKING,
     OUTCOME_RESPONSE,
     VALID_DAYS,
@@ -60,7 +62,8 @@ def _learn(evidence: Evidence, outcome: str) -> dict:
     known = evidence.t_finished & (evidence.t_day >= 0) & (evidence.t_hour >= 0)
     touches, positives = int(known.sum()), int(positive[known].sum())
     event = "bookings" if outcome == OUTCOME_BOOKING else "bookings or replies"
-    require_events(touches, positives, unit="touches", event=event)
+    require_events(touches, positives, unit="touches", event=event,
+                   min_units=MIN_TOUCHES, min_events=MIN_TOUCH_EVENTS)
     base = positives / touches
     distribution = _converting_touches(evidence)
     return {

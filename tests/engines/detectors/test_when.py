@@ -49,10 +49,11 @@ def test_gaps_are_the_medians_of_the_converting_sequences(planted):
         for number in times:
             if number + 1 in times:
                 steps[number].append((times[number + 1] - times[number]).total_seconds() / 86400)
-    expected = {f"touch_{n}_to_{n + 1}": round(statistics.median(days), 1)
+    expected = {f"touch_{n}_to_{n + 1}": statistics.median(days)
                 for n, days in steps.items() if len(days) >= MIN_GAP_SAMPLES}
 
-    assert pattern["optimal_sequence_gaps"] == pytest.approx(expected, abs=0.051)
+    # Stored rounded to a tenth of a day.
+    assert pattern["optimal_sequence_gaps"] == pytest.approx(expected, abs=0.05 + 1e-9)
     for n, gap in enumerate(GAP_DAYS[:len(expected)], start=1):
         assert abs(pattern["optimal_sequence_gaps"][f"touch_{n}_to_{n + 1}"] - gap) <= 1
 
@@ -85,5 +86,5 @@ def test_tiny_data_saves_nothing():
     result = detect_when(client, now=NOW)
 
     assert not result.saved
-    assert "bookings or replies" in result.reason
+    assert result.reason.startswith("only ")
     assert not ConversionPattern.objects.filter(client=client).exists()
