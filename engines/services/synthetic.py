@@ -128,6 +128,8 @@ SHARES = {"company": 0.5, "first_name": 0.7, "news": 0.3, "mutual": 0.1, "indust
 MAX_FILLERS = {"email": 3, "linkedin": 1, "sms": 0, "voice": 1}
 SENT_ACTION = {"email": "email_sent", "sms": "sms_sent", "linkedin": "linkedin_sent", "voice": "voice_completed"}
 REPLY_ACTION = {"email": "email_replied", "sms": "sms_replied", "linkedin": "linkedin_replied"}
+DELIVERED_ACTION = {"email": "email_delivered", "sms": "sms_delivered"}
+ENGAGEMENT = {"opens_per_email": 1.0, "linkedin_accepted": 0.4}
 
 _PAINS = tuple(PAIN_SENTENCES)
 _CTAS = tuple(CTA_SENTENCES)
@@ -156,7 +158,7 @@ def generate_client(
 ) -> SyntheticClient:
     """Create a client with `n_leads` leads whose sequences started over the `days` before `now`.
 
-    `engagement` adds delivery and open events to email touches (rows the
+    `engagement` adds deliveries, opens and LinkedIn acceptances (rows the
     detectors must skip). `progress(n)` is called after each batch of leads.
     """
     now = now or timezone.now()
@@ -421,8 +423,12 @@ def _rows(rng: np.random.Generator, client: Client, leads: list[Lead], plans: _P
           scores: dict[int, int | None], now: datetime, engagement: bool) -> tuple[list[Activity], list[ScheduledTouch]]:
     now_ts = now.timestamp()
     n, width = plans.channels.shape
-    opened = rng.random((n, width)) < 0.55
-    open_delay = rng.uniform(0.1, 30, (n, width)) * 3600
+    # Engagement the detectors must skip: deliveries, opens (0 to several per email), LinkedIn acceptances.
+    # Drawn even without engagement so that the rest of the data stays the same either way.
+    opens = rng.poisson(ENGAGEMENT["opens_per_email"], (n, width)) * engagement
+    delays = rng.uniform(0.05, 2.0, (n, width, 4)) * _DAY
+    opens = np.minimum(opens, delays.shape[2])
+    accepted = engagement & (rng.random((n, width)) < ENGAGEMENT["linkedin_accepted"])
     activities: list[Activity] = []
     touches: list[ScheduledTouch] = []
     for i, lead in enumerate(leads):
@@ -455,10 +461,15 @@ def _rows(rng: np.random.Generator, client: Client, leads: list[Lead], plans: _P
                     created_at=sent_at,
                 )
                 activities.append(activity)
-                tracked = engagement and channel == "email"
-                opens = tracked and opened[i, k] and plans.at[i, k] + open_delay[i, k] <= now_ts
-                activities.extend(_follow_ups(activity, outcome, i, k, delivered=tracked,
-                                              opened_after=open_delay[i, k] if opens else None))
+                engaged = []
+                if engagement and channel in DELIVERED_ACTION:
+                    engaged.append((DELIVERED_ACTION[channel], 120.0))
+                if channel == "email":
+                    engaged += [("email_opened", delay) for delay in delays[i, k, :opens[i, k]]]
+                if channel == "linkedin" and accepted[i, k]:
+                    engaged.append(("linkedin_accepted", delays[i, k, 0]))
+                activities.extend(_follow_ups(activity, outcome, i, k,
+                                              [(a, d) for a, d in engaged if plans.at[i, k] + d <= now_ts]))
             status = (TouchStatus.SENT if outcome.sent[i, k] else
                       TouchStatus.CANCELLED if outcome.cancelled[i, k] else TouchStatus.PLANNED)
             touches.append(ScheduledTouch(
@@ -469,20 +480,16 @@ def _rows(rng: np.random.Generator, client: Client, leads: list[Lead], plans: _P
     return activities, touches
 
 
-def _follow_ups(touch: Activity, outcome: _Outcome, i: int, k: int, *, delivered: bool,
-                opened_after: float | None) -> list[Activity]:
-    """What happened after a sent touch: delivery and open (email), the reply, the booked meeting."""
+def _follow_ups(touch: Activity, outcome: _Outcome, i: int, k: int,
+                engaged: list[tuple[str, float]]) -> list[Activity]:
+    """What happened after a sent touch: engagement (action, seconds later), the reply, the booked meeting."""
     def event(action: str, at: float, channel: str = touch.channel, **extra) -> Activity:
         return Activity(client=touch.client, lead=touch.lead, action=action, channel=channel,
                         sequence_id=touch.sequence_id, touch_number=touch.touch_number, created_at=_datetime(at),
                         **extra)
 
     sent = touch.created_at.timestamp()
-    rows = []
-    if delivered:
-        rows.append(event("email_delivered", sent + 120))
-    if opened_after is not None:
-        rows.append(event("email_opened", sent + opened_after))
+    rows = [event(action, sent + delay) for action, delay in engaged]
     if np.isfinite(outcome.reply_at[i, k]):
         rows.append(event(REPLY_ACTION[touch.channel], outcome.reply_at[i, k]))
     if outcome.booked[i, k] and touch.channel != "voice" and np.isfinite(outcome.booking_at[i]):

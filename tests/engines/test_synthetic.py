@@ -118,3 +118,13 @@ def test_engagement_events_are_optional():
     assert Activity.objects.filter(client=with_events.client, action="email_opened").exists()
     assert not Activity.objects.filter(client=without.client, action__in=["email_opened", "email_delivered"]).exists()
     assert without.activities < with_events.activities
+
+
+def test_engagement_does_not_change_who_converts():
+    with_events = generate_client(n_leads=120, seed=10, now=NOW, batch_size=60)
+    without = generate_client(n_leads=120, seed=10, now=NOW, batch_size=60, engagement=False)
+
+    def outcomes(client):
+        return list(client.leads.order_by("email").values_list("email", "status", "converted_at"))
+
+    assert outcomes(with_events.client) == outcomes(without.client)

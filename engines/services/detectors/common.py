@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -61,7 +61,6 @@ HALF_CONFIDENCE_EVENTS = 100
 STRONG_Z = 2.576
 
 CHANNELS: tuple[str, ...] = tuple(Channel.values)
-CHANNEL_INDEX = {channel: i for i, channel in enumerate(CHANNELS)}
 PAIN_POINTS: tuple[str, ...] = tuple(PAIN_POINT_KEYWORDS)
 CTAS: tuple[str, ...] = tuple(CTA_PATTERNS)
 FLAGS: tuple[str, ...] = PERSONALIZATION_FLAGS
@@ -126,18 +125,15 @@ class Evidence:
     t_cta: np.ndarray | None = None
     t_pain: np.ndarray | None = None
     t_flags: np.ndarray | None = None
-    _cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def has_content(self) -> bool:
         return self.t_words is not None
 
-    @property
+    @functools.cached_property
     def t_finished(self) -> np.ndarray:
         """Touches whose lead's outcome is known (converted or finished without converting)."""
-        if "t_finished" not in self._cache:
-            self._cache["t_finished"] = self.lead_state[self.t_lead] != IN_FLIGHT
-        return self._cache["t_finished"]
+        return self.lead_state[self.t_lead] != IN_FLIGHT
 
     def t_positive(self, outcome: str) -> np.ndarray:
         """Touches credited with a booking, or (OUTCOME_RESPONSE) with a booking or a reply."""
@@ -381,12 +377,6 @@ def require_events(units: int, events: int, *, unit: str, event: str,
                    min_units: int = MIN_UNITS, min_events: int = MIN_EVENTS) -> None:
     require(units >= min_units, f"only {units} finished {unit} in the window (need {min_units})")
     require(events >= min_events, f"only {events} {event} in the window (need {min_events})")
-
-
-def bucket_stats(positives: np.ndarray, totals: np.ndarray, base_rate: float, *, min_bucket: int = MIN_BUCKET):
-    """Per bucket: smoothed rate and whether it is big enough to be reported and ranked."""
-    smoothed = smoothed_rate(positives, totals, base_rate)
-    return smoothed, totals >= min_bucket
 
 
 def lift_entry(k1: int, n1: int, k0: int, n0: int, base_rate: float) -> dict:

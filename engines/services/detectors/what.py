@@ -64,8 +64,7 @@ def detect_what(
 
 
 def _learn(evidence: Evidence, outcome: str) -> dict:
-    finished = evidence.t_finished
-    touches = _Touches(evidence, finished, evidence.t_positive(outcome)[finished])
+    touches = _Touches.of(evidence, evidence.t_finished, outcome)
     event = "bookings" if outcome == OUTCOME_BOOKING else "bookings or replies"
     require_events(touches.count, touches.positives, unit="touches", event=event,
                    min_units=MIN_TOUCHES, min_events=MIN_TOUCH_EVENTS)
@@ -93,11 +92,9 @@ def _learn(evidence: Evidence, outcome: str) -> dict:
 class _Touches:
     """Content columns and outcomes of a set of touches."""
 
-    def __init__(self, evidence: Evidence | None, mask: np.ndarray | None, positive: np.ndarray, **columns):
-        if evidence is not None:
-            columns = {"channel": evidence.t_channel, "words": evidence.t_words, "cta": evidence.t_cta,
-                       "pain": evidence.t_pain, "flags": evidence.t_flags}
-            columns = {name: values[mask] for name, values in columns.items()}
+    COLUMNS = ("channel", "words", "cta", "pain", "flags")
+
+    def __init__(self, positive: np.ndarray, **columns: np.ndarray):
         self.channel, self.words, self.cta = columns["channel"], columns["words"], columns["cta"]
         self.pain, self.flags = columns["pain"], columns["flags"]
         self.positive = positive
@@ -105,9 +102,13 @@ class _Touches:
         self.positives = int(positive.sum())
         self.base = self.positives / self.count if self.count else 0.0
 
+    @classmethod
+    def of(cls, evidence: Evidence, mask: np.ndarray, outcome: str) -> _Touches:
+        return cls(evidence.t_positive(outcome)[mask],
+                   **{name: getattr(evidence, f"t_{name}")[mask] for name in cls.COLUMNS})
+
     def subset(self, mask: np.ndarray) -> _Touches:
-        columns = {name: getattr(self, name)[mask] for name in ("channel", "words", "cta", "pain", "flags")}
-        return _Touches(None, None, self.positive[mask], **columns)
+        return _Touches(self.positive[mask], **{name: getattr(self, name)[mask] for name in self.COLUMNS})
 
     def features(self) -> dict:
         return {
