@@ -88,7 +88,8 @@ def main() -> None:
               f"{data['scheduled_touches']:,} scheduled touches; generated in {data['seconds']:.1f} s")
         for name, value in seconds.items():
             print(f"  {name:<9} {value:6.2f} s")
-        print(f"saved: {', '.join(f'{t} (sample {p.sample_size:,}, confidence {p.confidence})' for t, p in saved.items())}")
+        for pattern_type, pattern in saved.items():
+            print(f"  saved {pattern_type}: sample {pattern.sample_size:,}, confidence {pattern.confidence}")
         print(f"peak resident memory of this process: {peak_rss_mb:,.0f} MB (goal < 1,536 MB)")
         print(f"peak traced allocations during detect_patterns: {traced_peak / 2**20:,.0f} MB")
         verdict = "met" if seconds["all four"] < 20 and peak_rss_mb < 1536 else "NOT met"

@@ -34,7 +34,8 @@ def ensure_detection_schedule(*, using: str = "default", now: datetime | None = 
             "next_run": next_daily_run(DETECTION_TIME_UTC, now=now),
         },
     )
-    if not created and (schedule.func, schedule.schedule_type, schedule.repeats) != (DETECTION_FUNC, Schedule.DAILY, -1):
-        schedule.func, schedule.schedule_type, schedule.repeats = DETECTION_FUNC, Schedule.DAILY, -1
+    wanted = (DETECTION_FUNC, Schedule.DAILY, -1)
+    if not created and (schedule.func, schedule.schedule_type, schedule.repeats) != wanted:
+        schedule.func, schedule.schedule_type, schedule.repeats = wanted
         schedule.save(using=using, update_fields=["func", "schedule_type", "repeats"])
     return schedule

@@ -188,7 +188,7 @@ def _choice(rng: np.random.Generator, options: tuple, size: int) -> np.ndarray:
 
 def _write_batch(client: Client, rng: np.random.Generator, start: int, size: int, now: datetime, days: int,
                  truth: PlantedTruth, engagement: bool) -> dict[str, int]:
-    leads, propensity = _draw_leads(client, rng, start, size)
+    leads, propensity = _draw_leads(client, rng, start, size, truth)
     plans = _plan_sequences(rng, leads, client, now, days, truth)
     outcome = _play(rng, plans, propensity, now, truth)
     _settle_leads(leads, plans, outcome)
@@ -201,7 +201,8 @@ def _write_batch(client: Client, rng: np.random.Generator, start: int, size: int
     return {"leads": len(leads), "activities": len(activities), "scheduled_touches": len(touches)}
 
 
-def _draw_leads(client: Client, rng: np.random.Generator, start: int, size: int) -> tuple[list[Lead], np.ndarray]:
+def _draw_leads(client: Client, rng: np.random.Generator, start: int, size: int,
+                truth: PlantedTruth) -> tuple[list[Lead], np.ndarray]:
     """Unsaved leads with realistic attributes, and each one's planted propensity to convert."""
     country = _choice(rng, COUNTRIES, size)
     industry = _choice(rng, INDUSTRIES, size)
@@ -241,16 +242,16 @@ def _draw_leads(client: Client, rng: np.random.Generator, start: int, size: int)
     authority = np.array([TITLES[t][1] for t in title]) / 25
     timing = (6 * new_role + 5 * hiring + 4 * funded) / 15
     propensity = np.exp(
-        PLANTED.fit_coefficient * (in_icp - 0.5)
-        + PLANTED.authority_coefficient * (authority - 0.5)
-        + PLANTED.timing_coefficient * (timing - 0.2)
+        truth.fit_coefficient * (in_icp - 0.5)
+        + truth.authority_coefficient * (authority - 0.5)
+        + truth.timing_coefficient * (timing - 0.2)
     )
     return leads, propensity
 
 
 @dataclass
 class _Plans:
-    """Per lead and touch slot (n leads x width): channel index (-1 no touch), UTC epoch, local day and hour, content."""
+    """Per lead and touch slot (n leads x width): channel index (-1: none), UTC epoch, local day and hour, content."""
 
     sequence: list[uuid.UUID]
     plan_index: np.ndarray
@@ -274,8 +275,9 @@ def _plan_sequences(rng: np.random.Generator, leads: list[Lead], client: Client,
     width = max(len(plan) for plan, _ in truth.sequences)
     channels = np.full((n, width), -1, dtype=np.int64)
     for i, lead in enumerate(leads):
+        # Like the allocator, a channel the lead cannot be reached on is left out of the plan.
         reachable = [c for c in truth.sequences[plan_index[i]][0]
-                     if not (c in ("sms", "voice") and not lead.phone) and not (c == "linkedin" and not lead.linkedin_url)]
+                     if (lead.phone or c not in ("sms", "voice")) and (lead.linkedin_url or c != "linkedin")]
         channels[i, :len(reachable)] = [CHANNEL_ORDER.index(c) for c in reachable]
 
     # Local calendar: day numbers since 1970-01-01 (a Thursday, so Monday=0 is (d + 3) % 7).
@@ -304,7 +306,8 @@ def _plan_sequences(rng: np.random.Generator, leads: list[Lead], client: Client,
         day=((local_day + 3) % 7).astype(np.int64), hour=hour,
         pain=np.where(rng.random(shape) < SHARES["pain"], rng.integers(len(_PAINS), size=shape), -1),
         cta=np.where(rng.random(shape) < SHARES["cta"], rng.integers(len(_CTAS), size=shape), -1),
-        parts={part: rng.random(shape) < SHARES[part] for part in ("company", "first_name", "news", "mutual", "industry")},
+        parts={part: rng.random(shape) < SHARES[part]
+               for part in ("company", "first_name", "news", "mutual", "industry")},
         fillers=rng.integers(4, size=shape),
     )
 
@@ -366,7 +369,8 @@ def _play(rng: np.random.Generator, plans: _Plans, propensity: np.ndarray, now: 
     voice_outcome = rng.choice(("connected", "voicemail", "no_answer"), size=(n, width), p=(0.3, 0.45, 0.25))
     voice_outcome = np.where(booked & voice, "meeting_booked", voice_outcome)
     reply_at[reply_at > now_ts] = np.inf
-    return _Outcome(sent, cancelled, booked, np.where(booking_at <= now_ts, booking_at, np.inf), reply_at, voice_outcome)
+    booking_at = np.where(booking_at <= now_ts, booking_at, np.inf)
+    return _Outcome(sent, cancelled, booked, booking_at, reply_at, voice_outcome)
 
 
 def _settle_leads(leads: list[Lead], plans: _Plans, outcome: _Outcome) -> None:
@@ -420,7 +424,8 @@ def _planted_features(plans_pain: int, plans_cta: int, company: bool) -> dict:
 
 
 def _rows(rng: np.random.Generator, client: Client, leads: list[Lead], plans: _Plans, outcome: _Outcome,
-          scores: dict[int, int | None], now: datetime, engagement: bool) -> tuple[list[Activity], list[ScheduledTouch]]:
+          scores: dict[int, int | None], now: datetime,
+          engagement: bool) -> tuple[list[Activity], list[ScheduledTouch]]:
     now_ts = now.timestamp()
     n, width = plans.channels.shape
     # Engagement the detectors must skip: deliveries, opens (0 to several per email), LinkedIn acceptances.

@@ -38,7 +38,8 @@ def test_a_sequence_is_its_whole_plan_even_when_it_converted_early(planted):
                                           .order_by("touch_number").values_list("lead_id", "sequence_id", "channel")):
         plans[sequence_id].append(channel)
     converted = set(client.leads.filter(status="converted").values_list("pk", flat=True))
-    converted_sequences = set(ScheduledTouch.objects.filter(lead_id__in=converted).values_list("sequence_id", flat=True))
+    converted_sequences = set(ScheduledTouch.objects.filter(lead_id__in=converted)
+                              .values_list("sequence_id", flat=True))
     winner = pattern["winning_sequences"][0]
 
     runs = [sequence_id for sequence_id, channels in plans.items() if channels == winner["sequence"]]
