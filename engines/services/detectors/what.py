@@ -12,7 +12,8 @@ feature is `effective` only when the whole interval lies above 1 and
 than MIN_BUCKET touches are not judged. `personalization_lift` holds the lift
 of each flag that could be measured. `optimal_length` gives, per channel, the
 word-count band with the best smoothed rate (among bands with MIN_BUCKET
-touches, when at least two qualify), as the word counts seen in that band.
+touches, when at least two qualify), as the word counts seen in that band,
+with its lift over the channel's other lengths and the interval of that lift.
 The same lifts are repeated per channel (`by_channel`) for the channels with
 enough evidence of their own.
 """
@@ -145,9 +146,10 @@ class _Touches:
             smoothed = smoothed_rate(positives, totals, channel_rate)
             best = int(qualified[np.argmax(smoothed[qualified])])
             in_best = words[band == best]
+            k, n = int(positives[best]), int(totals[best])
             out[channel] = {
                 "min_words": int(in_best.min()), "max_words": int(in_best.max()),
-                "conversion_rate": rate(smoothed[best]), "lift": round(float(smoothed[best] / channel_rate), 3),
-                "sample_size": int(totals[best]),
+                "conversion_rate": rate(smoothed[best]),
+                **lift_entry(k, n, int(positive.sum()) - k, len(positive) - n, channel_rate),
             }
         return out

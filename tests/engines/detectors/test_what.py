@@ -52,6 +52,7 @@ def test_lifts_are_repeated_per_channel_with_enough_evidence(planted):
     for channel, bounds in pattern["optimal_length"].items():
         assert 0 <= bounds["min_words"] <= bounds["max_words"]
         assert bounds["sample_size"] >= MIN_BUCKET
+        assert bounds["interval"][0] < bounds["interval"][1]
     assert "email" in pattern["optimal_length"]
 
 
