@@ -63,9 +63,18 @@ def detect_who(
     valid_days: int = VALID_DAYS,
     evidence: Evidence | None = None,
 ) -> DetectionResult:
-    """Learn and save the client's WHO pattern; nothing is saved without enough finished leads and conversions."""
-    return run_detector(PatternType.WHO, _learn, client, now=now, window_days=window_days,
-                        valid_days=valid_days, evidence=evidence)
+    """Learn and save the client's WHO pattern; nothing is saved without enough finished leads and conversions.
+
+    The saved weights also become the client's own learned weights, which the
+    scorer falls back to once the pattern expires (if nightly detection stops).
+    """
+    result = run_detector(PatternType.WHO, _learn, client, now=now, window_days=window_days,
+                          valid_days=valid_days, evidence=evidence)
+    if result.saved:
+        Client.objects.filter(pk=client.pk).update(
+            als_learned_weights=result.pattern.patterns["recommended_weights"]
+        )
+    return result
 
 
 def _learn(evidence: Evidence) -> dict:

@@ -9,7 +9,7 @@ from engines.services.detectors.who import detect_who, fit_logistic, weights_fro
 from engines.services.patterns import WEIGHT_KEYS, pattern_errors
 from engines.services.scorer import COMPONENT_MAX, DEFAULT_WEIGHTS, validate_weights
 from engines.services.synthetic import ICP, generate_client
-from outreach.models import ConversionPattern, Lead
+from outreach.models import Client, ConversionPattern, Lead
 from outreach.models.choices import SENT_ACTIONS
 from tests.engines.detectors.conftest import NOW
 
@@ -32,6 +32,13 @@ def test_company_fit_gets_the_largest_weight(planted):
     assert validate_weights(weights)
     assert max(weights, key=weights.get) == "company_fit"
     assert weights["company_fit"] > DEFAULT_WEIGHTS["company_fit"]
+
+
+def test_saved_weights_become_the_clients_fallback_weights(planted):
+    result = detect_who(planted.train.client, now=NOW)
+
+    stored = Client.objects.get(pk=planted.train.client.pk).als_learned_weights
+    assert stored == result.pattern.patterns["recommended_weights"]
 
 
 def test_learned_weights_rank_held_out_leads_better_than_the_defaults(planted):
@@ -102,6 +109,7 @@ def test_tiny_data_saves_nothing():
     assert not result.saved
     assert "finished leads" in result.reason
     assert not ConversionPattern.objects.filter(client=client).exists()
+    assert Client.objects.get(pk=client.pk).als_learned_weights is None
 
 
 def test_weights_follow_the_coefficients_inside_the_bounds():
