@@ -1,5 +1,6 @@
 """Basic admin for every model; the rich views (charts, score explanations) come later."""
 from django.contrib import admin
+from django.db import models
 
 from outreach.models import Activity, Client, ConversionPattern, Lead, MessageTemplate, ScheduledTouch
 
@@ -16,6 +17,8 @@ class LeadAdmin(admin.ModelAdmin):
     list_filter = ("client", "status", "als_weights_source", "do_not_contact", "is_unsubscribed")
     search_fields = ("first_name", "last_name", "email", "company_name")
     readonly_fields = ("als_score", "als_components", "als_weights_used", "als_weights_source", "scored_at")
+    # LinkedIn profile URLs typed without a scheme are https (Django 6 makes this the default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Activity)
