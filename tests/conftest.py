@@ -1,5 +1,6 @@
 """Test database selection: TEST_DB=postgres runs the suite on a throwaway
-PostgreSQL cluster started here; anything else uses SQLite in memory."""
+PostgreSQL cluster started here; anything else uses a SQLite file in a temporary
+folder (a file, not memory, so a `qcluster` subprocess can open the same database)."""
 import os
 
 import pytest
@@ -14,12 +15,16 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings():
-    if TEST_DB != "postgres":
-        yield
-        return
+def django_db_modify_db_settings(tmp_path_factory):
     from django.conf import settings
     from django.db import connections
+
+    if TEST_DB != "postgres":
+        # In place, like below: the connection handler may already hold this TEST dict.
+        test_settings = settings.DATABASES["default"].setdefault("TEST", {})
+        test_settings["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "test.sqlite3")
+        yield
+        return
 
     with throwaway_postgres() as cluster:
         database = settings.DATABASES["default"]
