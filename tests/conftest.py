@@ -39,5 +39,4 @@ def django_db_modify_db_settings(tmp_path_factory):
             OPTIONS={},
         )
         del connections["default"]
-        os.environ["DATABASE_URL"] = cluster.url  # for subprocesses such as qcluster
         yield
