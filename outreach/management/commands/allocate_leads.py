@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from engines.services.allocator import allocate_leads, leads_to_allocate
+from outreach.management.progress import progress_bar
 from outreach.models import Client
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         if client is not None and not Client.objects.filter(pk=client).exists():
             raise CommandError(f"no client with id {client}")
         leads = leads_to_allocate(client, replan=replan)
-        with tqdm(total=leads.count(), unit="lead", disable=options["verbosity"] == 0) as bar:
+        with progress_bar(self, leads.count(), verbosity=options["verbosity"]) as bar:
             counts = allocate_leads(leads, progress=bar.update)
         self.stdout.write(
             self.style.SUCCESS(

@@ -1,10 +1,10 @@
 from datetime import datetime
 
 from django.core.management.base import BaseCommand
-from tqdm import tqdm
 
 from engines.services.demo import run_demo
 from engines.services.scorer import DEFAULT_WEIGHTS, als_tier, explain_score
+from outreach.management.progress import progress_bar
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=16)
 
     def handle(self, *args, history_leads: int, seed: int, **options) -> None:
-        with tqdm(total=history_leads, desc="history", unit="lead", disable=options["verbosity"] < 1) as bar:
+        with progress_bar(self, history_leads, verbosity=options["verbosity"], desc="history") as bar:
             run = run_demo(history_leads=history_leads, seed=seed, progress=bar.update)
         out = self.stdout
         out.write(self.style.MIGRATE_HEADING(f"\n{run.client} (client {run.client.pk})"))

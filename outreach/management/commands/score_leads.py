@@ -1,23 +1,10 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, OutputWrapper
-from tqdm import tqdm
+from django.core.management.base import BaseCommand, CommandError
 
 from engines.services.scorer import score_leads
+from outreach.management.progress import progress_bar
 from outreach.models import Client, Lead
-
-
-class _ProgressStream:
-    """Lets tqdm redraw its line in place: Django's OutputWrapper would end every write with a newline."""
-
-    def __init__(self, out: OutputWrapper):
-        self.out = out
-
-    def write(self, text: str) -> None:
-        self.out.write(text, ending="")
-
-    def flush(self) -> None:
-        self.out.flush()
 
 
 class Command(BaseCommand):
@@ -36,7 +23,6 @@ class Command(BaseCommand):
             if client is None:
                 raise CommandError(f"No client with id {options['client']}.")
             leads, whose = client.leads.all(), f"client {client} (id {client.pk})"
-        with tqdm(total=leads.count(), unit="lead", file=_ProgressStream(self.stderr),
-                  disable=options["verbosity"] == 0) as bar:
+        with progress_bar(self, leads.count(), verbosity=options["verbosity"]) as bar:
             scored = score_leads(leads, progress=bar.update)
         self.stdout.write(self.style.SUCCESS(f"Scored {scored} leads of {whose}."))
