@@ -36,6 +36,7 @@ from engines.services.compliance import (
     channel_block_reason,
     is_public_holiday,
     lead_country,
+    reachable_channels,
     within_contact_hours,
 )
 from engines.services.geo import lead_timezone_name
@@ -72,7 +73,6 @@ BULK_BATCH_SIZE = 2000
 ALLOCATABLE_STATUSES = (LeadStatus.NEW, LeadStatus.IN_SEQUENCE)
 
 ONE_DAY = timedelta(days=1)
-CHANNEL_ORDER = tuple(Channel.values)
 
 
 # ----------------------------------------------------------------------------
@@ -87,11 +87,10 @@ def lead_tier(lead: Any) -> str:
 
 def _reachable(lead: Any) -> frozenset[str]:
     """The channels that can reach the lead; SendBlocked with the reason when none can."""
-    reasons = {channel: channel_block_reason(lead, channel) for channel in CHANNEL_ORDER}
-    reachable = frozenset(channel for channel, reason in reasons.items() if reason is None)
+    reachable = frozenset(reachable_channels(lead))
     if not reachable:
         # do_not_contact and unsubscribed block every channel alike; anything else is per channel.
-        shared = reasons[Channel.EMAIL]
+        shared = channel_block_reason(lead, Channel.EMAIL)
         reason = shared if shared in ("do_not_contact", "unsubscribed") else "no_reachable_channel"
         raise SendBlocked(reason, f"lead {getattr(lead, 'pk', '?')} cannot be contacted: {reason}")
     return reachable

@@ -56,11 +56,6 @@ def country_code(country: str | None) -> str | None:
         return None
 
 
-def same_country(a: str | None, b: str | None) -> bool:
-    code_a, code_b = country_code(a), country_code(b)
-    return code_a is not None and code_a == code_b
-
-
 @functools.lru_cache(maxsize=4096)
 def parse_phone(phone: str | None) -> phonenumbers.PhoneNumber | None:
     """The parsed number when `phone` is a valid E.164 number, else None."""

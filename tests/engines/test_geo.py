@@ -10,7 +10,6 @@ from engines.services.geo import (
     lead_timezone,
     lead_timezone_name,
     parse_phone,
-    same_country,
 )
 from tests.factories import ClientFactory, LeadFactory
 
@@ -39,12 +38,6 @@ def person(**fields):
 )
 def test_country_code(name, code):
     assert country_code(name) == code
-
-
-def test_same_country():
-    assert same_country("Australia", "AU")
-    assert not same_country("Australia", "New Zealand")
-    assert not same_country(None, None)  # two unknowns are not one country
 
 
 @pytest.mark.parametrize(
