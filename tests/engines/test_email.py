@@ -9,9 +9,8 @@ from django.core import mail
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import DatabaseError
 
-from engines.exceptions import ProviderError, SendBlocked
+from engines.exceptions import InvalidTouch, ProviderError, SendBlocked
 from engines.services import touches
-from engines.exceptions import InvalidTouch
 from engines.services.email import send_email
 from engines.services.unsubscribe import lead_id_from_token
 from outreach.models import Activity, Lead

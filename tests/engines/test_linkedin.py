@@ -4,9 +4,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engines.exceptions import SendBlocked
+from engines.exceptions import InvalidTouch, ProviderError, SendBlocked
 from engines.providers.linkedin import RecordingLinkedInBackend
-from engines.exceptions import InvalidTouch
 from engines.services.linkedin import CONNECTION_NOTE_LIMIT, send_linkedin
 from outreach.models import Activity, Lead
 from tests.factories import LeadFactory
@@ -127,5 +126,20 @@ def test_blocked_leads_get_no_linkedin_touch_and_no_record(recording, change, re
 
     assert raised.value.reason == reason
     assert recording == []
+    assert not Activity.objects.exists()
+    assert_untouched(lead)
+
+
+def test_an_automation_backend_failure_records_nothing():
+    class FailingBackend:
+        def send(self, **touch):
+            raise ProviderError("automation service answered HTTP 503", retryable=True, code=503)
+
+    lead = LeadFactory()
+
+    with pytest.raises(ProviderError) as raised:
+        send_linkedin(lead, lead.client, "Hi there", now=NOW, backend=FailingBackend())
+
+    assert raised.value.retryable
     assert not Activity.objects.exists()
     assert_untouched(lead)

@@ -4,9 +4,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from engines.exceptions import ProviderError, SendBlocked
+from engines.exceptions import InvalidTouch, ProviderError, SendBlocked
 from engines.providers.sms import RecordingSmsProvider, TwilioSmsProvider
-from engines.exceptions import InvalidTouch
 from engines.services.sms import GSM7_EXTENSION, send_sms, sms_encoding, sms_segment_count
 from outreach.models import Activity, Lead
 from tests.engines.providers.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp, twilio_error, twilio_message

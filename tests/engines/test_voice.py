@@ -4,8 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engines.exceptions import SendBlocked
-from engines.exceptions import InvalidTouch
+from engines.exceptions import InvalidTouch, SendBlocked
 from engines.services.voice import CALL_OUTCOMES, complete_call
 from outreach.models import Activity, Lead
 from tests.factories import LeadFactory
