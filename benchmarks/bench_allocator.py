@@ -12,6 +12,7 @@ The tables are analysed after seeding and after the first run, as autovacuum
 would after loads this size: without statistics PostgreSQL scans the whole
 touch table to find a batch's planned touches.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,11 @@ def _patterns() -> list[tuple[dict | None, dict | None]]:
     )
     how = how_patterns(
         winning_sequences=[
-            {"sequence": ["email", "sms", "linkedin", "email", "voice", "email", "sms"], "conversion_rate": 0.1,
-             "sample_size": 90}
+            {
+                "sequence": ["email", "sms", "linkedin", "email", "voice", "email", "sms"],
+                "conversion_rate": 0.1,
+                "sample_size": 90,
+            }
         ]
     )
     return [(None, None), (when_patterns(), None), (None, how), (when_patterns(), how_patterns()), (weekend, how)]
@@ -68,8 +72,12 @@ def _seed(rng: random.Random) -> list:
         for kind, data in (("when", when), ("how", how)):
             if data is not None:
                 ConversionPattern.objects.create(
-                    client=client, pattern_type=kind, patterns=data, sample_size=data["sample_size"],
-                    confidence=data["confidence"], computed_at=now - timedelta(hours=1),
+                    client=client,
+                    pattern_type=kind,
+                    patterns=data,
+                    sample_size=data["sample_size"],
+                    confidence=data["confidence"],
+                    computed_at=now - timedelta(hours=1),
                     valid_until=now + timedelta(days=7),
                 )
         clients.append(client)
@@ -136,8 +144,10 @@ def main() -> None:
         planned = ScheduledTouch.objects.filter(status="planned").count()
         print(f"database: {vendor} ({connection.vendor}), leads: {LEADS:,}, seeding took {results['seed']:.1f} s")
         print(f"allocate_leads, first run: {results['bulk']:.2f} s, {bulk_rate:,.0f} leads/s  {counts}")
-        print(f"allocate_leads, re-plan (cancels every planned touch first): {results['bulk_again']:.2f} s, "
-              f"{again_rate:,.0f} leads/s  {again}")
+        print(
+            f"allocate_leads, re-plan (cancels every planned touch first): {results['bulk_again']:.2f} s, "
+            f"{again_rate:,.0f} leads/s  {again}"
+        )
         print(f"allocate_lead one by one ({SAMPLE} leads): {results['single']:.2f} s, {single_rate:,.0f} leads/s")
         print(f"bulk / single: {bulk_rate / single_rate:.1f}x; planned touches now: {planned:,}")
         verdict = "met" if bulk_rate >= GOAL_PER_SECOND else "NOT met"

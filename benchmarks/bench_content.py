@@ -13,6 +13,7 @@ The goal is at least 20,000 snapshots per second on one core.
 on each body, as the WHAT detector does: the three share one word split
 (content._parse keeps the last few). build_content_snapshot splits once itself.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,9 +48,21 @@ SPEC_PAIN_POINT_KEYWORDS = {
     "clients": ["clients", "customers", "retention", "churn", "satisfaction", "referrals", "testimonials"],
 }
 SPEC_CTA_PATTERNS = [
-    "open to a quick chat", "worth 15 minutes", "worth a conversation", "free audit", "free analysis",
-    "quick call", "schedule a call", "book a time", "interested in learning", "happy to share",
-    "let me know", "thoughts?", "make sense to connect", "grab 15 minutes", "coffee chat",
+    "open to a quick chat",
+    "worth 15 minutes",
+    "worth a conversation",
+    "free audit",
+    "free analysis",
+    "quick call",
+    "schedule a call",
+    "book a time",
+    "interested in learning",
+    "happy to share",
+    "let me know",
+    "thoughts?",
+    "make sense to connect",
+    "grab 15 minutes",
+    "coffee chat",
 ]
 
 
@@ -89,11 +102,11 @@ def spec_detect_personalization(text: str, lead) -> dict:
     return {
         "has_company_mention": (lead.company_name.lower() in text_lower if lead.company_name else False),
         "has_first_name": (lead.first_name.lower() in text_lower if lead.first_name else False),
-        "has_recent_news": bool(
-            re.search(r"(noticed|saw|congrats|congratulations|just saw|read about)", text_lower)
-        ),
+        "has_recent_news": bool(re.search(r"(noticed|saw|congrats|congratulations|just saw|read about)", text_lower)),
         "has_mutual_connection": (
-            "mutual" in text_lower or "connection" in text_lower or "referred" in text_lower
+            "mutual" in text_lower
+            or "connection" in text_lower
+            or "referred" in text_lower
             or "introduced" in text_lower
         ),
         "has_industry_specific": (lead.industry.lower() in text_lower if lead.industry else False),
@@ -127,13 +140,38 @@ def spec_build_content_snapshot(body, lead, subject=None, touch_number=1, sequen
 # --- The corpus. ---
 
 FIRST_NAMES = ["John", "Priya", "Al", "Mei", "Seán", "Olivia", "Tom", "Zoë", "Raj", "Ana", "Li", "Kate"]
-COMPANIES = ["Acme Corp", "Brightsmile Dental Pty Ltd", "Harbour Accounting", "Northwind", "Blue Gum Physio",
-             "Kestrel Legal", "Southern Cross Logistics Inc", "Pixel & Co", "Greenleaf Realty", "Atlas Partners"]
-INDUSTRIES = ["Dental", "Accounting", "Physiotherapy", "Legal", "Real Estate", "Logistics", "Financial Services",
-              "Marketing", "Veterinary", "Construction"]
-LEAD_PLACES = [("Australia/Sydney", "+61298765432", "Australia"), ("", "+61412345678", "Australia"),
-               ("Australia/Perth", "", "Australia"), ("", "+12125550123", "United States"),
-               ("Europe/London", "", "UK"), ("", "", "New Zealand")]
+COMPANIES = [
+    "Acme Corp",
+    "Brightsmile Dental Pty Ltd",
+    "Harbour Accounting",
+    "Northwind",
+    "Blue Gum Physio",
+    "Kestrel Legal",
+    "Southern Cross Logistics Inc",
+    "Pixel & Co",
+    "Greenleaf Realty",
+    "Atlas Partners",
+]
+INDUSTRIES = [
+    "Dental",
+    "Accounting",
+    "Physiotherapy",
+    "Legal",
+    "Real Estate",
+    "Logistics",
+    "Financial Services",
+    "Marketing",
+    "Veterinary",
+    "Construction",
+]
+LEAD_PLACES = [
+    ("Australia/Sydney", "+61298765432", "Australia"),
+    ("", "+61412345678", "Australia"),
+    ("Australia/Perth", "", "Australia"),
+    ("", "+12125550123", "United States"),
+    ("Europe/London", "", "UK"),
+    ("", "", "New Zealand"),
+]
 
 OPENERS = [
     "Hi {first}, I noticed {company} just opened a second location, congrats on the growth.",
@@ -192,12 +230,21 @@ def corpus(size: int, seed: int = 16) -> list[tuple[str, str, SimpleNamespace]]:
     emails = []
     for _ in range(size):
         zone, phone, country = rng.choice(LEAD_PLACES)
-        lead = SimpleNamespace(first_name=rng.choice(FIRST_NAMES), company_name=rng.choice(COMPANIES),
-                               industry=rng.choice(INDUSTRIES), timezone=zone, phone=phone, country=country,
-                               client=SimpleNamespace(timezone="Australia/Sydney"))
+        lead = SimpleNamespace(
+            first_name=rng.choice(FIRST_NAMES),
+            company_name=rng.choice(COMPANIES),
+            industry=rng.choice(INDUSTRIES),
+            timezone=zone,
+            phone=phone,
+            country=country,
+            client=SimpleNamespace(timezone="Australia/Sydney"),
+        )
         short_company = re.sub(r"\s+(Pty Ltd|Inc|Corp)$", "", lead.company_name)
-        fields = {"first": lead.first_name, "company": rng.choice([lead.company_name, short_company]),
-                  "industry": lead.industry}
+        fields = {
+            "first": lead.first_name,
+            "company": rng.choice([lead.company_name, short_company]),
+            "industry": lead.industry,
+        }
         parts = [rng.choice(OPENERS), *rng.sample(PAINS, 2), *rng.sample(PROOFS, 2)]
         extra = rng.sample(FILLER, len(FILLER))
         cta, signoff = rng.choice(CTAS), rng.choice(SIGNOFFS)
@@ -243,8 +290,10 @@ def main() -> None:
 
     emails = corpus(args.emails)
     words = [len(body.split()) for _, body, _ in emails]
-    print(f"corpus: {len(emails)} emails, {min(words)}-{max(words)} words (mean {sum(words) / len(words):.0f}), "
-          f"best of {args.rounds} rounds, one core")
+    print(
+        f"corpus: {len(emails)} emails, {min(words)}-{max(words)} words (mean {sum(words) / len(words):.0f}), "
+        f"best of {args.rounds} rounds, one core"
+    )
 
     def spec_extract(subject, body, lead):
         spec_extract_pain_points(body), spec_extract_cta(body), spec_detect_personalization(body, lead)

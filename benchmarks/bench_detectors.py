@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.bench_detectors              # PostgreSQL, 100,000 leads
     BENCH_LEADS=20000 .venv/bin/python -m benchmarks.bench_detectors
 
-The data is the planted-truth generator's (engines.services.synthetic), written
+The data is the planted-truth generator's (engines.simulation.synthetic), written
 by a child process so that this process's peak memory is the detectors' own.
 Measured, in this order: each detector alone (each reads its own evidence),
 then detect_patterns (all four on evidence read once), best of ROUNDS; the
@@ -12,6 +12,7 @@ Python allocations (tracemalloc, numpy included) during one more
 detect_patterns, which tracemalloc slows down, so it is not timed.
 Goal: all four in under 20 s and under 1.5 GB.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -31,12 +32,19 @@ NOW = datetime(2026, 3, 4, 6, 0, tzinfo=UTC)
 def generate(leads: int, results: multiprocessing.Queue) -> None:
     from django.db import connections
 
-    from engines.services.synthetic import generate_client
+    from engines.simulation.synthetic import generate_client
 
     start = time.perf_counter()
     data = generate_client(n_leads=leads, seed=1, now=NOW, batch_size=5000)
-    results.put({"client": data.client.pk, "leads": data.leads, "activities": data.activities,
-                 "scheduled_touches": data.scheduled_touches, "seconds": time.perf_counter() - start})
+    results.put(
+        {
+            "client": data.client.pk,
+            "leads": data.leads,
+            "activities": data.activities,
+            "scheduled_touches": data.scheduled_touches,
+            "seconds": time.perf_counter() - start,
+        }
+    )
     connections.close_all()
 
 
@@ -84,8 +92,10 @@ def main() -> None:
         tracemalloc.stop()
 
         print(f"database: {vendor}")
-        print(f"data: 1 client, {data['leads']:,} leads, {data['activities']:,} activities, "
-              f"{data['scheduled_touches']:,} scheduled touches; generated in {data['seconds']:.1f} s")
+        print(
+            f"data: 1 client, {data['leads']:,} leads, {data['activities']:,} activities, "
+            f"{data['scheduled_touches']:,} scheduled touches; generated in {data['seconds']:.1f} s"
+        )
         for name, value in seconds.items():
             print(f"  {name:<9} {value:6.2f} s")
         for pattern_type, pattern in saved.items():

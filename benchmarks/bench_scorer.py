@@ -11,6 +11,7 @@ Measured in one run on one database:
   score_leads stored (precomputed, so nothing is read or computed), best of ROUNDS.
 Goal: score_leads >= 20x faster than the loop, and within 2x of the raw write.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,25 +24,43 @@ LEADS = int(os.environ.get("BENCH_LEADS", "100000"))
 LOOP_SAMPLE = int(os.environ.get("BENCH_LOOP_SAMPLE", "5000"))
 ROUNDS = 2
 
-TITLES = ["Owner", "Co-Founder", "CEO", "Sr. Director", "Director of Sales", "SVP Sales", "Head of Ops",
-          "Senior Manager", "Practice Manager", "Operations Coordinator", "Office Manager", "", "Receptionist"]
+TITLES = [
+    "Owner",
+    "Co-Founder",
+    "CEO",
+    "Sr. Director",
+    "Director of Sales",
+    "SVP Sales",
+    "Head of Ops",
+    "Senior Manager",
+    "Practice Manager",
+    "Operations Coordinator",
+    "Office Manager",
+    "",
+    "Receptionist",
+]
 INDUSTRIES = ["Dental", "dental", "Accounting", "Legal", "", "Plumbing", "Physiotherapy"]
 COUNTRIES = ["Australia", "AU", "New Zealand", "NZ", "United States", "", "United Kingdom"]
 
 
 def seed(count: int) -> None:
-    from outreach.models import Client, ConversionPattern, Lead
-    from django.utils import timezone
     from datetime import timedelta
+
+    from django.utils import timezone
+
+    from outreach.models import Client, ConversionPattern, Lead
 
     weights = {"data_quality": 0.10, "authority": 0.15, "company_fit": 0.40, "timing": 0.20}
     by_pattern = Client.objects.create(name="Pattern Co", icp={"industries": ["Dental"], "countries": ["AU", "NZ"]})
     ConversionPattern.objects.create(
-        client=by_pattern, pattern_type="who", valid_until=timezone.now() + timedelta(days=7),
+        client=by_pattern,
+        pattern_type="who",
+        valid_until=timezone.now() + timedelta(days=7),
         patterns={"recommended_weights": weights, "conversion_rate_by": {}, "sample_size": 500, "confidence": 0.8},
     )
     by_client = Client.objects.create(
-        name="Learned Co", icp={"industries": ["Accounting", "Legal"], "countries": ["Australia"]},
+        name="Learned Co",
+        icp={"industries": ["Accounting", "Legal"], "countries": ["Australia"]},
         als_learned_weights={"data_quality": 0.15, "authority": 0.30, "company_fit": 0.20, "timing": 0.20},
     )
     by_default = Client.objects.create(name="Default Co", icp={})
@@ -49,16 +68,29 @@ def seed(count: int) -> None:
     rng = random.Random(16)
     batch = []
     for i in range(count):
-        batch.append(Lead(
-            client=clients[i % 3], first_name=f"Lead{i}", email=f"lead{i}@example.com" if rng.random() < 0.9 else "",
-            email_verified=rng.random() < 0.5, phone="+61412345678" if rng.random() < 0.7 else "",
-            phone_verified=rng.random() < 0.3, linkedin_url=f"https://www.linkedin.com/in/l{i}" if rng.random() < 0.6 else "",
-            is_personal_email=rng.random() < 0.2, title=rng.choice(TITLES), industry=rng.choice(INDUSTRIES),
-            employee_count=rng.choice([None, 3, 8, 20, 45, 80, 500]), country=rng.choice(COUNTRIES),
-            is_new_role=rng.random() < 0.2, is_hiring=rng.random() < 0.3, recently_funded=rng.random() < 0.1,
-            has_bounced=rng.random() < 0.05, is_unsubscribed=rng.random() < 0.03, is_competitor=rng.random() < 0.02,
-            do_not_contact=rng.random() < 0.01,
-        ))
+        batch.append(
+            Lead(
+                client=clients[i % 3],
+                first_name=f"Lead{i}",
+                email=f"lead{i}@example.com" if rng.random() < 0.9 else "",
+                email_verified=rng.random() < 0.5,
+                phone="+61412345678" if rng.random() < 0.7 else "",
+                phone_verified=rng.random() < 0.3,
+                linkedin_url=f"https://www.linkedin.com/in/l{i}" if rng.random() < 0.6 else "",
+                is_personal_email=rng.random() < 0.2,
+                title=rng.choice(TITLES),
+                industry=rng.choice(INDUSTRIES),
+                employee_count=rng.choice([None, 3, 8, 20, 45, 80, 500]),
+                country=rng.choice(COUNTRIES),
+                is_new_role=rng.random() < 0.2,
+                is_hiring=rng.random() < 0.3,
+                recently_funded=rng.random() < 0.1,
+                has_bounced=rng.random() < 0.05,
+                is_unsubscribed=rng.random() < 0.03,
+                is_competitor=rng.random() < 0.02,
+                do_not_contact=rng.random() < 0.01,
+            )
+        )
         if len(batch) == 10000:
             Lead.objects.bulk_create(batch)
             batch = []
@@ -104,8 +136,14 @@ def raw_write_json(stored: dict[str, list]) -> int:
                  AS v(id, score, components, weights, source)
             WHERE lead.id = v.id
             """,
-            [stored["scored_at"][0], stored["id"], stored["score"], stored["components"], stored["weights"],
-             stored["source"]],
+            [
+                stored["scored_at"][0],
+                stored["id"],
+                stored["score"],
+                stored["components"],
+                stored["weights"],
+                stored["source"],
+            ],
         )
         return cursor.rowcount
 
@@ -123,7 +161,7 @@ def raw_write_arrays(stored: dict[str, list], batch_size: int) -> int:
     written = 0
     with connection.cursor() as cursor:
         for start in range(0, len(stored["id"]), batch_size):
-            part = {key: values[start:start + batch_size] for key, values in stored.items()}
+            part = {key: values[start : start + batch_size] for key, values in stored.items()}
             clients = sorted(set(zip(part["weights"], part["source"])))
             ordinal = {client: i for i, client in enumerate(clients, start=1)}
             cursor.execute(
@@ -138,10 +176,16 @@ def raw_write_arrays(stored: dict[str, list], batch_size: int) -> int:
                     ON w.client = v.client
                 WHERE lead.id = v.id
                 """,
-                [part["scored_at"][0].isoformat(), part["scored_at"][0], int_array(part["id"]), int_array(part["score"]),
-                 *(int_array(part[key]) for key in COMPONENTS),
-                 int_array(ordinal[pair] for pair in zip(part["weights"], part["source"])),
-                 [weights for weights, _ in clients], [source for _, source in clients]],
+                [
+                    part["scored_at"][0].isoformat(),
+                    part["scored_at"][0],
+                    int_array(part["id"]),
+                    int_array(part["score"]),
+                    *(int_array(part[key]) for key in COMPONENTS),
+                    int_array(ordinal[pair] for pair in zip(part["weights"], part["source"])),
+                    [weights for weights, _ in clients],
+                    [source for _, source in clients],
+                ],
             )
             written += cursor.rowcount
     return written
@@ -156,8 +200,10 @@ def main() -> None:
 
         start = time.perf_counter()
         seed(LEADS)
-        print(f"database: {vendor}; {LEADS:,} leads in 3 clients (weights from a pattern, the client, the defaults); "
-              f"seeded in {time.perf_counter() - start:.1f} s")
+        print(
+            f"database: {vendor}; {LEADS:,} leads in 3 clients (weights from a pattern, the client, the defaults); "
+            f"seeded in {time.perf_counter() - start:.1f} s"
+        )
 
         bulk: list[float] = []
         raw: dict[str, list[float]] = {}
@@ -172,9 +218,11 @@ def main() -> None:
             if connection.vendor != "postgresql":
                 continue
             stored = fetch_stored()
-            for name, write in (("raw, one UPDATE, JSON per row", lambda: raw_write_json(stored)),
-                                ("raw, one UPDATE, score_leads' statement", lambda: raw_write_arrays(stored, LEADS)),
-                                ("raw, score_leads' statement and batches", lambda: raw_write_arrays(stored, BATCH_SIZE))):
+            for name, write in (
+                ("raw, one UPDATE, JSON per row", lambda: raw_write_json(stored)),
+                ("raw, one UPDATE, score_leads' statement", lambda: raw_write_arrays(stored, LEADS)),
+                ("raw, score_leads' statement and batches", lambda: raw_write_arrays(stored, BATCH_SIZE)),
+            ):
                 vacuum()
                 with timed(results, "raw"):
                     written = write()
@@ -191,11 +239,17 @@ def main() -> None:
         loop_total = per_lead * LEADS
 
         best_bulk = min(bulk)
-        print(f"score_leads, all {LEADS:,} leads:      {best_bulk:8.2f} s  (rounds: {', '.join(f'{t:.2f}' for t in bulk)})")
-        print(f"score_lead loop, {sample:,} leads measured: {results['loop']:8.2f} s  = {per_lead * 1e3:.3f} ms/lead, "
-              f"extrapolated to {LEADS:,}: {loop_total:.1f} s")
+        print(
+            f"score_leads, all {LEADS:,} leads:      {best_bulk:8.2f} s  (rounds: {', '.join(f'{t:.2f}' for t in bulk)})"
+        )
+        print(
+            f"score_lead loop, {sample:,} leads measured: {results['loop']:8.2f} s  = {per_lead * 1e3:.3f} ms/lead, "
+            f"extrapolated to {LEADS:,}: {loop_total:.1f} s"
+        )
         for name, times in raw.items():
-            print(f"{name}, {LEADS:,} precomputed rows: {min(times):8.2f} s  (rounds: {', '.join(f'{t:.2f}' for t in times)})")
+            print(
+                f"{name}, {LEADS:,} precomputed rows: {min(times):8.2f} s  (rounds: {', '.join(f'{t:.2f}' for t in times)})"
+            )
         print(f"score_leads is {loop_total / best_bulk:.1f}x faster than the per-lead loop (goal >= 20x)")
         if raw:
             name, fastest = min(((name, min(times)) for name, times in raw.items()), key=lambda item: item[1])

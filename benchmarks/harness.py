@@ -6,6 +6,7 @@ Usage, at the top of a benchmark script run as `python -m benchmarks.bench_x`:
     with django_database() as vendor:
         ...  # import models and services only inside
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -3,6 +3,7 @@
 initdb and pg_ctl refuse to run as root, so as root they run as the `postgres`
 system user (see shared/RECIPES.md). The cluster listens on a unix socket only.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -64,17 +65,41 @@ def throwaway_postgres() -> Iterator[Cluster]:
         subprocess.run(_as_cluster_owner(list(args)), check=True, capture_output=True, text=True)
 
     try:
-        run(os.path.join(bin_dir, "initdb"), "-D", data_dir, "-U", "postgres", "-A", "trust",
-            "--no-sync", "-E", "UTF8", "--locale=C.UTF-8")
-        options = (f"-p {port} -k {root} -c listen_addresses='' -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
-        run(os.path.join(bin_dir, "pg_ctl"), "-D", data_dir, "-w", "-l", os.path.join(root, "log"),
-            "start", "-o", options)
+        run(
+            os.path.join(bin_dir, "initdb"),
+            "-D",
+            data_dir,
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
+        options = (
+            f"-p {port} -k {root} -c listen_addresses='' -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
+        )
+        run(
+            os.path.join(bin_dir, "pg_ctl"),
+            "-D",
+            data_dir,
+            "-w",
+            "-l",
+            os.path.join(root, "log"),
+            "start",
+            "-o",
+            options,
+        )
         try:
             yield Cluster(host=root, port=port)
         finally:
-            subprocess.run(_as_cluster_owner([os.path.join(bin_dir, "pg_ctl"), "-D", data_dir, "-m", "fast", "stop"]),
-                           capture_output=True)
+            subprocess.run(
+                _as_cluster_owner([os.path.join(bin_dir, "pg_ctl"), "-D", data_dir, "-m", "fast", "stop"]),
+                capture_output=True,
+            )
     except subprocess.CalledProcessError as exc:
         raise RuntimeError(f"could not start PostgreSQL: {exc.stderr or exc.stdout}") from exc
     finally:

@@ -1,4 +1,5 @@
 """Signal receivers: one line each, enqueueing a task on commit, or (post_migrate) making sure schedules exist."""
+
 from django.apps import apps
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver

@@ -1,4 +1,5 @@
 """django-q2 entry points: take ids, re-fetch, return early when nothing is left, call one service."""
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,12 @@ def detect_patterns_for_all_clients() -> int:
     client_ids = list(Client.objects.order_by("pk").values_list("pk", flat=True))
     for client_id in client_ids:
         try:
-            async_task("engines.tasks.detect_client_patterns", client_id,
-                       task_name=f"detect patterns of client {client_id}", group="detect_patterns")
+            async_task(
+                "engines.tasks.detect_client_patterns",
+                client_id,
+                task_name=f"detect patterns of client {client_id}",
+                group="detect_patterns",
+            )
         except Exception:
             logger.exception("pattern detection failed for client %s", client_id)
     return len(client_ids)

@@ -4,6 +4,7 @@
 safe default must then be given, and a missing one stops start-up with a
 message naming it (instead of failing at the first send or request).
 """
+
 from __future__ import annotations
 
 import os
@@ -51,9 +52,7 @@ _missing = [
     if PRODUCTION and not os.environ.get(name)
 ]
 if _missing:
-    raise ImproperlyConfigured(
-        "DJANGO_ENV=production needs these environment variables: " + ", ".join(_missing)
-    )
+    raise ImproperlyConfigured("DJANGO_ENV=production needs these environment variables: " + ", ".join(_missing))
 
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:
@@ -145,8 +144,10 @@ ANYMAIL = {
 for _key in ("RESEND_API_KEY", "SENDGRID_API_KEY", "POSTMARK_SERVER_TOKEN", "MAILGUN_API_KEY"):
     if os.environ.get(_key):
         ANYMAIL[_key] = os.environ[_key]
-if PRODUCTION and EMAIL_BACKEND.startswith("anymail.") and not any(
-    key.endswith(("_API_KEY", "_TOKEN")) for key in ANYMAIL
+if (
+    PRODUCTION
+    and EMAIL_BACKEND.startswith("anymail.")
+    and not any(key.endswith(("_API_KEY", "_TOKEN")) for key in ANYMAIL)
 ):
     raise ImproperlyConfigured("EMAIL_BACKEND is an anymail ESP but no ESP API key is set")
 
@@ -154,9 +155,7 @@ if PRODUCTION and EMAIL_BACKEND.startswith("anymail.") and not any(
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 SMS_PROVIDER = env_str("SMS_PROVIDER", "engines.providers.sms.TwilioSmsProvider")
-if PRODUCTION and SMS_PROVIDER.endswith("TwilioSmsProvider") and not (
-    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN
-):
+if PRODUCTION and SMS_PROVIDER.endswith("TwilioSmsProvider") and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
     raise ImproperlyConfigured("SMS_PROVIDER is Twilio: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
 
 # --- LinkedIn: no public messaging API, so the default backend queues a manual task.

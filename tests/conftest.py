@@ -1,6 +1,7 @@
 """Test database selection: TEST_DB=postgres runs the suite on a throwaway
 PostgreSQL cluster started here; anything else uses a SQLite file in a temporary
 folder (a file, not memory, so a `qcluster` subprocess can open the same database)."""
+
 import os
 
 import pytest

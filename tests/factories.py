@@ -1,4 +1,5 @@
 """factory-boy factories, one per model."""
+
 import uuid
 from datetime import timedelta
 
@@ -17,7 +18,12 @@ class ClientFactory(factory.django.DjangoModelFactory):
     sending_phone = "+61291234567"
     timezone = "Australia/Sydney"
     icp = factory.LazyFunction(
-        lambda: {"industries": ["Dental", "Accounting"], "employee_min": 5, "employee_max": 50, "countries": ["Australia"]}
+        lambda: {
+            "industries": ["Dental", "Accounting"],
+            "employee_min": 5,
+            "employee_max": 50,
+            "countries": ["Australia"],
+        }
     )
     physical_address = "1 George St, Sydney NSW 2000"
 

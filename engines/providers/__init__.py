@@ -2,6 +2,7 @@
 
 Email needs no adapter of ours: anymail already is one (EMAIL_BACKEND).
 """
+
 from __future__ import annotations
 
 from typing import Any

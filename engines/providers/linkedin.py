@@ -6,6 +6,7 @@ person (open the profile, paste the text), which the engine records with the
 touch. An automation service can replace it with a backend of the same shape
 that sends and returns its own message id.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -52,7 +53,9 @@ class ManualTaskBackend:
                 "task_status": "open",
                 "on_behalf_of": sender,
                 "instructions": task_instructions(
-                    profile_url=profile_url, message_type=message_type, message=message,
+                    profile_url=profile_url,
+                    message_type=message_type,
+                    message=message,
                     connection_note=connection_note,
                 ),
             },
@@ -68,6 +71,14 @@ class RecordingLinkedInBackend:
         self, *, profile_url: str, message_type: str, message: str, connection_note: str | None, sender: str
     ) -> LinkedInDelivery:
         message_id = f"li-{uuid.uuid4().hex}"
-        self.outbox.append({"profile_url": profile_url, "message_type": message_type, "message": message,
-                            "connection_note": connection_note, "sender": sender, "message_id": message_id})
+        self.outbox.append(
+            {
+                "profile_url": profile_url,
+                "message_type": message_type,
+                "message": message,
+                "connection_note": connection_note,
+                "sender": sender,
+                "message_id": message_id,
+            }
+        )
         return LinkedInDelivery(message_id=message_id, delivery="sent")

@@ -4,6 +4,7 @@ settings.SMS_PROVIDER names the class. A provider's `send` returns a SentSms
 or raises ProviderError (SmsOptedOut when the recipient has opted out at the
 provider, which the engine records on the lead).
 """
+
 from __future__ import annotations
 
 import uuid

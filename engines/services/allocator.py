@@ -16,6 +16,7 @@ hours. Fractional gaps (the WHEN schema allows them) are minimum waits: 1.5
 days after Tuesday 10:00 is Wednesday 22:00, so the touch goes at the next
 preferred slot after that.
 """
+
 from __future__ import annotations
 
 import functools
@@ -511,8 +512,20 @@ def _insert_touches(plans: list[Plan]) -> int:
     return len(touches)
 
 
-_COPY_COLUMNS = ("client", "lead", "sequence_id", "touch_number", "channel", "scheduled_at", "status", "lead_tier",
-                 "attempts", "last_error", "created_at", "updated_at")
+_COPY_COLUMNS = (
+    "client",
+    "lead",
+    "sequence_id",
+    "touch_number",
+    "channel",
+    "scheduled_at",
+    "status",
+    "lead_tier",
+    "attempts",
+    "last_error",
+    "created_at",
+    "updated_at",
+)
 
 
 def _copy_touches(plans: list[Plan]) -> int:

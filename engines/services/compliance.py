@@ -4,6 +4,7 @@ Every send and every plan goes through these, so a do-not-contact lead is
 never contacted and SMS and calls stay inside the legal hours of the lead's
 own country, in the lead's local time.
 """
+
 from __future__ import annotations
 
 import functools

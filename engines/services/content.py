@@ -11,6 +11,7 @@ so a vocabulary is matched with one set operation instead of a scan per
 keyword. ASCII text, the common case, is split with a byte translation table
 instead of a regular expression.
 """
+
 from __future__ import annotations
 
 import functools
@@ -75,7 +76,6 @@ LEGAL_SUFFIXES = re.compile(
 _TOO_COMMON = frozenset({"the", "a", "an", "and", "of"})
 
 
-
 # --- Splitting a text into words -------------------------------------------------------------
 
 # Punctuation that ends a clause: a phrase never runs across it ("...to book. A time" is not "book a time").
@@ -84,15 +84,22 @@ _BREAK = "."
 # A word (letters and digits of any script, with the apostrophes inside it: "won't", "acme's"), or a break.
 _TOKEN = re.compile(r"\w+(?:'\w+)*|[.,;:!?]")
 # Typographic punctuation mapped to ASCII first, so most texts take the fast path below.
-_TYPOGRAPHY = (("\u2019", "'"), ("\u2018", "'"), ("\u02bc", "'"), ("\u201c", '"'), ("\u201d", '"'),
-               ("\u2014", " "), ("\u2013", " "), ("\u2026", "."), ("\xa0", " "))
+_TYPOGRAPHY = (
+    ("\u2019", "'"),
+    ("\u2018", "'"),
+    ("\u02bc", "'"),
+    ("\u201c", '"'),
+    ("\u201d", '"'),
+    ("\u2014", " "),
+    ("\u2013", " "),
+    ("\u2026", "."),
+    ("\xa0", " "),
+)
 # Fast path: split UTF-8 bytes with a translation table. Every byte that cannot be part of a word
 # becomes a space and every clause break a full stop; bytes of non-ASCII characters stay, which is
 # right as long as each of those characters is a letter or digit.
 _WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_'") | frozenset(range(128, 256))
-_BYTE_TABLE = bytes(
-    b if b in _WORD_BYTES else ord(_BREAK) if chr(b) in _BREAKS else ord(" ") for b in range(256)
-)
+_BYTE_TABLE = bytes(b if b in _WORD_BYTES else ord(_BREAK) if chr(b) in _BREAKS else ord(" ") for b in range(256))
 _NON_ASCII_NON_WORD = re.compile(r"[^\w\x00-\x7f]")
 
 
@@ -155,6 +162,7 @@ def _parse(text: str) -> _Text:
 
 # --- Vocabularies --------------------------------------------------------------------------
 
+
 def _singular(word: str) -> str:
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
@@ -207,7 +215,7 @@ class _Vocabulary:
             if not words:
                 continue
             last = variants(words[-1])
-            trailing = normalized[normalized.rfind(words[-1]) + len(words[-1]):].strip() if keep_punctuation else ""
+            trailing = normalized[normalized.rfind(words[-1]) + len(words[-1]) :].strip() if keep_punctuation else ""
             if trailing:
                 # Punctuation is not a word: check the whole phrase on the text itself.
                 head = "".join(re.escape(word) + r"\W+" for word in words[:-1])
@@ -260,7 +268,8 @@ class _Vocabulary:
 
 _PAINS = _Vocabulary(
     ((word, category) for category, words in PAIN_POINT_KEYWORDS.items() for word in words),
-    inflect=True, keep_punctuation=True,
+    inflect=True,
+    keep_punctuation=True,
 )
 _CATEGORY_ORDER = {category: i for i, category in enumerate(PAIN_POINT_KEYWORDS)}
 _CTAS = _Vocabulary(((cta, i) for i, cta in enumerate(CTA_PATTERNS)), inflect=True, keep_punctuation=True)
@@ -334,6 +343,7 @@ def word_count(text: str | None) -> int:
 
 
 # --- The snapshot ---------------------------------------------------------------------------
+
 
 def timing_fields(lead: Any, at: datetime | None = None, client: Any = None) -> dict[str, Any]:
     """When a touch happened: the UTC instant with its offset, and the lead's local day and hour."""

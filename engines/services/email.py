@@ -1,4 +1,5 @@
 """Email engine: send one email through anymail (whatever ESP EMAIL_BACKEND names) and record what was sent."""
+
 from __future__ import annotations
 
 import smtplib
@@ -69,8 +70,14 @@ def send_email(
         raise SendBlocked("no_sender_email", f"client {client.pk} has no sending email address")
 
     snapshot = build_content_snapshot(
-        body, lead, subject=subject, touch_number=touch_number, sequence_id=sequence_uuid,
-        channel=Channel.EMAIL.value, sent_at=now, client=client,
+        body,
+        lead,
+        subject=subject,
+        touch_number=touch_number,
+        sequence_id=sequence_uuid,
+        channel=Channel.EMAIL.value,
+        sent_at=now,
+        client=client,
     )
     snapshot["template_id"] = str(template_id) if template_id is not None else None
     ids = {"client_id": str(client.pk), "lead_id": str(lead.pk), "touch_number": str(touch_number)}
@@ -93,11 +100,15 @@ def send_email(
     except AnymailError as exc:
         raise email_provider_error(exc) from exc
     except smtplib.SMTPRecipientsRefused as exc:  # a plain SMTP backend instead of an ESP
-        raise ProviderError(f"SMTP server refused the recipient: {exc}", retryable=False,
-                            code="recipients_refused") from exc
+        raise ProviderError(
+            f"SMTP server refused the recipient: {exc}", retryable=False, code="recipients_refused"
+        ) from exc
     except smtplib.SMTPResponseException as exc:
-        raise ProviderError(f"SMTP server answered {exc.smtp_code}: {exc.smtp_error!r}",
-                            retryable=exc.smtp_code < 500, code=exc.smtp_code) from exc
+        raise ProviderError(
+            f"SMTP server answered {exc.smtp_code}: {exc.smtp_error!r}",
+            retryable=exc.smtp_code < 500,
+            code=exc.smtp_code,
+        ) from exc
     except OSError as exc:
         raise ProviderError(f"email backend failed: {exc}", retryable=True, code="network") from exc
 

@@ -3,6 +3,7 @@
 Shared by the engines (snapshot local day/hour), the compliance gates (legal
 contact hours) and the allocator (scheduling in local business hours).
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,15 +20,37 @@ from phonenumbers import timezone as phone_timezones
 logger = logging.getLogger(__name__)
 
 # Names people type that ISO does not list.
-COUNTRY_ALIASES = {"uk": "GB", "england": "GB", "scotland": "GB", "wales": "GB", "usa": "US", "america": "US",
-                   "uae": "AE", "south korea": "KR", "russia": "RU"}
+COUNTRY_ALIASES = {
+    "uk": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "usa": "US",
+    "america": "US",
+    "uae": "AE",
+    "south korea": "KR",
+    "russia": "RU",
+}
 # The zone most of a multi-zone country's business happens in; other
 # multi-zone countries fall back to the client's zone.
-PRIMARY_ZONES = {"AU": "Australia/Sydney", "US": "America/New_York", "CA": "America/Toronto",
-                 "NZ": "Pacific/Auckland", "GB": "Europe/London", "BR": "America/Sao_Paulo",
-                 "MX": "America/Mexico_City", "RU": "Europe/Moscow", "ID": "Asia/Jakarta",
-                 "ES": "Europe/Madrid", "PT": "Europe/Lisbon", "DE": "Europe/Berlin", "CN": "Asia/Shanghai",
-                 "MY": "Asia/Kuala_Lumpur", "AR": "America/Argentina/Buenos_Aires", "CL": "America/Santiago"}
+PRIMARY_ZONES = {
+    "AU": "Australia/Sydney",
+    "US": "America/New_York",
+    "CA": "America/Toronto",
+    "NZ": "Pacific/Auckland",
+    "GB": "Europe/London",
+    "BR": "America/Sao_Paulo",
+    "MX": "America/Mexico_City",
+    "RU": "Europe/Moscow",
+    "ID": "Asia/Jakarta",
+    "ES": "Europe/Madrid",
+    "PT": "Europe/Lisbon",
+    "DE": "Europe/Berlin",
+    "CN": "Asia/Shanghai",
+    "MY": "Asia/Kuala_Lumpur",
+    "AR": "America/Argentina/Buenos_Aires",
+    "CL": "America/Santiago",
+}
 
 
 @functools.lru_cache(maxsize=1)

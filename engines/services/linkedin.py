@@ -3,6 +3,7 @@
 The default backend (engines.providers.linkedin.ManualTaskBackend) turns the
 touch into an open task for a person, kept in the Activity metadata.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -63,15 +64,23 @@ def send_linkedin(
         analysed = message
 
     snapshot = build_content_snapshot(
-        analysed, lead, touch_number=touch_number, sequence_id=sequence_uuid, channel=Channel.LINKEDIN.value,
-        sent_at=now, client=client,
+        analysed,
+        lead,
+        touch_number=touch_number,
+        sequence_id=sequence_uuid,
+        channel=Channel.LINKEDIN.value,
+        sent_at=now,
+        client=client,
     )
     snapshot.update(message_type=message_type, body=message, connection_note=connection_note)
 
     backend = backend or load_provider(settings.LINKEDIN_BACKEND)
     delivery = backend.send(
-        profile_url=lead.linkedin_url, message_type=message_type, message=message,
-        connection_note=connection_note, sender=client.name,
+        profile_url=lead.linkedin_url,
+        message_type=message_type,
+        message=message,
+        connection_note=connection_note,
+        sender=client.name,
     )
     return record_touch(
         lead,

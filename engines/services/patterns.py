@@ -4,6 +4,7 @@ The shapes are those of DESIGN.md "Conversion pattern schemas". Producers (the
 detectors) and consumers (scorer, allocator) share these validators, and the
 admin uses them through ConversionPattern.clean().
 """
+
 from __future__ import annotations
 
 import logging
@@ -259,7 +260,10 @@ def load_active_patterns(client: Client | int, pattern_type: str, *, now: dateti
     if errors:
         logger.warning(
             "ignoring invalid %s pattern %s of client %s: %s",
-            pattern_type, pattern.pk, pattern.client_id, "; ".join(errors),
+            pattern_type,
+            pattern.pk,
+            pattern.client_id,
+            "; ".join(errors),
         )
         return None
     return pattern.patterns

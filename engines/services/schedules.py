@@ -1,4 +1,5 @@
 """The recurring django-q2 schedules the engines need, created when missing (after every migrate)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta

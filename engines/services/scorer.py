@@ -9,6 +9,7 @@ One vectorised implementation serves both entry points: `score_lead` scores a
 batch of one, `score_leads` reads columns in keyset batches and writes each
 batch back with a single UPDATE. Both therefore give the same numbers.
 """
+
 from __future__ import annotations
 
 import functools
@@ -50,10 +51,23 @@ COMPONENT_KEYS = ("data_quality", "authority", "company_fit", "timing", "risk")
 SCORE_FIELDS = ("als_score", "als_components", "als_weights_used", "als_weights_source", "scored_at")
 # The lead columns the components read, in the order score_leads selects them.
 LEAD_COLUMNS = (
-    "email", "email_verified", "phone", "phone_verified", "linkedin_url", "is_personal_email",
-    "title", "industry", "employee_count", "country",
-    "is_new_role", "is_hiring", "recently_funded",
-    "has_bounced", "is_unsubscribed", "is_competitor", "do_not_contact",
+    "email",
+    "email_verified",
+    "phone",
+    "phone_verified",
+    "linkedin_url",
+    "is_personal_email",
+    "title",
+    "industry",
+    "employee_count",
+    "country",
+    "is_new_role",
+    "is_hiring",
+    "recently_funded",
+    "has_bounced",
+    "is_unsubscribed",
+    "is_competitor",
+    "do_not_contact",
 )
 DEFAULT_ICP = {"industries": [], "employee_min": 5, "employee_max": 50, "countries": ["Australia"]}
 BATCH_SIZE = 5000
@@ -76,6 +90,7 @@ def als_tier(score: int | None) -> str:
 # =============================================================================
 # Weights
 # =============================================================================
+
 
 def resolve_weights(client: Client, *, now: datetime | None = None) -> tuple[dict[str, float], str]:
     """The weights to score `client`'s leads with, and where they came from ("pattern", "client", "default").
@@ -104,6 +119,7 @@ def _four_weights(weights: dict) -> dict[str, float]:
 # Authority: whole words, with the abbreviations titles are written with
 # =============================================================================
 
+
 def _words(*phrases: str) -> re.Pattern:
     """Any of `phrases` as whole words (a plural "s" tolerated; an apostrophe belongs to its word)."""
     alternatives = "|".join(r"[\s-]+".join(map(re.escape, phrase.split())) for phrase in phrases)
@@ -118,7 +134,8 @@ _ROLE_OWNER = _words(*(f"{thing} owner" for thing in ("product", "process", "pro
 # does a managing director in Australia and the UK.
 _C_SUITE = re.compile(
     _words("ceo", "cfo", "cmo", "coo", "cto", "cio", "chief", "managing director").pattern
-    + r"|(?<!vice )(?<!vice-)" + _words("president").pattern
+    + r"|(?<!vice )(?<!vice-)"
+    + _words("president").pattern
 )
 _VP = _words("vp", "svp", "evp", "avp", "vice president")
 _DIRECTOR = _words("director", "dir")
@@ -152,6 +169,7 @@ def authority_points(title: str | None) -> int:
 # =============================================================================
 # Company fit: the client's ideal customer profile
 # =============================================================================
+
 
 def _normalised(value: Any) -> str:
     return " ".join(value.split()).casefold() if isinstance(value, str) else ""
@@ -188,10 +206,14 @@ class Icp:
     def of(cls, client: Client) -> Icp:
         icp = client.icp if isinstance(client.icp, dict) else {}
         return cls(
-            industries=frozenset(filter(None, map(_normalised, _text_list(icp.get("industries"), DEFAULT_ICP["industries"])))),
+            industries=frozenset(
+                filter(None, map(_normalised, _text_list(icp.get("industries"), DEFAULT_ICP["industries"])))
+            ),
             employee_min=_number(icp.get("employee_min"), DEFAULT_ICP["employee_min"]),
             employee_max=_number(icp.get("employee_max"), DEFAULT_ICP["employee_max"]),
-            countries=frozenset(filter(None, map(_country_key, _text_list(icp.get("countries"), DEFAULT_ICP["countries"])))),
+            countries=frozenset(
+                filter(None, map(_country_key, _text_list(icp.get("countries"), DEFAULT_ICP["countries"])))
+            ),
         )
 
     @functools.lru_cache(maxsize=65536)
@@ -216,6 +238,7 @@ class Icp:
 # =============================================================================
 # Components and the weighted formula, over columns of many leads at once
 # =============================================================================
+
 
 def _present(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
@@ -300,8 +323,12 @@ def explain_score(components: dict[str, Any], weights: dict[str, Any]) -> dict[s
             explained[key] = {"points": points, "max": COMPONENT_MAX[key], "weight": None, "contribution": -points}
         else:
             contribution = points / COMPONENT_MAX[key] * weights[key] * 100
-            explained[key] = {"points": points, "max": COMPONENT_MAX[key], "weight": weights[key],
-                              "contribution": contribution}
+            explained[key] = {
+                "points": points,
+                "max": COMPONENT_MAX[key],
+                "weight": weights[key],
+                "contribution": contribution,
+            }
     return {
         "components": explained,
         "total": sum(item["contribution"] for item in explained.values()),
@@ -312,6 +339,7 @@ def explain_score(components: dict[str, Any], weights: dict[str, Any]) -> dict[s
 # =============================================================================
 # One lead
 # =============================================================================
+
 
 def score_lead(lead: Lead, client: Client | None = None, *, now: datetime | None = None) -> int:
     """Score `lead` for `client` (its own client when None), store the score and its explanation, return it.
@@ -343,6 +371,7 @@ def score_lead(lead: Lead, client: Client | None = None, *, now: datetime | None
 # =============================================================================
 # Many leads
 # =============================================================================
+
 
 @dataclass(frozen=True)
 class _ClientScoring:
@@ -471,12 +500,14 @@ def _write_bulk_update(
     objs = []
     for i, (pk, client, score) in enumerate(zip(pks, client_of_row.tolist(), scores.tolist())):
         scoring = clients[client]
-        objs.append(Lead(
-            pk=pk,
-            als_score=score,
-            als_components={**{key: values[key][i] for key in COMPONENT_KEYS}, "scored_at": scored_at},
-            als_weights_used=scoring.weights,
-            als_weights_source=scoring.source,
-            scored_at=now,
-        ))
+        objs.append(
+            Lead(
+                pk=pk,
+                als_score=score,
+                als_components={**{key: values[key][i] for key in COMPONENT_KEYS}, "scored_at": scored_at},
+                als_weights_used=scoring.weights,
+                als_weights_source=scoring.source,
+                scored_at=now,
+            )
+        )
     return Lead.objects.using(alias).bulk_update(objs, SCORE_FIELDS)

@@ -1,4 +1,5 @@
 """SMS engine: send one text through the configured provider and record what was sent."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -31,7 +32,7 @@ MAX_SMS_CHARS = 1600
 
 
 def sms_encoding(text: str) -> str:
-    """"GSM-7" when every character is in the GSM 03.38 alphabet, else "UCS-2"."""
+    """ "GSM-7" when every character is in the GSM 03.38 alphabet, else "UCS-2"."""
     return "GSM-7" if GSM7.issuperset(text) else "UCS-2"
 
 
@@ -92,8 +93,13 @@ def send_sms(
         raise SendBlocked("no_sender_phone", f"client {client.pk} has no valid sending phone number")
 
     snapshot = build_content_snapshot(
-        message, lead, touch_number=touch_number, sequence_id=sequence_uuid, channel=Channel.SMS.value,
-        sent_at=now, client=client,
+        message,
+        lead,
+        touch_number=touch_number,
+        sequence_id=sequence_uuid,
+        channel=Channel.SMS.value,
+        sent_at=now,
+        client=client,
     )
     snapshot["segment_count"] = sms_segment_count(message)
     snapshot["encoding"] = sms_encoding(message)

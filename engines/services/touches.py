@@ -1,5 +1,6 @@
 """Recording a touch, shared by the channel engines: the gate just before a send, and the
 Activity and lead update written together once the provider accepted it."""
+
 from __future__ import annotations
 
 import uuid

@@ -5,6 +5,7 @@ its own (a token made for anything else never verifies here). It does not
 expire: the law requires the link to keep working after the send (Spam Act
 2003, CAN-SPAM: at least 30 days), and a lead unsubscribing twice is harmless.
 """
+
 from __future__ import annotations
 
 from typing import Any

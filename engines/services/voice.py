@@ -1,4 +1,5 @@
 """Voice engine: record a completed call (the call itself is made by a person or a dialer)."""
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,13 @@ def complete_call(
     duration = round(duration_seconds)
 
     snapshot = build_content_snapshot(
-        script_content, lead, touch_number=touch_number, sequence_id=sequence_uuid, channel=Channel.VOICE.value,
-        sent_at=now, client=client,
+        script_content,
+        lead,
+        touch_number=touch_number,
+        sequence_id=sequence_uuid,
+        channel=Channel.VOICE.value,
+        sent_at=now,
+        client=client,
     )
     snapshot.update(
         script_id=str(script_id) if script_id is not None else None,

@@ -1,4 +1,5 @@
 """Basic admin for every model; the rich views (charts, score explanations) come later."""
+
 from django.contrib import admin
 from django.db import models
 

@@ -1,4 +1,5 @@
 """The progress bar every bulk command shows, on the command's own stderr."""
+
 from django.core.management.base import BaseCommand, OutputWrapper
 from tqdm import tqdm
 

@@ -5,40 +5,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('outreach', '0001_initial'),
+        ("outreach", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='activity',
-            name='client',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='outreach.client'),
+            model_name="activity",
+            name="client",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="activities",
+                to="outreach.client",
+            ),
         ),
         migrations.AlterField(
-            model_name='activity',
-            name='lead',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='outreach.lead'),
+            model_name="activity",
+            name="lead",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="activities",
+                to="outreach.lead",
+            ),
         ),
         migrations.AlterField(
-            model_name='conversionpattern',
-            name='client',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='conversion_patterns', to='outreach.client'),
+            model_name="conversionpattern",
+            name="client",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="conversion_patterns",
+                to="outreach.client",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='client',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='leads', to='outreach.client'),
+            model_name="lead",
+            name="client",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="leads", to="outreach.client"
+            ),
         ),
         migrations.AlterField(
-            model_name='scheduledtouch',
-            name='client',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='scheduled_touches', to='outreach.client'),
+            model_name="scheduledtouch",
+            name="client",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="scheduled_touches",
+                to="outreach.client",
+            ),
         ),
         migrations.AlterField(
-            model_name='scheduledtouch',
-            name='lead',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='scheduled_touches', to='outreach.lead'),
+            model_name="scheduledtouch",
+            name="lead",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="scheduled_touches",
+                to="outreach.lead",
+            ),
         ),
     ]

@@ -12,9 +12,7 @@ class Activity(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # db_index off on both: the composite indexes below lead with these columns.
-    client = models.ForeignKey(
-        "outreach.Client", on_delete=models.CASCADE, related_name="activities", db_index=False
-    )
+    client = models.ForeignKey("outreach.Client", on_delete=models.CASCADE, related_name="activities", db_index=False)
     lead = models.ForeignKey("outreach.Lead", on_delete=models.CASCADE, related_name="activities", db_index=False)
     action = models.CharField(max_length=30, choices=ActivityAction.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)

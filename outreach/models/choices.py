@@ -1,4 +1,5 @@
 """Vocabularies shared by the models, the engines and the database constraints."""
+
 from django.db import models
 
 

@@ -39,7 +39,10 @@ MONDAY = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 
 def add_pattern(client, kind, data, now):
     return ConversionPatternFactory(
-        client=client, pattern_type=kind, patterns=data, computed_at=now - timedelta(hours=1),
+        client=client,
+        pattern_type=kind,
+        patterns=data,
+        computed_at=now - timedelta(hours=1),
         valid_until=now + timedelta(days=30),
     )
 
@@ -94,8 +97,13 @@ def test_defaults_without_patterns_plan_the_default_sequence_on_tuesday_to_thurs
 
 def test_default_constants_are_the_spec_values():
     assert DEFAULT_SEQUENCE == ["email", "linkedin", "email", "sms", "voice", "email"]
-    assert DEFAULT_GAPS == {"touch_1_to_2": 2, "touch_2_to_3": 3, "touch_3_to_4": 4, "touch_4_to_5": 5,
-                            "touch_5_to_6": 7}
+    assert DEFAULT_GAPS == {
+        "touch_1_to_2": 2,
+        "touch_2_to_3": 3,
+        "touch_3_to_4": 4,
+        "touch_4_to_5": 5,
+        "touch_5_to_6": 7,
+    }
     assert DEFAULT_BEST_DAYS == [1, 2, 3]
     assert DEFAULT_BEST_HOURS == [10, 14, 9]
 
@@ -129,8 +137,11 @@ def test_winning_sequence_is_truncated_to_six_touches():
     how = how_patterns(
         best_first_channel=None,
         winning_sequences=[
-            {"sequence": ["sms", "email", "linkedin", "email", "voice", "email", "sms"], "conversion_rate": 0.2,
-             "sample_size": 40},
+            {
+                "sequence": ["sms", "email", "linkedin", "email", "voice", "email", "sms"],
+                "conversion_rate": 0.2,
+                "sample_size": 40,
+            },
             {"sequence": ["voice"], "conversion_rate": 0.1, "sample_size": 40},
         ],
     )
@@ -140,8 +151,9 @@ def test_winning_sequence_is_truncated_to_six_touches():
 def test_best_first_channel_replaces_the_first_channel():
     how = how_patterns(
         best_first_channel="sms",
-        winning_sequences=[{"sequence": ["email", "email", "linkedin", "voice"], "conversion_rate": 0.2,
-                            "sample_size": 40}],
+        winning_sequences=[
+            {"sequence": ["email", "email", "linkedin", "voice"], "conversion_rate": 0.2, "sample_size": 40}
+        ],
     )
     assert build_sequence("warm", how) == ["sms", "email", "linkedin", "voice"]
 
@@ -224,8 +236,11 @@ def test_invalid_how_pattern_is_ignored_with_a_log_line(caplog):
 def test_expired_patterns_are_not_used():
     lead = LeadFactory()
     ConversionPatternFactory(
-        client=lead.client, pattern_type="how", patterns=how_patterns(best_first_channel="sms"),
-        computed_at=MONDAY - timedelta(days=10), valid_until=MONDAY - timedelta(days=3),
+        client=lead.client,
+        pattern_type="how",
+        patterns=how_patterns(best_first_channel="sms"),
+        computed_at=MONDAY - timedelta(days=10),
+        valid_until=MONDAY - timedelta(days=3),
     )
     result = allocate_lead(lead, now=MONDAY)
     assert result["patterns_used"]["how"] is False
@@ -270,8 +285,10 @@ def test_renumbered_touches_take_the_gaps_of_their_new_numbers():
 @pytest.mark.django_db
 def test_pattern_sequence_without_any_reachable_channel_falls_back_to_the_default():
     lead = LeadFactory(phone="", linkedin_url="")
-    how = how_patterns(best_first_channel=None, winning_sequences=[
-        {"sequence": ["sms", "voice", "linkedin"], "conversion_rate": 0.3, "sample_size": 40}])
+    how = how_patterns(
+        best_first_channel=None,
+        winning_sequences=[{"sequence": ["sms", "voice", "linkedin"], "conversion_rate": 0.3, "sample_size": 40}],
+    )
     add_pattern(lead.client, "how", how, MONDAY)
     assert channels(allocate_lead(lead, now=MONDAY)) == ["email", "email", "email"]
 
@@ -286,8 +303,10 @@ def test_pattern_sequence_without_any_reachable_channel_falls_back_to_the_defaul
         ({"status": "converted"}, "lead_converted"),
         ({"status": "closed"}, "lead_closed"),
         ({"email": "", "phone": "", "linkedin_url": ""}, "no_reachable_channel"),
-        ({"has_bounced": True, "sms_opted_out": True, "voice_opted_out": True, "linkedin_url": ""},
-         "no_reachable_channel"),
+        (
+            {"has_bounced": True, "sms_opted_out": True, "voice_opted_out": True, "linkedin_url": ""},
+            "no_reachable_channel",
+        ),
     ],
 )
 def test_lead_that_cannot_be_contacted_raises_and_writes_nothing(fields, reason):
@@ -356,8 +375,11 @@ def test_allocation_of_one_lead_does_not_touch_another_leads_plan():
 def test_sequence_override_is_honoured_in_touch_order():
     lead = LeadFactory()
     add_pattern(lead.client, "how", how_patterns(), MONDAY)
-    override = [{"touch_number": 2, "channel": "sms"}, {"touch_number": 1, "channel": "voice"},
-                {"touch_number": 3, "channel": "email"}]
+    override = [
+        {"touch_number": 2, "channel": "sms"},
+        {"touch_number": 1, "channel": "voice"},
+        {"touch_number": 3, "channel": "email"},
+    ]
     result = allocate_lead(lead, sequence_override=override, now=MONDAY)
     assert channels(result) == ["voice", "sms", "email"]
     assert result["patterns_used"] == {"when": False, "how": False}
@@ -420,10 +442,18 @@ def test_when_pattern_days_hours_and_gaps_are_used_best_first():
     lead = LeadFactory()
     when = when_patterns(
         # Listed out of order: the three best rates win, best first.
-        best_days=[{"day_index": 1, "conversion_rate": 0.05}, {"day_index": 5, "conversion_rate": 0.3},
-                   {"day_index": 0, "conversion_rate": 0.2}, {"day_index": 3, "conversion_rate": 0.1}],
-        best_hours=[{"hour": 9, "conversion_rate": 0.01}, {"hour": 16, "conversion_rate": 0.4},
-                    {"hour": 11, "conversion_rate": 0.2}, {"hour": 13, "conversion_rate": 0.1}],
+        best_days=[
+            {"day_index": 1, "conversion_rate": 0.05},
+            {"day_index": 5, "conversion_rate": 0.3},
+            {"day_index": 0, "conversion_rate": 0.2},
+            {"day_index": 3, "conversion_rate": 0.1},
+        ],
+        best_hours=[
+            {"hour": 9, "conversion_rate": 0.01},
+            {"hour": 16, "conversion_rate": 0.4},
+            {"hour": 11, "conversion_rate": 0.2},
+            {"hour": 13, "conversion_rate": 0.1},
+        ],
         optimal_sequence_gaps={"touch_1_to_2": 1.5, "touch_2_to_3": 1},
     )
     add_pattern(lead.client, "when", when, MONDAY)
@@ -482,8 +512,9 @@ def test_with_no_legal_preferred_hour_sms_falls_back_to_a_legal_business_day_slo
 def test_australia_day_is_skipped_for_an_australian_lead_only():
     now = datetime(2027, 1, 25, 1, 0, tzinfo=UTC)  # Monday 25 January 2027, 12:00 in Sydney
     australian = LeadFactory()
-    american = LeadFactory(client=australian.client, country="United States", timezone="America/New_York",
-                           phone="+12125551234")
+    american = LeadFactory(
+        client=australian.client, country="United States", timezone="America/New_York", phone="+12125551234"
+    )
     aus = allocate_lead(australian, now=now)
     usa = allocate_lead(american, now=now)
     assert local_times(aus)[0] == sydney(2027, 1, 27, 10)  # Tuesday 26th is Australia Day
@@ -533,8 +564,9 @@ def test_ten_oclock_in_sydney_is_ten_oclock_on_both_sides_of_daylight_saving():
 def test_gap_across_the_daylight_saving_change_is_counted_on_the_wall_clock():
     now = datetime(2026, 9, 30, tzinfo=UTC)
     lead = LeadFactory()
-    when = when_patterns(best_days=[{"day_index": d, "conversion_rate": 0.1} for d in (4, 6)],
-                         optimal_sequence_gaps={"touch_1_to_2": 2})
+    when = when_patterns(
+        best_days=[{"day_index": d, "conversion_rate": 0.1} for d in (4, 6)], optimal_sequence_gaps={"touch_1_to_2": 2}
+    )
     add_pattern(lead.client, "when", when, now)
     friday, sunday = local_times(allocate_lead(lead, sequence_override=["email", "email"], now=now))
     # Friday 10:00 AEST + 2 days = Sunday 10:00 AEDT, only 47 hours later.
@@ -546,8 +578,10 @@ def test_gap_across_the_daylight_saving_change_is_counted_on_the_wall_clock():
 def test_an_hour_the_clocks_skip_is_replaced_by_the_next_preferred_hour():
     now = sydney(2026, 10, 3, 12).astimezone(UTC)  # Saturday; at 02:00 on Sunday the clocks jump to 03:00
     lead = LeadFactory()
-    when = when_patterns(best_days=[{"day_index": 6, "conversion_rate": 0.1}],
-                         best_hours=[{"hour": 2, "conversion_rate": 0.3}, {"hour": 10, "conversion_rate": 0.1}])
+    when = when_patterns(
+        best_days=[{"day_index": 6, "conversion_rate": 0.1}],
+        best_hours=[{"hour": 2, "conversion_rate": 0.3}, {"hour": 10, "conversion_rate": 0.1}],
+    )
     add_pattern(lead.client, "when", when, now)
     result = allocate_lead(lead, sequence_override=["email"], now=now)
     assert result["scheduled_touches"][0]["scheduled_at"] == "2026-10-04T10:00:00+11:00"
@@ -556,8 +590,10 @@ def test_an_hour_the_clocks_skip_is_replaced_by_the_next_preferred_hour():
 @pytest.mark.django_db
 def test_a_fractional_gap_is_a_minimum_wait():
     lead = LeadFactory()
-    when = when_patterns(best_days=[{"day_index": d, "conversion_rate": 0.1} for d in (1, 2, 3)],
-                         optimal_sequence_gaps={"touch_1_to_2": 1.5})
+    when = when_patterns(
+        best_days=[{"day_index": d, "conversion_rate": 0.1} for d in (1, 2, 3)],
+        optimal_sequence_gaps={"touch_1_to_2": 1.5},
+    )
     add_pattern(lead.client, "when", when, MONDAY)
     first, second = local_times(allocate_lead(lead, sequence_override=["email", "email"], now=MONDAY))
     # Tuesday 10:00 + 1.5 days = Wednesday 22:00, so Wednesday 10:00 is too early.
@@ -606,7 +642,9 @@ def lead_fields(draw):
     country, region, zone, phone = draw(st.sampled_from(PLACES))
     reach = draw(st.sets(st.sampled_from(["email", "phone", "linkedin"]), min_size=1))
     return {
-        "country": country, "region": region, "timezone": zone,
+        "country": country,
+        "region": region,
+        "timezone": zone,
         "phone": phone if "phone" in reach else "",
         "email": None if "email" in reach else "",  # None: the factory's sequence
         "linkedin_url": None if "linkedin" in reach else "",
@@ -665,8 +703,9 @@ def test_schedule_invariants(now, when, fields):
         assert not is_public_holiday(wall.date(), country, region)
         if channel in TIMED_CHANNELS:
             assert within_contact_hours(wall, country, region)
-        preferred = local.weekday() in days and local == _preferred_slot(wall.date(), hours, channel, zone, country,
-                                                                         region)
+        preferred = local.weekday() in days and local == _preferred_slot(
+            wall.date(), hours, channel, zone, country, region
+        )
         if not preferred:
             # The business-day fallback: only when no preferred day of the next 14 offered a slot.
             assert local.weekday() < 5
@@ -687,11 +726,18 @@ def _varied_leads(client, count):
     leads = []
     for n in range(count):
         country, region, zone, phone = PLACES[n % len(PLACES)]
-        leads.append(LeadFactory(
-            client=client, country=country, region=region, timezone=zone,
-            phone="" if n % 5 == 0 else phone, linkedin_url="" if n % 7 == 0 else f"https://linkedin.com/in/x{n}",
-            als_score=None if n % 4 == 0 else (n * 37) % 101, do_not_contact=n % 11 == 3,
-        ))
+        leads.append(
+            LeadFactory(
+                client=client,
+                country=country,
+                region=region,
+                timezone=zone,
+                phone="" if n % 5 == 0 else phone,
+                linkedin_url="" if n % 7 == 0 else f"https://linkedin.com/in/x{n}",
+                als_score=None if n % 4 == 0 else (n * 37) % 101,
+                do_not_contact=n % 11 == 3,
+            )
+        )
     return leads
 
 
@@ -719,7 +765,9 @@ def test_bulk_allocation_matches_allocating_lead_by_lead():
     assert [_plan_of(lead) for lead in singles] == [_plan_of(lead) for lead in many]
     blocked = sum(lead.do_not_contact for lead in many)
     assert counts == {
-        "allocated": 40 - blocked, "blocked": blocked, "cancelled": 0,
+        "allocated": 40 - blocked,
+        "blocked": blocked,
+        "cancelled": 0,
         "touches": ScheduledTouch.objects.filter(client=bulk).count(),
     }
     sequences = ScheduledTouch.objects.filter(client=bulk).values("lead").distinct().count()
@@ -789,4 +837,3 @@ def test_leads_to_allocate_selects_unplanned_contactable_statuses():
     assert set(leads_to_allocate(client)) == {fresh, finished}
     assert set(leads_to_allocate(client, replan=True)) == {fresh, running, finished}
     assert replied not in set(leads_to_allocate(None, replan=True))
-

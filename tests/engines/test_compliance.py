@@ -24,14 +24,27 @@ AUCKLAND = ZoneInfo("Pacific/Auckland")
 
 
 def lead(**fields):
-    defaults = {"pk": 1, "do_not_contact": False, "is_unsubscribed": False, "has_bounced": False,
-                "email": "pat@example.com", "phone": "+61412345678", "linkedin_url": "https://linkedin.com/in/pat",
-                "email_opted_out": False, "sms_opted_out": False, "linkedin_opted_out": False,
-                "voice_opted_out": False, "country": "Australia", "region": "", "timezone": "Australia/Sydney"}
+    defaults = {
+        "pk": 1,
+        "do_not_contact": False,
+        "is_unsubscribed": False,
+        "has_bounced": False,
+        "email": "pat@example.com",
+        "phone": "+61412345678",
+        "linkedin_url": "https://linkedin.com/in/pat",
+        "email_opted_out": False,
+        "sms_opted_out": False,
+        "linkedin_opted_out": False,
+        "voice_opted_out": False,
+        "country": "Australia",
+        "region": "",
+        "timezone": "Australia/Sydney",
+    }
     return SimpleNamespace(**{**defaults, **fields})
 
 
 # --- who may be reached on which channel ----------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "fields, blocked",
@@ -69,6 +82,7 @@ def test_check_can_contact_raises_with_the_reason():
 
 
 # --- legal contact hours --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "local, allowed",

@@ -1,4 +1,5 @@
 """Content extraction: the spec's own tests, then whole-word matching case by case."""
+
 import unicodedata
 import uuid
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ def MockLead(**fields):
 
 # --- SPEC-16E.md "Testing" ------------------------------------------------------------------
 
+
 def test_extract_pain_points():
     assert "leads" in extract_pain_points("Struggling to generate enough qualified leads for your pipeline?")
 
@@ -51,8 +53,13 @@ def test_detect_personalization():
 
 def test_build_content_snapshot():
     lead = MockLead(company_name="Test Co", first_name="Jane")
-    snapshot = build_content_snapshot(body="Hi Jane, quick question about Test Co", lead=lead,
-                                      subject="Quick question", touch_number=2, channel="email")
+    snapshot = build_content_snapshot(
+        body="Hi Jane, quick question about Test Co",
+        lead=lead,
+        subject="Quick question",
+        touch_number=2,
+        channel="email",
+    )
     assert snapshot["subject"] == "Quick question"
     assert snapshot["touch_number"] == 2
     assert snapshot["has_company_mention"] is True
@@ -61,6 +68,7 @@ def test_build_content_snapshot():
 
 
 # --- vocabularies ---------------------------------------------------------------------------
+
 
 def test_the_fuller_vocabularies_of_section_7():
     assert "tedious" in PAIN_POINT_KEYWORDS["time"]
@@ -94,6 +102,7 @@ def test_the_first_cta_is_the_first_of_the_list_not_of_the_text():
 
 
 # --- whole words ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "text, absent",
@@ -164,10 +173,18 @@ def test_a_cta_with_punctuation_needs_it():
         (MockLead(company_name="Acme"), "Acmeville is nice", "has_company_mention", False),
         (MockLead(company_name="Acme Pty Ltd"), "I noticed Acme is hiring", "has_company_mention", True),
         (MockLead(company_name="Acme Corp"), "Acme Corp grew", "has_company_mention", True),
-        (MockLead(company_name="Southern Cross Logistics"), "Southern Cross Logistics grew",
-         "has_company_mention", True),
-        (MockLead(company_name="Southern Cross Logistics"), "The Southern Cross is bright", "has_company_mention",
-         False),
+        (
+            MockLead(company_name="Southern Cross Logistics"),
+            "Southern Cross Logistics grew",
+            "has_company_mention",
+            True,
+        ),
+        (
+            MockLead(company_name="Southern Cross Logistics"),
+            "The Southern Cross is bright",
+            "has_company_mention",
+            False,
+        ),
         (MockLead(company_name="The Co"), "The team", "has_company_mention", False),
         (MockLead(company_name="Straße Holding"), "STRASSE HOLDING", "has_company_mention", True),
     ],
@@ -194,6 +211,7 @@ def test_news_and_connection_words(text, flag, expected):
 
 # --- bad input ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("text", [None, "", "   ", 42, b"pipeline"])
 def test_missing_text_gives_empty_results(text):
     assert extract_pain_points(text) == []
@@ -217,14 +235,21 @@ def test_a_snapshot_of_nothing_is_empty_not_an_error():
 
 # --- the snapshot ---------------------------------------------------------------------------
 
+
 def test_snapshot_fields():
     sequence_id = uuid.uuid4()
     lead = MockLead(first_name="Jane", timezone="Australia/Sydney")
     at = datetime(2026, 1, 14, 23, 15, tzinfo=UTC)  # Thursday 10:15 in Sydney
 
-    snapshot = build_content_snapshot("Hi Jane, worth a conversation about your pipeline?", lead,
-                                      subject="Pipeline", touch_number=3, sequence_id=sequence_id, channel="sms",
-                                      sent_at=at)
+    snapshot = build_content_snapshot(
+        "Hi Jane, worth a conversation about your pipeline?",
+        lead,
+        subject="Pipeline",
+        touch_number=3,
+        sequence_id=sequence_id,
+        channel="sms",
+        sent_at=at,
+    )
 
     assert snapshot["channel"] == "sms"
     assert (snapshot["word_count"], snapshot["char_count"]) == (8, 50)
@@ -233,9 +258,16 @@ def test_snapshot_fields():
     assert snapshot["sent_at"] == "2026-01-14T23:15:00+00:00"
     assert snapshot["local_time"] == "2026-01-15T10:15:00+11:00"
     assert (snapshot["timezone"], snapshot["day_of_week"], snapshot["day_index"], snapshot["hour_of_day"]) == (
-        "Australia/Sydney", "Thursday", 3, 10)
+        "Australia/Sydney",
+        "Thursday",
+        3,
+        10,
+    )
     assert (snapshot["pain_points_used"], snapshot["cta_used"], snapshot["has_first_name"]) == (
-        ["leads"], "worth a conversation", True)
+        ["leads"],
+        "worth a conversation",
+        True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -262,6 +294,7 @@ def test_without_a_clock_the_snapshot_is_stamped_now_in_utc():
 
 
 # --- the fast path splits exactly as the regular expression does ------------------------------
+
 
 @given(st.text(alphabet=st.sampled_from(list("abcAB z_0'’‘-.,;!?\n\t\xa0—…éÉßǰĲж😀€•\u0301")), max_size=60))
 def test_the_fast_word_split_agrees_with_the_regular_expression(text):

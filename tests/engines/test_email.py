@@ -22,8 +22,10 @@ pytestmark = pytest.mark.django_db
 SYDNEY = ZoneInfo("Australia/Sydney")
 # Wednesday 4 March 2026, 10:30 in Sydney (23:30 UTC the day before).
 NOW = datetime(2026, 3, 4, 10, 30, tzinfo=SYDNEY)
-BODY = ("Hi {first}, I noticed {company} is hiring. Most practices lose qualified leads to slow follow-up. "
-        "Worth 15 minutes?")
+BODY = (
+    "Hi {first}, I noticed {company} is hiring. Most practices lose qualified leads to slow follow-up. "
+    "Worth 15 minutes?"
+)
 
 
 @pytest.fixture
@@ -56,8 +58,16 @@ def test_sends_through_anymail_and_records_the_touch(anymail_test_backend):
     lead = LeadFactory(first_name="Priya", company_name="Harbour Dental")
     sequence_id = uuid.uuid4()
 
-    activity = send_email(lead, lead.client, "Quick question, Priya", body_for(lead),
-                          template_id=7, touch_number=2, sequence_id=sequence_id, now=NOW)
+    activity = send_email(
+        lead,
+        lead.client,
+        "Quick question, Priya",
+        body_for(lead),
+        template_id=7,
+        touch_number=2,
+        sequence_id=sequence_id,
+        now=NOW,
+    )
 
     [message] = mail.outbox
     assert message.to == [lead.email]
@@ -66,12 +76,20 @@ def test_sends_through_anymail_and_records_the_touch(anymail_test_backend):
     assert message.body.startswith(body_for(lead))
     params = message.anymail_test_params
     assert params["tags"] == [f"client-{lead.client.pk}"]
-    assert params["metadata"] == {"client_id": str(lead.client.pk), "lead_id": str(lead.pk), "touch_number": "2",
-                                  "sequence_id": str(sequence_id)}
+    assert params["metadata"] == {
+        "client_id": str(lead.client.pk),
+        "lead_id": str(lead.pk),
+        "touch_number": "2",
+        "sequence_id": str(sequence_id),
+    }
 
     activity.refresh_from_db()
     assert (activity.action, activity.channel, activity.touch_number, activity.sequence_id) == (
-        "email_sent", "email", 2, sequence_id)
+        "email_sent",
+        "email",
+        2,
+        sequence_id,
+    )
     assert activity.provider_message_id == str(message.anymail_status.message_id)
     assert activity.metadata["provider_message_id"] == activity.provider_message_id
     assert activity.metadata["template_id"] == "7"
@@ -106,9 +124,18 @@ def test_every_email_carries_one_click_unsubscribe_and_the_postal_address(anymai
 
 
 def test_through_a_real_esp_backend_the_esp_message_id_is_stored(postmark):
-    postmark.responses.append(http_response(200, {"To": "x@example.com", "SubmittedAt": "2026-03-04T10:30:00Z",
-                                                  "MessageID": "b7bc2f4a-e38e-4336-af7d-e6c392c2f817",
-                                                  "ErrorCode": 0, "Message": "OK"}))
+    postmark.responses.append(
+        http_response(
+            200,
+            {
+                "To": "x@example.com",
+                "SubmittedAt": "2026-03-04T10:30:00Z",
+                "MessageID": "b7bc2f4a-e38e-4336-af7d-e6c392c2f817",
+                "ErrorCode": 0,
+                "Message": "OK",
+            },
+        )
+    )
     lead = LeadFactory(email="x@example.com")
 
     activity = send_email(lead, lead.client, "Hello", "Hi there", touch_number=3, now=NOW)
@@ -130,9 +157,18 @@ def test_through_a_real_esp_backend_the_esp_message_id_is_stored(postmark):
         (http_response(500, {"ErrorCode": 500, "Message": "Internal server error"}), True),
         (http_response(503, {"ErrorCode": 503, "Message": "Unavailable"}), True),
         (http_response(400, {"ErrorCode": 300, "Message": "Invalid 'From' address"}), False),
-        (http_response(422, {"ErrorCode": 406, "Message": "You tried to send to a recipient that has been marked as "
-                             "inactive.\nFound inactive addresses: lead@example.com.\nInactive recipients are ones "
-                             "that have generated a hard bounce or a spam complaint."}), False),
+        (
+            http_response(
+                422,
+                {
+                    "ErrorCode": 406,
+                    "Message": "You tried to send to a recipient that has been marked as "
+                    "inactive.\nFound inactive addresses: lead@example.com.\nInactive recipients are ones "
+                    "that have generated a hard bounce or a spam complaint.",
+                },
+            ),
+            False,
+        ),
     ],
     ids=["timeout", "connection", "429", "500", "503", "400", "422-inactive"],
 )

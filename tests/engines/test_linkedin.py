@@ -37,7 +37,11 @@ def test_by_default_a_touch_becomes_an_open_task_for_a_person():
 
     activity.refresh_from_db()
     assert (activity.action, activity.channel, activity.touch_number, activity.sequence_id) == (
-        "linkedin_sent", "linkedin", 2, sequence_id)
+        "linkedin_sent",
+        "linkedin",
+        2,
+        sequence_id,
+    )
     metadata = activity.metadata
     assert (metadata["delivery"], metadata["task_status"]) == ("manual_task", "open")
     assert lead.linkedin_url in metadata["instructions"] and message in metadata["instructions"]
@@ -59,12 +63,16 @@ def test_a_connection_request_is_analysed_on_its_note(recording):
     lead = LeadFactory(first_name="Ana")
     note = "Ana, a mutual connection said you are scaling the team. Open to a quick chat?"
 
-    activity = send_linkedin(lead, lead.client, "Thanks for connecting!", message_type="connection_request",
-                             connection_note=note, now=NOW)
+    activity = send_linkedin(
+        lead, lead.client, "Thanks for connecting!", message_type="connection_request", connection_note=note, now=NOW
+    )
 
     [sent] = recording
     assert (sent["message_type"], sent["connection_note"], sent["profile_url"]) == (
-        "connection_request", note, lead.linkedin_url)
+        "connection_request",
+        note,
+        lead.linkedin_url,
+    )
     snapshot = activity.content_snapshot
     assert (snapshot["body"], snapshot["connection_note"]) == ("Thanks for connecting!", note)
     assert snapshot["pain_points_used"] == ["scaling"]
@@ -77,8 +85,9 @@ def test_a_connection_request_is_analysed_on_its_note(recording):
 
 def test_a_connection_note_of_exactly_300_characters_is_accepted(recording):
     lead = LeadFactory()
-    send_linkedin(lead, lead.client, "", message_type="connection_request",
-                  connection_note="x" * CONNECTION_NOTE_LIMIT, now=NOW)
+    send_linkedin(
+        lead, lead.client, "", message_type="connection_request", connection_note="x" * CONNECTION_NOTE_LIMIT, now=NOW
+    )
     assert len(recording) == 1
 
 
@@ -86,8 +95,14 @@ def test_a_longer_connection_note_is_refused_before_anything_is_sent(recording):
     lead = LeadFactory()
 
     with pytest.raises(InvalidTouch, match="300 characters"):
-        send_linkedin(lead, lead.client, "", message_type="connection_request",
-                      connection_note="x" * (CONNECTION_NOTE_LIMIT + 1), now=NOW)
+        send_linkedin(
+            lead,
+            lead.client,
+            "",
+            message_type="connection_request",
+            connection_note="x" * (CONNECTION_NOTE_LIMIT + 1),
+            now=NOW,
+        )
 
     assert recording == []
     assert not Activity.objects.exists()

@@ -70,7 +70,14 @@ def test_default_weights_are_valid():
         ("when", {"optimal_sequence_gaps": {"touch_1_to_2": -1}}),
         ("when", {"peak_converting_touch": 0}),
         ("how", {"best_first_channel": "fax"}),
-        ("how", {"winning_sequences": [{"sequence": ["email", "carrier_pigeon"], "conversion_rate": 0.1, "sample_size": 3}]}),
+        (
+            "how",
+            {
+                "winning_sequences": [
+                    {"sequence": ["email", "carrier_pigeon"], "conversion_rate": 0.1, "sample_size": 3}
+                ]
+            },
+        ),
         ("how", {"winning_sequences": [{"sequence": [], "conversion_rate": 0.1, "sample_size": 3}]}),
         ("how", {"channel_effectiveness_by_tier": {"lukewarm": {}}}),
         ("how", {"channel_effectiveness_by_tier": {"hot": {"voice": {"conversion_rate": 2, "sample_size": 1}}}}),
@@ -128,7 +135,9 @@ class TestGetActivePattern:
         client = ClientFactory()
         ConversionPatternFactory(client=client, pattern_type="how", patterns=how_patterns())
         assert load_active_patterns(client, "how")["best_first_channel"] == "linkedin"
-        broken = ConversionPatternFactory(client=client, pattern_type="how", patterns=how_patterns(best_first_channel="fax"))
+        broken = ConversionPatternFactory(
+            client=client, pattern_type="how", patterns=how_patterns(best_first_channel="fax")
+        )
         with caplog.at_level(logging.WARNING, logger="engines"):
             assert load_active_patterns(client, "how") is None
         assert f"ignoring invalid how pattern {broken.pk}" in caplog.text

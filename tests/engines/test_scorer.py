@@ -30,8 +30,19 @@ CLIENT_WEIGHTS = {"data_quality": 0.15, "authority": 0.30, "company_fit": 0.20, 
 
 def bare_lead(client, **fields):
     """A lead with no data at all, then `fields`."""
-    blank = dict(email="", email_verified=False, phone="", phone_verified=False, linkedin_url="",
-                 is_personal_email=False, title="", industry="", employee_count=None, country="", timezone="")
+    blank = dict(
+        email="",
+        email_verified=False,
+        phone="",
+        phone_verified=False,
+        linkedin_url="",
+        is_personal_email=False,
+        title="",
+        industry="",
+        employee_count=None,
+        country="",
+        timezone="",
+    )
     return LeadFactory(client=client, **{**blank, **fields})
 
 
@@ -105,11 +116,20 @@ class TestStoredScore:
     def test_score_is_clamped_to_0_and_100(self):
         client = ClientFactory()
         assert score_lead(bare_lead(client, do_not_contact=True)) == 0
-        top = LeadFactory(client=client, phone_verified=True, is_personal_email=True, title="Founder",
-                          is_new_role=True, is_hiring=True, recently_funded=True)
+        top = LeadFactory(
+            client=client,
+            phone_verified=True,
+            is_personal_email=True,
+            title="Founder",
+            is_new_role=True,
+            is_hiring=True,
+            recently_funded=True,
+        )
         ConversionPatternFactory(
             client=client,
-            patterns=who_patterns(recommended_weights={"data_quality": 0.2, "authority": 0.2, "company_fit": 0.25, "timing": 0.25}),
+            patterns=who_patterns(
+                recommended_weights={"data_quality": 0.2, "authority": 0.2, "company_fit": 0.25, "timing": 0.25}
+            ),
         )
         assert score_lead(top) == 90  # the weights sum to 0.90
         assert set(top.als_components.values()) - {top.als_components["scored_at"]} == {20, 25, 15, 0}
@@ -124,7 +144,11 @@ class TestComponents:
         lead.employee_count = None
         score_lead(lead, client)
         assert {k: v for k, v in lead.als_components.items() if k != "scored_at"} == {
-            "data_quality": 0, "authority": 5, "company_fit": 0, "timing": 0, "risk": 0,
+            "data_quality": 0,
+            "authority": 5,
+            "company_fit": 0,
+            "timing": 0,
+            "risk": 0,
         }
 
     def test_blank_text_is_absent(self):
@@ -141,8 +165,17 @@ class TestComponents:
             ({"phone": "+61412345678"}, 3),
             ({"linkedin_url": "https://www.linkedin.com/in/x"}, 4),
             ({"is_personal_email": True}, 2),
-            ({"email_verified": True, "email": "a@b.com", "phone_verified": True, "phone": "+61412345678",
-              "linkedin_url": "https://www.linkedin.com/in/x", "is_personal_email": True}, 20),
+            (
+                {
+                    "email_verified": True,
+                    "email": "a@b.com",
+                    "phone_verified": True,
+                    "phone": "+61412345678",
+                    "linkedin_url": "https://www.linkedin.com/in/x",
+                    "is_personal_email": True,
+                },
+                20,
+            ),
         ],
     )
     def test_data_quality(self, fields, points):
@@ -152,8 +185,12 @@ class TestComponents:
 
     @pytest.mark.parametrize(
         "fields, points",
-        [({"is_new_role": True}, 6), ({"is_hiring": True}, 5), ({"recently_funded": True}, 4),
-         ({"is_new_role": True, "is_hiring": True, "recently_funded": True}, 15)],
+        [
+            ({"is_new_role": True}, 6),
+            ({"is_hiring": True}, 5),
+            ({"recently_funded": True}, 4),
+            ({"is_new_role": True, "is_hiring": True, "recently_funded": True}, 15),
+        ],
     )
     def test_timing(self, fields, points):
         lead = bare_lead(ClientFactory(), **fields)
@@ -162,8 +199,13 @@ class TestComponents:
 
     @pytest.mark.parametrize(
         "fields, points",
-        [({"has_bounced": True}, 15), ({"is_unsubscribed": True}, 15), ({"is_competitor": True}, 10),
-         ({"do_not_contact": True}, 15), ({"has_bounced": True, "is_competitor": True}, 15)],
+        [
+            ({"has_bounced": True}, 15),
+            ({"is_unsubscribed": True}, 15),
+            ({"is_competitor": True}, 10),
+            ({"do_not_contact": True}, 15),
+            ({"has_bounced": True, "is_competitor": True}, 15),
+        ],
     )
     def test_risk_deduction_is_capped(self, fields, points):
         lead = LeadFactory(**fields)
@@ -177,20 +219,64 @@ class TestAuthority:
     @pytest.mark.parametrize(
         "title, points",
         [
-            ("Owner", 25), ("Business Owner", 25), ("Founder", 25), ("Co-Founder & CEO", 25), ("Cofounder", 25),
-            ("co founder", 25), ("Managing Partner", 25), ("Partners", 25),
-            ("CEO", 22), ("C.E.O.", 22), ("CFO", 22), ("CMO", 22), ("COO", 22), ("CTO", 22), ("Chief of Staff", 22),
-            ("Chief Revenue Officer", 22), ("President", 22),
-            ("VP Sales", 18), ("V.P. Marketing", 18), ("SVP, Operations", 18), ("EVP Finance", 18), ("AVP", 18),
-            ("Vice President", 18), ("Vice-President of Sales", 18), ("Senior Vice President", 18),
-            ("Director of Sales", 15), ("Director", 15), ("Sr. Director", 15), ("Dir. Marketing", 15),
-            ("Sr.Dir. Ops", 15), ("Managing Director", 22), ("Managing Director & Founder", 25),
-            ("Head of Growth", 12), ("Head Chef", 12), ("Department Head", 12),
-            ("Senior Manager", 10), ("Sr. Manager", 10), ("Sr Mgr, Accounts", 10), ("Snr Manager", 10),
-            ("Manager", 7), ("Practice Manager", 7), ("Office Mgr", 7), ("Partnerships Manager", 7),
-            ("Operations Coordinator", 5), ("Headquarters liaison", 5), ("Directory assistant", 5),
-            ("Owner's assistant", 5), ("Product Owner", 5), ("Senior Product Owner", 5), ("Process Owner & Partner", 25), ("Receptionist", 5), ("Senior Engineer", 5), ("Vpn engineer", 5),
-            ("Cooper", 5), ("Scoop editor", 5), ("Doctor", 5), ("", 5), (None, 5),
+            ("Owner", 25),
+            ("Business Owner", 25),
+            ("Founder", 25),
+            ("Co-Founder & CEO", 25),
+            ("Cofounder", 25),
+            ("co founder", 25),
+            ("Managing Partner", 25),
+            ("Partners", 25),
+            ("CEO", 22),
+            ("C.E.O.", 22),
+            ("CFO", 22),
+            ("CMO", 22),
+            ("COO", 22),
+            ("CTO", 22),
+            ("Chief of Staff", 22),
+            ("Chief Revenue Officer", 22),
+            ("President", 22),
+            ("VP Sales", 18),
+            ("V.P. Marketing", 18),
+            ("SVP, Operations", 18),
+            ("EVP Finance", 18),
+            ("AVP", 18),
+            ("Vice President", 18),
+            ("Vice-President of Sales", 18),
+            ("Senior Vice President", 18),
+            ("Director of Sales", 15),
+            ("Director", 15),
+            ("Sr. Director", 15),
+            ("Dir. Marketing", 15),
+            ("Sr.Dir. Ops", 15),
+            ("Managing Director", 22),
+            ("Managing Director & Founder", 25),
+            ("Head of Growth", 12),
+            ("Head Chef", 12),
+            ("Department Head", 12),
+            ("Senior Manager", 10),
+            ("Sr. Manager", 10),
+            ("Sr Mgr, Accounts", 10),
+            ("Snr Manager", 10),
+            ("Manager", 7),
+            ("Practice Manager", 7),
+            ("Office Mgr", 7),
+            ("Partnerships Manager", 7),
+            ("Operations Coordinator", 5),
+            ("Headquarters liaison", 5),
+            ("Directory assistant", 5),
+            ("Owner's assistant", 5),
+            ("Product Owner", 5),
+            ("Senior Product Owner", 5),
+            ("Process Owner & Partner", 25),
+            ("Receptionist", 5),
+            ("Senior Engineer", 5),
+            ("Vpn engineer", 5),
+            ("Cooper", 5),
+            ("Scoop editor", 5),
+            ("Doctor", 5),
+            ("", 5),
+            (None, 5),
         ],
     )
     def test_title(self, title, points):
@@ -260,7 +346,9 @@ class TestWeightSources:
         assert not validate_weights(weights)
 
     def test_nan_is_invalid(self):
-        assert not validate_weights({"data_quality": float("nan"), "authority": 0.25, "company_fit": 0.25, "timing": 0.15})
+        assert not validate_weights(
+            {"data_quality": float("nan"), "authority": 0.25, "company_fit": 0.25, "timing": 0.15}
+        )
         assert validate_weights(DEFAULT_WEIGHTS) and validate_weights(LEARNED)
 
     @pytest.mark.parametrize("weights", INVALID)
@@ -285,7 +373,12 @@ class TestWeightSources:
     def test_nan_client_weights_fall_through_to_the_defaults(self, caplog):
         # NaN cannot be stored in a JSON column, but a client object can still carry it.
         client = ClientFactory()
-        client.als_learned_weights = {"data_quality": float("nan"), "authority": 0.25, "company_fit": 0.25, "timing": 0.15}
+        client.als_learned_weights = {
+            "data_quality": float("nan"),
+            "authority": 0.25,
+            "company_fit": 0.25,
+            "timing": 0.15,
+        }
         lead = LeadFactory(client=client)
         with caplog.at_level(logging.WARNING, logger="engines.services.scorer"):
             score_lead(lead, client)
@@ -324,7 +417,9 @@ class TestWeightSources:
     def test_expired_pattern_is_ignored(self):
         now = timezone.now()
         client = ClientFactory()
-        ConversionPatternFactory(client=client, computed_at=now - timedelta(days=10), valid_until=now - timedelta(days=1))
+        ConversionPatternFactory(
+            client=client, computed_at=now - timedelta(days=10), valid_until=now - timedelta(days=1)
+        )
         lead = LeadFactory(client=client)
         score_lead(lead, client, now=now)
         assert lead.als_weights_source == "default"
@@ -335,10 +430,16 @@ class TestWeightSources:
         now = timezone.now()
         client = ClientFactory()
         older = {"data_quality": 0.20, "authority": 0.20, "company_fit": 0.20, "timing": 0.25}
-        ConversionPatternFactory(client=client, computed_at=now - timedelta(days=3), patterns=who_patterns(recommended_weights=older))
-        ConversionPatternFactory(client=client, computed_at=now - timedelta(days=1), patterns=who_patterns(recommended_weights=LEARNED))
+        ConversionPatternFactory(
+            client=client, computed_at=now - timedelta(days=3), patterns=who_patterns(recommended_weights=older)
+        )
+        ConversionPatternFactory(
+            client=client, computed_at=now - timedelta(days=1), patterns=who_patterns(recommended_weights=LEARNED)
+        )
         ConversionPatternFactory(  # newer but expired
-            client=client, computed_at=now - timedelta(hours=5), valid_until=now - timedelta(hours=1),
+            client=client,
+            computed_at=now - timedelta(hours=5),
+            valid_until=now - timedelta(hours=1),
             patterns=who_patterns(recommended_weights=CLIENT_WEIGHTS),
         )
         lead = LeadFactory(client=client)
@@ -346,14 +447,28 @@ class TestWeightSources:
         assert lead.als_weights_used == LEARNED
 
 
-@pytest.mark.parametrize("score, tier", [(None, "cool"), (0, "cool"), (49, "cool"), (50, "warm"), (79, "warm"),
-                                         (80, "hot"), (100, "hot")])
+@pytest.mark.parametrize(
+    "score, tier", [(None, "cool"), (0, "cool"), (49, "cool"), (50, "warm"), (79, "warm"), (80, "hot"), (100, "hot")]
+)
 def test_tiers(score, tier):
     assert als_tier(score) == tier
 
 
-TITLES = ["Owner", "Co-Founder", "CEO", "Sr. Director", "Director of Sales", "SVP Sales", "Head of Ops",
-          "Senior Manager", "Practice Manager", "Operations Coordinator", "Headquarters liaison", "", "Receptionist"]
+TITLES = [
+    "Owner",
+    "Co-Founder",
+    "CEO",
+    "Sr. Director",
+    "Director of Sales",
+    "SVP Sales",
+    "Head of Ops",
+    "Senior Manager",
+    "Practice Manager",
+    "Operations Coordinator",
+    "Headquarters liaison",
+    "",
+    "Receptionist",
+]
 INDUSTRIES = ["Dental", " dental ", "ACCOUNTING", "Legal", "", "Plumbing"]
 COUNTRIES = ["Australia", "AU", "au", "New Zealand", "NZ", "United States", "", "Atlantis"]
 
@@ -362,35 +477,40 @@ def varied_leads(clients, n, seed=16):
     rng = random.Random(seed)
     leads = []
     for i in range(n):
-        leads.append(Lead(
-            client=clients[i % len(clients)],
-            email=rng.choice(["", f"lead{i}@example.com"]),
-            email_verified=rng.random() < 0.4,
-            phone=rng.choice(["", "+61412345678"]),
-            phone_verified=rng.random() < 0.3,
-            linkedin_url=rng.choice(["", f"https://www.linkedin.com/in/l{i}"]),
-            is_personal_email=rng.random() < 0.2,
-            title=rng.choice(TITLES),
-            industry=rng.choice(INDUSTRIES),
-            employee_count=rng.choice([None, 0, 3, 5, 9, 20, 50, 51, 200]),
-            country=rng.choice(COUNTRIES),
-            is_new_role=rng.random() < 0.3,
-            is_hiring=rng.random() < 0.3,
-            recently_funded=rng.random() < 0.2,
-            has_bounced=rng.random() < 0.1,
-            is_unsubscribed=rng.random() < 0.1,
-            is_competitor=rng.random() < 0.1,
-            do_not_contact=rng.random() < 0.05,
-        ))
+        leads.append(
+            Lead(
+                client=clients[i % len(clients)],
+                email=rng.choice(["", f"lead{i}@example.com"]),
+                email_verified=rng.random() < 0.4,
+                phone=rng.choice(["", "+61412345678"]),
+                phone_verified=rng.random() < 0.3,
+                linkedin_url=rng.choice(["", f"https://www.linkedin.com/in/l{i}"]),
+                is_personal_email=rng.random() < 0.2,
+                title=rng.choice(TITLES),
+                industry=rng.choice(INDUSTRIES),
+                employee_count=rng.choice([None, 0, 3, 5, 9, 20, 50, 51, 200]),
+                country=rng.choice(COUNTRIES),
+                is_new_role=rng.random() < 0.3,
+                is_hiring=rng.random() < 0.3,
+                recently_funded=rng.random() < 0.2,
+                has_bounced=rng.random() < 0.1,
+                is_unsubscribed=rng.random() < 0.1,
+                is_competitor=rng.random() < 0.1,
+                do_not_contact=rng.random() < 0.05,
+            )
+        )
     return Lead.objects.bulk_create(leads)
 
 
 def three_clients():
     """One client per weight source, with different ICPs."""
-    by_pattern = ClientFactory(icp={"industries": ["Dental"], "employee_min": 10, "employee_max": 100, "countries": ["AU", "NZ"]})
+    by_pattern = ClientFactory(
+        icp={"industries": ["Dental"], "employee_min": 10, "employee_max": 100, "countries": ["AU", "NZ"]}
+    )
     ConversionPatternFactory(client=by_pattern, patterns=who_patterns(recommended_weights=LEARNED))
-    by_client = ClientFactory(icp={"industries": ["accounting", "legal"], "countries": ["United States"]},
-                              als_learned_weights=CLIENT_WEIGHTS)
+    by_client = ClientFactory(
+        icp={"industries": ["accounting", "legal"], "countries": ["United States"]}, als_learned_weights=CLIENT_WEIGHTS
+    )
     by_default = ClientFactory(icp={})
     return [by_pattern, by_client, by_default]
 

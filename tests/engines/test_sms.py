@@ -34,6 +34,7 @@ def assert_untouched(lead, *, sms_opted_out=False):
 
 # --- segments -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "text, segments",
     [
@@ -76,6 +77,7 @@ def test_encoding():
 
 
 # --- sending --------------------------------------------------------------------------------
+
 
 def test_sends_through_twilio_and_records_the_touch(twilio):
     http, provider = twilio

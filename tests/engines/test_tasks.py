@@ -5,7 +5,7 @@ from django_q.conf import Conf
 from django_q.models import Task
 
 from engines import tasks
-from engines.services.synthetic import generate_client
+from engines.simulation.synthetic import generate_client
 from outreach.models import ConversionPattern
 from tests.factories import ClientFactory
 
@@ -61,4 +61,6 @@ def test_the_nightly_job_runs_every_client_and_one_failure_does_not_stop_the_oth
     assert f"pattern detection failed for client {broken.pk}" in caplog.text
     assert "corrupt data" in caplog.text
     assert set(Task.objects.filter(success=True, group="detect_patterns").values_list("name", flat=True)) == {
-        f"detect patterns of client {healthy.pk}", f"detect patterns of client {empty.pk}"}
+        f"detect patterns of client {healthy.pk}",
+        f"detect patterns of client {empty.pk}",
+    }

@@ -20,8 +20,10 @@ def test_touch_context_gives_the_column_values(touch_number, sequence_id, expect
     assert touch_context(touch_number, sequence_id) == expected
 
 
-@pytest.mark.parametrize("touch_number, sequence_id", [(0, None), (-1, None), (True, None), (2.0, None),
-                                                       (40000, None), (1, "seq-1"), (1, 12)])
+@pytest.mark.parametrize(
+    "touch_number, sequence_id",
+    [(0, None), (-1, None), (True, None), (2.0, None), (40000, None), (1, "seq-1"), (1, 12)],
+)
 def test_touch_context_refuses_what_the_database_would(touch_number, sequence_id):
     with pytest.raises(InvalidTouch):
         touch_context(touch_number, sequence_id)

@@ -20,16 +20,34 @@ def test_records_a_completed_call_with_its_script_outcome_and_duration():
     script = "Introduce yourself, ask about their pipeline and how many hours go into manual follow-up."
     sequence_id = uuid.uuid4()
 
-    activity = complete_call(lead, lead.client, script_id="s-12", script_content=script, outcome="voicemail",
-                             duration_seconds=47, notes="Left a message", touch_number=4, sequence_id=sequence_id,
-                             now=NOW)
+    activity = complete_call(
+        lead,
+        lead.client,
+        script_id="s-12",
+        script_content=script,
+        outcome="voicemail",
+        duration_seconds=47,
+        notes="Left a message",
+        touch_number=4,
+        sequence_id=sequence_id,
+        now=NOW,
+    )
 
     activity.refresh_from_db()
     assert (activity.action, activity.channel, activity.touch_number, activity.sequence_id) == (
-        "voice_completed", "voice", 4, sequence_id)
+        "voice_completed",
+        "voice",
+        4,
+        sequence_id,
+    )
     assert activity.led_to_booking is False
-    assert activity.metadata == {"outcome": "voicemail", "duration_seconds": 47, "script_id": "s-12",
-                                 "touch_number": 4, "sequence_id": str(sequence_id)}
+    assert activity.metadata == {
+        "outcome": "voicemail",
+        "duration_seconds": 47,
+        "script_id": "s-12",
+        "touch_number": 4,
+        "sequence_id": str(sequence_id),
+    }
     snapshot = activity.content_snapshot
     assert (snapshot["script_id"], snapshot["script_content"], snapshot["notes"]) == ("s-12", script, "Left a message")
     assert (snapshot["outcome"], snapshot["duration_seconds"], snapshot["duration_minutes"]) == ("voicemail", 47, 0.8)
@@ -75,13 +93,24 @@ def test_a_call_without_a_script_has_empty_features():
     lead = LeadFactory()
     snapshot = complete_call(lead, lead.client, now=NOW).content_snapshot
     assert (snapshot["script_content"], snapshot["body"], snapshot["pain_points_used"], snapshot["word_count"]) == (
-        None, "", [], 0)
+        None,
+        "",
+        [],
+        0,
+    )
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"outcome": "hung_up"}, {"outcome": None}, {"duration_seconds": -1}, {"duration_seconds": float("nan")},
-     {"duration_seconds": "60"}, {"touch_number": 0}, {"sequence_id": "seq-1"}],
+    [
+        {"outcome": "hung_up"},
+        {"outcome": None},
+        {"duration_seconds": -1},
+        {"duration_seconds": float("nan")},
+        {"duration_seconds": "60"},
+        {"touch_number": 0},
+        {"sequence_id": "seq-1"},
+    ],
 )
 def test_invalid_calls_are_refused_and_nothing_is_recorded(kwargs):
     lead = LeadFactory()
@@ -93,8 +122,11 @@ def test_invalid_calls_are_refused_and_nothing_is_recorded(kwargs):
 
 @pytest.mark.parametrize(
     "change, reason",
-    [({"do_not_contact": True}, "do_not_contact"), ({"voice_opted_out": True}, "voice_opted_out"),
-     ({"phone": ""}, "no_phone")],
+    [
+        ({"do_not_contact": True}, "do_not_contact"),
+        ({"voice_opted_out": True}, "voice_opted_out"),
+        ({"phone": ""}, "no_phone"),
+    ],
 )
 def test_a_lead_who_may_not_be_called_is_refused(change, reason):
     lead = LeadFactory(**change)

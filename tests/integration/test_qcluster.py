@@ -4,6 +4,7 @@ Each test commits its rows (transactional tests), starts the cluster as a
 subprocess with one worker and the ORM broker, waits (bounded) for the
 results it should write, then stops it by its own PID.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ from engines.services.schedules import (
     ensure_detection_schedule,
     next_daily_run,
 )
-from engines.services.synthetic import generate_client
+from engines.simulation.synthetic import generate_client
 from outreach.models import Client, ConversionPattern
 from tests.factories import ClientFactory
 
@@ -62,7 +63,8 @@ def database_url() -> str:
     if connection.vendor == "postgresql":
         return f"postgres://{db['USER']}@/{db['NAME']}?host={db['HOST']}&port={db['PORT']}"
     assert db["NAME"] != ":memory:" and "mode=memory" not in str(db["NAME"]), (
-        "an in-memory SQLite test database cannot be shared: tests/conftest.py makes it a file")
+        "an in-memory SQLite test database cannot be shared: tests/conftest.py makes it a file"
+    )
     return f"sqlite:///{db['NAME']}"
 
 
@@ -84,8 +86,13 @@ class QCluster:
     def __enter__(self) -> QCluster:
         # Its own session, so that a cluster which ignores SIGTERM can be killed with its workers as one group.
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"], cwd=REPO_ROOT, env=self.env,
-            stdin=subprocess.DEVNULL, stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 
@@ -160,8 +167,11 @@ def test_the_nightly_schedule_fans_out_to_every_client_and_an_empty_one_does_not
     names = {f"detect patterns of client {c.pk}": c for c in (client, empty)}
 
     with QCluster() as cluster:
-        cluster.wait_for(lambda: Task.objects.filter(name__in=names).count() == len(names),
-                         timeout=SCHEDULER_PERIOD + 2 * RUN_TIMEOUT, what="detection task of each client")
+        cluster.wait_for(
+            lambda: Task.objects.filter(name__in=names).count() == len(names),
+            timeout=SCHEDULER_PERIOD + 2 * RUN_TIMEOUT,
+            what="detection task of each client",
+        )
 
     fan_out = Task.objects.get(func=DETECTION_FUNC)
     assert (fan_out.success, fan_out.result, fan_out.group) == (True, Client.objects.count(), DETECTION_SCHEDULE_NAME)
@@ -186,8 +196,11 @@ def test_a_worker_killed_mid_task_has_its_task_redelivered_and_run_to_completion
         frozen = True
         try:
             task_id = async_task(DETECT, client.pk, task_name=task_name, sync=False)
-            cluster.wait_for(lambda: OrmQ.objects.filter(lock__gt=timezone.now()).exists(),
-                             timeout=RUN_TIMEOUT, what="task handed to the worker")
+            cluster.wait_for(
+                lambda: OrmQ.objects.filter(lock__gt=timezone.now()).exists(),
+                timeout=RUN_TIMEOUT,
+                what="task handed to the worker",
+            )
             with transaction.atomic():
                 # Blocks the task's first write: PostgreSQL's FOR UPDATE stops the pattern insert (its
                 # foreign-key check on the client), the update takes SQLite's write lock. Reads go on.
@@ -200,15 +213,17 @@ def test_a_worker_killed_mid_task_has_its_task_redelivered_and_run_to_completion
                 # bookkeeping (a lock shared with the guard) and read its evidence, so it dies mid-run.
                 time.sleep(KILL_AFTER)
                 os.kill(worker, signal.SIGKILL)
-                cluster.wait_for(lambda: len(cluster.worker_pids()) == 2, timeout=RUN_TIMEOUT,
-                                 what="worker replaced after its death")
+                cluster.wait_for(
+                    lambda: len(cluster.worker_pids()) == 2, timeout=RUN_TIMEOUT, what="worker replaced after its death"
+                )
         finally:
             if frozen:  # the test failed early: let the cluster stop its worker
                 os.kill(worker, signal.SIGCONT)
         assert fetch(task_id) is None
 
-        task = cluster.wait_for(lambda: fetch(task_id), timeout=REDELIVERY_RETRY + RUN_TIMEOUT,
-                                what="result of the redelivered task")
+        task = cluster.wait_for(
+            lambda: fetch(task_id), timeout=REDELIVERY_RETRY + RUN_TIMEOUT, what="result of the redelivered task"
+        )
 
         assert cluster.runs_of(task_name) == 2
     assert task.attempt_count == 1

@@ -1,4 +1,5 @@
 """Every model is in the admin, and the admin refuses a malformed pattern with a readable message."""
+
 import json
 
 import pytest
@@ -56,6 +57,8 @@ def test_admin_refuses_a_malformed_pattern_and_saves_nothing(admin_client):
 
 def test_admin_saves_a_valid_pattern(admin_client):
     client = ClientFactory()
-    response = admin_client.post(reverse("admin:outreach_conversionpattern_add"), _pattern_form(client, when_patterns()))
+    response = admin_client.post(
+        reverse("admin:outreach_conversionpattern_add"), _pattern_form(client, when_patterns())
+    )
     assert response.status_code == 302
     assert ConversionPattern.objects.get().patterns["best_hours"][0]["hour"] == 10

@@ -3,7 +3,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from engines.services.synthetic import generate_client
+from engines.simulation.synthetic import generate_client
 from outreach.models import ConversionPattern
 from tests.factories import ClientFactory
 

@@ -1,4 +1,5 @@
 """Models and the rules the database enforces: a violating row is refused by the database itself."""
+
 import uuid
 from datetime import timedelta
 
@@ -104,9 +105,7 @@ def test_a_sent_touch_must_point_at_its_activity():
     ScheduledTouch.objects.filter(pk=touch.pk).update(status="sent", activity=activity)
 
 
-@pytest.mark.parametrize(
-    "field, value", [("pattern_type", "why"), ("confidence", 1.5), ("confidence", -0.1)]
-)
+@pytest.mark.parametrize("field, value", [("pattern_type", "why"), ("confidence", 1.5), ("confidence", -0.1)])
 def test_conversion_pattern_rejects_bad_type_and_confidence(field, value):
     pattern = ConversionPatternFactory()
     assert refused(lambda: ConversionPattern.objects.filter(pk=pattern.pk).update(**{field: value}))

@@ -1,4 +1,5 @@
 """Start-up checks: a missing production setting stops the process with a message naming it."""
+
 import os
 import subprocess
 import sys
@@ -8,11 +9,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_django(**env_overrides: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "DJANGO_ENV"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "DJANGO_ENV"}
+    }
     env.update(env_overrides, DJANGO_SETTINGS_MODULE="outreach.settings")
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -30,8 +37,11 @@ def test_production_names_every_missing_setting():
 
 def test_production_with_twilio_sms_needs_twilio_credentials():
     result = start_django(
-        DJANGO_ENV="production", SECRET_KEY="s" * 50, ALLOWED_HOSTS="outreach.example.com",
-        DATABASE_URL="sqlite:////tmp/outreach-settings-test.sqlite3", PUBLIC_BASE_URL="https://outreach.example.com",
+        DJANGO_ENV="production",
+        SECRET_KEY="s" * 50,
+        ALLOWED_HOSTS="outreach.example.com",
+        DATABASE_URL="sqlite:////tmp/outreach-settings-test.sqlite3",
+        PUBLIC_BASE_URL="https://outreach.example.com",
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
     )
     assert result.returncode != 0

@@ -7,6 +7,7 @@ flight), learns, and saves a new ConversionPattern valid for `valid_days`
 evidence saves nothing: the consumers then keep the active pattern while it
 is still valid, and their defaults after.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +23,16 @@ from outreach.models import Client, ConversionPattern
 
 DETECTORS = {"who": detect_who, "what": detect_what, "when": detect_when, "how": detect_how}
 
-__all__ = ["DETECTORS", "DetectionResult", "detect_how", "detect_patterns", "detect_what", "detect_when",
-           "detect_who", "run_detectors"]
+__all__ = [
+    "DETECTORS",
+    "DetectionResult",
+    "detect_how",
+    "detect_patterns",
+    "detect_what",
+    "detect_when",
+    "detect_who",
+    "run_detectors",
+]
 
 
 def run_detectors(

@@ -21,6 +21,7 @@ Everything is read with a handful of queries into numpy columns
 (`values_list`, chunked) and computed with numpy; nothing loops over model
 instances.
 """
+
 from __future__ import annotations
 
 import functools
@@ -156,9 +157,7 @@ class Evidence:
 
 
 def sent_touches(client: Client, since: datetime, now: datetime) -> QuerySet:
-    return Activity.objects.filter(
-        client=client, action__in=SENT_ACTIONS, created_at__gte=since, created_at__lte=now
-    )
+    return Activity.objects.filter(client=client, action__in=SENT_ACTIONS, created_at__gte=since, created_at__lte=now)
 
 
 def _snapshot_int(key: str) -> Coalesce:
@@ -176,8 +175,10 @@ def code_column(field_name: str, values: tuple[str, ...]) -> Case:
 
 def _bit_mask(conditions: list[Q]):
     """An integer column whose bit i is set when conditions[i] holds."""
-    terms = [Case(When(condition, then=Value(1 << i)), default=Value(0), output_field=IntegerField())
-             for i, condition in enumerate(conditions)]
+    terms = [
+        Case(When(condition, then=Value(1 << i)), default=Value(0), output_field=IntegerField())
+        for i, condition in enumerate(conditions)
+    ]
     return functools.reduce(lambda a, b: a + b, terms)
 
 
@@ -251,14 +252,23 @@ def load_evidence(
         return np.asarray(raw.pop(name), dtype=dtype)[order]
 
     evidence = Evidence(
-        client=client, now=now, since=since, window_days=window_days, settle_days=settle_days,
+        client=client,
+        now=now,
+        since=since,
+        window_days=window_days,
+        settle_days=settle_days,
         lead_ids=lead_ids,
         lead_state=np.full(len(lead_ids), IN_FLIGHT, dtype=np.int8),
         lead_converted_at=np.full(len(lead_ids), np.nan),
-        t_lead=t_lead.astype(np.int32), t_at=at[order],
-        t_channel=column("channel", np.int8), t_touch=column("touch", np.int16), t_seq=t_seq,
-        t_day=column("day", np.int8), t_hour=column("hour", np.int8),
-        t_booked=np.zeros(len(at), dtype=bool), t_replied=np.zeros(len(at), dtype=bool),
+        t_lead=t_lead.astype(np.int32),
+        t_at=at[order],
+        t_channel=column("channel", np.int8),
+        t_touch=column("touch", np.int16),
+        t_seq=t_seq,
+        t_day=column("day", np.int8),
+        t_hour=column("hour", np.int8),
+        t_booked=np.zeros(len(at), dtype=bool),
+        t_replied=np.zeros(len(at), dtype=bool),
         sequence_keys=sequence_keys,
     )
     if content:
@@ -282,7 +292,8 @@ def _label(evidence: Evidence, *, flagged: np.ndarray) -> None:
             "at": "created_at",
             "booking": Case(
                 When(Q(action=ActivityAction.MEETING_BOOKED) | Q(led_to_booking=True), then=Value(1)),
-                default=Value(0), output_field=IntegerField(),
+                default=Value(0),
+                output_field=IntegerField(),
             ),
         },
     )
@@ -324,8 +335,7 @@ def _label(evidence: Evidence, *, flagged: np.ndarray) -> None:
     last_touch = np.full(n_leads, -np.inf)
     np.maximum.at(last_touch, t_lead, t_at)
     pending_ids = np.asarray(
-        ScheduledTouch.objects.filter(client=client, status__in=_PENDING)
-        .values_list("lead_id", flat=True).distinct(),
+        ScheduledTouch.objects.filter(client=client, status__in=_PENDING).values_list("lead_id", flat=True).distinct(),
         dtype=np.int64,
     )
     pending = np.isin(evidence.lead_ids, pending_ids)
@@ -373,8 +383,9 @@ def require(condition: bool, reason: str) -> None:
         raise NotEnoughEvidence(reason)
 
 
-def require_events(units: int, events: int, *, unit: str, event: str,
-                   min_units: int = MIN_UNITS, min_events: int = MIN_EVENTS) -> None:
+def require_events(
+    units: int, events: int, *, unit: str, event: str, min_units: int = MIN_UNITS, min_events: int = MIN_EVENTS
+) -> None:
     require(units >= min_units, f"only {units} finished {unit} in the window (need {min_units})")
     require(events >= min_events, f"only {events} {event} in the window (need {min_events})")
 

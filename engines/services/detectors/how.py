@@ -15,6 +15,7 @@ to leads of a tier (the tier recorded when the sequence was planned), the
 share credited with the booking, smoothed toward the share over all channels.
 Touches of sequences planned without a tier are left out of it.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -56,8 +57,9 @@ def detect_how(
     evidence: Evidence | None = None,
 ) -> DetectionResult:
     """Learn and save the client's HOW pattern; nothing is saved without enough finished sequences and bookings."""
-    return run_detector(PatternType.HOW, _learn, client, now=now, window_days=window_days,
-                        valid_days=valid_days, evidence=evidence)
+    return run_detector(
+        PatternType.HOW, _learn, client, now=now, window_days=window_days, valid_days=valid_days, evidence=evidence
+    )
 
 
 def _learn(evidence: Evidence) -> dict:
@@ -100,8 +102,12 @@ def _plans(evidence: Evidence) -> tuple[np.ndarray, np.ndarray]:
             client=evidence.client,
             sequence_id__in=evidence.sent_in_window().filter(touch_number=1).values("sequence_id"),
         ),
-        {"seq": "sequence_id", "touch": "touch_number", "channel": code_column("channel", CHANNELS),
-         "tier": code_column("lead_tier", TIERS)},
+        {
+            "seq": "sequence_id",
+            "touch": "touch_number",
+            "channel": code_column("channel", CHANNELS),
+            "tier": code_column("lead_tier", TIERS),
+        },
     )
     keys = np.frombuffer(b"".join(u.bytes for u in plan["seq"]), dtype="S16")
     plan_seq = np.searchsorted(evidence.sequence_keys, keys)
@@ -152,9 +158,13 @@ def _winning(codes: np.ndarray, converted: np.ndarray, base: float) -> list[dict
     winners = np.flatnonzero((totals >= MIN_BUCKET) & (smoothed > base) & (unique > 0))
     ranked = sorted(winners, key=lambda i: -smoothed[i])
     return [
-        {"sequence": _decode(int(unique[i])), "conversion_rate": rate(smoothed[i]),
-         "lift": round(float(smoothed[i] / base), 3), "sample_size": int(totals[i]),
-         "conversions": int(positives[i])}
+        {
+            "sequence": _decode(int(unique[i])),
+            "conversion_rate": rate(smoothed[i]),
+            "lift": round(float(smoothed[i] / base), 3),
+            "sample_size": int(totals[i]),
+            "conversions": int(positives[i]),
+        }
         for i in ranked[:WINNING_SEQUENCES]
     ]
 
@@ -171,8 +181,11 @@ def _first_channel_rates(codes: np.ndarray, converted: np.ndarray, base: float) 
     totals, positives = _first_channel_counts(codes, converted)
     smoothed = smoothed_rate(positives, totals, base)
     return {
-        CHANNELS[i]: {"conversion_rate": rate(smoothed[i]), "lift": round(float(smoothed[i] / base), 3),
-                      "sample_size": int(totals[i])}
+        CHANNELS[i]: {
+            "conversion_rate": rate(smoothed[i]),
+            "lift": round(float(smoothed[i] / base), 3),
+            "sample_size": int(totals[i]),
+        }
         for i in np.flatnonzero(totals >= MIN_BUCKET)
     }
 
@@ -205,6 +218,8 @@ def _by_tier(evidence: Evidence, tiers: np.ndarray) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for i in np.flatnonzero(totals >= MIN_BUCKET):
         out.setdefault(TIERS[i // len(CHANNELS)], {})[CHANNELS[i % len(CHANNELS)]] = {
-            "conversion_rate": rate(smoothed[i]), "sample_size": int(totals[i]), "bookings": int(positives[i]),
+            "conversion_rate": rate(smoothed[i]),
+            "sample_size": int(totals[i]),
+            "bookings": int(positives[i]),
         }
     return out

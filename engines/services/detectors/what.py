@@ -17,6 +17,7 @@ with its lift over the channel's other lengths and the interval of that lift.
 The same lifts are repeated per channel (`by_channel`) for the channels with
 enough evidence of their own.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -60,15 +61,29 @@ def detect_what(
     outcome: str = OUTCOME_RESPONSE,
 ) -> DetectionResult:
     """Learn and save the client's WHAT pattern; nothing is saved without enough finished touches and outcomes."""
-    return run_detector(PatternType.WHAT, lambda e: _learn(e, outcome), client, now=now,
-                        window_days=window_days, valid_days=valid_days, evidence=evidence, content=True)
+    return run_detector(
+        PatternType.WHAT,
+        lambda e: _learn(e, outcome),
+        client,
+        now=now,
+        window_days=window_days,
+        valid_days=valid_days,
+        evidence=evidence,
+        content=True,
+    )
 
 
 def _learn(evidence: Evidence, outcome: str) -> dict:
     touches = _Touches.of(evidence, evidence.t_finished, outcome)
     event = "bookings" if outcome == OUTCOME_BOOKING else "bookings or replies"
-    require_events(touches.count, touches.positives, unit="touches", event=event,
-                   min_units=MIN_TOUCHES, min_events=MIN_TOUCH_EVENTS)
+    require_events(
+        touches.count,
+        touches.positives,
+        unit="touches",
+        event=event,
+        min_units=MIN_TOUCHES,
+        min_events=MIN_TOUCH_EVENTS,
+    )
     features = touches.features()
     by_channel = {}
     for i, channel in enumerate(CHANNELS):
@@ -105,8 +120,9 @@ class _Touches:
 
     @classmethod
     def of(cls, evidence: Evidence, mask: np.ndarray, outcome: str) -> _Touches:
-        return cls(evidence.t_positive(outcome)[mask],
-                   **{name: getattr(evidence, f"t_{name}")[mask] for name in cls.COLUMNS})
+        return cls(
+            evidence.t_positive(outcome)[mask], **{name: getattr(evidence, f"t_{name}")[mask] for name in cls.COLUMNS}
+        )
 
     def subset(self, mask: np.ndarray) -> _Touches:
         return _Touches(self.positive[mask], **{name: getattr(self, name)[mask] for name in self.COLUMNS})
@@ -148,7 +164,8 @@ class _Touches:
             in_best = words[band == best]
             k, n = int(positives[best]), int(totals[best])
             out[channel] = {
-                "min_words": int(in_best.min()), "max_words": int(in_best.max()),
+                "min_words": int(in_best.min()),
+                "max_words": int(in_best.max()),
                 "conversion_rate": rate(smoothed[best]),
                 **lift_entry(k, n, int(positive.sum()) - k, len(positive) - n, channel_rate),
             }

@@ -13,6 +13,7 @@ before the conversion, where at least MIN_GAP_SAMPLES of them had that step.
 `converting_touch_distribution` counts the touches credited with a booking by
 touch number; `peak_converting_touch` is the most frequent (null without any).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -53,8 +54,15 @@ def detect_when(
     outcome: str = OUTCOME_RESPONSE,
 ) -> DetectionResult:
     """Learn and save the client's WHEN pattern; nothing is saved without enough finished touches and outcomes."""
-    return run_detector(PatternType.WHEN, lambda e: _learn(e, outcome), client, now=now,
-                        window_days=window_days, valid_days=valid_days, evidence=evidence)
+    return run_detector(
+        PatternType.WHEN,
+        lambda e: _learn(e, outcome),
+        client,
+        now=now,
+        window_days=window_days,
+        valid_days=valid_days,
+        evidence=evidence,
+    )
 
 
 def _learn(evidence: Evidence, outcome: str) -> dict:
@@ -62,8 +70,7 @@ def _learn(evidence: Evidence, outcome: str) -> dict:
     known = evidence.t_finished & (evidence.t_day >= 0) & (evidence.t_hour >= 0)
     touches, positives = int(known.sum()), int(positive[known].sum())
     event = "bookings" if outcome == OUTCOME_BOOKING else "bookings or replies"
-    require_events(touches, positives, unit="touches", event=event,
-                   min_units=MIN_TOUCHES, min_events=MIN_TOUCH_EVENTS)
+    require_events(touches, positives, unit="touches", event=event, min_units=MIN_TOUCHES, min_events=MIN_TOUCH_EVENTS)
     base = positives / touches
     distribution = _converting_touches(evidence)
     return {
@@ -89,8 +96,12 @@ def _ranked(bucket: np.ndarray, positive: np.ndarray, size: int, key: str, base:
     smoothed = smoothed_rate(positives, totals, base)
     ranked = sorted(np.flatnonzero(totals >= MIN_BUCKET), key=lambda i: (-smoothed[i], i))
     return [
-        {key: int(i), "conversion_rate": rate(smoothed[i]), "lift": round(float(smoothed[i] / base), 3),
-         "sample_size": int(totals[i])}
+        {
+            key: int(i),
+            "conversion_rate": rate(smoothed[i]),
+            "lift": round(float(smoothed[i] / base), 3),
+            "sample_size": int(totals[i]),
+        }
         for i in ranked
     ]
 

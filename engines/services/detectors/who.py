@@ -12,6 +12,7 @@ made proportional weights summing to 0.85, projected into [0.05, 0.50], then
 shrunk toward DEFAULT_WEIGHTS by the confidence: with little evidence the
 weights stay near the defaults and move away only as conversions accumulate.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -48,8 +49,14 @@ WEIGHT_TOTAL = 0.85
 L2_PENALTY = 1.0
 # Authority points the scorer gives each seniority, highest first.
 SENIORITY_BY_AUTHORITY = (
-    (25, "owner"), (22, "c_suite"), (18, "vp"), (15, "director"),
-    (12, "head"), (10, "senior_manager"), (7, "manager"), (0, "other"),
+    (25, "owner"),
+    (22, "c_suite"),
+    (18, "vp"),
+    (15, "director"),
+    (12, "head"),
+    (10, "senior_manager"),
+    (7, "manager"),
+    (0, "other"),
 )
 SIZE_BANDS = ((1, 10), (11, 50), (51, 200), (201, 1000), (1001, None))
 TIMING_SIGNALS = ("is_new_role", "is_hiring", "recently_funded")
@@ -68,12 +75,11 @@ def detect_who(
     The saved weights also become the client's own learned weights, which the
     scorer falls back to once the pattern expires (if nightly detection stops).
     """
-    result = run_detector(PatternType.WHO, _learn, client, now=now, window_days=window_days,
-                          valid_days=valid_days, evidence=evidence)
+    result = run_detector(
+        PatternType.WHO, _learn, client, now=now, window_days=window_days, valid_days=valid_days, evidence=evidence
+    )
     if result.saved:
-        Client.objects.filter(pk=client.pk).update(
-            als_learned_weights=result.pattern.patterns["recommended_weights"]
-        )
+        Client.objects.filter(pk=client.pk).update(als_learned_weights=result.pattern.patterns["recommended_weights"])
     return result
 
 
@@ -81,23 +87,30 @@ def _learn(evidence: Evidence) -> dict:
     finished = evidence.lead_state != IN_FLIGHT
     converted = evidence.lead_state[finished] == CONVERTED
     require_events(int(finished.sum()), int(converted.sum()), unit="leads", event="conversions")
-    require(int((~converted).sum()) >= MIN_EVENTS,
-            f"only {int((~converted).sum())} finished leads did not convert (need {MIN_EVENTS})")
+    require(
+        int((~converted).sum()) >= MIN_EVENTS,
+        f"only {int((~converted).sum())} finished leads did not convert (need {MIN_EVENTS})",
+    )
     leads = _lead_columns(evidence, evidence.lead_ids[finished])
     base = float(converted.mean())
 
     components = np.column_stack([leads[key] / COMPONENT_MAX[key] for key in WEIGHT_KEYS])
     scored = np.isfinite(components).all(axis=1)
-    require(int(scored.sum()) >= MIN_UNITS,
-            f"only {int(scored.sum())} finished leads carry scoring components (need {MIN_UNITS})")
+    require(
+        int(scored.sum()) >= MIN_UNITS,
+        f"only {int(scored.sum())} finished leads carry scoring components (need {MIN_UNITS})",
+    )
     scored_conversions = int(converted[scored].sum())
-    require(min(scored_conversions, int((~converted[scored]).sum())) >= MIN_EVENTS,
-            "too few scored leads on one side of the outcome")
+    require(
+        min(scored_conversions, int((~converted[scored]).sum())) >= MIN_EVENTS,
+        "too few scored leads on one side of the outcome",
+    )
     intercept, coefficients = fit_logistic(components[scored], converted[scored])
     learned = weights_from_coefficients(coefficients)
     strength = confidence(scored_conversions)
-    recommended = {key: round(strength * learned[key] + (1 - strength) * DEFAULT_WEIGHTS[key], 3)
-                   for key in WEIGHT_KEYS}
+    recommended = {
+        key: round(strength * learned[key] + (1 - strength) * DEFAULT_WEIGHTS[key], 3) for key in WEIGHT_KEYS
+    }
     return {
         "recommended_weights": recommended,
         "conversion_rate_by": {
@@ -126,6 +139,7 @@ def _learn(evidence: Evidence) -> dict:
 
 def _lead_columns(evidence: Evidence, lead_ids: np.ndarray) -> dict[str, np.ndarray]:
     """The finished leads' stored components and attributes, aligned with `lead_ids` (sorted)."""
+
     def component(key: str):
         return Cast(KeyTextTransform(key, "als_components"), FloatField())
 
@@ -220,7 +234,8 @@ def _rates(labels: np.ndarray, converted: np.ndarray, base: float) -> dict[str, 
     smoothed = smoothed_rate(positives, totals, base)
     return {
         labels[first[i]]: _entry(smoothed[i], positives[i], totals[i], base)
-        for i in np.flatnonzero(totals >= MIN_BUCKET) if unique[i]
+        for i in np.flatnonzero(totals >= MIN_BUCKET)
+        if unique[i]
     }
 
 

@@ -2,8 +2,8 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand
 
-from engines.services.demo import run_demo
 from engines.services.scorer import DEFAULT_WEIGHTS, als_tier, explain_score
+from engines.simulation.demo import run_demo
 from outreach.management.progress import progress_bar
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -21,8 +21,10 @@ class Command(BaseCommand):
             run = run_demo(history_leads=history_leads, seed=seed, progress=bar.update)
         out = self.stdout
         out.write(self.style.MIGRATE_HEADING(f"\n{run.client} (client {run.client.pk})"))
-        out.write(f"history: {run.history.leads:,} leads, {run.history.activities:,} activities, "
-                  f"{run.history.scheduled_touches:,} sequence steps over 90 days")
+        out.write(
+            f"history: {run.history.leads:,} leads, {run.history.activities:,} activities, "
+            f"{run.history.scheduled_touches:,} sequence steps over 90 days"
+        )
 
         out.write(self.style.MIGRATE_HEADING("\nWhat Outreach learned"))
         for pattern_type, result in run.learned.items():
@@ -30,8 +32,10 @@ class Command(BaseCommand):
                 out.write(f"  {pattern_type.upper():4} nothing saved: {result.reason}")
                 continue
             data = result.pattern.patterns
-            out.write(f"  {pattern_type.upper():4} {self._summary(pattern_type, data)}  "
-                      f"(n={data['sample_size']:,}, confidence {data['confidence']:.2f})")
+            out.write(
+                f"  {pattern_type.upper():4} {self._summary(pattern_type, data)}  "
+                f"(n={data['sample_size']:,}, confidence {data['confidence']:.2f})"
+            )
 
         out.write(self.style.MIGRATE_HEADING("\nNew leads, scored with the learned weights"))
         for lead in run.leads:
@@ -41,8 +45,10 @@ class Command(BaseCommand):
                 + (f"×{item['weight']:.2f}" if item["weight"] is not None else "")
                 for name, item in explained.items()
             )
-            out.write(f"  {lead.als_score:3} {als_tier(lead.als_score):4}  {lead}  [{parts}] "
-                      f"weights: {lead.als_weights_source}")
+            out.write(
+                f"  {lead.als_score:3} {als_tier(lead.als_score):4}  {lead}  [{parts}] "
+                f"weights: {lead.als_weights_source}"
+            )
 
         out.write(self.style.MIGRATE_HEADING("\nPlanned sequences, in each lead's local time"))
         for lead in run.leads:
@@ -54,10 +60,12 @@ class Command(BaseCommand):
                 f"{t['touch_number']} {t['channel']} {self._when(t['scheduled_at'])}" for t in plan["scheduled_touches"]
             )
             out.write(f"  {lead}: {steps}")
-        out.write(self.style.SUCCESS(
-            "\nDone. Browse it all in the admin: `.venv/bin/python manage.py createsuperuser`, "
-            "then `.venv/bin/python manage.py runserver` and open /admin/."
-        ))
+        out.write(
+            self.style.SUCCESS(
+                "\nDone. Browse it all in the admin: `.venv/bin/python manage.py createsuperuser`, "
+                "then `.venv/bin/python manage.py runserver` and open /admin/."
+            )
+        )
 
     @staticmethod
     def _when(iso: str) -> str:
@@ -78,6 +86,8 @@ class Command(BaseCommand):
         if pattern_type == "how":
             top = data["winning_sequences"][0]["sequence"] if data["winning_sequences"] else []
             return f"first channel {data['best_first_channel'] or '-'}; winning sequence {' → '.join(top) or '-'}"
-        return (f"effective CTAs {', '.join(data['ctas']['effective']) or '-'}; effective pain points "
-                f"{', '.join(data['pain_points']['effective']) or '-'}; ineffective "
-                f"{', '.join(data['pain_points']['ineffective']) or '-'}")
+        return (
+            f"effective CTAs {', '.join(data['ctas']['effective']) or '-'}; effective pain points "
+            f"{', '.join(data['pain_points']['effective']) or '-'}; ineffective "
+            f"{', '.join(data['pain_points']['ineffective']) or '-'}"
+        )

@@ -1,10 +1,11 @@
 """Planted-truth data shared by the detector tests: generated once for the package, removed after it."""
+
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 
-from engines.services.synthetic import SyntheticClient, generate_client
+from engines.simulation.synthetic import SyntheticClient, generate_client
 from outreach.models import Client
 
 NOW = datetime(2026, 3, 4, 6, 0, tzinfo=UTC)

@@ -40,15 +40,25 @@ def days_ago(days: float):
 def touch(lead, days, *, channel="email", touch_number=1, sequence_id=None, body="Hi there", **fields):
     at = days_ago(days)
     sequence_id = sequence_id or uuid.uuid4()
-    snapshot = build_content_snapshot(body, lead, touch_number=touch_number, sequence_id=sequence_id,
-                                      channel=channel, sent_at=at)
-    return ActivityFactory(lead=lead, action=SENT[channel], channel=channel, touch_number=touch_number,
-                           sequence_id=sequence_id, content_snapshot=snapshot, created_at=at, **fields)
+    snapshot = build_content_snapshot(
+        body, lead, touch_number=touch_number, sequence_id=sequence_id, channel=channel, sent_at=at
+    )
+    return ActivityFactory(
+        lead=lead,
+        action=SENT[channel],
+        channel=channel,
+        touch_number=touch_number,
+        sequence_id=sequence_id,
+        content_snapshot=snapshot,
+        created_at=at,
+        **fields,
+    )
 
 
 def outcome(lead, action, days, **fields):
-    return ActivityFactory(lead=lead, action=action, channel="", touch_number=None, sequence_id=None,
-                           created_at=days_ago(days), **fields)
+    return ActivityFactory(
+        lead=lead, action=action, channel="", touch_number=None, sequence_id=None, created_at=days_ago(days), **fields
+    )
 
 
 def lead_state(evidence, lead):
@@ -197,8 +207,12 @@ def test_activities_that_are_not_touches_are_ignored():
 
 def test_content_columns_are_read_from_the_snapshot():
     lead = LeadFactory(company_name="Bondi Smiles", first_name="Olivia")
-    touch(lead, 40, body="Hi Olivia, I have been following Bondi Smiles. The budget never stretches far enough "
-                         "and it eats hours every week. We could run a free audit for you.")
+    touch(
+        lead,
+        40,
+        body="Hi Olivia, I have been following Bondi Smiles. The budget never stretches far enough "
+        "and it eats hours every week. We could run a free audit for you.",
+    )
     touch(lead, 35, channel="sms", touch_number=2, body="Hi there")
 
     evidence = load_evidence(lead.client, now=NOW, content=True)

@@ -6,7 +6,7 @@ from engines.services.allocator import allocate_lead
 from engines.services.detectors import detect_patterns, run_detectors
 from engines.services.patterns import get_active_pattern, load_active_patterns, pattern_errors
 from engines.services.scorer import score_lead
-from engines.services.synthetic import PLANTED, generate_client
+from engines.simulation.synthetic import PLANTED, generate_client
 from outreach.models import ConversionPattern
 from tests.engines.detectors.conftest import NOW
 from tests.factories import LeadFactory
@@ -28,8 +28,10 @@ def test_every_type_is_learned_and_saved_valid(planted):
         assert pattern_errors(pattern_type, pattern.patterns) == []
         pattern.full_clean()
         assert (pattern.computed_at, pattern.valid_until) == (NOW, NOW + timedelta(days=7))
-        assert (pattern.sample_size, pattern.confidence) == (pattern.patterns["sample_size"],
-                                                             pattern.patterns["confidence"])
+        assert (pattern.sample_size, pattern.confidence) == (
+            pattern.patterns["sample_size"],
+            pattern.patterns["confidence"],
+        )
         assert get_active_pattern(client, pattern_type, now=NOW + timedelta(hours=1)) == pattern
 
 

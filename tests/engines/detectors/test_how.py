@@ -8,7 +8,7 @@ from engines.services.content import build_content_snapshot
 from engines.services.detectors.common import MIN_BUCKET, load_evidence
 from engines.services.detectors.how import detect_how
 from engines.services.patterns import pattern_errors
-from engines.services.synthetic import PLANTED, generate_client
+from engines.simulation.synthetic import PLANTED, generate_client
 from outreach.models import Activity, ConversionPattern, ScheduledTouch
 from tests.engines.detectors.conftest import NOW
 from tests.factories import ActivityFactory, ClientFactory, LeadFactory, ScheduledTouchFactory
@@ -34,12 +34,16 @@ def test_a_sequence_is_its_whole_plan_even_when_it_converted_early(planted):
     evidence = load_evidence(client, now=NOW)
     finished_leads = set(evidence.lead_ids[evidence.lead_state >= 0].tolist())
     plans = defaultdict(list)
-    for lead_id, sequence_id, channel in (ScheduledTouch.objects.filter(client=client, lead_id__in=finished_leads)
-                                          .order_by("touch_number").values_list("lead_id", "sequence_id", "channel")):
+    for lead_id, sequence_id, channel in (
+        ScheduledTouch.objects.filter(client=client, lead_id__in=finished_leads)
+        .order_by("touch_number")
+        .values_list("lead_id", "sequence_id", "channel")
+    ):
         plans[sequence_id].append(channel)
     converted = set(client.leads.filter(status="converted").values_list("pk", flat=True))
-    converted_sequences = set(ScheduledTouch.objects.filter(lead_id__in=converted)
-                              .values_list("sequence_id", flat=True))
+    converted_sequences = set(
+        ScheduledTouch.objects.filter(lead_id__in=converted).values_list("sequence_id", flat=True)
+    )
     winner = pattern["winning_sequences"][0]
 
     runs = [sequence_id for sequence_id, channels in plans.items() if channels == winner["sequence"]]
@@ -70,18 +74,32 @@ def test_sequences_sent_without_a_plan_use_the_channels_sent():
         channels = ("sms", "email") if i % 2 else ("email", "email")
         for number, channel in enumerate(channels, start=1):
             at = now - timedelta(days=40 - number)
-            ActivityFactory(lead=lead, action=f"{channel}_sent", channel=channel, touch_number=number,
-                            sequence_id=sequence_id, created_at=at,
-                            content_snapshot=build_content_snapshot("Hi", lead, channel=channel, sent_at=at))
+            ActivityFactory(
+                lead=lead,
+                action=f"{channel}_sent",
+                channel=channel,
+                touch_number=number,
+                sequence_id=sequence_id,
+                created_at=at,
+                content_snapshot=build_content_snapshot("Hi", lead, channel=channel, sent_at=at),
+            )
         if i % 4 == 0:
-            ActivityFactory(lead=lead, action="meeting_booked", channel="", touch_number=None, sequence_id=None,
-                            led_to_booking=True, created_at=now - timedelta(days=37))
+            ActivityFactory(
+                lead=lead,
+                action="meeting_booked",
+                channel="",
+                touch_number=None,
+                sequence_id=None,
+                led_to_booking=True,
+                created_at=now - timedelta(days=37),
+            )
 
     pattern = detect_how(client, now=now).pattern.patterns
 
     # (sms, email) never converted: below the client's rate, it is no winner.
     assert [(entry["sequence"], entry["conversions"]) for entry in pattern["winning_sequences"]] == [
-        (["email", "email"], 30)]
+        (["email", "email"], 30)
+    ]
     assert pattern["first_channel_rates"]["sms"]["sample_size"] == 60
     assert pattern["channel_effectiveness_by_tier"] == {}
     assert pattern["best_first_channel"] == "email"
@@ -93,23 +111,54 @@ def test_a_plan_with_a_tier_but_only_one_first_channel_names_no_best_first_chann
         lead = LeadFactory(client=client)
         sequence_id = uuid.uuid4()
         at = NOW - timedelta(days=30)
-        sent = ActivityFactory(lead=lead, action="email_sent", channel="email", touch_number=1,
-                               sequence_id=sequence_id, created_at=at,
-                               content_snapshot=build_content_snapshot("Hi", lead, sent_at=at))
-        ScheduledTouchFactory(lead=lead, sequence_id=sequence_id, touch_number=1, channel="email", status="sent",
-                              activity=sent, lead_tier="warm", scheduled_at=at)
-        ScheduledTouchFactory(lead=lead, sequence_id=sequence_id, touch_number=2, channel="voice" if i < 55 else "sms",
-                              status="cancelled" if i < 25 else "failed", lead_tier="warm", scheduled_at=at)
+        sent = ActivityFactory(
+            lead=lead,
+            action="email_sent",
+            channel="email",
+            touch_number=1,
+            sequence_id=sequence_id,
+            created_at=at,
+            content_snapshot=build_content_snapshot("Hi", lead, sent_at=at),
+        )
+        ScheduledTouchFactory(
+            lead=lead,
+            sequence_id=sequence_id,
+            touch_number=1,
+            channel="email",
+            status="sent",
+            activity=sent,
+            lead_tier="warm",
+            scheduled_at=at,
+        )
+        ScheduledTouchFactory(
+            lead=lead,
+            sequence_id=sequence_id,
+            touch_number=2,
+            channel="voice" if i < 55 else "sms",
+            status="cancelled" if i < 25 else "failed",
+            lead_tier="warm",
+            scheduled_at=at,
+        )
         if i < 25:
-            ActivityFactory(lead=lead, action="meeting_booked", channel="", touch_number=None, sequence_id=None,
-                            led_to_booking=True, created_at=at + timedelta(hours=5))
+            ActivityFactory(
+                lead=lead,
+                action="meeting_booked",
+                channel="",
+                touch_number=None,
+                sequence_id=None,
+                led_to_booking=True,
+                created_at=at + timedelta(hours=5),
+            )
 
     pattern = detect_how(client, now=NOW).pattern.patterns
 
     assert pattern["best_first_channel"] is None
     assert [entry["sequence"] for entry in pattern["winning_sequences"]] == [["email", "voice"]]
     assert pattern["channel_effectiveness_by_tier"]["warm"]["email"] == {
-        "conversion_rate": pytest.approx(25 / 110, abs=0.01), "sample_size": 110, "bookings": 25}
+        "conversion_rate": pytest.approx(25 / 110, abs=0.01),
+        "sample_size": 110,
+        "bookings": 25,
+    }
     assert pattern_errors("how", pattern) == []
 
 

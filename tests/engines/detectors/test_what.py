@@ -3,7 +3,7 @@ import pytest
 from engines.services.detectors.common import CHANNELS, MIN_BUCKET, OUTCOME_BOOKING
 from engines.services.detectors.what import detect_what
 from engines.services.patterns import pattern_errors
-from engines.services.synthetic import PLANTED, generate_client
+from engines.simulation.synthetic import PLANTED, generate_client
 from outreach.models import Activity, ConversionPattern
 from outreach.models.choices import SENT_ACTIONS
 from tests.engines.detectors.conftest import NOW
@@ -59,7 +59,8 @@ def test_lifts_are_repeated_per_channel_with_enough_evidence(planted):
 def test_the_snapshot_carries_the_features_the_touch_was_built_with(planted):
     """The detector reads snapshots: they must say what the generator planted."""
     rows = Activity.objects.filter(client=planted.train.client, action__in=SENT_ACTIONS).values_list(
-        "content_snapshot", "metadata")
+        "content_snapshot", "metadata"
+    )
     for snapshot, metadata in rows:
         built = metadata["synthetic"]
         assert snapshot["cta_used"] == built["cta"]

@@ -6,7 +6,7 @@ import pytest
 from engines.services.detectors.common import MIN_BUCKET, OUTCOME_BOOKING, OUTCOME_RESPONSE
 from engines.services.detectors.when import MIN_GAP_SAMPLES, detect_when
 from engines.services.patterns import pattern_errors
-from engines.services.synthetic import GAP_DAYS, PLANTED, generate_client
+from engines.simulation.synthetic import GAP_DAYS, PLANTED, generate_client
 from outreach.models import Activity, ConversionPattern
 from outreach.models.choices import SENT_ACTIONS
 from tests.engines.detectors.conftest import NOW
@@ -49,12 +49,13 @@ def test_gaps_are_the_medians_of_the_converting_sequences(planted):
         for number in times:
             if number + 1 in times:
                 steps[number].append((times[number + 1] - times[number]).total_seconds() / 86400)
-    expected = {f"touch_{n}_to_{n + 1}": statistics.median(days)
-                for n, days in steps.items() if len(days) >= MIN_GAP_SAMPLES}
+    expected = {
+        f"touch_{n}_to_{n + 1}": statistics.median(days) for n, days in steps.items() if len(days) >= MIN_GAP_SAMPLES
+    }
 
     # Stored rounded to a tenth of a day.
     assert pattern["optimal_sequence_gaps"] == pytest.approx(expected, abs=0.05 + 1e-9)
-    for n, gap in enumerate(GAP_DAYS[:len(expected)], start=1):
+    for n, gap in enumerate(GAP_DAYS[: len(expected)], start=1):
         assert abs(pattern["optimal_sequence_gaps"][f"touch_{n}_to_{n + 1}"] - gap) <= 1
 
 
@@ -71,8 +72,11 @@ def test_the_converting_touch_distribution_counts_bookings_by_touch(planted):
 
 def test_voice_bookings_are_credited_to_the_call(planted):
     client = planted.train.client
-    calls = Counter(Activity.objects.filter(client=client, action="voice_completed", led_to_booking=True)
-                    .values_list("touch_number", flat=True))
+    calls = Counter(
+        Activity.objects.filter(client=client, action="voice_completed", led_to_booking=True).values_list(
+            "touch_number", flat=True
+        )
+    )
 
     distribution = detect_when(client, now=NOW).pattern.patterns["converting_touch_distribution"]
 

@@ -8,7 +8,7 @@ from engines.services.detectors.common import IN_FLIGHT, MIN_BUCKET, SETTLE_DAYS
 from engines.services.detectors.who import detect_who, fit_logistic, weights_from_coefficients
 from engines.services.patterns import WEIGHT_KEYS, pattern_errors
 from engines.services.scorer import COMPONENT_MAX, DEFAULT_WEIGHTS, validate_weights
-from engines.services.synthetic import ICP, generate_client
+from engines.simulation.synthetic import ICP, generate_client
 from outreach.models import Client, ConversionPattern, Lead
 from outreach.models.choices import SENT_ACTIONS
 from tests.engines.detectors.conftest import NOW
@@ -45,10 +45,15 @@ def test_learned_weights_rank_held_out_leads_better_than_the_defaults(planted):
     learned = detect_who(planted.train.client, now=NOW).pattern.patterns["recommended_weights"]
     evidence = load_evidence(planted.holdout.client, now=NOW)
     finished = evidence.lead_state != IN_FLIGHT
-    components = dict(Lead.objects.filter(pk__in=evidence.lead_ids[finished].tolist())
-                      .values_list("pk", "als_components"))
-    x = np.array([[components[pk][key] / COMPONENT_MAX[key] for key in WEIGHT_KEYS]
-                  for pk in evidence.lead_ids[finished].tolist()])
+    components = dict(
+        Lead.objects.filter(pk__in=evidence.lead_ids[finished].tolist()).values_list("pk", "als_components")
+    )
+    x = np.array(
+        [
+            [components[pk][key] / COMPONENT_MAX[key] for key in WEIGHT_KEYS]
+            for pk in evidence.lead_ids[finished].tolist()
+        ]
+    )
     converted = evidence.lead_state[finished] == 1
 
     def score(weights):
@@ -71,11 +76,16 @@ def test_rates_follow_the_planted_profile(planted):
 
 def test_only_finished_leads_count_and_every_booking_is_one(planted):
     client = planted.train.client
-    touched = Lead.objects.filter(client=client, activities__action__in=SENT_ACTIONS,
-                                  activities__created_at__gte=NOW - timedelta(days=WINDOW_DAYS)).distinct()
-    in_flight = touched.exclude(status="converted").filter(
-        Q(scheduled_touches__status="planned") | Q(last_contacted_at__gt=NOW - timedelta(days=SETTLE_DAYS))
+    touched = Lead.objects.filter(
+        client=client,
+        activities__action__in=SENT_ACTIONS,
+        activities__created_at__gte=NOW - timedelta(days=WINDOW_DAYS),
     ).distinct()
+    in_flight = (
+        touched.exclude(status="converted")
+        .filter(Q(scheduled_touches__status="planned") | Q(last_contacted_at__gt=NOW - timedelta(days=SETTLE_DAYS)))
+        .distinct()
+    )
 
     pattern = detect_who(client, now=NOW).pattern.patterns
 
@@ -116,8 +126,9 @@ def test_weights_follow_the_coefficients_inside_the_bounds():
     proportional = weights_from_coefficients(np.array([1.0, 1.2, 1.5, 0.8]))
     dominant = weights_from_coefficients(np.array([0.0, 0.1, 5.0, -2.0]))
 
-    assert proportional == pytest.approx({"data_quality": 0.1889, "authority": 0.2267, "company_fit": 0.2833,
-                                          "timing": 0.1511}, abs=1e-4)
+    assert proportional == pytest.approx(
+        {"data_quality": 0.1889, "authority": 0.2267, "company_fit": 0.2833, "timing": 0.1511}, abs=1e-4
+    )
     # The excess over the 0.50 cap is shared equally by the others (Euclidean projection).
     assert dominant["company_fit"] == pytest.approx(0.5)
     assert dominant["data_quality"] == pytest.approx(dominant["timing"])

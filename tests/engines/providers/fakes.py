@@ -3,6 +3,7 @@
 Only the HTTP exchange is faked; the real twilio and anymail code builds the
 request and reads the response.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,17 @@ def twilio_message(sid: str = "SM" + "a" * 32, status: str = "queued", **fields:
 
 
 def twilio_error(status: int, code: int, message: str = "error") -> TwilioResponse:
-    return TwilioResponse(status, json.dumps({"code": code, "message": message, "status": status,
-                                             "more_info": f"https://www.twilio.com/docs/errors/{code}"}))
+    return TwilioResponse(
+        status,
+        json.dumps(
+            {
+                "code": code,
+                "message": message,
+                "status": status,
+                "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            }
+        ),
+    )
 
 
 class FakeTwilioHttp(HttpClient):
@@ -36,8 +46,9 @@ class FakeTwilioHttp(HttpClient):
         self.responses = list(responses)
         self.requests: list[dict[str, Any]] = []
 
-    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
-                allow_redirects=False):
+    def request(
+        self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, allow_redirects=False
+    ):
         self.requests.append({"method": method, "url": url, "data": dict(data or {}), "auth": auth})
         response = self.responses.pop(0) if self.responses else twilio_message()
         if isinstance(response, BaseException):
@@ -51,8 +62,14 @@ def http_response(status: int, payload: Any, url: str = "https://api.example.com
     response.status_code = status
     response._content = json.dumps(payload).encode()
     response.headers["Content-Type"] = "application/json"
-    response.reason = {200: "OK", 400: "Bad Request", 422: "Unprocessable Entity", 429: "Too Many Requests",
-                       500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "")
+    response.reason = {
+        200: "OK",
+        400: "Bad Request",
+        422: "Unprocessable Entity",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }.get(status, "")
     response.url = url
     response.encoding = "utf-8"
     return response

@@ -6,8 +6,9 @@ URL = "https://www.linkedin.com/in/pat"
 
 
 def test_the_manual_backend_opens_a_task_with_the_exact_text():
-    delivery = ManualTaskBackend().send(profile_url=URL, message_type="message", message="Hi Pat",
-                                        connection_note=None, sender="Blue Gum Physio")
+    delivery = ManualTaskBackend().send(
+        profile_url=URL, message_type="message", message="Hi Pat", connection_note=None, sender="Blue Gum Physio"
+    )
     assert delivery.delivery == "manual_task"
     assert delivery.message_id.startswith("task-")
     assert delivery.details["task_status"] == "open"
@@ -18,8 +19,10 @@ def test_the_manual_backend_opens_a_task_with_the_exact_text():
 
 def test_each_task_has_its_own_id():
     backend = ManualTaskBackend()
-    ids = {backend.send(profile_url=URL, message_type="inmail", message="Hi", connection_note=None,
-                        sender="x").message_id for _ in range(3)}
+    ids = {
+        backend.send(profile_url=URL, message_type="inmail", message="Hi", connection_note=None, sender="x").message_id
+        for _ in range(3)
+    }
     assert len(ids) == 3
 
 
@@ -33,14 +36,16 @@ def test_each_task_has_its_own_id():
     ],
 )
 def test_instructions_follow_the_message_type(message_type, note, expected):
-    assert expected in task_instructions(profile_url=URL, message_type=message_type, message="The message",
-                                         connection_note=note)
+    assert expected in task_instructions(
+        profile_url=URL, message_type=message_type, message="The message", connection_note=note
+    )
 
 
 def test_the_recording_backend_keeps_what_it_was_given():
     RecordingLinkedInBackend.outbox.clear()
-    delivery = RecordingLinkedInBackend().send(profile_url=URL, message_type="connection_request", message="",
-                                               connection_note="Hi", sender="Acme")
+    delivery = RecordingLinkedInBackend().send(
+        profile_url=URL, message_type="connection_request", message="", connection_note="Hi", sender="Acme"
+    )
     [sent] = RecordingLinkedInBackend.outbox
     assert sent["connection_note"] == "Hi" and sent["message_id"] == delivery.message_id
     assert delivery.delivery == "sent"

@@ -4,7 +4,7 @@ import pytest
 
 from engines.services.geo import lead_local_time
 from engines.services.scorer import als_tier
-from engines.services.synthetic import ICP, PLANTED, generate_client
+from engines.simulation.synthetic import ICP, PLANTED, generate_client
 from outreach.models import Activity, Lead, ScheduledTouch
 from outreach.models.choices import SENT_ACTIONS
 
@@ -15,8 +15,11 @@ NOW = datetime(2026, 3, 4, 6, 0, tzinfo=UTC)
 
 def fingerprint(client):
     leads = list(client.leads.order_by("email").values_list("email", "title", "industry", "status", "als_score"))
-    activities = list(Activity.objects.filter(client=client).order_by("created_at", "action", "lead__email")
-                      .values_list("lead__email", "action", "created_at", "touch_number", "led_to_booking"))
+    activities = list(
+        Activity.objects.filter(client=client)
+        .order_by("created_at", "action", "lead__email")
+        .values_list("lead__email", "action", "created_at", "touch_number", "led_to_booking")
+    )
     return leads, activities
 
 
@@ -66,7 +69,11 @@ def test_sequences_play_out_consistently():
     for touch in ScheduledTouch.objects.filter(client=client, status="sent").select_related("activity"):
         activity = touch.activity
         assert (activity.channel, activity.touch_number, activity.sequence_id, activity.lead_id) == (
-            touch.channel, touch.touch_number, touch.sequence_id, touch.lead_id)
+            touch.channel,
+            touch.touch_number,
+            touch.sequence_id,
+            touch.lead_id,
+        )
         assert activity.action in SENT_ACTIONS
     converted = client.leads.filter(status="converted")
     assert converted.exists()
@@ -76,8 +83,9 @@ def test_sequences_play_out_consistently():
         # Nothing is sent once the meeting is won; what was left of the plan is cancelled.
         assert not lead.scheduled_touches.filter(status="planned").exists()
         assert not lead.activities.filter(action__in=SENT_ACTIONS, created_at__gt=lead.converted_at).exists()
-    cancelled_leads = set(ScheduledTouch.objects.filter(client=client, status="cancelled")
-                          .values_list("lead_id", flat=True))
+    cancelled_leads = set(
+        ScheduledTouch.objects.filter(client=client, status="cancelled").values_list("lead_id", flat=True)
+    )
     assert cancelled_leads <= set(client.leads.filter(status__in=["converted", "replied"]).values_list("pk", flat=True))
 
 

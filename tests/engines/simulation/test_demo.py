@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import call_command
 
-from engines.services.demo import SAMPLE_LEADS, SAMPLE_TEMPLATES, run_demo, sample_leads, seed_sample_agency
+from engines.simulation.demo import SAMPLE_LEADS, SAMPLE_TEMPLATES, run_demo, sample_leads, seed_sample_agency
 from outreach.models import Client, ScheduledTouch
 
 pytestmark = pytest.mark.django_db

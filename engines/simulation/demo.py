@@ -5,6 +5,7 @@ Everything runs through the real services: the synthetic history is scored by
 the scorer and its touches carry real content snapshots; the detectors learn
 from it; the scorer and allocator then consume what was learned.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from engines.exceptions import SendBlocked
 from engines.services.allocator import allocate_lead
 from engines.services.detectors import DetectionResult, run_detectors
 from engines.services.scorer import score_leads
-from engines.services.synthetic import ICP, SyntheticClient, generate_client
+from engines.simulation.synthetic import ICP, SyntheticClient, generate_client
 from outreach.models import Client, Lead, MessageTemplate
 
 SAMPLE_CLIENT = {
@@ -33,12 +34,20 @@ SAMPLE_CLIENT = {
 }
 
 SAMPLE_TEMPLATES = [
-    ("email", 1, "Quick question, {first_name}",
-     "Hi {first_name}, I noticed {company_name} is growing. Most practices we help struggle to fill the "
-     "appointment pipeline without hours of manual follow-up. Open to a quick chat next week?"),
+    (
+        "email",
+        1,
+        "Quick question, {first_name}",
+        "Hi {first_name}, I noticed {company_name} is growing. Most practices we help struggle to fill the "
+        "appointment pipeline without hours of manual follow-up. Open to a quick chat next week?",
+    ),
     ("linkedin", 2, "", "Hi {first_name}, I help practices like {company_name} book more clients. Happy to connect."),
-    ("email", 3, "A free audit for {company_name}",
-     "Hi {first_name}, we could run a free audit of how {company_name} turns enquiries into booked clients. Worth 15 minutes?"),
+    (
+        "email",
+        3,
+        "A free audit for {company_name}",
+        "Hi {first_name}, we could run a free audit of how {company_name} turns enquiries into booked clients. Worth 15 minutes?",
+    ),
     ("sms", 4, "", "Hi {first_name}, it's Sam from Harbour. Worth a quick call about new client bookings?"),
     ("voice", 5, "", "Introduce Harbour, ask about new client volume, offer the free audit."),
     ("email", 6, "Closing the loop", "Hi {first_name}, should I close the loop on this? Let me know either way."),
@@ -46,19 +55,85 @@ SAMPLE_TEMPLATES = [
 
 SAMPLE_LEADS = [
     # first, last, title, company, industry, employees, country, region, timezone, phone, extra fields
-    ("Olivia", "Chen", "Practice Owner", "Bondi Smiles", "Dental", 12, "Australia", "NSW", "Australia/Sydney",
-     "+61412000001", {"is_hiring": True}),
-    ("Jack", "Wilson", "Practice Manager", "Perth Family Dental", "Dental", 25, "Australia", "WA", "Australia/Perth",
-     "+61412000002", {}),
-    ("Mia", "Patel", "Director of Operations", "Brisbane Ledger Co", "Accounting", 40, "Australia", "QLD",
-     "Australia/Brisbane", "+61412000003", {"recently_funded": True}),
-    ("Noah", "Smith", "Head of Growth", "Melbourne Dental Group", "Dental", 120, "Australia", "VIC",
-     "Australia/Melbourne", "+61412000004", {}),
+    (
+        "Olivia",
+        "Chen",
+        "Practice Owner",
+        "Bondi Smiles",
+        "Dental",
+        12,
+        "Australia",
+        "NSW",
+        "Australia/Sydney",
+        "+61412000001",
+        {"is_hiring": True},
+    ),
+    (
+        "Jack",
+        "Wilson",
+        "Practice Manager",
+        "Perth Family Dental",
+        "Dental",
+        25,
+        "Australia",
+        "WA",
+        "Australia/Perth",
+        "+61412000002",
+        {},
+    ),
+    (
+        "Mia",
+        "Patel",
+        "Director of Operations",
+        "Brisbane Ledger Co",
+        "Accounting",
+        40,
+        "Australia",
+        "QLD",
+        "Australia/Brisbane",
+        "+61412000003",
+        {"recently_funded": True},
+    ),
+    (
+        "Noah",
+        "Smith",
+        "Head of Growth",
+        "Melbourne Dental Group",
+        "Dental",
+        120,
+        "Australia",
+        "VIC",
+        "Australia/Melbourne",
+        "+61412000004",
+        {},
+    ),
     ("Emma", "Brown", "CEO", "Bright Teeth NYC", "Dental", 30, "US", "NY", "America/New_York", "+12125550105", {}),
-    ("Liam", "Taylor", "Receptionist", "Coastal Realty", "Real Estate", 8, "Australia", "NSW", "", "+61412000006",
-     {"linkedin_url": ""}),
-    ("Ava", "Jones", "Managing Director", "Northside Dental", "Dental", 15, "Australia", "NSW", "Australia/Sydney",
-     "+61412000007", {"do_not_contact": True}),
+    (
+        "Liam",
+        "Taylor",
+        "Receptionist",
+        "Coastal Realty",
+        "Real Estate",
+        8,
+        "Australia",
+        "NSW",
+        "",
+        "+61412000006",
+        {"linkedin_url": ""},
+    ),
+    (
+        "Ava",
+        "Jones",
+        "Managing Director",
+        "Northside Dental",
+        "Dental",
+        15,
+        "Australia",
+        "NSW",
+        "Australia/Sydney",
+        "+61412000007",
+        {"do_not_contact": True},
+    ),
 ]
 
 
@@ -72,16 +147,28 @@ def seed_sample_agency() -> Client:
     client, _ = Client.objects.update_or_create(name=SAMPLE_CLIENT["name"], defaults=SAMPLE_CLIENT)
     for channel, touch_number, subject, body in SAMPLE_TEMPLATES:
         MessageTemplate.objects.update_or_create(
-            client=client, channel=channel, touch_number=touch_number, active=True,
+            client=client,
+            channel=channel,
+            touch_number=touch_number,
+            active=True,
             defaults={"subject": subject, "body": body, "name": f"Demo {channel} touch {touch_number}"},
         )
     for first, last, title, company, industry, employees, country, region, tz, phone, extra in SAMPLE_LEADS:
         Lead.objects.update_or_create(
-            client=client, email=_sample_email(first, company),
+            client=client,
+            email=_sample_email(first, company),
             defaults={
-                "first_name": first, "last_name": last, "title": title, "company_name": company,
-                "industry": industry, "employee_count": employees, "country": country, "region": region,
-                "timezone": tz, "phone": phone, "email_verified": True,
+                "first_name": first,
+                "last_name": last,
+                "title": title,
+                "company_name": company,
+                "industry": industry,
+                "employee_count": employees,
+                "country": country,
+                "region": region,
+                "timezone": tz,
+                "phone": phone,
+                "email_verified": True,
                 "linkedin_url": f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}",
                 **extra,
             },
@@ -106,7 +193,10 @@ class DemoRun:
 
 
 def run_demo(
-    *, history_leads: int = 2000, seed: int = 16, now: datetime | None = None,
+    *,
+    history_leads: int = 2000,
+    seed: int = 16,
+    now: datetime | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> DemoRun:
     """Rebuild the sample agency from scratch, learn from its history, then score and plan its new leads."""

@@ -18,6 +18,7 @@ Draws come from numpy's default_rng(seed), so a seed (with the same sizes) gives
 the same data every time; only the UUIDs, which must stay unique across
 clients, are random. Rows are written with bulk_create, `batch_size` leads at a time.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -73,28 +74,129 @@ GAP_DAYS = (2, 3, 4, 5, 7, 7, 7)
 
 # ------------------------------------------------------------------ lead attributes
 COUNTRIES = (  # (country, time zones with shares, phone number pattern, legal suffix, share)
-    ("Australia", (("Australia/Sydney", 0.4), ("Australia/Melbourne", 0.3), ("Australia/Brisbane", 0.15),
-                   ("Australia/Perth", 0.1), ("Australia/Adelaide", 0.05)), "+614{:08d}", " Pty Ltd", 0.55),
+    (
+        "Australia",
+        (
+            ("Australia/Sydney", 0.4),
+            ("Australia/Melbourne", 0.3),
+            ("Australia/Brisbane", 0.15),
+            ("Australia/Perth", 0.1),
+            ("Australia/Adelaide", 0.05),
+        ),
+        "+614{:08d}",
+        " Pty Ltd",
+        0.55,
+    ),
     ("New Zealand", (("Pacific/Auckland", 1.0),), "+6421{:07d}", " Ltd", 0.1),
     ("United Kingdom", (("Europe/London", 1.0),), "+447700{:06d}", " Ltd", 0.1),
-    ("United States", (("America/New_York", 0.5), ("America/Chicago", 0.3), ("America/Los_Angeles", 0.2)),
-     "+1212{:07d}", " Inc", 0.2),
+    (
+        "United States",
+        (("America/New_York", 0.5), ("America/Chicago", 0.3), ("America/Los_Angeles", 0.2)),
+        "+1212{:07d}",
+        " Inc",
+        0.2,
+    ),
     ("Canada", (("America/Toronto", 1.0),), "+1416{:07d}", " Inc", 0.05),
 )
-INDUSTRIES = (("Dental", 0.25), ("Accounting", 0.2), ("Legal", 0.12), ("Physiotherapy", 0.1), ("Real Estate", 0.1),
-              ("Veterinary", 0.08), ("Construction", 0.08), ("Hospitality", 0.07))
+INDUSTRIES = (
+    ("Dental", 0.25),
+    ("Accounting", 0.2),
+    ("Legal", 0.12),
+    ("Physiotherapy", 0.1),
+    ("Real Estate", 0.1),
+    ("Veterinary", 0.08),
+    ("Construction", 0.08),
+    ("Hospitality", 0.07),
+)
 SIZE_BANDS = (((1, 4), 0.1), ((5, 50), 0.5), ((51, 200), 0.25), ((201, 2000), 0.15))
-TITLES = (("Owner", 25, 0.08), ("Founder", 25, 0.05), ("CEO", 22, 0.07), ("Chief Operating Officer", 22, 0.03),
-          ("VP Operations", 18, 0.05), ("Director of Operations", 15, 0.1), ("Head of Marketing", 12, 0.08),
-          ("Senior Practice Manager", 10, 0.1), ("Practice Manager", 7, 0.2), ("Office Manager", 7, 0.1),
-          ("Marketing Coordinator", 5, 0.08), ("Receptionist", 5, 0.06))
-FIRST_NAMES = ("Olivia", "Jack", "Mia", "Noah", "Emma", "Liam", "Ava", "Lucas", "Chloe", "Ethan", "Grace", "Oscar",
-               "Isla", "Henry", "Zoe", "Leo", "Ruby", "Hugo", "Sienna", "Max", "Priya", "Wei", "Aisha", "Mateo")
-LAST_NAMES = ("Chen", "Wilson", "Patel", "Smith", "Brown", "Taylor", "Nguyen", "Kelly", "Martin", "Singh", "Walker",
-              "Harris", "Lee", "King", "Wright", "Lopez", "Murphy", "Khan", "Evans", "Rossi")
-PLACES = ("Bondi", "Harbour", "Coastal", "Northside", "Greenway", "Summit", "Riverbend", "Parkside", "Lakeside",
-          "Ironbark", "Banksia", "Wattle", "Kingsford", "Redfern", "Hillcrest", "Westgate", "Eastwood", "Bayview",
-          "Seaview", "Highfield", "Oakridge", "Cedar", "Marlow", "Ashford")
+TITLES = (
+    ("Owner", 25, 0.08),
+    ("Founder", 25, 0.05),
+    ("CEO", 22, 0.07),
+    ("Chief Operating Officer", 22, 0.03),
+    ("VP Operations", 18, 0.05),
+    ("Director of Operations", 15, 0.1),
+    ("Head of Marketing", 12, 0.08),
+    ("Senior Practice Manager", 10, 0.1),
+    ("Practice Manager", 7, 0.2),
+    ("Office Manager", 7, 0.1),
+    ("Marketing Coordinator", 5, 0.08),
+    ("Receptionist", 5, 0.06),
+)
+FIRST_NAMES = (
+    "Olivia",
+    "Jack",
+    "Mia",
+    "Noah",
+    "Emma",
+    "Liam",
+    "Ava",
+    "Lucas",
+    "Chloe",
+    "Ethan",
+    "Grace",
+    "Oscar",
+    "Isla",
+    "Henry",
+    "Zoe",
+    "Leo",
+    "Ruby",
+    "Hugo",
+    "Sienna",
+    "Max",
+    "Priya",
+    "Wei",
+    "Aisha",
+    "Mateo",
+)
+LAST_NAMES = (
+    "Chen",
+    "Wilson",
+    "Patel",
+    "Smith",
+    "Brown",
+    "Taylor",
+    "Nguyen",
+    "Kelly",
+    "Martin",
+    "Singh",
+    "Walker",
+    "Harris",
+    "Lee",
+    "King",
+    "Wright",
+    "Lopez",
+    "Murphy",
+    "Khan",
+    "Evans",
+    "Rossi",
+)
+PLACES = (
+    "Bondi",
+    "Harbour",
+    "Coastal",
+    "Northside",
+    "Greenway",
+    "Summit",
+    "Riverbend",
+    "Parkside",
+    "Lakeside",
+    "Ironbark",
+    "Banksia",
+    "Wattle",
+    "Kingsford",
+    "Redfern",
+    "Hillcrest",
+    "Westgate",
+    "Eastwood",
+    "Bayview",
+    "Seaview",
+    "Highfield",
+    "Oakridge",
+    "Cedar",
+    "Marlow",
+    "Ashford",
+)
 COMPANY_NOUNS = ("Partners", "Group", "Collective", "Associates", "Studio", "House", "Clinic", "Co")
 
 # ------------------------------------------------------------------ message parts (each sentence carries one feature)
@@ -164,8 +266,12 @@ def generate_client(
     now = now or timezone.now()
     rng = np.random.default_rng(seed)
     client = Client.objects.create(
-        name=name or f"Synthetic agency client (seed {seed})", sending_email="growth@synthetic.example.com",
-        sending_phone="+61291234567", timezone="Australia/Sydney", country="AU", icp=ICP,
+        name=name or f"Synthetic agency client (seed {seed})",
+        sending_email="growth@synthetic.example.com",
+        sending_phone="+61291234567",
+        timezone="Australia/Sydney",
+        country="AU",
+        icp=ICP,
         physical_address="Level 3, 1 George St, Sydney NSW 2000",
     )
     totals = {"leads": 0, "activities": 0, "scheduled_touches": 0}
@@ -186,8 +292,16 @@ def _choice(rng: np.random.Generator, options: tuple, size: int) -> np.ndarray:
     return rng.choice(len(options), size=size, p=shares / shares.sum())
 
 
-def _write_batch(client: Client, rng: np.random.Generator, start: int, size: int, now: datetime, days: int,
-                 truth: PlantedTruth, engagement: bool) -> dict[str, int]:
+def _write_batch(
+    client: Client,
+    rng: np.random.Generator,
+    start: int,
+    size: int,
+    now: datetime,
+    days: int,
+    truth: PlantedTruth,
+    engagement: bool,
+) -> dict[str, int]:
     leads, propensity = _draw_leads(client, rng, start, size, truth)
     plans = _plan_sequences(rng, leads, client, now, days, truth)
     outcome = _play(rng, plans, propensity, now, truth)
@@ -201,8 +315,9 @@ def _write_batch(client: Client, rng: np.random.Generator, start: int, size: int
     return {"leads": len(leads), "activities": len(activities), "scheduled_touches": len(touches)}
 
 
-def _draw_leads(client: Client, rng: np.random.Generator, start: int, size: int,
-                truth: PlantedTruth) -> tuple[list[Lead], np.ndarray]:
+def _draw_leads(
+    client: Client, rng: np.random.Generator, start: int, size: int, truth: PlantedTruth
+) -> tuple[list[Lead], np.ndarray]:
     """Unsaved leads with realistic attributes, and each one's planted propensity to convert."""
     country = _choice(rng, COUNTRIES, size)
     industry = _choice(rng, INDUSTRIES, size)
@@ -221,19 +336,29 @@ def _draw_leads(client: Client, rng: np.random.Generator, start: int, size: int,
         first, last = FIRST_NAMES[rng.integers(len(FIRST_NAMES))], LAST_NAMES[rng.integers(len(LAST_NAMES))]
         company = f"{PLACES[rng.integers(len(PLACES))]} {COMPANY_NOUNS[rng.integers(len(COMPANY_NOUNS))]}"
         domain = "gmail.com" if personal[i] else company.lower().replace(" ", "") + ".example.com"
-        leads.append(Lead(
-            client=client, first_name=first, last_name=last,
-            email=f"{first}.{last}.{serial}@{domain}".lower(), email_verified=bool(rng.random() < 0.7),
-            is_personal_email=bool(personal[i]),
-            phone=phone_format.format(int(rng.integers(10 ** 6))) if has_phone[i] else "",
-            phone_verified=bool(has_phone[i] and rng.random() < 0.5),
-            linkedin_url=f"https://www.linkedin.com/in/{first}-{last}-{serial}".lower() if has_linkedin[i] else "",
-            company_name=company + (suffix if rng.random() < 0.5 else ""), title=TITLES[title[i]][0],
-            industry=INDUSTRIES[industry[i]][0], employee_count=int(employees[i]), country=country_name,
-            timezone=zone if keep_zone[i] else "",
-            is_new_role=bool(new_role[i]), is_hiring=bool(hiring[i]), recently_funded=bool(funded[i]),
-            status=LeadStatus.IN_SEQUENCE,
-        ))
+        leads.append(
+            Lead(
+                client=client,
+                first_name=first,
+                last_name=last,
+                email=f"{first}.{last}.{serial}@{domain}".lower(),
+                email_verified=bool(rng.random() < 0.7),
+                is_personal_email=bool(personal[i]),
+                phone=phone_format.format(int(rng.integers(10**6))) if has_phone[i] else "",
+                phone_verified=bool(has_phone[i] and rng.random() < 0.5),
+                linkedin_url=f"https://www.linkedin.com/in/{first}-{last}-{serial}".lower() if has_linkedin[i] else "",
+                company_name=company + (suffix if rng.random() < 0.5 else ""),
+                title=TITLES[title[i]][0],
+                industry=INDUSTRIES[industry[i]][0],
+                employee_count=int(employees[i]),
+                country=country_name,
+                timezone=zone if keep_zone[i] else "",
+                is_new_role=bool(new_role[i]),
+                is_hiring=bool(hiring[i]),
+                recently_funded=bool(funded[i]),
+                status=LeadStatus.IN_SEQUENCE,
+            )
+        )
     in_icp = (
         0.4 * np.isin(industry, [i for i, (name, _) in enumerate(INDUSTRIES) if name in ICP["industries"]])
         + 0.32 * ((employees >= ICP["employee_min"]) & (employees <= ICP["employee_max"]))
@@ -268,23 +393,27 @@ class _Plans:
 CHANNEL_ORDER = ("email", "sms", "linkedin", "voice")
 
 
-def _plan_sequences(rng: np.random.Generator, leads: list[Lead], client: Client, now: datetime, days: int,
-                    truth: PlantedTruth) -> _Plans:
+def _plan_sequences(
+    rng: np.random.Generator, leads: list[Lead], client: Client, now: datetime, days: int, truth: PlantedTruth
+) -> _Plans:
     n = len(leads)
     plan_index = rng.integers(len(truth.sequences), size=n)
     width = max(len(plan) for plan, _ in truth.sequences)
     channels = np.full((n, width), -1, dtype=np.int64)
     for i, lead in enumerate(leads):
         # Like the allocator, a channel the lead cannot be reached on is left out of the plan.
-        reachable = [c for c in truth.sequences[plan_index[i]][0]
-                     if (lead.phone or c not in ("sms", "voice")) and (lead.linkedin_url or c != "linkedin")]
-        channels[i, :len(reachable)] = [CHANNEL_ORDER.index(c) for c in reachable]
+        reachable = [
+            c
+            for c in truth.sequences[plan_index[i]][0]
+            if (lead.phone or c not in ("sms", "voice")) and (lead.linkedin_url or c != "linkedin")
+        ]
+        channels[i, : len(reachable)] = [CHANNEL_ORDER.index(c) for c in reachable]
 
     # Local calendar: day numbers since 1970-01-01 (a Thursday, so Monday=0 is (d + 3) % 7).
     # Starting the day after `now - days` keeps every touch inside a window of `days`, whatever the zone.
     first_day = (now - timedelta(days=days)).timestamp() // _DAY + 1
     start = first_day + rng.integers(days, size=n)
-    gaps = np.array(GAP_DAYS[:width - 1]) + rng.integers(-1, 2, size=(n, width - 1))
+    gaps = np.array(GAP_DAYS[: width - 1]) + rng.integers(-1, 2, size=(n, width - 1))
     local_day = start[:, None] + np.concatenate([np.zeros((n, 1)), np.cumsum(np.maximum(gaps, 1), axis=1)], axis=1)
     weekday = (local_day + 3) % 7
     move = rng.random((n, width)) < 0.75  # most weekend touches wait for Monday
@@ -302,12 +431,17 @@ def _plan_sequences(rng: np.random.Generator, leads: list[Lead], client: Client,
             at[i, k] = local.timestamp()
     shape = (n, width)
     return _Plans(
-        sequence=[uuid.uuid4() for _ in range(n)], plan_index=plan_index, channels=channels, at=at,
-        day=((local_day + 3) % 7).astype(np.int64), hour=hour,
+        sequence=[uuid.uuid4() for _ in range(n)],
+        plan_index=plan_index,
+        channels=channels,
+        at=at,
+        day=((local_day + 3) % 7).astype(np.int64),
+        hour=hour,
         pain=np.where(rng.random(shape) < SHARES["pain"], rng.integers(len(_PAINS), size=shape), -1),
         cta=np.where(rng.random(shape) < SHARES["cta"], rng.integers(len(_CTAS), size=shape), -1),
-        parts={part: rng.random(shape) < SHARES[part]
-               for part in ("company", "first_name", "news", "mutual", "industry")},
+        parts={
+            part: rng.random(shape) < SHARES[part] for part in ("company", "first_name", "news", "mutual", "industry")
+        },
         fillers=rng.integers(4, size=shape),
     )
 
@@ -336,8 +470,9 @@ def _lifts(plans: _Plans, truth: PlantedTruth) -> np.ndarray:
     return np.where(plans.parts["company"], lift * truth.company_mention_lift, lift)
 
 
-def _play(rng: np.random.Generator, plans: _Plans, propensity: np.ndarray, now: datetime,
-          truth: PlantedTruth) -> _Outcome:
+def _play(
+    rng: np.random.Generator, plans: _Plans, propensity: np.ndarray, now: datetime, truth: PlantedTruth
+) -> _Outcome:
     """Send each lead's touches in order until a meeting is booked or `now` is reached."""
     n, width = plans.channels.shape
     now_ts = now.timestamp()
@@ -408,7 +543,7 @@ def _body(plans: _Plans, i: int, k: int, lead: Lead, channel: str) -> str:
         sentences.append(INDUSTRY_SENTENCE.format(industry=lead.industry))
     if plans.pain[i, k] >= 0:
         sentences.append(PAIN_SENTENCES[_PAINS[plans.pain[i, k]]])
-    sentences.extend(FILLERS[:min(plans.fillers[i, k], MAX_FILLERS[channel])])
+    sentences.extend(FILLERS[: min(plans.fillers[i, k], MAX_FILLERS[channel])])
     if plans.cta[i, k] >= 0:
         sentences.append(CTA_SENTENCES[_CTAS[plans.cta[i, k]]])
     return " ".join(sentences)
@@ -423,9 +558,16 @@ def _planted_features(plans_pain: int, plans_cta: int, company: bool) -> dict:
     }
 
 
-def _rows(rng: np.random.Generator, client: Client, leads: list[Lead], plans: _Plans, outcome: _Outcome,
-          scores: dict[int, int | None], now: datetime,
-          engagement: bool) -> tuple[list[Activity], list[ScheduledTouch]]:
+def _rows(
+    rng: np.random.Generator,
+    client: Client,
+    leads: list[Lead],
+    plans: _Plans,
+    outcome: _Outcome,
+    scores: dict[int, int | None],
+    now: datetime,
+    engagement: bool,
+) -> tuple[list[Activity], list[ScheduledTouch]]:
     now_ts = now.timestamp()
     n, width = plans.channels.shape
     # Engagement the detectors must skip: deliveries, opens (0 to several per email), LinkedIn acceptances.
@@ -451,18 +593,32 @@ def _rows(rng: np.random.Generator, client: Client, leads: list[Lead], plans: _P
             if outcome.sent[i, k]:
                 body = _body(plans, i, k, lead, channel)
                 subject = f"A thought for {lead.first_name}" if channel == "email" else None
-                metadata = {"synthetic": _planted_features(plans.pain[i, k], plans.cta[i, k],
-                                                          plans.parts["company"][i, k])}
+                metadata = {
+                    "synthetic": _planted_features(plans.pain[i, k], plans.cta[i, k], plans.parts["company"][i, k])
+                }
                 if channel == "voice":
                     metadata["outcome"] = str(outcome.voice_outcome[i, k])
                 activity = Activity(
-                    client=client, lead=lead, action=SENT_ACTION[channel], channel=channel,
-                    content_snapshot=build_content_snapshot(body, lead, subject=subject, touch_number=touch_number,
-                                                            sequence_id=sequence_id, channel=channel,
-                                                            sent_at=sent_at, client=client),
-                    metadata=metadata, sequence_id=sequence_id, touch_number=touch_number,
-                    led_to_booking=bool(channel == "voice" and outcome.booked[i, k]
-                                        and np.isfinite(outcome.booking_at[i])),
+                    client=client,
+                    lead=lead,
+                    action=SENT_ACTION[channel],
+                    channel=channel,
+                    content_snapshot=build_content_snapshot(
+                        body,
+                        lead,
+                        subject=subject,
+                        touch_number=touch_number,
+                        sequence_id=sequence_id,
+                        channel=channel,
+                        sent_at=sent_at,
+                        client=client,
+                    ),
+                    metadata=metadata,
+                    sequence_id=sequence_id,
+                    touch_number=touch_number,
+                    led_to_booking=bool(
+                        channel == "voice" and outcome.booked[i, k] and np.isfinite(outcome.booking_at[i])
+                    ),
                     created_at=sent_at,
                 )
                 activities.append(activity)
@@ -470,28 +626,50 @@ def _rows(rng: np.random.Generator, client: Client, leads: list[Lead], plans: _P
                 if engagement and channel in DELIVERED_ACTION:
                     engaged.append((DELIVERED_ACTION[channel], 120.0))
                 if channel == "email":
-                    engaged += [("email_opened", delay) for delay in delays[i, k, :opens[i, k]]]
+                    engaged += [("email_opened", delay) for delay in delays[i, k, : opens[i, k]]]
                 if channel == "linkedin" and accepted[i, k]:
                     engaged.append(("linkedin_accepted", delays[i, k, 0]))
-                activities.extend(_follow_ups(activity, outcome, i, k,
-                                              [(a, d) for a, d in engaged if plans.at[i, k] + d <= now_ts]))
-            status = (TouchStatus.SENT if outcome.sent[i, k] else
-                      TouchStatus.CANCELLED if outcome.cancelled[i, k] else TouchStatus.PLANNED)
-            touches.append(ScheduledTouch(
-                client=client, lead=lead, sequence_id=sequence_id, touch_number=touch_number, channel=channel,
-                scheduled_at=sent_at, status=status, lead_tier=tier, activity=activity,
-                attempts=1 if activity else 0,
-            ))
+                activities.extend(
+                    _follow_ups(activity, outcome, i, k, [(a, d) for a, d in engaged if plans.at[i, k] + d <= now_ts])
+                )
+            status = (
+                TouchStatus.SENT
+                if outcome.sent[i, k]
+                else TouchStatus.CANCELLED
+                if outcome.cancelled[i, k]
+                else TouchStatus.PLANNED
+            )
+            touches.append(
+                ScheduledTouch(
+                    client=client,
+                    lead=lead,
+                    sequence_id=sequence_id,
+                    touch_number=touch_number,
+                    channel=channel,
+                    scheduled_at=sent_at,
+                    status=status,
+                    lead_tier=tier,
+                    activity=activity,
+                    attempts=1 if activity else 0,
+                )
+            )
     return activities, touches
 
 
-def _follow_ups(touch: Activity, outcome: _Outcome, i: int, k: int,
-                engaged: list[tuple[str, float]]) -> list[Activity]:
+def _follow_ups(touch: Activity, outcome: _Outcome, i: int, k: int, engaged: list[tuple[str, float]]) -> list[Activity]:
     """What happened after a sent touch: engagement (action, seconds later), the reply, the booked meeting."""
+
     def event(action: str, at: float, channel: str = touch.channel, **extra) -> Activity:
-        return Activity(client=touch.client, lead=touch.lead, action=action, channel=channel,
-                        sequence_id=touch.sequence_id, touch_number=touch.touch_number, created_at=_datetime(at),
-                        **extra)
+        return Activity(
+            client=touch.client,
+            lead=touch.lead,
+            action=action,
+            channel=channel,
+            sequence_id=touch.sequence_id,
+            touch_number=touch.touch_number,
+            created_at=_datetime(at),
+            **extra,
+        )
 
     sent = touch.created_at.timestamp()
     rows = [event(action, sent + delay) for action, delay in engaged]

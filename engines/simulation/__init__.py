@@ -1,0 +1,1 @@
+"""Synthetic agency data and the demo: test and demo material, not business logic."""
