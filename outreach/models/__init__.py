@@ -1,8 +1,20 @@
 from .activity import Activity
-from .choices import ActivityAction, Channel, LeadStatus, PatternType, Tier, TouchStatus
+from .choices import (
+    ActivityAction,
+    Channel,
+    LeadStatus,
+    MembershipRole,
+    PatternType,
+    TaskKind,
+    TaskStatus,
+    Tier,
+    TouchStatus,
+)
 from .client import Client
 from .conversion_pattern import ConversionPattern
 from .lead import Lead
+from .manual_task import ManualTask
+from .membership import ClientMembership
 from .message_template import MessageTemplate
 from .scheduled_touch import ScheduledTouch
 
@@ -11,12 +23,17 @@ __all__ = [
     "ActivityAction",
     "Channel",
     "Client",
+    "ClientMembership",
     "ConversionPattern",
     "Lead",
     "LeadStatus",
+    "ManualTask",
+    "MembershipRole",
     "MessageTemplate",
     "PatternType",
     "ScheduledTouch",
+    "TaskKind",
+    "TaskStatus",
     "Tier",
     "TouchStatus",
 ]

@@ -4,7 +4,16 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .choices import ActivityAction, Channel, in_choices
+from .choices import ACTION_CHANNEL, ActivityAction, Channel, in_choices
+
+
+def action_matches_channel() -> Q:
+    """A Q that holds when every channel-specific action (email_*, sms_*, ...) is on its own channel."""
+    condition = Q()
+    for channel in sorted(set(ACTION_CHANNEL.values())):
+        actions = sorted(action for action, on in ACTION_CHANNEL.items() if on == channel)
+        condition &= ~Q(action__in=actions) | Q(channel=channel)
+    return condition
 
 
 class Activity(models.Model):
@@ -22,6 +31,11 @@ class Activity(models.Model):
     sequence_id = models.UUIDField(null=True, blank=True)
     touch_number = models.PositiveSmallIntegerField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
+    # An outcome heard from a provider: which provider, and its id for the event, so a replay is stored once.
+    provider = models.CharField(max_length=20, blank=True)
+    provider_event_id = models.CharField(max_length=255, blank=True)
+    # The touch an outcome answers (a reply to an email, a delivery of an SMS).
+    in_reply_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="responses")
     led_to_booking = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -36,6 +50,12 @@ class Activity(models.Model):
             models.CheckConstraint(
                 condition=Q(touch_number__isnull=True) | Q(touch_number__gte=1),
                 name="activity_touch_number_positive",
+            ),
+            models.CheckConstraint(condition=action_matches_channel(), name="activity_action_on_its_channel"),
+            models.UniqueConstraint(
+                fields=["provider", "provider_event_id"],
+                condition=~Q(provider_event_id=""),
+                name="activity_provider_event_once",
             ),
         ]
         indexes = [

@@ -28,11 +28,18 @@ class ActivityAction(models.TextChoices):
     EMAIL_CLICKED = "email_clicked", "Email clicked"
     EMAIL_REPLIED = "email_replied", "Email replied"
     EMAIL_BOUNCED = "email_bounced", "Email bounced"
+    EMAIL_DEFERRED = "email_deferred", "Email deferred (soft bounce)"
+    EMAIL_AUTO_REPLIED = "email_auto_replied", "Email auto-reply"
+    EMAIL_COMPLAINED = "email_complained", "Email marked as spam"
     SMS_DELIVERED = "sms_delivered", "SMS delivered"
+    SMS_STATUS = "sms_status", "SMS status (queued or sent)"
+    SMS_UNDELIVERED = "sms_undelivered", "SMS undelivered"
     SMS_REPLIED = "sms_replied", "SMS replied"
+    SMS_HELP = "sms_help", "SMS help request"
     LINKEDIN_ACCEPTED = "linkedin_accepted", "LinkedIn connection accepted"
     LINKEDIN_REPLIED = "linkedin_replied", "LinkedIn replied"
     OPTED_OUT = "opted_out", "Opted out"
+    OPTED_IN = "opted_in", "Opted back in"
     MEETING_BOOKED = "meeting_booked", "Meeting booked"
 
 
@@ -49,6 +56,30 @@ REPLY_ACTIONS = (
 )
 
 
+# Which channel each action belongs to; actions absent here (opt-outs, bookings) may carry any channel.
+ACTION_CHANNEL: dict[str, str] = {
+    action.value: action.value.split("_", 1)[0]
+    for action in ActivityAction
+    if action.value.split("_", 1)[0] in Channel.values
+}
+
+
+class TaskKind(models.TextChoices):
+    LINKEDIN = "linkedin", "LinkedIn message"
+    CALL = "call", "Call"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped"
+
+
+class MembershipRole(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    MEMBER = "member", "Member"
+
+
 class PatternType(models.TextChoices):
     WHO = "who", "WHO (which leads)"
     WHAT = "what", "WHAT (what was said)"
@@ -63,6 +94,10 @@ class TouchStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     BLOCKED = "blocked", "Blocked"
     CANCELLED = "cancelled", "Cancelled"
+    # A LinkedIn or call touch whose ManualTask is open: a person sends it.
+    WAITING = "waiting", "Waiting for a person"
+    # Left in `sending` by a dead worker and not provably sent or unsent: a person decides.
+    REVIEW = "review", "Needs review"
 
 
 class Tier(models.TextChoices):

@@ -23,6 +23,9 @@ class Client(models.Model):
         help_text='Ideal customer profile: {"industries": [...], "employee_min": 5, "employee_max": 50, "countries": [...]}',
     )
     als_learned_weights = models.JSONField(null=True, blank=True)
+    sender_name = models.CharField(max_length=100, blank=True, help_text="The person who signs the messages")
+    # Share of new plans that explore (Thompson sampling) instead of following the learned pattern.
+    exploration_rate = models.FloatField(default=0.10, help_text="0 to 1; 0 turns exploration off")
     physical_address = models.TextField(blank=True, help_text="Postal address required in commercial email")
     daily_email_limit = models.PositiveIntegerField(default=200)
     daily_sms_limit = models.PositiveIntegerField(default=100)
@@ -32,6 +35,11 @@ class Client(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(exploration_rate__gte=0, exploration_rate__lte=1), name="client_exploration_rate_0_1"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from .choices import LeadStatus, in_choices
 from .client import validate_timezone
@@ -39,6 +40,8 @@ class Lead(models.Model):
     sms_opted_out = models.BooleanField(default=False)
     linkedin_opted_out = models.BooleanField(default=False)
     voice_opted_out = models.BooleanField(default=False)
+    # A wrong number: the phone reaches somebody else, so neither SMS nor calls may use it.
+    phone_unusable = models.BooleanField(default=False)
 
     status = models.CharField(max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW)
     als_score = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -63,7 +66,7 @@ class Lead(models.Model):
                 name="lead_weights_source_valid",
             ),
             models.UniqueConstraint(
-                fields=["client", "email"], condition=~Q(email=""), name="lead_email_unique_per_client"
+                "client", Lower("email"), condition=~Q(email=""), name="lead_email_unique_per_client"
             ),
         ]
         indexes = [

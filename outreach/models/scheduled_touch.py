@@ -22,10 +22,22 @@ class ScheduledTouch(models.Model):
     status = models.CharField(max_length=10, choices=TouchStatus.choices, default=TouchStatus.PLANNED)
     # The lead's tier when the sequence was planned: the HOW detector compares channels per tier.
     lead_tier = models.CharField(max_length=4, choices=Tier.choices, blank=True)
+    # The whole sequence as the allocator planned it ("linkedin>email>sms"), before any touch was sent or
+    # cancelled: the HOW detector compares strategies as planned, not what was left of them.
+    planned_sequence = models.CharField(max_length=120, blank=True)
+    # Exploration: this plan was drawn (Thompson sampling) rather than taken from the learned pattern.
+    is_exploration = models.BooleanField(default=False)
+    exploration = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # Why a touch was blocked or cancelled ("unsubscribed", "missing_field:first_name", "lead_replied"...).
+    reason = models.CharField(max_length=120, blank=True)
+    # When a dispatcher claimed it (status `sending`): a claim older than the timeout is reconciled.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # CASCADE, not SET_NULL: a sent touch without its Activity is refused (touch_sent_has_activity), and
+    # history goes only with its lead or client.
     activity = models.OneToOneField(
-        "outreach.Activity", on_delete=models.SET_NULL, null=True, blank=True, related_name="scheduled_touch"
+        "outreach.Activity", on_delete=models.CASCADE, null=True, blank=True, related_name="scheduled_touch"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -25,6 +25,7 @@ from engines.services.detectors.common import (
     smoothed_rate,
 )
 from outreach.models import ConversionPattern
+from outreach.models.choices import ACTION_CHANNEL
 from tests.engines.detectors.conftest import NOW
 from tests.factories import ActivityFactory, ClientFactory, LeadFactory, ScheduledTouchFactory, who_patterns
 
@@ -57,7 +58,13 @@ def touch(lead, days, *, channel="email", touch_number=1, sequence_id=None, body
 
 def outcome(lead, action, days, **fields):
     return ActivityFactory(
-        lead=lead, action=action, channel="", touch_number=None, sequence_id=None, created_at=days_ago(days), **fields
+        lead=lead,
+        action=action,
+        channel=ACTION_CHANNEL.get(action, ""),
+        touch_number=None,
+        sequence_id=None,
+        created_at=days_ago(days),
+        **fields,
     )
 
 
