@@ -23,6 +23,8 @@ class ConversionPattern(models.Model):
     confidence = models.FloatField(default=0.0)
     computed_at = models.DateTimeField(default=timezone.now)
     valid_until = models.DateTimeField()
+    # False when the pattern did not beat what is in use on held-out leads: kept for history, never used.
+    activated = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-computed_at"]
