@@ -1,0 +1,124 @@
+"""A real browser on the admin: Playwright's sync API driving the system's headless Chromium.
+
+`.ci/run` installs Debian's chromium when /usr/bin/chromium is missing; never
+`playwright install` (it downloads its own browsers and fails offline). Point
+CHROMIUM_PATH elsewhere to use another build.
+
+Each module gets one browser and each test a fresh context (its own cookies)
+on pytest-django's `live_server`, which also serves the static files (admin
+CSS) because django.contrib.staticfiles is installed. Tests using the live
+server run in transactional mode, so the rows they create are visible to the
+server's thread.
+
+Screenshots go to $TEST_OUTPUT_DIR/screenshots/<database>/ (default
+var/test-output/); the folder is printed in the pytest header.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from outreach.models import Client, ClientMembership
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "browser-test-password"
+# Long enough for a slow shared CI machine, short enough that a missing element fails the test quickly.
+TIMEOUT_MS = 15_000
+
+
+def screenshot_dir() -> Path:
+    base = Path(os.environ.get("TEST_OUTPUT_DIR", REPO_ROOT / "var" / "test-output"))
+    return base / "screenshots" / os.environ.get("TEST_DB", "sqlite").lower()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"browser screenshots: {screenshot_dir()}"
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page PNG of `page` as <screenshot_dir>/<name>.png and return its path."""
+    path = screenshot_dir() / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup) -> Iterator[Browser]:
+    # django_db_setup first: the test database is created before Playwright's event loop exists.
+    if not Path(CHROMIUM_PATH).exists():
+        pytest.fail(
+            f"No Chromium at {CHROMIUM_PATH}: install it with `apt-get install -y chromium` "
+            "(.ci/run does) or set CHROMIUM_PATH. Do not run `playwright install`."
+        )
+    # Playwright's sync API keeps an event loop running in this thread, which makes
+    # Django's ORM refuse to run here; the ORM calls in these tests are still synchronous.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def context(browser: Browser, live_server) -> Iterator[BrowserContext]:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def staff_user() -> Callable[..., User]:
+    """Make a staff user (all outreach permissions) who is a member of `clients`; superuser=True for all clients."""
+
+    def make(username: str, *clients: Client, superuser: bool = False) -> User:
+        if superuser:
+            return User.objects.create_superuser(username, f"{username}@agency.example.com", PASSWORD)
+        user = User.objects.create_user(username, f"{username}@agency.example.com", PASSWORD, is_staff=True)
+        user.user_permissions.set(Permission.objects.filter(content_type__app_label="outreach"))
+        for client in clients:
+            ClientMembership.objects.create(user=user, client=client)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin_login(context: BrowserContext) -> Callable[[User], Page]:
+    """Log `user` in through the admin's login form and return the page, on the admin index."""
+
+    def login(user: User) -> Page:
+        page = context.new_page()
+        page.goto("/admin/login/?next=/admin/")
+        page.fill("#id_username", user.get_username())
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        expect(page.locator("#user-tools")).to_contain_text(user.get_username())
+        return page
+
+    return login
