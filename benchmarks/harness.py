@@ -54,3 +54,23 @@ def timed(results: dict[str, float], name: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
     results[name] = time.perf_counter() - start
+
+
+def record_figure(
+    figure: str, *, goal: str, measured: float, unit: str, ratio: float | None = None, met: bool | None = None
+) -> None:
+    """Print one headline figure and, under `make bench`, append it to the run's results file.
+
+    `ratio` is the measured figure over its goal or baseline, taken in the same
+    run (these machines are noisy: ratios compare, seconds alone do not).
+    """
+    row = {"figure": figure, "goal": goal, "measured": measured, "unit": unit, "ratio": ratio, "met": met}
+    ratio_text = "" if ratio is None else f" (ratio {ratio:.2f})"
+    verdict = "" if met is None else (" [met]" if met else " [MISSED]")
+    print(f"{figure}: {measured:,.2f} {unit}, goal {goal}{ratio_text}{verdict}")
+    results_file = os.environ.get("BENCH_RESULTS")
+    if results_file:
+        import json
+
+        with open(results_file, "a", encoding="utf-8") as out:
+            out.write(json.dumps(row) + "\n")
