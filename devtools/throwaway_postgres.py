@@ -1,7 +1,8 @@
 """Start a private PostgreSQL cluster for one test or benchmark run, and remove it after.
 
 initdb and pg_ctl refuse to run as root, so as root they run as the `postgres`
-system user (see shared/RECIPES.md). The cluster listens on a unix socket only.
+system user. The cluster listens on a unix socket only, with durability off (fsync,
+synchronous_commit and full-page writes): it lives for one run.
 """
 
 from __future__ import annotations
