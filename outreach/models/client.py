@@ -31,6 +31,8 @@ class Client(models.Model):
     daily_sms_limit = models.PositiveIntegerField(default=100)
     daily_linkedin_limit = models.PositiveIntegerField(default=40)
     daily_voice_limit = models.PositiveIntegerField(default=60)
+    # Made by `manage.py demo`, which deletes and rebuilds only clients marked so.
+    is_demo = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
