@@ -126,6 +126,8 @@ def channel_block_reason(lead: Any, channel: str) -> str | None:
     elif channel in (Channel.SMS, Channel.VOICE):
         if parse_phone(getattr(lead, "phone", None)) is None:
             return "no_phone"
+        if getattr(lead, "phone_unusable", False):
+            return "phone_unusable"
     elif channel == Channel.LINKEDIN:
         if not (getattr(lead, "linkedin_url", "") or "").strip():
             return "no_linkedin"
