@@ -17,6 +17,21 @@ class SendBlocked(EngineError):
         super().__init__(message or reason)
 
 
+class MissingField(SendBlocked):
+    """A template placeholder has no data for this lead and no fallback (`{first_name}` with no first name).
+
+    `reason` is "missing_field:<name>"; the touch is blocked, not retried: fill the
+    lead's field, or give the placeholder a fallback (`{first_name|there}`).
+    """
+
+    def __init__(self, field: str, message: str | None = None):
+        self.field = field
+        super().__init__(
+            f"missing_field:{field}",
+            message or f"no {field} for this lead and no fallback: fill it in or write {{{field}|fallback}}",
+        )
+
+
 class InvalidTouch(EngineError, ValueError):
     """What a touch would send or record is invalid (over-long note, unknown outcome, empty message...).
 
@@ -33,6 +48,47 @@ class ProviderError(EngineError):
         super().__init__(message)
 
 
+class SentNotRecorded(EngineError):
+    """Sent, not recorded: the provider accepted the message, then writing its Activity failed.
+
+    Never retry the send: it went out. The provider message id is in the
+    error and in an ERROR log line; the touch is left for a person to record
+    (status `review`) with that id.
+    """
+
+    def __init__(self, message: str, *, provider_message_id: str, channel: str = "", touch_id: int | None = None):
+        self.provider_message_id = provider_message_id
+        self.channel = channel
+        self.touch_id = touch_id
+        super().__init__(f"sent, not recorded: {message} (provider message id {provider_message_id!r})")
+
+
+class PlanningError(EngineError):
+    """A lead's sequence could not be planned; nothing was saved."""
+
+
+class NotPlannable(PlanningError):
+    """The lead may not get a new sequence; `reason` says why, like SendBlocked's.
+
+    "lead_replied" / "lead_converted" / "lead_closed" (a person talks to the lead now),
+    "do_not_contact", "unsubscribed", or "no_reachable_channel" (fill in an email, phone or
+    LinkedIn URL the lead can be reached on).
+    """
+
+    def __init__(self, reason: str, message: str | None = None):
+        self.reason = reason
+        super().__init__(message or reason)
+
+
+class InvalidOverride(PlanningError, ValueError):
+    """A `sequence_override` is malformed: give a non-empty list of channel names, or of
+    {"touch_number", "channel"} with distinct whole touch numbers."""
+
+
+class NoContactWindow(PlanningError):
+    """No business day of the coming year has an hour at which the channel may reach the lead's country."""
+
+
 class InvalidPattern(EngineError):
     """A conversion pattern does not match its schema (see DESIGN.md)."""
 
@@ -40,3 +96,10 @@ class InvalidPattern(EngineError):
         self.pattern_type = pattern_type
         self.errors = errors
         super().__init__(f"invalid {pattern_type} pattern: " + "; ".join(errors))
+
+
+class NotEnoughEvidence(EngineError):
+    """A detector's data cannot support a pattern (too few finished units or outcomes); nothing is saved.
+
+    Wait for more outcomes, or widen the detection window (`window_days`).
+    """

@@ -1,10 +1,11 @@
 """LinkedIn backends, chosen by settings.LINKEDIN_BACKEND.
 
 LinkedIn has no public API for sending messages or connection requests, so
-the default backend does not send: it turns the touch into a task for a
-person (open the profile, paste the text), which the engine records with the
-touch. An automation service can replace it with a backend of the same shape
-that sends and returns its own message id.
+the default backend does not send: the engine turns the touch into a
+ManualTask for a person (open the profile, paste the text, see
+task_instructions) and records the touch when the person marks it done. An
+automation service can replace it with a backend that has `send` and returns
+its own message id.
 """
 
 from __future__ import annotations
@@ -41,25 +42,8 @@ def task_instructions(*, profile_url: str, message_type: str, message: str, conn
 
 
 class ManualTaskBackend:
-    """The default: an open task for a person, recorded with the touch (see the module docstring)."""
-
-    def send(
-        self, *, profile_url: str, message_type: str, message: str, connection_note: str | None, sender: str
-    ) -> LinkedInDelivery:
-        return LinkedInDelivery(
-            message_id=f"task-{uuid.uuid4().hex}",
-            delivery="manual_task",
-            details={
-                "task_status": "open",
-                "on_behalf_of": sender,
-                "instructions": task_instructions(
-                    profile_url=profile_url,
-                    message_type=message_type,
-                    message=message,
-                    connection_note=connection_note,
-                ),
-            },
-        )
+    """The default: sends nothing. The engine opens a ManualTask for a person instead, and records the touch
+    when that person marks the task done (engines.services.manual_tasks)."""
 
 
 class RecordingLinkedInBackend:

@@ -12,14 +12,14 @@ from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
 from django.utils import timezone
 
-from engines.exceptions import InvalidTouch, ProviderError, SendBlocked
+from engines.exceptions import ProviderError
+from engines.services import sending
 from engines.services.content import build_content_snapshot
-from engines.services.touches import check_reachable, record_touch, touch_context
 from engines.services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
-from outreach.models import Activity, Channel, Lead
+from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
 
 
-def footer(client: Any, lead: Lead) -> str:
+def footer(client: Client, lead: Lead) -> str:
     """Who is writing and how to stop it: commercial email must carry both (Spam Act 2003, CAN-SPAM)."""
     sender = ", ".join(part for part in (client.name, " ".join(client.physical_address.split())) if part)
     return f"\n\n--\n{sender}\nTo stop receiving these emails: {unsubscribe_url(lead)}"
@@ -42,7 +42,7 @@ def email_provider_error(exc: AnymailError) -> ProviderError:
 
 def send_email(
     lead: Lead,
-    client: Any,
+    client: Client,
     subject: str,
     body: str,
     *,
@@ -51,50 +51,77 @@ def send_email(
     sequence_id: Any = None,
     now: datetime | None = None,
     connection: Any = None,
+    touch: ScheduledTouch | None = None,
 ) -> Activity:
     """Send one email to the lead from the client's sending address and return the saved email_sent Activity.
 
     The message carries one-click List-Unsubscribe headers and a footer with
-    the client's postal address and the same signed unsubscribe link.
-    Raises SendBlocked (do-not-contact, unsubscribed, bounced, no address)
-    or ProviderError, in both cases with nothing recorded.
+    the client's postal address and the same signed unsubscribe link. With
+    `touch` (claimed by the dispatcher) the touch is marked sent together
+    with the Activity. Raises SendBlocked (do-not-contact, unsubscribed,
+    bounced, not exactly one valid address, a lead of another client),
+    InvalidTouch (text the database or RFC 5322 refuses) or ProviderError,
+    all with nothing sent or recorded; SentNotRecorded when the ESP accepted
+    and the record failed.
     """
-    now = now or timezone.now()
-    check_reachable(lead, Channel.EMAIL)
-    touch_number, sequence_uuid = touch_context(touch_number, sequence_id)
-    if not isinstance(subject, str) or not subject.strip():
-        raise InvalidTouch("an email needs a subject")
-    if not isinstance(body, str) or not body.strip():
-        raise InvalidTouch("an email needs a body")
-    if not getattr(client, "sending_email", ""):
-        raise SendBlocked("no_sender_email", f"client {client.pk} has no sending email address")
+    outgoing = sending.start(
+        lead,
+        client,
+        Channel.EMAIL,
+        now=now or timezone.now(),
+        touch_number=touch_number,
+        sequence_id=sequence_id,
+        touch=touch,
+    )
+    sending.check_email_text(subject, body)
+    to = sending.email_address(lead.email, reason="invalid_email")
+    sender = sending.email_address(getattr(client, "sending_email", ""), reason="no_sender_email")
 
     snapshot = build_content_snapshot(
         body,
         lead,
         subject=subject,
-        touch_number=touch_number,
-        sequence_id=sequence_uuid,
+        touch_number=outgoing.touch_number,
+        sequence_id=outgoing.sequence_id,
         channel=Channel.EMAIL.value,
-        sent_at=now,
+        sent_at=outgoing.now,
         client=client,
     )
     snapshot["template_id"] = str(template_id) if template_id is not None else None
-    ids = {"client_id": str(client.pk), "lead_id": str(lead.pk), "touch_number": str(touch_number)}
-    if sequence_uuid is not None:
-        ids["sequence_id"] = str(sequence_uuid)
+    ids = {"client_id": str(client.pk), "lead_id": str(lead.pk), "touch_number": str(outgoing.touch_number)}
+    if outgoing.sequence_id is not None:
+        ids["sequence_id"] = str(outgoing.sequence_id)
+    if touch is not None:  # lets a reconciler find this send at the ESP by the touch it belongs to
+        ids["touch_id"] = str(touch.pk)
 
     message = AnymailMessage(
         subject=subject,
         body=body + footer(client, lead),
-        from_email=formataddr((client.name, client.sending_email)),
-        to=[lead.email],
+        from_email=formataddr((client.name, sender)),
+        to=[to],
         headers=list_unsubscribe_headers(lead),
         # One tag: Postmark accepts no more (anymail raises); the ids ride in the metadata.
         tags=[f"client-{client.pk}"],
         metadata=ids,
         connection=connection,
     )
+    return sending.deliver(
+        outgoing,
+        action="email_sent",
+        snapshot=snapshot,
+        metadata={
+            "touch_number": outgoing.touch_number,
+            "sequence_id": snapshot["sequence_id"],
+            "template_id": snapshot["template_id"],
+            "to": to,
+            "from": sender,
+        },
+        send=lambda: send_message(message),
+    )
+
+
+def send_message(message: AnymailMessage) -> sending.Sent:
+    """Hand the message to the email backend; a ProviderError (retryable or not) when it fails."""
     try:
         message.send()
     except AnymailError as exc:
@@ -111,26 +138,6 @@ def send_email(
         ) from exc
     except OSError as exc:
         raise ProviderError(f"email backend failed: {exc}", retryable=True, code="network") from exc
-
-    status = message.anymail_status
-    message_id = "" if status.message_id is None else str(status.message_id)
-    return record_touch(
-        lead,
-        client,
-        action="email_sent",
-        channel=Channel.EMAIL,
-        content_snapshot=snapshot,
-        metadata={
-            "provider_message_id": message_id,
-            "provider_status": sorted(status.status or ()),
-            "touch_number": touch_number,
-            "sequence_id": snapshot["sequence_id"],
-            "template_id": snapshot["template_id"],
-            "to": lead.email,
-            "from": client.sending_email,
-        },
-        at=now,
-        touch_number=touch_number,
-        sequence_id=sequence_uuid,
-        provider_message_id=message_id,
-    )
+    status = getattr(message, "anymail_status", None)
+    message_id = "" if status is None or status.message_id is None else str(status.message_id)
+    return sending.Sent(message_id, {"provider_status": sorted(status.status or ()) if status else []})

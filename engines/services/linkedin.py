@@ -1,7 +1,10 @@
 """LinkedIn engine: hand one touch to the configured LinkedIn backend and record it.
 
-The default backend (engines.providers.linkedin.ManualTaskBackend) turns the
-touch into an open task for a person, kept in the Activity metadata.
+The default backend (engines.providers.linkedin.ManualTaskBackend) sends
+nothing: the touch becomes a ManualTask for a person, and `linkedin_sent` is
+recorded only when that person marks the task done
+(engines.services.manual_tasks.complete_task), with the text actually sent.
+An automation backend sends at once and the touch is recorded then.
 """
 
 from __future__ import annotations
@@ -14,20 +17,61 @@ from django.utils import timezone
 
 from engines.exceptions import InvalidTouch
 from engines.providers import load_provider
-from engines.providers.linkedin import LinkedInBackend
+from engines.providers.linkedin import LinkedInBackend, ManualTaskBackend
+from engines.services import manual_tasks, sending
 from engines.services.content import build_content_snapshot
-from engines.services.touches import check_reachable, record_touch, touch_context
-from outreach.models import Activity, Channel, Lead
+from outreach.models import Activity, Channel, Client, Lead, ManualTask, ScheduledTouch, TaskKind
 
 MessageType = Literal["connection_request", "inmail", "message"]
 MESSAGE_TYPES: tuple[str, ...] = ("connection_request", "inmail", "message")
-# LinkedIn refuses a longer note on a connection request.
+# LinkedIn's own limits: it refuses longer texts.
 CONNECTION_NOTE_LIMIT = 300
+MESSAGE_LIMIT = 8000
+INMAIL_LIMIT = 1900
+TEXT_LIMITS = {"connection_request": MESSAGE_LIMIT, "inmail": INMAIL_LIMIT, "message": MESSAGE_LIMIT}
+
+
+def check_linkedin_text(message_type: Any, message: Any, connection_note: Any) -> str | None:
+    """The text a touch is analysed on (the note of a connection request, else the message); InvalidTouch if bad."""
+    if message_type not in MESSAGE_TYPES:
+        raise InvalidTouch(f"message_type must be one of {', '.join(MESSAGE_TYPES)}, got {message_type!r}")
+    if connection_note is not None:
+        sending.check_text(connection_note, what="a LinkedIn connection note", limit=CONNECTION_NOTE_LIMIT)
+    if message_type == "connection_request":
+        sending.check_text(message, what="a LinkedIn message", limit=MESSAGE_LIMIT, required=False)
+        return connection_note
+    sending.check_text(message, what=f"a LinkedIn {message_type}", limit=TEXT_LIMITS[message_type])
+    return message
+
+
+def linkedin_record(
+    outgoing: sending.Outgoing, *, message_type: str, message: str, connection_note: str | None, delivery: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The content snapshot and metadata of a LinkedIn touch (sent by a backend or by a person)."""
+    analysed = connection_note if message_type == "connection_request" else message
+    snapshot = build_content_snapshot(
+        analysed,
+        outgoing.lead,
+        touch_number=outgoing.touch_number,
+        sequence_id=outgoing.sequence_id,
+        channel=Channel.LINKEDIN.value,
+        sent_at=outgoing.now,
+        client=outgoing.client,
+    )
+    snapshot.update(message_type=message_type, body=message, connection_note=connection_note)
+    metadata = {
+        "delivery": delivery,
+        "message_type": message_type,
+        "touch_number": outgoing.touch_number,
+        "sequence_id": snapshot["sequence_id"],
+        "linkedin_profile_url": outgoing.lead.linkedin_url,
+    }
+    return snapshot, metadata
 
 
 def send_linkedin(
     lead: Lead,
-    client: Any,
+    client: Client,
     message: str,
     *,
     message_type: MessageType = "message",
@@ -35,70 +79,48 @@ def send_linkedin(
     touch_number: int = 1,
     sequence_id: Any = None,
     now: datetime | None = None,
-    backend: LinkedInBackend | None = None,
-) -> Activity:
-    """Send (or queue for a person) one LinkedIn touch and return the saved linkedin_sent Activity.
+    backend: LinkedInBackend | ManualTaskBackend | None = None,
+    touch: ScheduledTouch | None = None,
+) -> Activity | ManualTask:
+    """Send one LinkedIn touch through an automation backend (the saved linkedin_sent Activity), or, with
+    the default manual backend, open a ManualTask for a person (returned; nothing is recorded as sent yet).
 
     A connection request is analysed on its note, anything else on the
-    message. Raises SendBlocked (opted out, no profile URL) or InvalidTouch
-    (unknown type, empty text, a note over 300 characters) before the backend
-    is called.
+    message. Raises SendBlocked (opted out, no or not one LinkedIn profile
+    URL, a lead of another client) or InvalidTouch (unknown type, empty
+    text, over LinkedIn's limits, text the database cannot store) before
+    the backend is called; SentNotRecorded when the backend sent and the
+    record failed.
     """
-    now = now or timezone.now()
-    check_reachable(lead, Channel.LINKEDIN)
-    touch_number, sequence_uuid = touch_context(touch_number, sequence_id)
-    if message_type not in MESSAGE_TYPES:
-        raise InvalidTouch(f"message_type must be one of {', '.join(MESSAGE_TYPES)}, got {message_type!r}")
-    if connection_note is not None and not isinstance(connection_note, str):
-        raise InvalidTouch("connection_note must be text")
-    if message_type == "connection_request":
-        if connection_note is not None and len(connection_note) > CONNECTION_NOTE_LIMIT:
-            raise InvalidTouch(
-                f"a connection note is at most {CONNECTION_NOTE_LIMIT} characters on LinkedIn, "
-                f"this one has {len(connection_note)}"
-            )
-        analysed = connection_note
-    elif not isinstance(message, str) or not message.strip():
-        raise InvalidTouch(f"a LinkedIn {message_type} needs a message")
-    else:
-        analysed = message
-
-    snapshot = build_content_snapshot(
-        analysed,
-        lead,
-        touch_number=touch_number,
-        sequence_id=sequence_uuid,
-        channel=Channel.LINKEDIN.value,
-        sent_at=now,
-        client=client,
-    )
-    snapshot.update(message_type=message_type, body=message, connection_note=connection_note)
-
-    backend = backend or load_provider(settings.LINKEDIN_BACKEND)
-    delivery = backend.send(
-        profile_url=lead.linkedin_url,
-        message_type=message_type,
-        message=message,
-        connection_note=connection_note,
-        sender=client.name,
-    )
-    return record_touch(
+    outgoing = sending.start(
         lead,
         client,
-        action="linkedin_sent",
-        channel=Channel.LINKEDIN,
-        content_snapshot=snapshot,
-        metadata={
-            **delivery.details,
-            "delivery": delivery.delivery,
-            "provider_message_id": delivery.message_id,
-            "message_type": message_type,
-            "touch_number": touch_number,
-            "sequence_id": snapshot["sequence_id"],
-            "linkedin_profile_url": lead.linkedin_url,
-        },
-        at=now,
+        Channel.LINKEDIN,
+        now=now or timezone.now(),
         touch_number=touch_number,
-        sequence_id=sequence_uuid,
-        provider_message_id=delivery.message_id,
+        sequence_id=sequence_id,
+        touch=touch,
     )
+    check_linkedin_text(message_type, message, connection_note)
+    profile_url = sending.linkedin_profile(lead.linkedin_url)
+    chosen = backend or load_provider(settings.LINKEDIN_BACKEND)
+    if isinstance(chosen, ManualTaskBackend):
+        return manual_tasks.open_task(
+            outgoing, kind=TaskKind.LINKEDIN, message=message, subject=connection_note or "", due_at=outgoing.now
+        )
+
+    snapshot, metadata = linkedin_record(
+        outgoing, message_type=message_type, message=message, connection_note=connection_note, delivery="sent"
+    )
+
+    def send() -> sending.Sent:
+        delivery = chosen.send(
+            profile_url=profile_url,
+            message_type=message_type,
+            message=message,
+            connection_note=connection_note,
+            sender=client.name,
+        )
+        return sending.Sent(delivery.message_id, {**delivery.details, "delivery": delivery.delivery})
+
+    return sending.deliver(outgoing, action="linkedin_sent", snapshot=snapshot, metadata=metadata, send=send)

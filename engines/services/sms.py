@@ -8,14 +8,13 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from engines.exceptions import InvalidTouch, SendBlocked
+from engines.exceptions import SendBlocked
 from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut, SmsProvider
-from engines.services.compliance import check_contact_hours
+from engines.services import sending
 from engines.services.content import build_content_snapshot
 from engines.services.geo import e164
-from engines.services.touches import check_reachable, record_touch, touch_context
-from outreach.models import Activity, Channel, Lead
+from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
 
 # GSM 03.38: the basic set costs one septet a character, the extension set two (escape + character).
 GSM7_BASIC = frozenset(
@@ -65,69 +64,75 @@ def sms_segment_count(text: str | None) -> int:
 
 def send_sms(
     lead: Lead,
-    client: Any,
+    client: Client,
     message: str,
     *,
     touch_number: int = 1,
     sequence_id: Any = None,
     now: datetime | None = None,
     provider: SmsProvider | None = None,
+    touch: ScheduledTouch | None = None,
 ) -> Activity:
     """Send `message` to the lead's phone and return the saved sms_sent Activity.
 
-    Raises SendBlocked (opted out, no valid phone, outside the legal contact
-    hours of the lead's country in the lead's local time) or ProviderError,
-    in both cases with nothing recorded. A provider opt-out (Twilio 21610)
-    also marks the lead as opted out of SMS.
+    Raises SendBlocked (opted out, no valid or a wrong number, outside the
+    legal contact hours of the lead's country in the lead's local time, a
+    lead of another client), InvalidTouch (empty, over 1,600 characters,
+    text the database cannot store) or ProviderError, all with nothing
+    recorded; SentNotRecorded when the provider accepted and the record
+    failed. A provider opt-out (Twilio 21610) also marks the lead as opted
+    out of SMS. With `touch`, the touch is marked sent with the Activity.
     """
-    now = now or timezone.now()
-    check_reachable(lead, Channel.SMS)
-    check_contact_hours(lead, Channel.SMS, now, client)
-    touch_number, sequence_uuid = touch_context(touch_number, sequence_id)
-    if not isinstance(message, str) or not message.strip():
-        raise InvalidTouch("an SMS needs a message")
-    if len(message) > MAX_SMS_CHARS:
-        raise InvalidTouch(f"an SMS is at most {MAX_SMS_CHARS} characters, this one has {len(message)}")
+    outgoing = sending.start(
+        lead,
+        client,
+        Channel.SMS,
+        now=now or timezone.now(),
+        touch_number=touch_number,
+        sequence_id=sequence_id,
+        touch=touch,
+        check_hours=True,
+    )
+    sending.check_text(message, what="an SMS message", limit=MAX_SMS_CHARS)
+    to = e164(lead.phone)
     sender = e164(getattr(client, "sending_phone", None))
     if sender is None:
         raise SendBlocked("no_sender_phone", f"client {client.pk} has no valid sending phone number")
+    if to is None:  # the gate already refused it; kept so the type is a str below
+        raise SendBlocked("no_phone", f"lead {lead.pk} has no valid phone number")
 
     snapshot = build_content_snapshot(
         message,
         lead,
-        touch_number=touch_number,
-        sequence_id=sequence_uuid,
+        touch_number=outgoing.touch_number,
+        sequence_id=outgoing.sequence_id,
         channel=Channel.SMS.value,
-        sent_at=now,
+        sent_at=outgoing.now,
         client=client,
     )
     snapshot["segment_count"] = sms_segment_count(message)
     snapshot["encoding"] = sms_encoding(message)
+    chosen = provider or load_provider(settings.SMS_PROVIDER)
+    return sending.deliver(
+        outgoing,
+        action="sms_sent",
+        snapshot=snapshot,
+        metadata={
+            "touch_number": outgoing.touch_number,
+            "sequence_id": snapshot["sequence_id"],
+            "to": to,
+            "from": sender,
+        },
+        send=lambda: send_text(chosen, lead, to=to, from_=sender, body=message),
+    )
 
-    provider = provider or load_provider(settings.SMS_PROVIDER)
+
+def send_text(provider: SmsProvider, lead: Lead, *, to: str, from_: str, body: str) -> sending.Sent:
+    """Hand the text to the provider; a STOP the provider reports is saved on the lead before re-raising."""
     try:
-        sent = provider.send(to=e164(lead.phone), from_=sender, body=message)
+        sent = provider.send(to=to, from_=from_, body=body)
     except SmsOptedOut:
         Lead.objects.filter(pk=lead.pk).update(sms_opted_out=True)
         lead.sms_opted_out = True
         raise
-
-    return record_touch(
-        lead,
-        client,
-        action="sms_sent",
-        channel=Channel.SMS,
-        content_snapshot=snapshot,
-        metadata={
-            "provider_message_id": sent.message_id,
-            "provider_status": sent.status,
-            "touch_number": touch_number,
-            "sequence_id": snapshot["sequence_id"],
-            "to": e164(lead.phone),
-            "from": sender,
-        },
-        at=now,
-        touch_number=touch_number,
-        sequence_id=sequence_uuid,
-        provider_message_id=sent.message_id,
-    )
+    return sending.Sent(sent.message_id, {"provider_status": sent.status})

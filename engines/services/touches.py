@@ -12,7 +12,10 @@ from django.db.models import Case, F, Value, When
 
 from engines.exceptions import InvalidTouch, SendBlocked
 from engines.services.compliance import check_can_contact
-from outreach.models import Activity, Lead, LeadStatus
+from outreach.models import Activity, Client, Lead, LeadStatus, ScheduledTouch, TouchStatus
+
+# A touch is marked sent from these: claimed by a dispatcher, handed to a person, or held for review.
+SENDABLE_STATUSES = (TouchStatus.SENDING, TouchStatus.WAITING, TouchStatus.REVIEW)
 
 
 def touch_context(touch_number: Any, sequence_id: Any) -> tuple[int, uuid.UUID | None]:
@@ -31,19 +34,38 @@ def touch_context(touch_number: Any, sequence_id: Any) -> tuple[int, uuid.UUID |
         raise InvalidTouch(f"sequence_id must be a UUID, got {sequence_id!r}") from None
 
 
-def check_reachable(lead: Lead, channel: str) -> None:
-    """Raise SendBlocked when `channel` cannot reach the lead, as the caller sees it or as the database has it now.
+def check_owner(lead: Lead, client: Client) -> None:
+    """Raise SendBlocked unless the lead belongs to `client`: a lead is only contacted for its own client."""
+    if lead.client_id != getattr(client, "pk", None):
+        raise SendBlocked(
+            "lead_of_another_client",
+            f"lead {lead.pk} belongs to client {lead.client_id}, not to client {getattr(client, 'pk', None)}",
+        )
 
-    A STOP or an unsubscribe recorded since the caller loaded the lead still
-    blocks, and so does a flag the caller set but has not saved yet.
-    """
-    check_can_contact(lead, channel)
+
+def current_lead(lead: Lead, client: Client | None = None) -> Lead:
+    """The lead as the database has it now (SendBlocked when it is gone; checked against `client` when given)."""
     if lead.pk is None:
         raise InvalidTouch("a touch is recorded against a saved lead; this lead has no id")
     current = Lead.objects.filter(pk=lead.pk).first()
     if current is None:
         raise SendBlocked("lead_deleted", f"lead {lead.pk} no longer exists")
-    check_can_contact(current, channel)
+    if client is not None:
+        check_owner(current, client)
+    return current
+
+
+def check_reachable(lead: Lead, channel: str, client: Client | None = None) -> None:
+    """Raise SendBlocked when `channel` cannot reach the lead, as the caller sees it or as the database has it now.
+
+    A STOP or an unsubscribe recorded since the caller loaded the lead still
+    blocks, and so does a flag the caller set but has not saved yet. With
+    `client`, a lead of another client is blocked too.
+    """
+    if client is not None:
+        check_owner(lead, client)
+    check_can_contact(lead, channel)
+    check_can_contact(current_lead(lead, client), channel)
 
 
 def record_touch(
@@ -59,15 +81,18 @@ def record_touch(
     sequence_id: uuid.UUID | None,
     provider_message_id: str = "",
     led_to_booking: bool = False,
+    touch: ScheduledTouch | None = None,
+    lead_flags: dict[str, bool] | None = None,
 ) -> Activity:
-    """Save the Activity and update the lead in one transaction.
+    """Save the Activity, update the lead and mark `touch` sent (linked to the Activity) in one transaction.
 
     touch_count is incremented in the database, so two sends to one lead
     never lose a count even when each holds a stale copy of the lead. A new
-    lead enters its sequence; a booked meeting converts it.
+    lead enters its sequence; a booked meeting converts it. `lead_flags`
+    (such as phone_unusable) are set on the lead in the same update.
     """
     if led_to_booking:
-        status = Value(LeadStatus.CONVERTED.value)
+        status: Any = Value(LeadStatus.CONVERTED.value)
         converted_at: Any = Case(When(converted_at__isnull=True, then=Value(at)), default=F("converted_at"))
     else:
         status = Case(When(status=LeadStatus.NEW, then=Value(LeadStatus.IN_SEQUENCE.value)), default=F("status"))
@@ -87,7 +112,27 @@ def record_touch(
             created_at=at,
         )
         Lead.objects.filter(pk=lead.pk).update(
-            last_contacted_at=at, touch_count=F("touch_count") + 1, status=status, converted_at=converted_at
+            last_contacted_at=at,
+            touch_count=F("touch_count") + 1,
+            status=status,
+            converted_at=converted_at,
+            **(lead_flags or {}),
         )
-    lead.refresh_from_db(fields=["last_contacted_at", "touch_count", "status", "converted_at"])
+        if touch is not None:
+            mark_touch_sent(touch, activity)
+    lead.refresh_from_db(fields=["last_contacted_at", "touch_count", "status", "converted_at", *(lead_flags or {})])
     return activity
+
+
+def mark_touch_sent(touch: ScheduledTouch, activity: Activity) -> None:
+    """Link the Activity to its touch and mark it sent; InvalidTouch when the touch is no longer in flight.
+
+    A touch cancelled, already sent or failed meanwhile is refused, which
+    rolls back the caller's transaction: one touch never gets two Activities.
+    """
+    updated = ScheduledTouch.objects.filter(pk=touch.pk, status__in=SENDABLE_STATUSES).update(
+        status=TouchStatus.SENT, activity=activity, reason="", last_error=""
+    )
+    if updated != 1:
+        raise InvalidTouch(f"touch {touch.pk} is not being sent (status changed meanwhile); nothing recorded")
+    touch.status, touch.activity, touch.reason, touch.last_error = TouchStatus.SENT, activity, "", ""

@@ -1,4 +1,9 @@
-"""Voice engine: record a completed call (the call itself is made by a person or a dialer)."""
+"""Voice engine: record a completed call (the call itself is made by a person, through a ManualTask).
+
+Recording is never gated: a call that happened is recorded even when the
+lead has become do-not-contact since. Placing a call is gated where the
+call task is opened (engines.services.outbox.deliver_touch).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,49 @@ from datetime import datetime
 from numbers import Real
 from typing import Any, Literal
 
+from django.db import transaction
 from django.utils import timezone
 
 from engines.exceptions import InvalidTouch
+from engines.services import sending
 from engines.services.content import build_content_snapshot
-from engines.services.touches import check_reachable, record_touch, touch_context
-from outreach.models import Activity, Channel, Lead
+from engines.services.sequences import cancel_planned_touches
+from engines.services.touches import record_touch
+from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
 
-CallOutcome = Literal["connected", "voicemail", "no_answer", "busy", "wrong_number", "meeting_booked"]
-CALL_OUTCOMES: tuple[str, ...] = ("connected", "voicemail", "no_answer", "busy", "wrong_number", "meeting_booked")
+CallOutcome = Literal["connected", "voicemail", "no_answer", "busy", "wrong_number", "do_not_call", "meeting_booked"]
+CALL_OUTCOMES: tuple[str, ...] = (
+    "connected",
+    "voicemail",
+    "no_answer",
+    "busy",
+    "wrong_number",
+    "do_not_call",
+    "meeting_booked",
+)
+# What an outcome changes on the lead, and which of its unsent touches that cancels (with the reason).
+OUTCOME_EFFECTS: dict[str, tuple[dict[str, bool], tuple[str, ...] | None, str]] = {
+    # The number reaches somebody else: no SMS and no call may use it.
+    "wrong_number": ({"phone_unusable": True}, (Channel.SMS, Channel.VOICE), "phone_unusable"),
+    "do_not_call": ({"voice_opted_out": True}, (Channel.VOICE,), "voice_opted_out"),
+    "meeting_booked": ({}, None, "lead_converted"),
+}
+
+
+def check_duration(duration_seconds: Any) -> int:
+    if (
+        isinstance(duration_seconds, bool)
+        or not isinstance(duration_seconds, Real)
+        or not math.isfinite(duration_seconds)
+        or duration_seconds < 0
+    ):
+        raise InvalidTouch(f"duration_seconds must be a number of seconds from 0, got {duration_seconds!r}")
+    return round(duration_seconds)
 
 
 def complete_call(
     lead: Lead,
-    client: Any,
+    client: Client,
     *,
     script_id: Any = None,
     script_content: str | None = None,
@@ -30,36 +64,42 @@ def complete_call(
     touch_number: int = 1,
     sequence_id: Any = None,
     now: datetime | None = None,
+    touch: ScheduledTouch | None = None,
 ) -> Activity:
     """Record a completed call and return the saved voice_completed Activity.
 
-    A booked meeting marks the Activity as leading to a booking and converts
-    the lead. Raises SendBlocked for a lead that may not be called (do not
-    contact, opted out, no valid phone) and InvalidTouch for an unknown
-    outcome or a negative duration. Legal calling hours are the dialer's and
-    the planner's concern: a call that happened is recorded whenever it ends.
+    A booked meeting marks the Activity as leading to a booking, converts
+    the lead and cancels its unsent touches; "wrong_number" marks the phone
+    unusable (no more SMS or calls), "do_not_call" opts the lead out of
+    calls; each in the same transaction as the record, and `touch` (when
+    given) is marked sent with it. Raises InvalidTouch for an unknown
+    outcome, a negative duration or text the database cannot store, and
+    SendBlocked for a lead of another client. Neither opt-outs nor legal
+    calling hours block the record: they gate placing a call, not recording one.
     """
-    now = now or timezone.now()
-    check_reachable(lead, Channel.VOICE)
-    touch_number, sequence_uuid = touch_context(touch_number, sequence_id)
+    outgoing = sending.start(
+        lead,
+        client,
+        Channel.VOICE,
+        now=now or timezone.now(),
+        touch_number=touch_number,
+        sequence_id=sequence_id,
+        touch=touch,
+        gated=False,
+    )
     if outcome not in CALL_OUTCOMES:
         raise InvalidTouch(f"outcome must be one of {', '.join(CALL_OUTCOMES)}, got {outcome!r}")
-    if (
-        isinstance(duration_seconds, bool)
-        or not isinstance(duration_seconds, Real)
-        or not math.isfinite(duration_seconds)
-        or duration_seconds < 0
-    ):
-        raise InvalidTouch(f"duration_seconds must be a number of seconds from 0, got {duration_seconds!r}")
-    duration = round(duration_seconds)
+    duration = check_duration(duration_seconds)
+    sending.check_text(script_content, what="a call script", required=False)
+    sending.check_text(notes, what="call notes", required=False)
 
     snapshot = build_content_snapshot(
         script_content,
         lead,
-        touch_number=touch_number,
-        sequence_id=sequence_uuid,
+        touch_number=outgoing.touch_number,
+        sequence_id=outgoing.sequence_id,
         channel=Channel.VOICE.value,
-        sent_at=now,
+        sent_at=outgoing.now,
         client=client,
     )
     snapshot.update(
@@ -71,22 +111,28 @@ def complete_call(
         notes=notes,
         completed_at=snapshot["sent_at"],
     )
-    booked = outcome == "meeting_booked"
-    return record_touch(
-        lead,
-        client,
-        action="voice_completed",
-        channel=Channel.VOICE,
-        content_snapshot=snapshot,
-        metadata={
-            "outcome": outcome,
-            "duration_seconds": duration,
-            "script_id": snapshot["script_id"],
-            "touch_number": touch_number,
-            "sequence_id": snapshot["sequence_id"],
-        },
-        at=now,
-        touch_number=touch_number,
-        sequence_id=sequence_uuid,
-        led_to_booking=booked,
-    )
+    flags, channels, reason = OUTCOME_EFFECTS.get(outcome, ({}, (), ""))
+    with transaction.atomic():
+        activity = record_touch(
+            lead,
+            client,
+            action="voice_completed",
+            channel=Channel.VOICE,
+            content_snapshot=snapshot,
+            metadata={
+                "outcome": outcome,
+                "duration_seconds": duration,
+                "script_id": snapshot["script_id"],
+                "touch_number": outgoing.touch_number,
+                "sequence_id": snapshot["sequence_id"],
+            },
+            at=outgoing.now,
+            touch_number=outgoing.touch_number,
+            sequence_id=outgoing.sequence_id,
+            led_to_booking=outcome == "meeting_booked",
+            touch=touch,
+            lead_flags=flags,
+        )
+        if reason:
+            cancel_planned_touches(lead, reason=reason, channels=channels)
+    return activity

@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import DatabaseError
 
-from engines.exceptions import InvalidTouch, ProviderError, SendBlocked
+from engines.exceptions import InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.services import touches
 from engines.services.email import send_email
 from engines.services.unsubscribe import lead_id_from_token
@@ -264,7 +264,7 @@ def test_touch_count_is_incremented_in_the_database(anymail_test_backend):
     assert second_copy.touch_count == 2  # the caller's copy is refreshed
 
 
-def test_the_activity_is_not_kept_when_the_lead_update_fails(anymail_test_backend, monkeypatch):
+def test_the_activity_is_not_kept_when_the_lead_update_fails(anymail_test_backend, monkeypatch, caplog):
     lead = LeadFactory()
 
     class FailingLeads:
@@ -281,9 +281,13 @@ def test_the_activity_is_not_kept_when_the_lead_update_fails(anymail_test_backen
 
     monkeypatch.setattr(touches, "Lead", type("Lead", (), {"objects": FailingLeads}))
 
-    with pytest.raises(DatabaseError):
+    # The ESP accepted: the failure to record is "sent, not recorded", with the ESP's message id.
+    with pytest.raises(SentNotRecorded) as raised:
         send_email(lead, lead.client, "Hello", "Hi there", now=NOW)
 
+    [message] = mail.outbox
+    assert raised.value.provider_message_id == str(message.anymail_status.message_id)
+    assert isinstance(raised.value.__cause__, DatabaseError)
     assert not Activity.objects.exists()
 
 

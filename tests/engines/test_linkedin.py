@@ -1,4 +1,3 @@
-import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -7,7 +6,7 @@ import pytest
 from engines.exceptions import InvalidTouch, ProviderError, SendBlocked
 from engines.providers.linkedin import RecordingLinkedInBackend
 from engines.services.linkedin import CONNECTION_NOTE_LIMIT, send_linkedin
-from outreach.models import Activity, Lead
+from outreach.models import Activity, Lead, ManualTask
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,35 +27,19 @@ def assert_untouched(lead):
     assert (lead.touch_count, lead.last_contacted_at, lead.status) == (0, None, "new")
 
 
-def test_by_default_a_touch_becomes_an_open_task_for_a_person():
+def test_by_default_a_touch_becomes_an_open_task_and_nothing_is_recorded_as_sent():
     lead = LeadFactory(first_name="Raj", company_name="Kestrel Legal")
     message = "Hi Raj, congrats on the new Kestrel Legal office. Happy to share what worked for other firms."
-    sequence_id = uuid.uuid4()
 
-    activity = send_linkedin(lead, lead.client, message, touch_number=2, sequence_id=sequence_id, now=NOW)
+    task = send_linkedin(lead, lead.client, message, touch_number=2, now=NOW)
 
-    activity.refresh_from_db()
-    assert (activity.action, activity.channel, activity.touch_number, activity.sequence_id) == (
-        "linkedin_sent",
-        "linkedin",
-        2,
-        sequence_id,
-    )
-    metadata = activity.metadata
-    assert (metadata["delivery"], metadata["task_status"]) == ("manual_task", "open")
-    assert lead.linkedin_url in metadata["instructions"] and message in metadata["instructions"]
-    assert metadata["linkedin_profile_url"] == lead.linkedin_url
-    assert metadata["message_type"] == "message"
-    assert activity.provider_message_id == metadata["provider_message_id"]
-    assert activity.provider_message_id.startswith("task-")
-    snapshot = activity.content_snapshot
-    assert (snapshot["message_type"], snapshot["body"], snapshot["connection_note"]) == ("message", message, None)
-    assert snapshot["cta_used"] == "happy to share"
-    assert snapshot["has_first_name"] and snapshot["has_company_mention"] and snapshot["has_recent_news"]
-    assert snapshot["word_count"] == len(message.split())
-
-    lead.refresh_from_db()
-    assert (lead.touch_count, lead.status, lead.last_contacted_at) == (1, "in_sequence", NOW)
+    assert isinstance(task, ManualTask)
+    task.refresh_from_db()
+    assert (task.kind, task.status, task.message, task.subject, task.due_at) == ("linkedin", "open", message, "", NOW)
+    assert (task.lead, task.client) == (lead, lead.client)
+    # The history claims nothing until a person sends it (engines.services.manual_tasks.complete_task).
+    assert not Activity.objects.exists()
+    assert_untouched(lead)
 
 
 def test_a_connection_request_is_analysed_on_its_note(recording):

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engines.exceptions import InvalidTouch, SendBlocked
+from engines.exceptions import InvalidTouch
 from engines.services.voice import CALL_OUTCOMES, complete_call
 from outreach.models import Activity, Lead
 from tests.factories import LeadFactory
@@ -121,17 +121,12 @@ def test_invalid_calls_are_refused_and_nothing_is_recorded(kwargs):
 
 
 @pytest.mark.parametrize(
-    "change, reason",
-    [
-        ({"do_not_contact": True}, "do_not_contact"),
-        ({"voice_opted_out": True}, "voice_opted_out"),
-        ({"phone": ""}, "no_phone"),
-    ],
+    "change", [{"do_not_contact": True}, {"voice_opted_out": True}, {"is_unsubscribed": True}, {"phone": ""}]
 )
-def test_a_lead_who_may_not_be_called_is_refused(change, reason):
+def test_a_call_that_happened_is_recorded_even_if_the_lead_may_no_longer_be_called(change):
     lead = LeadFactory(**change)
-    with pytest.raises(SendBlocked) as raised:
-        complete_call(lead, lead.client, outcome="connected", now=NOW)
-    assert raised.value.reason == reason
-    assert not Activity.objects.exists()
-    assert Lead.objects.get(pk=lead.pk).touch_count == 0
+
+    activity = complete_call(lead, lead.client, outcome="connected", duration_seconds=90, now=NOW)
+
+    assert Activity.objects.get(pk=activity.pk).action == "voice_completed"
+    assert Lead.objects.get(pk=lead.pk).touch_count == 1

@@ -1,29 +1,8 @@
 import pytest
 
-from engines.providers.linkedin import ManualTaskBackend, RecordingLinkedInBackend, task_instructions
+from engines.providers.linkedin import RecordingLinkedInBackend, task_instructions
 
 URL = "https://www.linkedin.com/in/pat"
-
-
-def test_the_manual_backend_opens_a_task_with_the_exact_text():
-    delivery = ManualTaskBackend().send(
-        profile_url=URL, message_type="message", message="Hi Pat", connection_note=None, sender="Blue Gum Physio"
-    )
-    assert delivery.delivery == "manual_task"
-    assert delivery.message_id.startswith("task-")
-    assert delivery.details["task_status"] == "open"
-    assert delivery.details["on_behalf_of"] == "Blue Gum Physio"
-    assert delivery.details["instructions"].startswith(f"Open {URL}")
-    assert delivery.details["instructions"].endswith("Hi Pat")
-
-
-def test_each_task_has_its_own_id():
-    backend = ManualTaskBackend()
-    ids = {
-        backend.send(profile_url=URL, message_type="inmail", message="Hi", connection_note=None, sender="x").message_id
-        for _ in range(3)
-    }
-    assert len(ids) == 3
 
 
 @pytest.mark.parametrize(

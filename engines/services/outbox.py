@@ -1,0 +1,134 @@
+"""Delivering one claimed outbox row (ScheduledTouch): render, re-check, send through the one send path, record.
+
+The dispatcher (engines.services.dispatch) claims a touch (status `sending`,
+committed) and calls deliver_touch; quiet-hours drift, daily limits, retries
+and claiming are its job, not this module's.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import DatabaseError
+
+from engines.exceptions import InvalidTouch, SendBlocked, SentNotRecorded
+from engines.providers.linkedin import LinkedInBackend, ManualTaskBackend
+from engines.providers.sms import SmsProvider
+from engines.services import sending
+from engines.services.compliance import check_can_contact
+from engines.services.email import send_email
+from engines.services.linkedin import send_linkedin
+from engines.services.manual_tasks import open_task
+from engines.services.rendering import RenderedTouch, render_touch
+from engines.services.sms import send_sms
+from engines.services.touches import current_lead
+from outreach.models import Activity, Channel, Lead, LeadStatus, ManualTask, ScheduledTouch, TaskKind, TouchStatus
+
+logger = logging.getLogger(__name__)
+
+# A lead in these states has answered or is done: its remaining touches must not go out.
+STATUS_BLOCKS: dict[str, str] = {
+    LeadStatus.REPLIED: "lead_replied",
+    LeadStatus.CONVERTED: "lead_converted",
+    LeadStatus.CLOSED: "lead_closed",
+}
+
+
+def check_lead_open(lead: Lead, channel: str) -> None:
+    """SendBlocked when the lead (as the database has it now) may not get this touch: status first, then gates."""
+    reason = STATUS_BLOCKS.get(lead.status)
+    if reason is not None:
+        raise SendBlocked(reason, f"lead {lead.pk} is {lead.status}; its remaining touches do not go out")
+    check_can_contact(lead, channel)
+
+
+def deliver_touch(
+    touch: ScheduledTouch,
+    *,
+    now: datetime,
+    email_connection: Any = None,
+    sms_provider: SmsProvider | None = None,
+    linkedin_backend: LinkedInBackend | ManualTaskBackend | None = None,
+) -> Activity | ManualTask:
+    """Send one claimed touch and return its Activity (touch `sent`), or the ManualTask a person must do
+    (LinkedIn with the manual backend, and calls; touch `waiting`).
+
+    Precondition: touch.status == "sending", committed by the dispatcher.
+    Raises SendBlocked (lead replied/converted/closed, do-not-contact,
+    opted out, ...; MissingField for a placeholder with no data; "no_template"),
+    InvalidTouch, ProviderError (.retryable), or SentNotRecorded: the provider
+    accepted and the record failed; the touch is then moved to `review`
+    (with the provider message id in last_error) for a person, never resent.
+    Optional providers let a dispatcher reuse one connection for many touches.
+    """
+    if touch.status != TouchStatus.SENDING:
+        raise InvalidTouch(f"touch {touch.pk} is {touch.status}; only a claimed (sending) touch is delivered")
+    lead = current_lead(touch.lead, touch.client)
+    check_lead_open(lead, touch.channel)
+    rendered = render_touch(touch, lead=lead)
+    try:
+        return _send(touch, lead, rendered, now, email_connection, sms_provider, linkedin_backend)
+    except SentNotRecorded as exc:
+        hold_for_review(touch, exc)
+        raise
+
+
+def _send(
+    touch: ScheduledTouch,
+    lead: Lead,
+    rendered: RenderedTouch,
+    now: datetime,
+    email_connection: Any,
+    sms_provider: SmsProvider | None,
+    linkedin_backend: LinkedInBackend | ManualTaskBackend | None,
+) -> Activity | ManualTask:
+    client = touch.client
+    if touch.channel == Channel.EMAIL:
+        return send_email(
+            lead,
+            client,
+            rendered.subject,
+            rendered.body,
+            template_id=rendered.template.pk,
+            now=now,
+            touch=touch,
+            connection=email_connection,
+        )
+    if touch.channel == Channel.SMS:
+        return send_sms(lead, client, rendered.body, now=now, touch=touch, provider=sms_provider)
+    if touch.channel == Channel.LINKEDIN:
+        note = rendered.subject or None
+        return send_linkedin(
+            lead,
+            client,
+            rendered.body,
+            message_type="connection_request" if note else "message",
+            connection_note=note,
+            now=now,
+            touch=touch,
+            backend=linkedin_backend,
+        )
+    if touch.channel == Channel.VOICE:
+        # No automated dialer: a person places the call, once the gates allow calling this lead at all.
+        outgoing = sending.start(lead, client, Channel.VOICE, now=now, touch=touch)
+        sending.check_text(rendered.body, what="a call script")
+        return open_task(outgoing, kind=TaskKind.CALL, message=rendered.body, due_at=touch.scheduled_at or now)
+    raise InvalidTouch(f"touch {touch.pk} has unknown channel {touch.channel!r}")
+
+
+def hold_for_review(touch: ScheduledTouch, error: SentNotRecorded) -> None:
+    """Move a sent-but-unrecorded touch to `review` with the provider message id; log when even that fails."""
+    try:
+        ScheduledTouch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(
+            status=TouchStatus.REVIEW, last_error=str(error)
+        )
+    except DatabaseError:
+        logger.exception(
+            "touch %s stays `sending`: could not mark it for review (provider message id %r)",
+            touch.pk,
+            error.provider_message_id,
+        )
+        return
+    touch.status, touch.last_error = TouchStatus.REVIEW, str(error)

@@ -1,0 +1,155 @@
+"""What a touch says: the client's template for its slot, with the lead's and client's data filled in.
+
+Template text holds placeholders from a fixed set (PLACEHOLDERS), each with
+an optional fallback after a bar: `Hi {first_name|there}`. A placeholder
+whose field is empty and that has no fallback blocks the touch
+(MissingField, reason "missing_field:<name>"), so no message ever says
+"Hi None" or "Hi ,". `{{` and `}}` write a literal brace.
+
+Which template: the client's active template for the touch's channel and
+touch number; when that slot has none, the active template of the same
+channel with the nearest lower touch number; none at all blocks the touch
+("no_template").
+
+LinkedIn templates: a subject is the connection note, and such a touch is a
+connection request; without a subject the body is sent as a message. Call
+templates: the body is the call script.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engines.exceptions import MissingField, SendBlocked
+from outreach.models import Client, Lead, MessageTemplate, ScheduledTouch
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    description: str
+    value: Callable[[Lead, Client], str]
+
+
+def _lead_field(name: str) -> Callable[[Lead, Client], str]:
+    return lambda lead, client: getattr(lead, name, "")
+
+
+PLACEHOLDERS: dict[str, Placeholder] = {
+    "first_name": Placeholder("The lead's first name", _lead_field("first_name")),
+    "last_name": Placeholder("The lead's last name", _lead_field("last_name")),
+    "full_name": Placeholder(
+        "The lead's first and last name", lambda lead, client: f"{lead.first_name or ''} {lead.last_name or ''}"
+    ),
+    "company_name": Placeholder("The lead's company", _lead_field("company_name")),
+    "title": Placeholder("The lead's job title", _lead_field("title")),
+    "industry": Placeholder("The lead's industry", _lead_field("industry")),
+    "country": Placeholder("The lead's country, as imported", _lead_field("country")),
+    "sender_name": Placeholder(
+        "The person who signs for the client (Client.sender_name)", lambda lead, c: c.sender_name
+    ),
+    "client_name": Placeholder("The client's business name", lambda lead, client: client.name),
+}
+
+# Values an import leaves behind when a field was really empty; sending them reads as "Hi None".
+EMPTY_MARKERS = frozenset({"none", "null", "nil", "nan", "n/a", "na", "-", "--", "undefined"})
+
+# `{{`, `}}`, or one `{...}` without braces inside it.
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class RenderedTouch:
+    subject: str
+    body: str
+    template: MessageTemplate
+
+
+def _placeholder(inner: str) -> tuple[str, str | None]:
+    """The name and fallback (None when there is no bar) of what sits between the braces."""
+    name, bar, fallback = inner.partition("|")
+    return name.strip(), (fallback.strip() if bar else None)
+
+
+def text_errors(text: str) -> list[str]:
+    """What is wrong with the placeholders of one template text (empty when nothing is)."""
+    errors: list[str] = []
+    for match in _TOKEN.finditer(text or ""):
+        if match.group(1) is None:
+            continue
+        name, fallback = _placeholder(match.group(1))
+        if name not in PLACEHOLDERS:
+            known = ", ".join(f"{{{known}}}" for known in PLACEHOLDERS)
+            errors.append(f"unknown placeholder {{{name}}}: use one of {known}")
+        elif fallback == "":
+            errors.append(f"{{{name}|}} has an empty fallback: write {{{name}|something}} or {{{name}}}")
+    leftover = _TOKEN.sub("", text or "")
+    if "{" in leftover or "}" in leftover:
+        errors.append("a brace is not closed: a placeholder is {first_name}; write {{ or }} for a literal brace")
+    return errors
+
+
+def template_errors(subject: str, body: str) -> list[str]:
+    """Every problem with a template's placeholders, each naming its part (subject or body)."""
+    return [f"subject: {error}" for error in text_errors(subject)] + [f"body: {error}" for error in text_errors(body)]
+
+
+def _value(name: str, lead: Lead, client: Client) -> str:
+    raw = PLACEHOLDERS[name].value(lead, client)
+    # A line break or tab from imported data would reshape the message (or break an email header).
+    value = " ".join(str(raw or "").split())
+    return "" if value.lower() in EMPTY_MARKERS else value
+
+
+def render_text(text: str, lead: Lead, client: Client) -> str:
+    """`text` with every placeholder filled; MissingField when one has no data and no fallback.
+
+    An unknown placeholder (in a template saved before validation existed)
+    blocks too, rather than going out as literal braces.
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)[0]
+        name, fallback = _placeholder(match.group(1))
+        if name not in PLACEHOLDERS:
+            raise SendBlocked(f"unknown_placeholder:{name}"[:120], f"the template uses unknown {{{name}}}")
+        value = _value(name, lead, client)
+        if value:
+            return value
+        if fallback:
+            return fallback
+        raise MissingField(name)
+
+    return _TOKEN.sub(fill, text or "")
+
+
+def template_for(touch: ScheduledTouch) -> MessageTemplate:
+    """The active template for the touch's slot, else the nearest lower one of its channel; SendBlocked if none."""
+    template = (
+        MessageTemplate.objects.filter(
+            client_id=touch.client_id, channel=touch.channel, active=True, touch_number__lte=touch.touch_number
+        )
+        .order_by("-touch_number")
+        .first()
+    )
+    if template is None:
+        raise SendBlocked(
+            "no_template",
+            f"client {touch.client_id} has no active {touch.channel} template for touch {touch.touch_number} "
+            "or any earlier one",
+        )
+    return template
+
+
+def render_touch(touch: ScheduledTouch, *, lead: Lead | None = None) -> RenderedTouch:
+    """What the touch says to its lead (the given fresh copy of the lead, else touch.lead)."""
+    template = template_for(touch)
+    lead = lead or touch.lead
+    client = touch.client
+    return RenderedTouch(
+        subject=render_text(template.subject, lead, client),
+        body=render_text(template.body, lead, client),
+        template=template,
+    )
