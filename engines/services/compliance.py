@@ -128,8 +128,6 @@ def channel_block_reason(lead: Any, channel: str) -> str | None:
             return "no_phone"
         if getattr(lead, "phone_unusable", False):
             return "phone_unusable"
-        if getattr(lead, "phone_unusable", False):
-            return "phone_unusable"
     elif channel == Channel.LINKEDIN:
         if not (getattr(lead, "linkedin_url", "") or "").strip():
             return "no_linkedin"

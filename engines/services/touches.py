@@ -82,14 +82,12 @@ def record_touch(
     provider_message_id: str = "",
     led_to_booking: bool = False,
     touch: ScheduledTouch | None = None,
-    lead_flags: dict[str, bool] | None = None,
 ) -> Activity:
     """Save the Activity, update the lead and mark `touch` sent (linked to the Activity) in one transaction.
 
     touch_count is incremented in the database, so two sends to one lead
     never lose a count even when each holds a stale copy of the lead. A new
-    lead enters its sequence; a booked meeting converts it. `lead_flags`
-    (such as phone_unusable) are set on the lead in the same update.
+    lead enters its sequence; a booked meeting converts it.
     """
     if led_to_booking:
         status: Any = Value(LeadStatus.CONVERTED.value)
@@ -116,11 +114,17 @@ def record_touch(
             touch_count=F("touch_count") + 1,
             status=status,
             converted_at=converted_at,
-            **(lead_flags or {}),
         )
         if touch is not None:
             mark_touch_sent(touch, activity)
-    lead.refresh_from_db(fields=["last_contacted_at", "touch_count", "status", "converted_at", *(lead_flags or {})])
+    lead.refresh_from_db(
+        fields=[
+            "last_contacted_at",
+            "touch_count",
+            "status",
+            "converted_at",
+        ]
+    )
     return activity
 
 

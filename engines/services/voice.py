@@ -18,6 +18,7 @@ from django.utils import timezone
 from engines.exceptions import InvalidTouch
 from engines.services import sending
 from engines.services.content import build_content_snapshot
+from engines.services.outcomes import apply_call_outcome
 from engines.services.sequences import cancel_planned_touches
 from engines.services.touches import record_touch
 from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
@@ -32,13 +33,6 @@ CALL_OUTCOMES: tuple[str, ...] = (
     "do_not_call",
     "meeting_booked",
 )
-# What an outcome changes on the lead, and which of its unsent touches that cancels (with the reason).
-OUTCOME_EFFECTS: dict[str, tuple[dict[str, bool], tuple[str, ...] | None, str]] = {
-    # The number reaches somebody else: no SMS and no call may use it.
-    "wrong_number": ({"phone_unusable": True}, (Channel.SMS, Channel.VOICE), "phone_unusable"),
-    "do_not_call": ({"voice_opted_out": True}, (Channel.VOICE,), "voice_opted_out"),
-    "meeting_booked": ({}, None, "lead_converted"),
-}
 
 
 def check_duration(duration_seconds: Any) -> int:
@@ -111,7 +105,7 @@ def complete_call(
         notes=notes,
         completed_at=snapshot["sent_at"],
     )
-    flags, channels, reason = OUTCOME_EFFECTS.get(outcome, ({}, (), ""))
+    booked = outcome == "meeting_booked"
     with transaction.atomic():
         activity = record_touch(
             lead,
@@ -129,10 +123,11 @@ def complete_call(
             at=outgoing.now,
             touch_number=outgoing.touch_number,
             sequence_id=outgoing.sequence_id,
-            led_to_booking=outcome == "meeting_booked",
+            led_to_booking=booked,
             touch=touch,
-            lead_flags=flags,
         )
-        if reason:
-            cancel_planned_touches(lead, reason=reason, channels=channels)
+        if booked:
+            cancel_planned_touches(lead, reason="lead_converted")
+        apply_call_outcome(lead, outcome=outcome)
+    lead.refresh_from_db(fields=["phone_unusable", "voice_opted_out"])
     return activity
