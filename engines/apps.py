@@ -9,3 +9,4 @@ class EnginesConfig(AppConfig):
 
     def ready(self) -> None:
         from engines import signals  # noqa: F401  (connects the receivers)
+        from engines import webhooks  # noqa: F401  (connects the anymail tracking and inbound receivers)

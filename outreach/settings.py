@@ -139,8 +139,12 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "outreach@localhost")
 ANYMAIL = {
-    "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", "dev-user:dev-password"),
+    # Basic-auth "user:password" the ESP's webhooks must send; the development default is public, so
+    # production must name its own.
+    "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", "" if PRODUCTION else "dev-user:dev-password"),
 }
+if PRODUCTION and not ANYMAIL["WEBHOOK_SECRET"]:
+    raise ImproperlyConfigured("DJANGO_ENV=production needs ANYMAIL_WEBHOOK_SECRET (user:password for ESP webhooks)")
 for _key in ("RESEND_API_KEY", "SENDGRID_API_KEY", "POSTMARK_SERVER_TOKEN", "MAILGUN_API_KEY"):
     if os.environ.get(_key):
         ANYMAIL[_key] = os.environ[_key]
@@ -157,6 +161,9 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 SMS_PROVIDER = env_str("SMS_PROVIDER", "engines.providers.sms.TwilioSmsProvider")
 if PRODUCTION and SMS_PROVIDER.endswith("TwilioSmsProvider") and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
     raise ImproperlyConfigured("SMS_PROVIDER is Twilio: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
+
+# --- Bookings: Cal.com signs each webhook with this secret; without it every booking webhook is refused.
+CAL_COM_WEBHOOK_SECRET = env_str("CAL_COM_WEBHOOK_SECRET")
 
 # --- LinkedIn: no public messaging API, so the default backend queues a manual task.
 LINKEDIN_BACKEND = env_str("LINKEDIN_BACKEND", "engines.providers.linkedin.ManualTaskBackend")
