@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -30,3 +31,13 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"{self.client} · {self.channel} touch {self.touch_number}"
+
+    def clean(self) -> None:
+        """Refuse an unknown or malformed placeholder on save, naming it (see engines.services.rendering)."""
+        # Imported here: the engines import the models.
+        from engines.services.rendering import text_errors
+
+        errors = {name: text_errors(getattr(self, name)) for name in ("subject", "body")}
+        errors = {name: messages for name, messages in errors.items() if messages}
+        if errors:
+            raise ValidationError(errors)
