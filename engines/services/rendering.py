@@ -99,7 +99,10 @@ def _value(name: str, lead: Lead, client: Client) -> str:
     raw = PLACEHOLDERS[name].value(lead, client)
     # A line break or tab from imported data would reshape the message (or break an email header).
     value = " ".join(str(raw or "").split())
-    return "" if value.lower() in EMPTY_MARKERS else value
+    # Punctuation alone ("," or "-") is no data either.
+    if value.lower() in EMPTY_MARKERS or not any(char.isalnum() for char in value):
+        return ""
+    return value
 
 
 def render_text(text: str, lead: Lead, client: Client) -> str:
