@@ -394,12 +394,12 @@ class TestWeightSources:
         assert (lead.als_weights_used, lead.als_weights_source) == (DEFAULT_WEIGHTS, "default")
         assert caplog.text.count("ignoring invalid") == 2
 
-    def test_a_partial_pattern_is_ignored(self):
+    def test_a_pattern_with_only_recommended_weights_is_used(self):
         client = ClientFactory(als_learned_weights=CLIENT_WEIGHTS)
-        ConversionPatternFactory(client=client, patterns={"recommended_weights": LEARNED})  # no conversion_rate_by...
+        ConversionPatternFactory(client=client, patterns={"recommended_weights": LEARNED})  # all the scorer reads
         lead = LeadFactory(client=client)
         score_lead(lead, client)
-        assert lead.als_weights_source == "client"
+        assert (lead.als_weights_used, lead.als_weights_source) == (LEARNED, "pattern")
 
     def test_valid_pattern_wins_over_client_weights(self):
         client = ClientFactory(als_learned_weights=CLIENT_WEIGHTS)
