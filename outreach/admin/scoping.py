@@ -29,6 +29,13 @@ def scope_to_clients(queryset: QuerySet[Any], request: HttpRequest, client_field
     return queryset.filter(**{f"{client_field}__in": visible_clients(request).values("pk")})
 
 
+class VisibleClientFilter(admin.RelatedFieldListFilter):
+    """The client filter of a changelist, offering only the clients the user may see."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[Any, str]]:
+        return [(pk, name) for pk, name in visible_clients(request).values_list("pk", "name")]
+
+
 class ClientScopedAdmin(admin.ModelAdmin):
     """A ModelAdmin whose every queryset, foreign-key choice and lookup is cut to the user's clients.
 

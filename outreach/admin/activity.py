@@ -1,0 +1,171 @@
+"""Activity: the history of what was sent and heard back, read-only for everyone."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.db import connection
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.text import smart_split, unescape_string_literal
+
+from outreach.models import Activity, Lead, MessageTemplate
+
+from .scoping import ClientScopedAdmin, VisibleClientFilter
+
+PERSONALIZATION_FLAGS = {
+    "has_first_name": "First name",
+    "has_company_mention": "Company mentioned",
+    "has_industry_specific": "Industry-specific",
+    "has_recent_news": "Recent news",
+    "has_mutual_connection": "Mutual connection",
+}
+LEAD_SEARCH_FIELDS = ("first_name", "last_name", "email", "company_name")
+# The expression of the GIN index that migration 0004 creates on PostgreSQL: a query must repeat it exactly.
+BODY_TSVECTOR = "to_tsvector('english', COALESCE(outreach_activity.content_snapshot ->> 'body', ''))"
+
+
+def search_words(term: str) -> list[str]:
+    """The words of an admin search box, quoted phrases kept whole (as the admin's own search splits them)."""
+    words = []
+    for bit in smart_split(term):
+        if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+            bit = unescape_string_literal(bit)
+        if bit.strip():
+            words.append(bit)
+    return words
+
+
+def body_matches(words: list[str]) -> Q:
+    """Activities whose snapshot body holds every one of `words` (full-text on PostgreSQL, substring elsewhere)."""
+    if connection.vendor == "postgresql":
+        match = RawSQL(
+            f"{BODY_TSVECTOR} @@ plainto_tsquery('english', %s)", (" ".join(words),), output_field=BooleanField()
+        )
+        return Q(match)
+    condition = Q()
+    for word in words:
+        condition &= Q(content_snapshot__body__icontains=word)
+    return condition
+
+
+def lead_matches(words: list[str]) -> QuerySet[Lead]:
+    """Leads whose name, email or company holds every one of `words`."""
+    leads = Lead.objects.all()
+    for word in words:
+        any_field = Q()
+        for field in LEAD_SEARCH_FIELDS:
+            any_field |= Q(**{f"{field}__icontains": word})
+        leads = leads.filter(any_field)
+    return leads
+
+
+@admin.register(Activity)
+class ActivityAdmin(ClientScopedAdmin):
+    list_display = ("created_at", "client", "lead", "action", "channel", "touch_number", "led_to_booking")
+    list_filter = (
+        ("client", VisibleClientFilter),
+        "channel",
+        "action",
+        ("created_at", admin.DateFieldListFilter),
+        "led_to_booking",
+    )
+    list_select_related = ("client", "lead")
+    search_fields = ("body",)  # searched by get_search_results: lead name/email/company, or words of the body
+    search_help_text = "A lead's name, email or company, or words of the message body."
+    show_full_result_count = False
+    ordering = ("-created_at",)
+    fieldsets = (
+        ("What was sent", {"fields": ("snapshot_card",)}),
+        (
+            "Activity",
+            {
+                "fields": (
+                    ("client", "lead"),
+                    ("action", "channel", "created_at"),
+                    ("touch_number", "sequence_id"),
+                    ("provider", "provider_message_id", "provider_event_id"),
+                    ("in_reply_to", "led_to_booking"),
+                )
+            },
+        ),
+        ("Raw record", {"fields": ("raw_json",)}),
+    )
+    readonly_fields = ("snapshot_card", "raw_json")
+
+    class Media:
+        css = {"all": ("outreach/admin.css",)}
+
+    # History is written by services only.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Activity]:
+        return super().get_queryset(request).select_related("client", "lead")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Activity], search_term: str
+    ) -> tuple[QuerySet[Activity], bool]:
+        words = search_words(search_term)
+        if not words:
+            return queryset, False
+        by_lead = Q(lead_id__in=lead_matches(words).values("pk"))
+        return queryset.filter(by_lead | body_matches(words)), False
+
+    @admin.display(description="Snapshot")
+    def snapshot_card(self, obj: Activity) -> SafeString:
+        snapshot = obj.content_snapshot if isinstance(obj.content_snapshot, dict) else {}
+        return render_to_string(
+            "admin/outreach/activity/snapshot_card.html",
+            {
+                "activity": obj,
+                "snapshot": snapshot,
+                "subject": _text(snapshot.get("subject")),
+                "body": _text(snapshot.get("body")),
+                "pain_points": _strings(snapshot.get("pain_points_used")),
+                "flags": [(label, bool(snapshot.get(key))) for key, label in PERSONALIZATION_FLAGS.items()],
+                "template": self._template_of(obj, snapshot),
+            },
+        )
+
+    @admin.display(description="Raw JSON")
+    def raw_json(self, obj: Activity) -> SafeString:
+        return format_html(
+            '<details class="outreach-raw"><summary>content_snapshot and metadata</summary>'
+            "<pre>{}</pre><pre>{}</pre></details>",
+            json.dumps(obj.content_snapshot, indent=2, sort_keys=True, default=str),
+            json.dumps(obj.metadata, indent=2, sort_keys=True, default=str),
+        )
+
+    @staticmethod
+    def _template_of(obj: Activity, snapshot: dict) -> dict[str, Any] | None:
+        """The message template the touch was rendered from, as recorded in the snapshot or metadata."""
+        metadata = obj.metadata if isinstance(obj.metadata, dict) else {}
+        template_id = snapshot.get("template_id") or metadata.get("template_id")
+        if not template_id or not str(template_id).isdigit():
+            return None
+        template = MessageTemplate.objects.filter(pk=int(template_id), client_id=obj.client_id).first()
+        if template is None:
+            return {"label": f"template {template_id} (deleted)", "url": None}
+        return {"label": str(template), "url": reverse("admin:outreach_messagetemplate_change", args=[template.pk])}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _strings(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []

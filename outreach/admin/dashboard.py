@@ -1,0 +1,99 @@
+"""A client's last 30 days: sends, replies and meetings by channel and by week; reply and booking rates per sequence.
+
+Read-only selectors: a fixed number of aggregate queries whatever the volume.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import TruncWeek
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from outreach.models import Activity, ActivityAction, Channel, Client, ScheduledTouch, TouchStatus
+from outreach.models.choices import REPLY_ACTIONS, SENT_ACTIONS
+
+from .charts import Series, line_chart
+
+DAYS = 30
+MEASURES = {
+    "sends": Q(action__in=SENT_ACTIONS),
+    "replies": Q(action__in=REPLY_ACTIONS),
+    "meetings": Q(action=ActivityAction.MEETING_BOOKED),
+}
+
+
+def activity_counts(client: Client, *, since: datetime) -> list[dict[str, Any]]:
+    """Sends, replies and meetings per (week, channel) since `since`."""
+    return list(
+        Activity.objects.filter(client=client, created_at__gte=since)
+        .filter(Q(action__in=SENT_ACTIONS) | Q(action__in=REPLY_ACTIONS) | Q(action=ActivityAction.MEETING_BOOKED))
+        .annotate(week=TruncWeek("created_at"))
+        .values("week", "channel")
+        .annotate(**{name: Count("pk", filter=condition) for name, condition in MEASURES.items()})
+        .order_by("week", "channel")
+    )
+
+
+def sequence_rates(client: Client, *, since: datetime) -> list[dict[str, Any]]:
+    """Per planned sequence: leads with a touch sent since `since`, how many replied and how many booked."""
+    later = Activity.objects.filter(lead=OuterRef("lead"), created_at__gte=since)
+    rows = (
+        ScheduledTouch.objects.filter(client=client, status=TouchStatus.SENT, activity__created_at__gte=since)
+        .values("planned_sequence")
+        .annotate(
+            leads=Count("lead", distinct=True),
+            replied=Count("lead", distinct=True, filter=Q(Exists(later.filter(action__in=REPLY_ACTIONS)))),
+            booked=Count("lead", distinct=True, filter=Q(Exists(later.filter(action=ActivityAction.MEETING_BOOKED)))),
+        )
+        .order_by("-leads")
+    )
+    return [
+        {
+            **row,
+            "sequence": (row["planned_sequence"] or "unknown").replace(">", " → "),
+            "reply_rate": row["replied"] / row["leads"] if row["leads"] else None,
+            "booking_rate": row["booked"] / row["leads"] if row["leads"] else None,
+        }
+        for row in rows
+    ]
+
+
+def dashboard(client: Client, *, now: datetime | None = None) -> SafeString:
+    now = now or timezone.now()
+    since = now - timedelta(days=DAYS)
+    counts = activity_counts(client, since=since)
+    by_channel: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
+    by_week: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
+    for row in counts:
+        channel = Channel(row["channel"]).label if row["channel"] in Channel.values else "other"
+        week = f"{row['week']:%Y-%m-%d}"
+        for name in MEASURES:
+            by_channel[channel][name] += row[name]
+            by_week[week][name] += row[name]
+    weeks = sorted(by_week)
+    chart = (
+        line_chart(
+            "Sends, replies and meetings by week (weeks starting Monday)",
+            weeks,
+            [Series(name, [by_week[week][name] for week in weeks]) for name in MEASURES],
+            chart_id="dashboard-weeks",
+        )
+        if weeks
+        else None
+    )
+    return render_to_string(
+        "admin/outreach/client/dashboard.html",
+        {
+            "since": since,
+            "by_channel": sorted(by_channel.items()),
+            "by_week": [(week, by_week[week]) for week in weeks],
+            "chart": chart,
+            "sequences": sequence_rates(client, since=since),
+        },
+    )

@@ -1,0 +1,264 @@
+"""Lead: what we know, why it scored what it did, its sequence and history; service-owned fields change by action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db import models, transaction
+from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from engines.services.allocator import allocate_leads
+from engines.services.patterns import get_active_pattern
+from engines.services.scorer import DEFAULT_WEIGHTS, als_tier, explain_score, score_leads
+from engines.services.sequences import cancel_planned_touches
+from outreach.models import Activity, Lead, PatternType, ScheduledTouch, Tier, TouchStatus
+
+from .charts import Bar, bar_chart
+from .scoping import ClientScopedAdmin, VisibleClientFilter
+
+COMPONENT_LABELS = {
+    "data_quality": "Data quality",
+    "authority": "Authority",
+    "company_fit": "Company fit",
+    "timing": "Timing",
+    "risk": "Risk (deducted)",
+}
+SERVICE_FIELDS = (
+    "status",
+    "als_score",
+    "tier",
+    "als_weights_source",
+    "scored_at",
+    "touch_count",
+    "last_contacted_at",
+    "converted_at",
+    "do_not_contact",
+    "is_unsubscribed",
+    "has_bounced",
+    "email_opted_out",
+    "sms_opted_out",
+    "linkedin_opted_out",
+    "voice_opted_out",
+    "phone_unusable",
+    "created_at",
+)
+
+
+class TierFilter(admin.SimpleListFilter):
+    title = "tier"
+    parameter_name = "tier"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return list(Tier.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        ranges = {Tier.HOT: Q(als_score__gte=80), Tier.WARM: Q(als_score__gte=50, als_score__lt=80)}
+        if self.value() == Tier.COOL:
+            return queryset.filter(Q(als_score__lt=50) | Q(als_score__isnull=True))
+        return queryset.filter(ranges[self.value()]) if self.value() in ranges else queryset
+
+
+class ScheduledTouchInline(admin.TabularInline):
+    model = ScheduledTouch
+    verbose_name_plural = "sequence"
+    fields = ("touch_number", "channel", "scheduled_at", "status", "reason", "attempts", "planned_sequence")
+    readonly_fields = fields
+    ordering = ("scheduled_at", "touch_number")
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ActivityInline(admin.TabularInline):
+    model = Activity
+    fk_name = "lead"
+    fields = ("created_at", "action", "channel", "touch_number", "led_to_booking")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Lead)
+class LeadAdmin(ClientScopedAdmin):
+    list_display = (
+        "__str__",
+        "client",
+        "als_score",
+        "tier",
+        "status",
+        "touch_count",
+        "last_contacted_at",
+        "next_touch",
+    )
+    list_filter = (
+        ("client", VisibleClientFilter),
+        "status",
+        TierFilter,
+        "als_weights_source",
+        "do_not_contact",
+        "is_unsubscribed",
+    )
+    list_select_related = ("client",)
+    search_fields = ("first_name", "last_name", "email", "company_name")
+    show_full_result_count = False
+    ordering = ("-pk",)
+    autocomplete_fields = ("client",)
+    actions = ("rescore", "plan", "mark_do_not_contact", "record_meeting_booked")
+    inlines = (ScheduledTouchInline, ActivityInline)
+    # LinkedIn profile URLs typed without a scheme are https (Django 6 makes this the default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fieldsets = (
+        (None, {"fields": ("client",)}),
+        ("Person", {"fields": (("first_name", "last_name"), "title", ("email", "email_verified", "is_personal_email"),
+                               ("phone", "phone_verified"), "linkedin_url")}),
+        ("Company", {"fields": ("company_name", "industry", "employee_count", ("country", "region"), "timezone")}),
+        ("Signals", {"fields": (("is_new_role", "is_hiring", "recently_funded", "is_competitor"),)}),
+        ("Score", {"fields": ("score_explanation", ("als_score", "tier", "als_weights_source", "scored_at"))}),
+        (
+            "Contact state (changed by services and actions)",
+            {
+                "fields": (
+                    ("status", "touch_count", "last_contacted_at", "converted_at"),
+                    ("do_not_contact", "is_unsubscribed", "has_bounced", "phone_unusable"),
+                    ("email_opted_out", "sms_opted_out", "linkedin_opted_out", "voice_opted_out"),
+                    "created_at",
+                )
+            },
+        ),
+    )  # fmt: skip
+
+    class Media:
+        css = {"all": ("outreach/admin.css",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
+        next_touch = (
+            ScheduledTouch.objects.filter(lead=OuterRef("pk"), status=TouchStatus.PLANNED)
+            .values("lead")
+            .annotate(first=Min("scheduled_at"))
+            .values("first")
+        )
+        return super().get_queryset(request).annotate(next_touch_at=Subquery(next_touch))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Lead | None = None) -> tuple[str, ...]:
+        fields = (*SERVICE_FIELDS, "score_explanation")
+        # A lead's client is fixed once it exists: its history, score and plan belong to that client.
+        return (*fields, "client") if obj is not None else fields
+
+    @admin.display(description="tier")
+    def tier(self, obj: Lead) -> str:
+        return Tier(als_tier(obj.als_score)).label if obj.als_score is not None else "—"
+
+    @admin.display(description="next planned touch", ordering="next_touch_at")
+    def next_touch(self, obj: Lead) -> Any:
+        return getattr(obj, "next_touch_at", None)
+
+    @admin.display(description="Why this score")
+    def score_explanation(self, obj: Lead) -> SafeString | str:
+        if not isinstance(obj.als_components, dict) or not isinstance(obj.als_weights_used, dict):
+            return "Not scored yet: use the “Rescore” action."
+        try:
+            explained = explain_score(obj.als_components, obj.als_weights_used)
+        except (KeyError, TypeError, ValueError):
+            return "The stored score explanation is incomplete: rescore the lead."
+        rows = [{"key": key, "label": COMPONENT_LABELS[key], **item} for key, item in explained["components"].items()]
+        contributions = bar_chart(
+            "Contribution of each component to the score",
+            [Bar(row["label"], row["contribution"], f"{row['contribution']:+.1f}") for row in rows],
+            columns=("Component", "Contribution (points)"),
+            chart_id="score-chart",
+        )
+        weights = bar_chart(
+            "Weights used (bars) and the default weights (markers)",
+            [
+                Bar(COMPONENT_LABELS[key], float(value), f"{value:.2f}", secondary=DEFAULT_WEIGHTS.get(key))
+                for key, value in obj.als_weights_used.items()
+                if key in DEFAULT_WEIGHTS and isinstance(value, (int, float))
+            ],
+            columns=("Component", "Weight used", "Default"),
+            chart_id="weights-chart",
+        )
+        return render_to_string(
+            "admin/outreach/lead/score_explanation.html",
+            {
+                "lead": obj,
+                "rows": rows,
+                "explained": explained,
+                "contributions": contributions,
+                "weights": weights,
+                "source": self._weights_source(obj),
+            },
+        )
+
+    @staticmethod
+    def _weights_source(obj: Lead) -> dict[str, Any]:
+        """Where the weights came from: the WHO pattern active when the lead was scored, the client, or defaults."""
+        if obj.als_weights_source == "pattern":
+            pattern = get_active_pattern(obj.client_id, PatternType.WHO, now=obj.scored_at or timezone.now())
+            url = reverse("admin:outreach_conversionpattern_change", args=[pattern.pk]) if pattern else None
+            return {"label": f"WHO pattern {pattern}" if pattern else "a WHO pattern (since replaced)", "url": url}
+        if obj.als_weights_source == "client":
+            url = reverse("admin:outreach_client_change", args=[obj.client_id])
+            return {"label": f"learned weights stored on {obj.client}", "url": url}
+        return {"label": "the scorer's default weights", "url": None}
+
+    # ------------------------------------------------------------------ actions: each calls a service
+
+    @admin.action(description="Rescore the selected leads", permissions=["change"])
+    def rescore(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
+        count = score_leads(Lead.objects.filter(pk__in=queryset.values("pk")))
+        self.message_user(request, f"Rescored {count} lead(s).", messages.SUCCESS)
+
+    @admin.action(description="Plan (or re-plan) the selected leads' sequences", permissions=["change"])
+    def plan(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
+        counts = allocate_leads(Lead.objects.filter(pk__in=queryset.values("pk")), replan=True)
+        self.message_user(
+            request,
+            f"Planned {counts['allocated']} lead(s) ({counts['touches']} touches); "
+            f"{counts['blocked']} could not be contacted and were left as they were.",
+            messages.SUCCESS if not counts["blocked"] else messages.WARNING,
+        )
+
+    @admin.action(description="Mark do-not-contact (cancels their planned touches)", permissions=["change"])
+    def mark_do_not_contact(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
+        marked = cancelled = 0
+        for lead in queryset.filter(do_not_contact=False).order_by("pk"):
+            with transaction.atomic():
+                lead.do_not_contact = True
+                lead.save(update_fields=["do_not_contact"])
+                cancelled += cancel_planned_touches(lead, reason="do_not_contact")
+            marked += 1
+        self.message_user(
+            request,
+            f"Marked {marked} lead(s) do-not-contact; cancelled {cancelled} planned touch(es).",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Record a meeting booked", permissions=["change"])
+    def record_meeting_booked(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
+        from engines.services.outcomes import record_booking
+
+        booked = 0
+        for lead in queryset.exclude(status="converted").order_by("pk"):
+            record_booking(lead, source="admin")
+            booked += 1
+        self.message_user(request, f"Recorded a meeting booked for {booked} lead(s).", messages.SUCCESS)
