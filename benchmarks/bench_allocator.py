@@ -5,8 +5,10 @@
 
 Leads are spread over five clients (no patterns, WHEN only, HOW only, both,
 and a weekend-loving WHEN with fractional gaps) and a mix of countries, time
-zones, regions and reachable channels, some of them do-not-contact. The goal
-is at least 5,000 leads per second for the bulk path (first allocation).
+zones, regions and reachable channels, some of them do-not-contact. Every
+client explores at the default rate (10% of plans drawn by Thompson sampling).
+The goal is at least 5,000 leads per second for the bulk path (first
+allocation).
 
 The tables are analysed after seeding and after the first run, as autovacuum
 would after loads this size: without statistics PostgreSQL scans the whole
@@ -114,7 +116,7 @@ def main() -> None:
     with django_database() as vendor:
         from django.db import connection
 
-        from engines.exceptions import SendBlocked
+        from engines.exceptions import PlanningError
         from engines.services.allocator import allocate_lead, allocate_leads
         from outreach.models import Lead, ScheduledTouch
 
@@ -128,14 +130,14 @@ def main() -> None:
             counts = allocate_leads(Lead.objects.all())
         analyse(connection, vendor)
         with timed(results, "bulk_again"):
-            again = allocate_leads(Lead.objects.all())
+            again = allocate_leads(Lead.objects.all(), replan=True)
 
         sample = list(Lead.objects.select_related("client").order_by("?")[:SAMPLE])
         with timed(results, "single"):
             for lead in sample:
                 try:
-                    allocate_lead(lead, lead.client)
-                except SendBlocked:
+                    allocate_lead(lead, lead.client, replan=True)
+                except PlanningError:
                     pass
 
         bulk_rate = LEADS / results["bulk"]
@@ -148,7 +150,10 @@ def main() -> None:
             f"allocate_leads, re-plan (cancels every planned touch first): {results['bulk_again']:.2f} s, "
             f"{again_rate:,.0f} leads/s  {again}"
         )
-        print(f"allocate_lead one by one ({SAMPLE} leads): {results['single']:.2f} s, {single_rate:,.0f} leads/s")
+        print(
+            f"allocate_lead one by one, re-planning ({SAMPLE} leads): {results['single']:.2f} s, "
+            f"{single_rate:,.0f} leads/s"
+        )
         print(f"bulk / single: {bulk_rate / single_rate:.1f}x; planned touches now: {planned:,}")
         verdict = "met" if bulk_rate >= GOAL_PER_SECOND else "NOT met"
         print(f"goal >= {GOAL_PER_SECOND:,} leads/s: {verdict}")

@@ -26,6 +26,8 @@ class ClientFactory(factory.django.DjangoModelFactory):
         }
     )
     physical_address = "1 George St, Sydney NSW 2000"
+    # Plans follow the patterns exactly in tests; exploration tests set a rate (and a seeded rng) themselves.
+    exploration_rate = 0.0
 
 
 class LeadFactory(factory.django.DjangoModelFactory):

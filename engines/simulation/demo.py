@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from engines.exceptions import SendBlocked
+from engines.exceptions import NotPlannable
 from engines.services.allocator import allocate_lead
 from engines.services.detectors import DetectionResult, run_detectors
 from engines.services.scorer import score_leads
@@ -211,6 +211,6 @@ def run_demo(
     for lead in run.leads:
         try:
             run.plans[lead.pk] = allocate_lead(lead, client, now=now)
-        except SendBlocked as blocked:
+        except NotPlannable as blocked:
             run.blocked[lead.pk] = blocked.reason
     return run

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engines.exceptions import SendBlocked
+from engines.exceptions import NotPlannable
 from engines.services.allocator import (
     DEFAULT_BEST_DAYS,
     DEFAULT_BEST_HOURS,
@@ -312,7 +312,7 @@ def test_pattern_sequence_without_any_reachable_channel_falls_back_to_the_defaul
 def test_lead_that_cannot_be_contacted_raises_and_writes_nothing(fields, reason):
     lead = LeadFactory(**fields)
     earlier = ScheduledTouchFactory(lead=lead)
-    with pytest.raises(SendBlocked) as blocked:
+    with pytest.raises(NotPlannable) as blocked:
         allocate_lead(lead, now=MONDAY)
     assert blocked.value.reason == reason
     assert list(ScheduledTouch.objects.filter(lead=lead).values_list("pk", "status")) == [(earlier.pk, "planned")]
@@ -327,7 +327,7 @@ def test_lead_that_cannot_be_contacted_raises_and_writes_nothing(fields, reason)
 def test_reallocation_cancels_planned_touches_instead_of_duplicating():
     lead = LeadFactory()
     first = allocate_lead(lead, now=MONDAY)
-    second = allocate_lead(lead, now=MONDAY + timedelta(days=1))
+    second = allocate_lead(lead, now=MONDAY + timedelta(days=1), replan=True)
 
     assert first["sequence_id"] != second["sequence_id"]
     planned = ScheduledTouch.objects.filter(lead=lead, status="planned")
@@ -348,7 +348,7 @@ def test_reallocation_leaves_sent_and_sending_touches_alone():
     sending.status = "sending"
     sending.save()
 
-    allocate_lead(lead, now=MONDAY + timedelta(days=1))
+    allocate_lead(lead, now=MONDAY + timedelta(days=1), replan=True)
 
     sent.refresh_from_db()
     sending.refresh_from_db()
@@ -362,7 +362,7 @@ def test_allocation_of_one_lead_does_not_touch_another_leads_plan():
     lead, other = LeadFactory(), LeadFactory()
     allocate_lead(other, now=MONDAY)
     allocate_lead(lead, now=MONDAY)
-    allocate_lead(lead, now=MONDAY)
+    allocate_lead(lead, now=MONDAY, replan=True)
     assert set(ScheduledTouch.objects.filter(lead=other).values_list("status", flat=True)) == {"planned"}
 
 
@@ -417,7 +417,7 @@ def test_malformed_sequence_override_is_rejected_and_writes_nothing(override):
 @pytest.mark.django_db
 def test_sequence_override_without_a_reachable_channel_is_blocked():
     lead = LeadFactory(phone="")
-    with pytest.raises(SendBlocked) as blocked:
+    with pytest.raises(NotPlannable) as blocked:
         allocate_lead(lead, sequence_override=["sms", "voice"], now=MONDAY)
     assert blocked.value.reason == "no_reachable_channel"
     assert not ScheduledTouch.objects.filter(lead=lead).exists()
@@ -687,7 +687,7 @@ def test_schedule_invariants(now, when, fields):
     gaps = {**DEFAULT_GAPS, **(when["optimal_sequence_gaps"] if when else {})}
     rows = {r.touch_number: r for r in ScheduledTouch.objects.filter(lead=lead, status="planned")}
     assert sorted(rows) == [t["touch_number"] for t in result["scheduled_touches"]]
-    earliest = now.astimezone(zone).replace(tzinfo=None)
+    earliest = previous = now.astimezone(zone).replace(tzinfo=None)
     for touch in result["scheduled_touches"]:
         n, channel = touch["touch_number"], touch["channel"]
         at = datetime.fromisoformat(touch["scheduled_at"])
@@ -758,7 +758,7 @@ def test_bulk_allocation_matches_allocating_lead_by_lead():
     for lead in singles:
         try:
             allocate_lead(lead, now=now)
-        except SendBlocked:
+        except NotPlannable:
             pass
     counts = allocate_leads(bulk.leads.all(), now=now, batch_size=15)
 
@@ -768,6 +768,7 @@ def test_bulk_allocation_matches_allocating_lead_by_lead():
         "allocated": 40 - blocked,
         "blocked": blocked,
         "cancelled": 0,
+        "skipped": 0,
         "touches": ScheduledTouch.objects.filter(client=bulk).count(),
     }
     sequences = ScheduledTouch.objects.filter(client=bulk).values("lead").distinct().count()
@@ -784,7 +785,7 @@ def test_bulk_reallocation_cancels_planned_touches_once_and_keeps_sent_ones():
     sent.save()
     before = ScheduledTouch.objects.filter(client=client, status="planned").count()
 
-    counts = allocate_leads(client.leads.all(), now=MONDAY + timedelta(days=2))
+    counts = allocate_leads(client.leads.all(), now=MONDAY + timedelta(days=2), replan=True)
 
     assert counts["cancelled"] == before
     assert ScheduledTouch.objects.filter(client=client, status="planned").count() == counts["touches"]

@@ -1,0 +1,214 @@
+"""Exploration: a share of new plans tries alternatives, so learning never locks in.
+
+Once the allocator follows a learned sequence and schedule, every lead gets
+it and the detectors can no longer compare alternatives. A share of new
+plans (Client.exploration_rate, 0 = off) therefore *explores*: Thompson
+sampling draws a conversion rate for every candidate from its Beta
+posterior, Beta(1 + successes, 1 + trials - successes), and takes the best
+draw: the candidate sequence with the highest draw, and the three days and
+three hours with the highest draws, best first.
+
+Candidates and their evidence come from the patterns' arms (HOW "arms",
+WHEN "day_arms" / "hour_arms", written by the detectors). The defaults and
+what the pattern names are always candidates too; a candidate without
+evidence has the flat Beta(1, 1) prior. When a pattern has no arms, the
+candidates are the documented sets below with flat priors.
+
+Exploration only chooses preferences: the calendar still skips holidays and
+keeps SMS and calls inside legal hours, and the sequence is still fitted to
+the channels that can reach the lead, so no compliance rule depends on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from engines.services.patterns import CHANNELS
+from engines.services.planning.calendar import DEFAULT_BEST_DAYS, DEFAULT_BEST_HOURS, TOP_PREFERENCES
+from engines.services.planning.sequence_rules import DEFAULT_SEQUENCE, MAX_PATTERN_TOUCHES, SEPARATOR, base_sequence
+
+# Sequences tried when the HOW pattern carries no arms: the default, each other channel first, an
+# email-only cadence and a phone-heavy one, so every channel gets evidence as an opener.
+CANDIDATE_SEQUENCES: tuple[tuple[str, ...], ...] = (
+    tuple(DEFAULT_SEQUENCE),
+    ("linkedin", "email", "email", "sms", "voice", "email"),
+    ("sms", "email", "linkedin", "email", "voice", "email"),
+    ("voice", "email", "linkedin", "sms", "email", "email"),
+    ("email", "email", "email", "email"),
+    ("email", "sms", "voice", "linkedin", "sms", "email"),
+)
+# Weekdays, when the WHEN pattern carries no day arms.
+CANDIDATE_DAYS: tuple[int, ...] = (0, 1, 2, 3, 4)
+# Hours of the business day (08:00-17:00 starts), when the WHEN pattern carries no hour arms.
+CANDIDATE_HOURS: tuple[int, ...] = tuple(range(8, 18))
+# An exploring plan never prefers a night hour, whatever arms a pattern carries.
+EXPLORABLE_HOURS = frozenset(range(7, 21))
+DRAW_DECIMALS = 4
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Arm(Generic[K]):
+    """A candidate and its evidence: `successes` conversions out of `trials` plans."""
+
+    key: K
+    successes: int = 0
+    trials: int = 0
+
+    @property
+    def label(self) -> str:
+        return SEPARATOR.join(self.key) if isinstance(self.key, tuple) else str(self.key)
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def read_arms(entries: Any, key_of: Callable[[dict], K | None]) -> list[Arm[K]]:
+    """The well-formed arms of a pattern's list; malformed entries are left out, never raised on."""
+    if not isinstance(entries, list):
+        return []
+    arms: dict[K, Arm[K]] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        key = key_of(entry)
+        successes, trials = _count(entry.get("successes")), _count(entry.get("trials"))
+        if key is None or successes is None or trials is None or successes > trials or key in arms:
+            continue
+        arms[key] = Arm(key, successes, trials)
+    return list(arms.values())
+
+
+def _sequence_key(entry: dict) -> tuple[str, ...] | None:
+    sequence = entry.get("sequence")
+    if not isinstance(sequence, list) or not sequence:
+        return None
+    if not all(isinstance(channel, str) and channel in CHANNELS for channel in sequence):
+        return None
+    return tuple(sequence[:MAX_PATTERN_TOUCHES])
+
+
+def _int_key(name: str, allowed: Iterable[int]) -> Callable[[dict], int | None]:
+    allowed = frozenset(allowed)
+
+    def key_of(entry: dict) -> int | None:
+        value = entry.get(name)
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        return value if whole and value in allowed else None
+
+    return key_of
+
+
+def with_candidates(arms: list[Arm[K]], candidates: Iterable[K]) -> list[Arm[K]]:
+    """`arms` plus every candidate they lack, with a flat prior."""
+    known = {arm.key for arm in arms}
+    extra = [Arm(key) for key in dict.fromkeys(candidates) if key not in known]
+    return arms + extra
+
+
+def sequence_arms(how: dict | None) -> list[Arm[tuple[str, ...]]]:
+    """Candidate sequences: the HOW arms (or CANDIDATE_SEQUENCES) plus the default and the winners."""
+    winners = [key for key in map(_sequence_key, _list(how, "winning_sequences")) if key is not None]
+    arms = read_arms(how.get("arms") if how else None, _sequence_key)
+    fallback = () if arms else CANDIDATE_SEQUENCES
+    return with_candidates(arms, [*fallback, tuple(DEFAULT_SEQUENCE), base_sequence(how), *winners])
+
+
+def day_arms(when: dict | None) -> list[Arm[int]]:
+    key_of = _int_key("day_index", range(7))
+    arms = read_arms(when.get("day_arms") if when else None, key_of)
+    named = [key_of(entry) for entry in _list(when, "best_days")]
+    fallback = () if arms else CANDIDATE_DAYS
+    return with_candidates(arms, [d for d in (*fallback, *DEFAULT_BEST_DAYS, *named) if d is not None])
+
+
+def hour_arms(when: dict | None) -> list[Arm[int]]:
+    key_of = _int_key("hour", EXPLORABLE_HOURS)
+    arms = read_arms(when.get("hour_arms") if when else None, key_of)
+    named = [key_of(entry) for entry in _list(when, "best_hours")]
+    fallback = () if arms else CANDIDATE_HOURS
+    candidates = (*fallback, *(h for h in DEFAULT_BEST_HOURS if h in EXPLORABLE_HOURS), *named)
+    return with_candidates(arms, [h for h in candidates if h is not None])
+
+
+def _list(pattern: dict | None, key: str) -> list[dict]:
+    value = pattern.get(key) if pattern else None
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
+
+
+def thompson(arms: Sequence[Arm], rng: np.random.Generator) -> np.ndarray:
+    """One draw from each arm's Beta posterior, Beta(1 + successes, 1 + failures)."""
+    successes = np.fromiter((arm.successes for arm in arms), dtype=float, count=len(arms))
+    trials = np.fromiter((arm.trials for arm in arms), dtype=float, count=len(arms))
+    return rng.beta(1.0 + successes, 1.0 + trials - successes)
+
+
+def best_arms(arms: Sequence[Arm[K]], draws: np.ndarray, top: int) -> list[Arm[K]]:
+    """The `top` arms with the highest draws, best first (ties to the earlier arm)."""
+    order = np.argsort(-draws, kind="stable")[:top]
+    return [arms[i] for i in order]
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """What one exploring plan drew: a sequence, preferred days and hours, and the record of the draws."""
+
+    sequence: tuple[str, ...]
+    best_days: tuple[int, ...]
+    best_hours: tuple[int, ...]
+    record: dict
+
+
+def _drawn(arms: Sequence[Arm[K]], draws: np.ndarray, chosen: list[Arm[K]]) -> dict:
+    """The JSON record of one draw: the chosen arms and every arm's evidence and draw."""
+    return {
+        "chosen": [arm.label for arm in chosen],
+        "arms": {
+            arm.label: [arm.successes, arm.trials, round(float(draw), DRAW_DECIMALS)]
+            for arm, draw in zip(arms, draws, strict=True)
+        },
+    }
+
+
+class Explorer:
+    """Decides, plan by plan, whether to explore and what to try; arms are read once per client."""
+
+    def __init__(self, rate: float, how: dict | None, when: dict | None, rng: np.random.Generator | None = None):
+        self.rate = rate if isinstance(rate, (int, float)) and 0 < rate <= 1 else 0.0
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.sequences = sequence_arms(how) if self.rate else []
+        self.days = day_arms(when) if self.rate else []
+        self.hours = hour_arms(when) if self.rate else []
+
+    def draw(self) -> Exploration | None:
+        """An exploration for the next plan, or None when this plan follows the patterns (1 - rate of plans)."""
+        if not self.rate or self.rng.random() >= self.rate:
+            return None
+        sequence_draws, day_draws, hour_draws = (thompson(arms, self.rng) for arms in self._parts())
+        sequence = best_arms(self.sequences, sequence_draws, 1)
+        days = best_arms(self.days, day_draws, TOP_PREFERENCES)
+        hours = best_arms(self.hours, hour_draws, TOP_PREFERENCES)
+        record = {
+            "method": "thompson",
+            "sequence": _drawn(self.sequences, sequence_draws, sequence),
+            "days": _drawn(self.days, day_draws, days),
+            "hours": _drawn(self.hours, hour_draws, hours),
+        }
+        return Exploration(
+            sequence=sequence[0].key,
+            best_days=tuple(arm.key for arm in days),
+            best_hours=tuple(arm.key for arm in hours),
+            record=record,
+        )
+
+    def _parts(self) -> tuple[list[Arm[tuple[str, ...]]], list[Arm[int]], list[Arm[int]]]:
+        return self.sequences, self.days, self.hours

@@ -1,0 +1,102 @@
+"""The plan of one lead: its touches and slots, the strategy it follows and what exploration drew."""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engines.services.planning.calendar import Slot
+from outreach.models import Lead, ScheduledTouch, TouchStatus
+
+
+def describe_touches(touches: Iterable[tuple[int, str, datetime]]) -> dict[str, list[dict]]:
+    """The spec's "sequence" and "scheduled_touches" from (touch number, channel, local aware time)."""
+    touches = list(touches)
+    return {
+        "sequence": [{"touch_number": n, "channel": channel} for n, channel, _ in touches],
+        "scheduled_touches": [
+            {
+                "touch_number": n,
+                "channel": channel,
+                "scheduled_at": local.isoformat(),
+                "day_of_week": local.strftime("%A"),
+                "hour": local.hour,
+            }
+            for n, channel, local in touches
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Channels in touch order with their slots; shared by every lead with the same sequence and place."""
+
+    channels: tuple[str, ...]
+    slots: tuple[Slot, ...]
+
+    def touches(self) -> Iterable[tuple[int, str, Slot]]:
+        return zip(range(1, len(self.channels) + 1), self.channels, self.slots, strict=True)
+
+    @functools.cached_property
+    def copy_fields(self) -> tuple[str, ...]:
+        """touch_number, channel, scheduled_at and status of each touch, as COPY text columns."""
+        return tuple(
+            f"{n}\t{channel}\t{slot.utc.isoformat()}\t{TouchStatus.PLANNED}" for n, channel, slot in self.touches()
+        )
+
+
+@dataclass
+class Plan:
+    """A lead's planned sequence, not saved yet.
+
+    `planned_sequence` is the strategy the allocator chose (the pattern's or
+    the default sequence, an exploration's draw, or the override), before it
+    was fitted to the channels that reach this lead; the touches are what the
+    lead actually gets.
+    """
+
+    lead: Lead
+    tier: str
+    timeline: Timeline
+    patterns_used: dict[str, bool]
+    planned_sequence: str
+    exploration: dict | None = None
+    sequence_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    @property
+    def exploration_json(self) -> str:
+        return json.dumps(self.exploration or {}, separators=(",", ":"))
+
+    def as_dict(self) -> dict:
+        return {
+            "lead_id": self.lead.pk,
+            "sequence_id": str(self.sequence_id),
+            **describe_touches((n, channel, slot.local) for n, channel, slot in self.timeline.touches()),
+            "patterns_used": dict(self.patterns_used),
+            "planned_sequence": self.planned_sequence,
+            "is_exploration": self.exploration is not None,
+            "exploration": self.exploration,
+            "created": True,
+        }
+
+    def touches(self) -> list[ScheduledTouch]:
+        return [
+            ScheduledTouch(
+                client_id=self.lead.client_id,
+                lead_id=self.lead.pk,
+                sequence_id=self.sequence_id,
+                touch_number=n,
+                channel=channel,
+                scheduled_at=slot.utc,
+                status=TouchStatus.PLANNED,
+                lead_tier=self.tier,
+                planned_sequence=self.planned_sequence,
+                is_exploration=self.exploration is not None,
+                exploration=self.exploration or {},
+            )
+            for n, channel, slot in self.timeline.touches()
+        ]

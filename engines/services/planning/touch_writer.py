@@ -1,0 +1,101 @@
+"""Saving plans, and the checks that keep one live sequence per lead.
+
+A *live* plan is one with a touch that may still go out or is going out:
+planned, waiting for a person, sending, or sending and in review. Re-planning
+cancels the unsent ones (planned and waiting, with their open manual tasks
+skipped) and leaves touches that are sending, in review or done alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from engines.services.planning.plan import Plan
+from outreach.models import ManualTask, ScheduledTouch, TaskStatus, TouchStatus
+
+LIVE_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING, TouchStatus.SENDING, TouchStatus.REVIEW)
+UNSENT_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING)
+REPLAN_REASON = "replanned"
+INSERT_BATCH_SIZE = 5000
+
+
+def leads_with_live_plan(lead_ids: Sequence[int], *, created_since: datetime | None = None) -> set[int]:
+    """The leads among `lead_ids` with a live touch (created at or after `created_since`, when given)."""
+    touches = ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), status__in=LIVE_STATUSES)
+    if created_since is not None:
+        touches = touches.filter(created_at__gte=created_since)
+    return set(touches.values_list("lead_id", flat=True).distinct())
+
+
+def cancel_for_replan(lead_ids: Sequence[int]) -> int:
+    """Cancel the leads' unsent touches (reason "replanned") and skip their open manual tasks; how many."""
+    unsent = ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), status__in=UNSENT_STATUSES)
+    stamp = timezone.now()
+    ManualTask.objects.filter(scheduled_touch__in=unsent, status=TaskStatus.OPEN).update(
+        status=TaskStatus.SKIPPED, closed_at=stamp, outcome=REPLAN_REASON
+    )
+    return unsent.update(status=TouchStatus.CANCELLED, reason=REPLAN_REASON, updated_at=stamp)
+
+
+def insert_touches(plans: Sequence[Plan]) -> int:
+    """Save the plans' touches (one COPY on PostgreSQL); how many."""
+    if connection.vendor == "postgresql":
+        return _copy_touches(plans)
+    touches = [touch for plan in plans for touch in plan.touches()]
+    ScheduledTouch.objects.bulk_create(touches, batch_size=INSERT_BATCH_SIZE)
+    return len(touches)
+
+
+_COPY_COLUMNS = (
+    "client",
+    "lead",
+    "sequence_id",
+    "touch_number",
+    "channel",
+    "scheduled_at",
+    "status",
+    "lead_tier",
+    "planned_sequence",
+    "is_exploration",
+    "exploration",
+    "attempts",
+    "last_error",
+    "reason",
+    "created_at",
+    "updated_at",
+)
+
+
+def _copy_escape(text: str) -> str:
+    """COPY text format: a backslash starts an escape. JSON from json.dumps has no raw tab or newline."""
+    return text.replace("\\", "\\\\")
+
+
+def _copy_touches(plans: Sequence[Plan]) -> int:
+    """Insert the plans' touches with one COPY: several times faster than bulk_create's INSERT.
+
+    Every other value is a number, a UUID, a choice code, channel names or an
+    ISO timestamp, none of which contains a tab, newline or backslash.
+    """
+    meta = ScheduledTouch._meta
+    quote = connection.ops.quote_name
+    column_of = {field.name: field.get_attname_column()[1] for field in meta.concrete_fields}
+    columns = ", ".join(quote(column_of[name]) for name in _COPY_COLUMNS)
+    stamp = timezone.now().isoformat()
+    lines: list[str] = []
+    for plan in plans:
+        head = f"{plan.lead.client_id}\t{plan.lead.pk}\t{plan.sequence_id}\t"
+        exploring = "t" if plan.exploration is not None else "f"
+        tail = (
+            f"\t{plan.tier}\t{plan.planned_sequence}\t{exploring}\t{_copy_escape(plan.exploration_json)}"
+            f"\t0\t\t\t{stamp}\t{stamp}\n"
+        )
+        lines.extend(head + touch + tail for touch in plan.timeline.copy_fields)
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            copy.write("".join(lines))
+    return len(lines)
