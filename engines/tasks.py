@@ -7,6 +7,7 @@ import logging
 from django_q.tasks import async_task
 
 from engines.services.detectors import detect_patterns
+from engines.services.lead_import import score_and_plan_leads
 from outreach.models import Client
 
 logger = logging.getLogger(__name__)
@@ -39,3 +40,11 @@ def detect_patterns_for_all_clients() -> int:
         except Exception:
             logger.exception("pattern detection failed for client %s", client_id)
     return len(client_ids)
+
+
+def score_and_plan_imported_leads(client_id: int, lead_ids: list[int]) -> dict[str, int] | None:
+    """Score and plan the leads one import created or updated; None when the client is gone."""
+    client = Client.objects.filter(pk=client_id).first()
+    if client is None:
+        return None
+    return score_and_plan_leads(client, lead_ids)
