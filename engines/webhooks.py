@@ -44,7 +44,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from engines.exceptions import SendBlocked
+from engines.exceptions import InvalidTouch, SendBlocked
 from engines.services import outcomes
 from engines.services.inbound import EmailIntent, SmsIntent, classify_email, classify_sms
 from engines.services.unsubscribe import lead_id_from_token
@@ -471,9 +471,9 @@ def twilio_voice_status(request: HttpRequest) -> HttpResponse:
             leads[0], provider="twilio", call_sid=sid, status=status, duration_seconds=duration,
             answered_by=request.POST.get("AnsweredBy", ""),
         )  # fmt: skip
-    except SendBlocked as exc:
-        # voice.complete_call still refuses to record a call to a lead that may no longer be called.
-        logger.warning("Twilio call %s to lead %s not recorded: %s", sid, leads[0].pk, exc.reason)
+    except (SendBlocked, InvalidTouch) as exc:
+        # Recording is not gated by opt-outs; what is left (a lead of another client, a closed task) is ours to log.
+        logger.warning("Twilio call %s to lead %s not recorded: %s", sid, leads[0].pk, exc)
     return HttpResponse(status=204)
 
 

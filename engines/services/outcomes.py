@@ -31,9 +31,8 @@ from outreach.models import (
     Lead,
     LeadStatus,
     ManualTask,
-    ScheduledTouch,
+    TaskKind,
     TaskStatus,
-    TouchStatus,
 )
 from outreach.models.choices import SENT_ACTIONS
 
@@ -320,12 +319,18 @@ class _AlreadyStored(Exception):
 
 
 def record_call(
-    lead: Lead, *, provider: str, call_sid: str, status: str, duration_seconds: int, answered_by: str = "",
+    lead: Lead,
+    *,
+    provider: str,
+    call_sid: str,
+    status: str,
+    duration_seconds: int,
+    answered_by: str = "",
     at: datetime | None = None,
-) -> Recorded:  # fmt: skip
-    """A dialer's final call status, recorded through voice.complete_call once per call and status.
+) -> Recorded:
+    """A dialer's final call status, recorded once per call and status through voice.complete_call.
 
-    A call touch waiting for a person is completed by it (the touch is sent, its task done).
+    When the lead has a call task open, the call completes it (the touch is sent, the task done).
     """
     outcome = CALL_STATUS_OUTCOMES[status]
     if outcome == "connected" and answered_by.startswith("machine"):
@@ -344,7 +349,6 @@ def record_call(
                     )
             except IntegrityError:
                 raise _AlreadyStored from None
-            apply_call_outcome(lead, outcome=outcome)
     except _AlreadyStored:
         return Recorded(Activity.objects.get(provider=provider, provider_event_id=event_id), False)
     activity.refresh_from_db()
@@ -352,21 +356,18 @@ def record_call(
 
 
 def _complete_call(lead: Lead, outcome: str, duration: int, notes: str, at: datetime | None) -> Activity:
+    # Imported here: the voice engine imports this module (apply_call_outcome).
+    from engines.services.manual_tasks import complete_task
     from engines.services.voice import complete_call
 
-    touch = (
-        ScheduledTouch.objects.select_for_update()
-        .filter(lead=lead, channel=Channel.VOICE, status=TouchStatus.WAITING)
-        .order_by("scheduled_at")
-        .first()
+    task = ManualTask.objects.filter(lead=lead, kind=TaskKind.CALL, status=TaskStatus.OPEN).order_by("due_at").first()
+    if task is not None:
+        return complete_task(task, outcome=outcome, notes=notes, now=at, duration_seconds=duration)
+    return complete_call(
+        lead,
+        lead.client,
+        outcome=outcome,
+        duration_seconds=duration,
+        notes=notes,
+        now=at,  # type: ignore[arg-type]
     )
-    activity = complete_call(
-        lead, lead.client, outcome=outcome, duration_seconds=duration, notes=notes,  # type: ignore[arg-type]
-        touch_number=touch.touch_number if touch else 1, sequence_id=touch.sequence_id if touch else None, now=at,
-    )  # fmt: skip
-    if touch is not None:
-        ScheduledTouch.objects.filter(pk=touch.pk).update(status=TouchStatus.SENT, activity=activity)
-        ManualTask.objects.filter(scheduled_touch=touch, status=TaskStatus.OPEN).update(
-            status=TaskStatus.DONE, closed_at=timezone.now(), outcome=outcome
-        )
-    return activity
