@@ -98,8 +98,9 @@ def template_errors(subject: str, body: str) -> list[str]:
 def _value(name: str, lead: Lead, client: Client) -> str:
     raw = PLACEHOLDERS[name].value(lead, client)
     # A line break or tab from imported data would reshape the message (or break an email header).
-    value = " ".join(str(raw or "").split())
-    # Punctuation alone ("," or "-") is no data either.
+    # Separators an import left at the ends (",Pat;") would read as "Hi ,Pat;,".
+    value = " ".join(str(raw or "").split()).strip(" ,;:")
+    # Punctuation alone ("-" or ".") is no data either.
     if value.lower() in EMPTY_MARKERS or not any(char.isalnum() for char in value):
         return ""
     return value
