@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 from engines.services.allocator import allocate_leads
 from engines.services.patterns import get_active_pattern
 from engines.services.scorer import DEFAULT_WEIGHTS, als_tier, explain_score, score_leads
-from engines.services.sequences import cancel_planned_touches
+from engines.services.sequences import UNSENT_STATUSES, cancel_planned_touches
 from outreach.models import Activity, Lead, PatternType, ScheduledTouch, Tier, TouchStatus
 
 from .charts import Bar, bar_chart
@@ -234,22 +234,27 @@ class LeadAdmin(ClientScopedAdmin):
         self.message_user(
             request,
             f"Planned {counts['allocated']} lead(s) ({counts['touches']} touches); "
-            f"{counts['blocked']} could not be contacted and were left as they were.",
+            f"{counts['blocked']} could not be contacted and {counts.get('skipped', 0)} were busy being planned "
+            "elsewhere; those were left as they were.",
             messages.SUCCESS if not counts["blocked"] else messages.WARNING,
         )
 
     @admin.action(description="Mark do-not-contact (cancels their planned touches)", permissions=["change"])
     def mark_do_not_contact(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
-        marked = cancelled = 0
-        for lead in queryset.filter(do_not_contact=False).order_by("pk"):
+        leads = list(queryset.filter(do_not_contact=False).order_by("pk"))
+        unsent = list(
+            ScheduledTouch.objects.filter(lead__in=leads, status__in=UNSENT_STATUSES).values_list("pk", flat=True)
+        )
+        for lead in leads:
             with transaction.atomic():
                 lead.do_not_contact = True
                 lead.save(update_fields=["do_not_contact"])
-                cancelled += cancel_planned_touches(lead, reason="do_not_contact")
-            marked += 1
+                # The save's receiver cancels them too; stopping contact must not depend on it being connected.
+                cancel_planned_touches(lead, reason="do_not_contact")
+        cancelled = ScheduledTouch.objects.filter(pk__in=unsent, status=TouchStatus.CANCELLED).count()
         self.message_user(
             request,
-            f"Marked {marked} lead(s) do-not-contact; cancelled {cancelled} planned touch(es).",
+            f"Marked {len(leads)} lead(s) do-not-contact; cancelled {cancelled} planned touch(es).",
             messages.SUCCESS,
         )
 

@@ -9,7 +9,6 @@ from engines.services.content import build_content_snapshot
 from outreach.models import Activity
 from tests.factories import (
     ActivityFactory,
-    ClientFactory,
     ConversionPatternFactory,
     LeadFactory,
     MessageTemplateFactory,
