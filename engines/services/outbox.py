@@ -122,7 +122,7 @@ def hold_for_review(touch: ScheduledTouch, error: SentNotRecorded) -> None:
     """Move a sent-but-unrecorded touch to `review` with the provider message id; log when even that fails."""
     try:
         ScheduledTouch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(
-            status=TouchStatus.REVIEW, last_error=str(error)
+            status=TouchStatus.REVIEW, reason="sent_not_recorded", last_error=str(error)
         )
     except DatabaseError:
         logger.exception(
@@ -131,4 +131,4 @@ def hold_for_review(touch: ScheduledTouch, error: SentNotRecorded) -> None:
             error.provider_message_id,
         )
         return
-    touch.status, touch.last_error = TouchStatus.REVIEW, str(error)
+    touch.status, touch.reason, touch.last_error = TouchStatus.REVIEW, "sent_not_recorded", str(error)
