@@ -1,19 +1,48 @@
 """Settings, all read from the environment.
 
 `DJANGO_ENV=production` turns on the strict checks: every setting that has no
-safe default must then be given, and a missing one stops start-up with a
-message naming it (instead of failing at the first send or request).
+safe default must then be given, and development values that are unsafe in
+production (the development SECRET_KEY, a localhost PUBLIC_BASE_URL, an email
+backend or SMS provider that sends nothing) are refused.
+
+A value that cannot be used stops start-up with one line per problem on
+stderr, each naming its variable, and exit status 2: no traceback, whatever
+starts Django (manage.py, the WSGI server, a worker).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+DEV_WEBHOOK_SECRET = "dev-user:dev-password"
+# Backends that accept a message and deliver nothing.
+NON_DELIVERING_EMAIL_BACKENDS = frozenset(
+    {
+        "django.core.mail.backends.console.EmailBackend",
+        "django.core.mail.backends.locmem.EmailBackend",
+        "django.core.mail.backends.filebased.EmailBackend",
+        "django.core.mail.backends.dummy.EmailBackend",
+        "anymail.backends.test.EmailBackend",
+    }
+)
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "testserver"})
+
+# Every unusable value found; start-up stops after all settings were read, so one run names them all.
+_problems: list[str] = []
+
+
+def refuse(message: str) -> None:
+    _problems.append(message)
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -21,44 +50,54 @@ def env_str(name: str, default: str = "") -> str:
 
 
 def env_bool(name: str, default: bool = False) -> bool:
+    """A yes/no variable; a spelling that is neither (DEBUG=ture) is refused, not read as False."""
     raw = os.environ.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+    word = raw.strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    refuse(f"{name} must be one of {'/'.join(TRUE_WORDS)} or {'/'.join(FALSE_WORDS)}, got {raw!r}")
+    return default
 
 
 def env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
     try:
         return int(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
+    except ValueError:
+        refuse(f"{name} must be a whole number, got {raw!r}")
+        return default
 
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
-DJANGO_ENV = env_str("DJANGO_ENV", "development").lower()
+DJANGO_ENV = env_str("DJANGO_ENV", "development").strip().lower()
 if DJANGO_ENV not in {"development", "production"}:
-    raise ImproperlyConfigured(f"DJANGO_ENV must be 'development' or 'production', got {DJANGO_ENV!r}")
+    refuse(f"DJANGO_ENV must be 'development' or 'production', got {DJANGO_ENV!r}")
 PRODUCTION = DJANGO_ENV == "production"
 
-_missing = [
-    name
-    for name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "EMAIL_BACKEND", "PUBLIC_BASE_URL")
-    if PRODUCTION and not os.environ.get(name)
-]
+REQUIRED_IN_PRODUCTION = (
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "EMAIL_BACKEND",
+    "PUBLIC_BASE_URL",
+    "ANYMAIL_WEBHOOK_SECRET",
+)
+_missing = [name for name in REQUIRED_IN_PRODUCTION if PRODUCTION and not os.environ.get(name, "").strip()]
 if _missing:
-    raise ImproperlyConfigured("DJANGO_ENV=production needs these environment variables: " + ", ".join(_missing))
+    refuse("DJANGO_ENV=production needs these environment variables: " + ", ".join(_missing))
 
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:
-    raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production")
+    refuse("DEBUG must be off when DJANGO_ENV=production")
 
-SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
+SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Absolute base of links we put in messages (unsubscribe links, webhooks).
@@ -73,6 +112,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "anymail",
     "django_q",
+    "import_export",
     "outreach.apps.OutreachConfig",
     "engines.apps.EnginesConfig",
 ]
@@ -105,12 +145,13 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'outreach.sqlite3'}"),
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
-    )
-}
+_SQLITE_URL = f"sqlite:///{BASE_DIR / 'var' / 'outreach.sqlite3'}"
+try:
+    _database = dj_database_url.parse(env_str("DATABASE_URL", _SQLITE_URL), conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+except ValueError as exc:
+    refuse(f"DATABASE_URL cannot be read: {str(exc).split('. ')[0]}")
+    _database = dj_database_url.parse(_SQLITE_URL)
+DATABASES = {"default": _database}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Parent folder of the zero-setup database file.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -141,10 +182,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "outreach@localhost")
 ANYMAIL = {
     # Basic-auth "user:password" the ESP's webhooks must send; the development default is public, so
     # production must name its own.
-    "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", "" if PRODUCTION else "dev-user:dev-password"),
+    "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", "" if PRODUCTION else DEV_WEBHOOK_SECRET),
 }
-if PRODUCTION and not ANYMAIL["WEBHOOK_SECRET"]:
-    raise ImproperlyConfigured("DJANGO_ENV=production needs ANYMAIL_WEBHOOK_SECRET (user:password for ESP webhooks)")
 for _key in ("RESEND_API_KEY", "SENDGRID_API_KEY", "POSTMARK_SERVER_TOKEN", "MAILGUN_API_KEY"):
     if os.environ.get(_key):
         ANYMAIL[_key] = os.environ[_key]
@@ -153,14 +192,14 @@ if (
     and EMAIL_BACKEND.startswith("anymail.")
     and not any(key.endswith(("_API_KEY", "_TOKEN")) for key in ANYMAIL)
 ):
-    raise ImproperlyConfigured("EMAIL_BACKEND is an anymail ESP but no ESP API key is set")
+    refuse("EMAIL_BACKEND is an anymail ESP but no ESP API key is set")
 
 # --- SMS and voice: Twilio.
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 SMS_PROVIDER = env_str("SMS_PROVIDER", "engines.providers.sms.TwilioSmsProvider")
 if PRODUCTION and SMS_PROVIDER.endswith("TwilioSmsProvider") and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
-    raise ImproperlyConfigured("SMS_PROVIDER is Twilio: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
+    refuse("SMS_PROVIDER is Twilio: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
 
 # --- Bookings: Cal.com signs each webhook with this secret; without it every booking webhook is refused.
 CAL_COM_WEBHOOK_SECRET = env_str("CAL_COM_WEBHOOK_SECRET")
@@ -171,20 +210,21 @@ LINKEDIN_BACKEND = env_str("LINKEDIN_BACKEND", "engines.providers.linkedin.Manua
 # --- Background work: django-q2 on the ORM broker. retry > timeout + margin so a
 # long task is never handed out twice; catch_up off so a stopped cluster does not
 # replay every missed schedule at start.
+_Q_TIMEOUT, _Q_RETRY = env_int("Q_TIMEOUT", 300), env_int("Q_RETRY", 420)
 Q_CLUSTER = {
     "name": "outreach",
     "orm": "default",
     "workers": env_int("Q_WORKERS", 2),
-    "timeout": env_int("Q_TIMEOUT", 300),
-    "retry": env_int("Q_RETRY", 420),
+    "timeout": _Q_TIMEOUT,
+    "retry": _Q_RETRY,
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3),
     "catch_up": False,
     "ack_failures": True,
     "save_limit": 1000,
     "sync": env_bool("Q_SYNC", default=False),
 }
-if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
-    raise ImproperlyConfigured("Q_RETRY must be greater than Q_TIMEOUT, or long tasks run twice")
+if _Q_RETRY <= _Q_TIMEOUT:
+    refuse("Q_RETRY must be greater than Q_TIMEOUT, or long tasks run twice")
 
 LOGGING = {
     "version": 1,
@@ -194,3 +234,45 @@ LOGGING = {
         "engines": {"handlers": ["console"], "level": env_str("ENGINES_LOG_LEVEL", "INFO")},
     },
 }
+
+# --- HTTPS. Production sends HSTS and secure cookies and redirects http to https (what
+# `manage.py check --deploy` asks for). Behind a proxy that ends TLS, set
+# TRUST_X_FORWARDED_PROTO=true so Django sees the original scheme.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+if env_bool("TRUST_X_FORWARDED_PROTO"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+def _unsafe_in_production() -> list[str]:
+    """Development values that would start a production site unsafely (missing ones are reported above)."""
+    unsafe = []
+    if SECRET_KEY == DEV_SECRET_KEY:
+        unsafe.append("SECRET_KEY is the development default; set a long random value")
+    elif SECRET_KEY.strip() and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+        unsafe.append("SECRET_KEY is too weak: use at least 50 random characters")
+    url = urlsplit(PUBLIC_BASE_URL)
+    if os.environ.get("PUBLIC_BASE_URL") and (url.scheme != "https" or (url.hostname or "") in LOCAL_HOSTS):
+        unsafe.append(f"PUBLIC_BASE_URL must be the site's public https:// address, got {PUBLIC_BASE_URL!r}")
+    if EMAIL_BACKEND in NON_DELIVERING_EMAIL_BACKENDS:
+        unsafe.append(f"EMAIL_BACKEND {EMAIL_BACKEND} delivers nothing; name an ESP backend (anymail.backends...)")
+    if SMS_PROVIDER.rsplit(".", 1)[-1].startswith("Recording"):
+        unsafe.append(f"SMS_PROVIDER {SMS_PROVIDER} only records messages; use engines.providers.sms.TwilioSmsProvider")
+    if LINKEDIN_BACKEND.rsplit(".", 1)[-1].startswith("Recording"):
+        unsafe.append(f"LINKEDIN_BACKEND {LINKEDIN_BACKEND} only records messages")
+    secret = ANYMAIL["WEBHOOK_SECRET"]
+    if secret == DEV_WEBHOOK_SECRET or (secret and ":" not in secret):
+        unsafe.append("ANYMAIL_WEBHOOK_SECRET must be your own random user:password, not the development one")
+    return unsafe
+
+
+if PRODUCTION:
+    _problems.extend(_unsafe_in_production())
+if _problems:
+    # One line per problem, no traceback: the message is the whole story.
+    sys.stderr.write("".join(f"Refusing to start: {problem}\n" for problem in _problems))
+    sys.exit(2)
