@@ -4,9 +4,19 @@ import uuid
 from datetime import timedelta
 
 import factory
+from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
-from outreach.models import Activity, Client, ConversionPattern, Lead, MessageTemplate, ScheduledTouch
+from outreach.models import (
+    Activity,
+    Client,
+    ClientMembership,
+    ConversionPattern,
+    Lead,
+    ManualTask,
+    MessageTemplate,
+    ScheduledTouch,
+)
 
 
 class ClientFactory(factory.django.DjangoModelFactory):
@@ -106,6 +116,45 @@ class MessageTemplateFactory(factory.django.DjangoModelFactory):
     touch_number = factory.Sequence(lambda n: n + 1)
     subject = "Quick question, {first_name}"
     body = "Hi {first_name}, I noticed {company_name} is growing. Open to a quick chat?"
+
+
+class StaffUserFactory(factory.django.DjangoModelFactory):
+    """A staff user holding every outreach permission (or the codenames given as `permissions`),
+    a member of the clients given as `clients`."""
+
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@agency.example.com")
+    is_staff = True
+    password = factory.django.Password("staff-password")
+
+    @factory.post_generation
+    def permissions(self, create, extracted, **kwargs):
+        if create:
+            granted = Permission.objects.filter(content_type__app_label="outreach")
+            self.user_permissions.set(granted if extracted is None else granted.filter(codename__in=extracted))
+
+    @factory.post_generation
+    def clients(self, create, extracted, **kwargs):
+        if create:
+            for client in extracted or ():
+                ClientMembership.objects.create(user=self, client=client)
+
+
+class ManualTaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ManualTask
+
+    lead = factory.SubFactory(LeadFactory)
+    client = factory.SelfAttribute("lead.client")
+    kind = "linkedin"
+    message = factory.LazyAttribute(
+        lambda task: f"Hi {task.lead.first_name}, saw your work at {task.lead.company_name}."
+    )
+    due_at = factory.LazyFunction(timezone.now)
 
 
 def who_patterns(**overrides) -> dict:
