@@ -1,13 +1,43 @@
-"""Signal receivers: one line each, enqueueing a task on commit, or (post_migrate) making sure schedules exist."""
+"""Signal receivers: one line each. They hand off to engines.services.triggers, which enqueues a task on commit.
+
+The one synchronous step is stopping contact: a lead saved as do-not-contact, unsubscribed, opted out,
+bounced, replied, converted or closed has its unsent touches cancelled in the transaction of that save.
+"""
 
 from django.apps import apps
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
-from engines.services import schedules
+from engines.services import schedules, triggers
+from outreach.models import Client, ConversionPattern, Lead
 
 
 # The engines app has no models, so it gets no post_migrate of its own: django_q's comes once its tables exist.
-@receiver(post_migrate, sender=apps.get_app_config("django_q"), dispatch_uid="engines.ensure_detection_schedule")
-def ensure_detection_schedule(sender, using: str = "default", **kwargs) -> None:
-    schedules.ensure_detection_schedule(using=using)
+@receiver(post_migrate, sender=apps.get_app_config("django_q"), dispatch_uid="engines.ensure_schedules")
+def ensure_schedules(sender, using: str = "default", **kwargs) -> None:
+    schedules.ensure_schedules(using=using)
+
+
+@receiver(pre_save, sender=Lead, dispatch_uid="engines.remember_lead")
+def remember_lead(sender, instance: Lead, raw: bool = False, update_fields=None, **kwargs) -> None:
+    triggers.remember_lead(instance, raw=raw, update_fields=update_fields)
+
+
+@receiver(post_save, sender=Lead, dispatch_uid="engines.lead_saved")
+def lead_saved(sender, instance: Lead, created: bool = False, raw: bool = False, **kwargs) -> None:
+    triggers.lead_saved(instance, created=created, raw=raw)
+
+
+@receiver(pre_save, sender=Client, dispatch_uid="engines.remember_client")
+def remember_client(sender, instance: Client, raw: bool = False, update_fields=None, **kwargs) -> None:
+    triggers.remember_client(instance, raw=raw, update_fields=update_fields)
+
+
+@receiver(post_save, sender=Client, dispatch_uid="engines.client_saved")
+def client_saved(sender, instance: Client, raw: bool = False, **kwargs) -> None:
+    triggers.client_saved(instance, raw=raw)
+
+
+@receiver(post_save, sender=ConversionPattern, dispatch_uid="engines.pattern_saved")
+def pattern_saved(sender, instance: ConversionPattern, raw: bool = False, **kwargs) -> None:
+    triggers.pattern_saved(instance, raw=raw)

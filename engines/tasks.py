@@ -6,9 +6,13 @@ import logging
 
 from django_q.tasks import async_task
 
+from engines.exceptions import SendBlocked
+from engines.services import dispatch, triggers
+from engines.services.allocator import allocate_lead
 from engines.services.detectors import detect_patterns
 from engines.services.lead_import import score_and_plan_leads
-from outreach.models import Client
+from engines.services.scorer import score_lead
+from outreach.models import Client, Lead
 
 logger = logging.getLogger(__name__)
 
@@ -48,3 +52,44 @@ def score_and_plan_imported_leads(client_id: int, lead_ids: list[int]) -> dict[s
     if client is None:
         return None
     return score_and_plan_leads(client, lead_ids)
+
+
+def score_one_lead(lead_id: int) -> int | None:
+    """Score one lead (its save then triggers its allocation); None when the lead is gone."""
+    lead = Lead.objects.select_related("client").filter(pk=lead_id).first()
+    if lead is None:
+        return None
+    return score_lead(lead)
+
+
+def allocate_one_lead(lead_id: int) -> dict | None:
+    """Plan one lead's sequence; None when it is gone, already planned, or cannot be contacted."""
+    lead = Lead.objects.select_related("client").filter(pk=lead_id).first()
+    if lead is None or not triggers.wants_allocation(lead):
+        return None
+    try:
+        return allocate_lead(lead)
+    except SendBlocked as exc:
+        logger.info("lead %s not planned: %s", lead_id, exc.reason)
+        return None
+
+
+def rescore_client_leads(client_id: int) -> dict[str, int] | None:
+    """Rescore a client's open leads in bulk (new weights, ICP or WHO pattern); None when the client is gone."""
+    client = Client.objects.filter(pk=client_id).first()
+    if client is None:
+        return None
+    return triggers.rescore_client(client)
+
+
+def replan_client_touches(client_id: int) -> dict[str, int] | None:
+    """Re-plan a client's unsent touches in bulk (new HOW or WHEN pattern); None when the client is gone."""
+    client = Client.objects.filter(pk=client_id).first()
+    if client is None:
+        return None
+    return triggers.replan_client(client)
+
+
+def dispatch_touches(limit: int | None = None) -> dict:
+    """The every-minute job: send the due touches (engines.services.dispatch); counts by outcome."""
+    return dispatch.dispatch_due_touches(limit=limit)

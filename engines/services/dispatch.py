@@ -1,0 +1,469 @@
+"""Dispatcher: sends every due touch exactly once, through the outbox (`ScheduledTouch`).
+
+One run (`dispatch_due_touches`, every minute from a django-q2 schedule):
+
+1. Reconciles claims a dead worker left in `sending` for longer than CLAIM_TIMEOUT: a touch whose
+   Activity exists becomes `sent`, one whose ManualTask exists `waiting`, any other `review` (a person
+   checks the provider and decides). Nothing is resent blindly.
+2. Claims due touches in batches, oldest first: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED` then one
+   UPDATE, on SQLite one conditional `UPDATE ... WHERE status='planned'` per touch. Two dispatchers, two
+   clusters or a task delivered twice therefore never claim one touch twice. A touch that cannot go now is
+   not claimed: an SMS or call outside legal contact hours (however late it is) moves to the next legal
+   slot, the surplus over the client's daily limit of its channel moves to the next day, and a lead that
+   can no longer be reached on the channel blocks it. The claim (status `sending`, claimed_at,
+   attempts + 1) commits before any provider is called.
+3. Hands each claimed touch to `outbox.deliver_touch` on a few threads (each with its own database
+   connection, closed at the end), so sends overlap their provider round-trips, and records the outcome:
+   sent; waiting (a ManualTask was opened); blocked (SendBlocked / MissingField, with its reason, never
+   retried); a retryable ProviderError back to `planned` with exponential backoff, up to MAX_ATTEMPTS,
+   then failed; any other error failed with last_error; SentNotRecorded (or an unexpected error, which may
+   have come after the provider accepted) `review`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time as monotonic_time
+import zoneinfo
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from engines.exceptions import EngineError, InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
+from engines.providers.sms import SmsOptedOut
+from engines.services import outbox
+from engines.services.compliance import (
+    FALLBACK_COUNTRY,
+    TIMED_CHANNELS,
+    channel_block_reason,
+    contact_hours,
+    is_public_holiday,
+    lead_country,
+    within_contact_hours,
+)
+from engines.services.geo import lead_timezone_name
+from outreach.models import (
+    Activity,
+    Client,
+    LeadStatus,
+    ManualTask,
+    ScheduledTouch,
+    TouchStatus,
+)
+from outreach.models.choices import SENT_ACTIONS
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+# Far longer than one delivery can take (provider timeouts are 15-30 s), so only a dead worker's claim expires.
+CLAIM_TIMEOUT = timedelta(minutes=15)
+MAX_ATTEMPTS = 5
+# Waits after failed attempts 1, 2, 3, 4: 5, 10, 20 and 40 minutes.
+RETRY_BASE = timedelta(minutes=5)
+# A run stops claiming after this long, well inside django-q2's task timeout; the next minute's run goes on.
+TIME_BUDGET_SECONDS = 45.0
+# Sends in flight per run: enough to overlap provider round-trips without crowding the database.
+DEFAULT_THREADS = 4
+# A lead in one of these has a person talking to them: no touch goes out.
+STOPPED_STATUSES = (LeadStatus.REPLIED, LeadStatus.CONVERTED, LeadStatus.CLOSED)
+# How far ahead the next legal contact slot is looked for (a country whose rules allow no hour at all).
+SLOT_SEARCH_DAYS = 366
+OUTCOMES = (
+    "sent",
+    "waiting",
+    "blocked",
+    "deferred",
+    "retried",
+    "failed",
+    "review",
+    "reconciled_sent",
+    "reconciled_waiting",
+    "reconciled_review",
+)
+
+
+# ----------------------------------------------------------------------------
+# When a touch may go: legal contact hours and daily limits
+# ----------------------------------------------------------------------------
+
+
+def next_contact_slot(touch: ScheduledTouch, after: datetime) -> datetime:
+    """The first instant at or after `after` at which the touch's channel may reach its lead (UTC).
+
+    Email and LinkedIn may go at any hour; SMS and calls wait for the legal
+    contact hours of the lead's country on the lead's wall clock (public
+    holidays excluded where the rules say so).
+    """
+    if touch.channel not in TIMED_CHANNELS:
+        return after
+    lead, client = touch.lead, touch.client
+    zone = zoneinfo.ZoneInfo(lead_timezone_name(lead, client))
+    country = lead_country(lead, client)
+    region = (lead.region or "").strip().upper() or None
+    local = after.astimezone(zone)
+    if within_contact_hours(local, country, region):
+        return after
+    rules = contact_hours(country)
+    for offset in range(SLOT_SEARCH_DAYS):
+        day = local.date() + timedelta(days=offset)
+        window = rules.window(day.weekday())
+        if window is None or (
+            rules.skip_public_holidays and is_public_holiday(day, country or FALLBACK_COUNTRY, region)
+        ):
+            continue
+        start = datetime.combine(day, window[0], tzinfo=zone)
+        candidate = max(start, local) if offset == 0 else start
+        if within_contact_hours(candidate, country, region):
+            return candidate.astimezone(UTC)
+    raise EngineError(f"no legal {touch.channel} contact hour for country {country} within a year")
+
+
+def client_day_start(client: Client, now: datetime) -> datetime:
+    """Midnight of `now`'s day on the client's clock: daily limits count from there."""
+    zone = zoneinfo.ZoneInfo(client.timezone)
+    return datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone).astimezone(UTC)
+
+
+def next_day_slot(touch: ScheduledTouch, now: datetime) -> datetime:
+    """Where a touch over today's limit goes: its own local time of day, on the client's next day or later."""
+    tomorrow = client_day_start(touch.client, now + timedelta(days=1))
+    zone = zoneinfo.ZoneInfo(lead_timezone_name(touch.lead, touch.client))
+    wall = touch.scheduled_at.astimezone(zone).time()
+    day = tomorrow.astimezone(zone).date()
+    candidate = datetime.combine(day, wall, tzinfo=zone)
+    while candidate < tomorrow:
+        day += timedelta(days=1)
+        candidate = datetime.combine(day, wall, tzinfo=zone)
+    return next_contact_slot(touch, candidate.astimezone(UTC))
+
+
+def sends_today(client: Client, channel: str, now: datetime) -> int:
+    """The client's sends on `channel` since its midnight, counting touches claimed or handed to a person."""
+    start = client_day_start(client, now)
+    recorded = Activity.objects.filter(
+        client=client, channel=channel, action__in=SENT_ACTIONS, created_at__gte=start
+    ).count()
+    in_flight = ScheduledTouch.objects.filter(
+        client=client,
+        channel=channel,
+        status__in=(TouchStatus.SENDING, TouchStatus.WAITING),
+        claimed_at__gte=start,
+    ).count()
+    return recorded + in_flight
+
+
+class DailyBudget:
+    """Sends left today per (client, channel), counted once per claim batch and spent as touches are claimed."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self._left: dict[tuple[int, str], int] = {}
+
+    def take(self, client: Client, channel: str) -> bool:
+        key = (client.pk, channel)
+        if key not in self._left:
+            limit = getattr(client, f"daily_{channel}_limit")
+            self._left[key] = limit - sends_today(client, channel, self.now)
+        if self._left[key] <= 0:
+            return False
+        self._left[key] -= 1
+        return True
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a due touch gets now: "send", "defer" (to `at`, because of `reason`) or "block" (with `reason`)."""
+
+    touch: ScheduledTouch
+    action: str
+    reason: str = ""
+    at: datetime | None = None
+
+
+def decide(touch: ScheduledTouch, now: datetime, budget: DailyBudget) -> Decision:
+    """Whether a due touch goes now, waits (and until when), or cannot go at all."""
+    lead = touch.lead
+    if lead.status in STOPPED_STATUSES:
+        return Decision(touch, "block", f"lead_{lead.status}")
+    blocked = channel_block_reason(lead, touch.channel)
+    if blocked is not None:
+        return Decision(touch, "block", blocked)
+    legal = next_contact_slot(touch, now)
+    if legal > now:
+        return Decision(touch, "defer", "quiet_hours", legal)
+    if not budget.take(touch.client, touch.channel):
+        return Decision(touch, "defer", "daily_limit", next_day_slot(touch, now))
+    return Decision(touch, "send")
+
+
+# ----------------------------------------------------------------------------
+# Claiming
+# ----------------------------------------------------------------------------
+
+
+def _due(now: datetime):
+    return (
+        ScheduledTouch.objects.filter(status=TouchStatus.PLANNED, scheduled_at__lte=now)
+        .select_related("lead", "client")
+        .order_by("scheduled_at", "pk")
+    )
+
+
+def preview_due_touches(*, now: datetime | None = None, limit: int | None = None) -> list[Decision]:
+    """What a run at `now` would do with each due touch (oldest first), without claiming or changing anything."""
+    now = now or timezone.now()
+    due = _due(now)
+    budget = DailyBudget(now)
+    return [decide(touch, now, budget) for touch in (due if limit is None else due[:limit])]
+
+
+def _claim_batch(now: datetime, size: int, counts: Counter) -> tuple[int, list[ScheduledTouch]]:
+    """Decide the next `size` due touches and claim those that go; (how many were looked at, the claimed)."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            touches = list(_due(now).select_for_update(skip_locked=True, of=("self",))[:size])
+            # Locked (no-key, so foreign-key checks of concurrent inserts are not blocked): two claimers
+            # of one client count its daily sends one after the other.
+            client_ids = sorted({touch.client_id for touch in touches})
+            list(Client.objects.select_for_update(no_key=True).filter(pk__in=client_ids).values_list("pk"))
+            budget = DailyBudget(now)
+            claimed = _apply([decide(t, now, budget) for t in touches], now, counts, conditional=False)
+        return len(touches), claimed
+    # SQLite: each write is its own short transaction, so a reader never has to upgrade its lock (which
+    # SQLite refuses at once, without waiting, while another connection writes).
+    touches = list(_due(now)[:size])
+    budget = DailyBudget(now)
+    return len(touches), _apply([decide(t, now, budget) for t in touches], now, counts, conditional=True)
+
+
+def _apply(decisions: list[Decision], now: datetime, counts: Counter, *, conditional: bool) -> list[ScheduledTouch]:
+    """Write the decisions: claim, defer or block each touch; the claimed touches, as `sending`.
+
+    `conditional` claims each touch with its own UPDATE ... WHERE status='planned' and keeps only
+    those it won; otherwise the rows are locked by the caller and one UPDATE claims them all.
+    """
+    planned = ScheduledTouch.objects.filter(status=TouchStatus.PLANNED)
+    for decision in decisions:
+        if decision.action == "defer":
+            if planned.filter(pk=decision.touch.pk).update(scheduled_at=decision.at, reason=decision.reason):
+                counts["deferred"] += 1
+        elif decision.action == "block":
+            if planned.filter(pk=decision.touch.pk).update(
+                status=TouchStatus.BLOCKED, reason=decision.reason[:120], updated_at=now
+            ):
+                counts["blocked"] += 1
+    going = [decision.touch for decision in decisions if decision.action == "send"]
+    claim = {"status": TouchStatus.SENDING, "claimed_at": now, "attempts": F("attempts") + 1, "updated_at": now}
+    if conditional:
+        going = [touch for touch in going if planned.filter(pk=touch.pk).update(**claim)]
+    elif going:
+        planned.filter(pk__in=[touch.pk for touch in going]).update(**claim)
+    for touch in going:
+        touch.status, touch.claimed_at, touch.attempts = TouchStatus.SENDING, now, touch.attempts + 1
+    return going
+
+
+# ----------------------------------------------------------------------------
+# Delivering and recording the outcome
+# ----------------------------------------------------------------------------
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait before the next attempt, after `attempts` failed ones: 5 minutes, doubling each time."""
+    return RETRY_BASE * 2 ** max(attempts - 1, 0)
+
+
+def _finish(touch: ScheduledTouch, **fields) -> None:
+    """Record an outcome on a touch this run still holds (a reconciliation may have taken it meanwhile)."""
+    ScheduledTouch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(updated_at=timezone.now(), **fields)
+
+
+def deliver(touch: ScheduledTouch, *, now: datetime) -> str:
+    """Send one claimed touch through the outbox and record the outcome; the outcome's name."""
+    try:
+        result = outbox.deliver_touch(touch, now=now)
+    except SentNotRecorded as exc:
+        logger.error("touch %s %s; left for review", touch.pk, exc)
+        _finish(touch, status=TouchStatus.REVIEW, reason="sent_not_recorded", last_error=str(exc))
+        return "review"
+    except SendBlocked as exc:
+        _finish(touch, status=TouchStatus.BLOCKED, reason=exc.reason[:120], last_error=str(exc))
+        return "blocked"
+    except SmsOptedOut as exc:
+        _finish(touch, status=TouchStatus.BLOCKED, reason="sms_opted_out", last_error=str(exc))
+        return "blocked"
+    except ProviderError as exc:
+        if exc.retryable and touch.attempts < MAX_ATTEMPTS:
+            at = now + retry_delay(touch.attempts)
+            _finish(touch, status=TouchStatus.PLANNED, scheduled_at=at, claimed_at=None, last_error=str(exc))
+            return "retried"
+        _finish(touch, status=TouchStatus.FAILED, reason="provider_error", last_error=str(exc))
+        return "failed"
+    except InvalidTouch as exc:
+        _finish(touch, status=TouchStatus.FAILED, reason="invalid_touch", last_error=str(exc))
+        return "failed"
+    except Exception as exc:
+        # Unknown: it may have come after the provider accepted, so a person decides rather than a retry.
+        logger.exception("touch %s failed unexpectedly; left for review", touch.pk)
+        _finish(touch, status=TouchStatus.REVIEW, reason="unexpected_error", last_error=repr(exc)[:2000])
+        return "review"
+    return "waiting" if isinstance(result, ManualTask) else "sent"
+
+
+# ----------------------------------------------------------------------------
+# Crash safety
+# ----------------------------------------------------------------------------
+
+
+def reconcile_stale_claims(*, now: datetime | None = None, timeout: timedelta = CLAIM_TIMEOUT) -> Counter:
+    """Settle touches left in `sending` longer than `timeout` (their worker died); counts by outcome.
+
+    deliver_touch writes the Activity and `sent` together and opens a
+    ManualTask with `waiting`, so a stale claim normally means the worker
+    died before or during the provider call. The provider may have accepted
+    it: such a touch goes to `review` for a person to check, never back to
+    `planned`. An Activity or ManualTask already written for the touch
+    settles it as sent or waiting.
+    """
+    now = now or timezone.now()
+    counts: Counter = Counter()
+    stale = ScheduledTouch.objects.filter(
+        Q(claimed_at__lt=now - timeout) | Q(claimed_at__isnull=True), status=TouchStatus.SENDING
+    ).order_by("pk")
+    if connection.vendor != "postgresql":
+        for touch in stale:  # each settled by its own conditional UPDATE
+            counts[_reconcile(touch)] += 1
+        return counts
+    with transaction.atomic():
+        for touch in stale.select_for_update(skip_locked=True):
+            counts[_reconcile(touch)] += 1
+    return counts
+
+
+def _reconcile(touch: ScheduledTouch) -> str:
+    activity = (
+        Activity.objects.filter(
+            lead_id=touch.lead_id,
+            sequence_id=touch.sequence_id,
+            touch_number=touch.touch_number,
+            action__in=SENT_ACTIONS,
+            scheduled_touch__isnull=True,
+        )
+        .order_by("created_at")
+        .first()
+    )
+    fields: dict = {"updated_at": timezone.now()}
+    if activity is not None:
+        fields.update(status=TouchStatus.SENT, activity=activity, reason="reconciled")
+        outcome = "reconciled_sent"
+    elif ManualTask.objects.filter(scheduled_touch_id=touch.pk).exists():
+        fields.update(status=TouchStatus.WAITING)
+        outcome = "reconciled_waiting"
+    else:
+        fields.update(
+            status=TouchStatus.REVIEW,
+            reason="claim_expired",
+            last_error=f"claimed at {touch.claimed_at} by a worker that never confirmed: check the provider "
+            "for this touch before sending it again or marking it sent",
+        )
+        outcome = "reconciled_review"
+    ScheduledTouch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(**fields)
+    logger.warning("touch %s was left in sending since %s: %s", touch.pk, touch.claimed_at, outcome)
+    return outcome
+
+
+# ----------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------
+
+
+def default_threads() -> int:
+    """Threads per run: DISPATCH_THREADS; one on SQLite (one writer at a time) and inside a transaction
+    (other threads could not see its rows, and its claims commit only with it)."""
+    if connection.vendor == "sqlite" or connection.in_atomic_block:
+        return 1
+    return int(getattr(settings, "DISPATCH_THREADS", DEFAULT_THREADS))
+
+
+def _claims(
+    now: datetime, limit: int | None, batch_size: int, deadline: float, counts: Counter
+) -> Iterator[ScheduledTouch]:
+    """Claimed touches, batch after batch, until none is due, `limit` were claimed or the time is up."""
+    claimed = 0
+    while limit is None or claimed < limit:
+        size = batch_size if limit is None else min(batch_size, limit - claimed)
+        looked_at, touches = _claim_batch(now, size, counts)
+        claimed += len(touches)
+        yield from touches
+        if looked_at == 0 or monotonic_time.monotonic() > deadline:
+            return
+
+
+def dispatch_due_touches(
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    threads: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    time_budget: float = TIME_BUDGET_SECONDS,
+) -> dict:
+    """Send the due touches (at most `limit`); counts by outcome (see OUTCOMES).
+
+    `now` fixes the clock for the whole run (tests); by default each touch is
+    sent at the real time. Runs with `threads` sending threads (default
+    `default_threads()`); with one, everything happens in the caller's thread.
+    """
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else timezone.now
+    start = clock()
+    counts: Counter = Counter({outcome: 0 for outcome in OUTCOMES})
+    counts.update(reconcile_stale_claims(now=start))
+    threads = threads or default_threads()
+    deadline = monotonic_time.monotonic() + time_budget
+    claims = _claims(start, limit, batch_size, deadline, counts)
+    if threads <= 1:
+        for touch in claims:
+            counts[deliver(touch, now=clock())] += 1
+    else:
+        _deliver_on_threads(claims, threads, clock, counts)
+    return dict(counts)
+
+
+def _deliver_on_threads(
+    claims: Iterator[ScheduledTouch], threads: int, clock: Callable[[], datetime], counts: Counter
+) -> None:
+    """Deliver claimed touches on `threads` threads while this one claims the next batch.
+
+    The hand-over queue is short, so few touches sit claimed but unsent if
+    the process dies (those go to review after the claim timeout).
+    """
+    handover: queue.Queue[ScheduledTouch | None] = queue.Queue(maxsize=threads * 2)
+    per_thread = [Counter() for _ in range(threads)]
+
+    def send(tally: Counter) -> None:
+        try:
+            while (touch := handover.get()) is not None:
+                tally[deliver(touch, now=clock())] += 1
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    workers = [threading.Thread(target=send, args=(tally,), daemon=True) for tally in per_thread]
+    for worker in workers:
+        worker.start()
+    try:
+        for touch in claims:
+            handover.put(touch)
+    finally:
+        for _ in workers:
+            handover.put(None)
+        for worker in workers:
+            worker.join()
+    for tally in per_thread:
+        counts.update(tally)

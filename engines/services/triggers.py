@@ -1,0 +1,200 @@
+"""What a saved lead, client or pattern sets in motion: the services behind the receivers of engines/signals.py.
+
+- A lead created, or changed in a field its score reads (or moved to another client): scored, by a task.
+- A scored, new, reachable lead with no live sequence: allocated, by a task. (A lead in sequence whose
+  plan ran out is not planned again by a save; `allocate_leads` re-plans deliberately.)
+- A lead that stops being contactable (do-not-contact, unsubscribed, a channel opt-out, a bounce, an
+  unusable phone, status replied / converted / closed): its unsent touches of the channels concerned are
+  cancelled at once, in the transaction that saved it, so they are gone by the time `save()` returns.
+- A new activated WHO pattern, or new `Client.als_learned_weights` or `icp`: the client's open leads are
+  rescored in bulk. A new activated HOW or WHEN pattern: the client's unsent plans are re-planned in bulk.
+
+Tasks are enqueued with `transaction.on_commit`, so they see what was saved and nothing is enqueued for a
+rolled-back save. Bulk writes (bulk_create, COPY, `queryset.update`) fire no signals: each bulk path says
+in its docstring what it triggers instead, as the two bulk services below do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django_q.tasks import async_task
+
+from engines.services.allocator import ALLOCATABLE_STATUSES, allocate_leads
+from engines.services.compliance import reachable_channels
+from engines.services.scorer import LEAD_COLUMNS, score_leads
+from engines.services.sequences import cancel_planned_touches
+from outreach.models import (
+    Channel,
+    Client,
+    ConversionPattern,
+    Lead,
+    LeadStatus,
+    PatternType,
+    ScheduledTouch,
+    TouchStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+# A sequence is live while one of its touches has not gone out or is being settled.
+LIVE_STATUSES = (TouchStatus.PLANNED, TouchStatus.SENDING, TouchStatus.WAITING, TouchStatus.REVIEW)
+STOPPED_STATUSES = (LeadStatus.REPLIED, LeadStatus.CONVERTED, LeadStatus.CLOSED)
+# Flags that stop contact when they turn on: (cancellation reason, channels concerned or None for all).
+STOP_FLAGS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "do_not_contact": ("do_not_contact", None),
+    "is_unsubscribed": ("unsubscribed", None),
+    "email_opted_out": ("email_opted_out", (Channel.EMAIL,)),
+    "sms_opted_out": ("sms_opted_out", (Channel.SMS,)),
+    "linkedin_opted_out": ("linkedin_opted_out", (Channel.LINKEDIN,)),
+    "voice_opted_out": ("voice_opted_out", (Channel.VOICE,)),
+    "has_bounced": ("bounced", (Channel.EMAIL,)),
+    "phone_unusable": ("phone_unusable", (Channel.SMS, Channel.VOICE)),
+}
+# What the score reads from the lead; the client's weights and ICP are watched on the client.
+SCORE_INPUTS = (*LEAD_COLUMNS, "client_id")
+WATCHED_LEAD_FIELDS = tuple(dict.fromkeys((*SCORE_INPUTS, *STOP_FLAGS, "status")))
+WATCHED_CLIENT_FIELDS = ("als_learned_weights", "icp")
+# Where the values a lead had before its save are kept between pre_save and post_save.
+BEFORE = "_engines_before_save"
+
+
+def enqueue(func: str, *args: Any, group: str) -> None:
+    """Run `func(*args)` as a django-q2 task once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: async_task(func, *args, group=group), robust=True)
+
+
+def _stored(model: type, pk: Any, fields: Iterable[str]) -> dict[str, Any] | None:
+    fields = list(fields)
+    return model.objects.filter(pk=pk).values(*fields).first() if fields else {}
+
+
+def _watched(fields: tuple[str, ...], update_fields: Iterable[str] | None) -> list[str]:
+    """The watched fields a save writes (`update_fields` names fields, their columns end in _id)."""
+    if update_fields is None:
+        return list(fields)
+    named = {name.removesuffix("_id") for name in update_fields}
+    return [field for field in fields if field.removesuffix("_id") in named]
+
+
+# ----------------------------------------------------------------------------
+# Leads
+# ----------------------------------------------------------------------------
+
+
+def remember_lead(lead: Lead, *, raw: bool = False, update_fields: Iterable[str] | None = None) -> None:
+    """pre_save: keep the stored values of the watched fields this save writes (None for a new lead)."""
+    if raw or lead._state.adding:
+        setattr(lead, BEFORE, None)
+        return
+    setattr(lead, BEFORE, _stored(Lead, lead.pk, _watched(WATCHED_LEAD_FIELDS, update_fields)))
+
+
+def _turned_on(lead: Lead, before: dict[str, Any], field: str) -> bool:
+    return field in before and not before[field] and bool(getattr(lead, field))
+
+
+def stop_contact(lead: Lead, before: dict[str, Any]) -> int:
+    """Cancel the unsent touches a change to the lead forbids, in the caller's transaction; how many."""
+    cancelled = 0
+    if "status" in before and before["status"] not in STOPPED_STATUSES and lead.status in STOPPED_STATUSES:
+        cancelled += cancel_planned_touches(lead, reason=f"lead_{lead.status}")
+    for flag, (reason, channels) in STOP_FLAGS.items():
+        if _turned_on(lead, before, flag):
+            cancelled += cancel_planned_touches(lead, reason=reason, channels=channels)
+    return cancelled
+
+
+def wants_allocation(lead: Lead) -> bool:
+    """Scored, new, reachable on some channel, and without a live sequence."""
+    return (
+        lead.als_score is not None
+        and lead.status == LeadStatus.NEW
+        and bool(reachable_channels(lead))
+        and not ScheduledTouch.objects.filter(lead_id=lead.pk, status__in=LIVE_STATUSES).exists()
+    )
+
+
+def lead_saved(lead: Lead, *, created: bool, raw: bool = False) -> None:
+    """post_save: stop contact now when the lead asked for it, then enqueue scoring or allocation."""
+    if raw:
+        return
+    before = getattr(lead, BEFORE, None)
+    if before is not None:
+        stop_contact(lead, before)
+    changed = before is not None and any(
+        field in before and before[field] != getattr(lead, field) for field in SCORE_INPUTS
+    )
+    if created or changed:
+        # Its score save comes back here and allocates with the new tier.
+        enqueue("engines.tasks.score_one_lead", lead.pk, group="score_lead")
+    elif wants_allocation(lead):
+        enqueue("engines.tasks.allocate_one_lead", lead.pk, group="allocate_lead")
+
+
+# ----------------------------------------------------------------------------
+# Clients and patterns
+# ----------------------------------------------------------------------------
+
+
+def remember_client(client: Client, *, raw: bool = False, update_fields: Iterable[str] | None = None) -> None:
+    if raw or client._state.adding:
+        setattr(client, BEFORE, None)
+        return
+    setattr(client, BEFORE, _stored(Client, client.pk, _watched(WATCHED_CLIENT_FIELDS, update_fields)))
+
+
+def client_saved(client: Client, *, raw: bool = False) -> None:
+    """post_save: new learned weights or a new ICP change every open lead's score."""
+    before = None if raw else getattr(client, BEFORE, None)
+    if before and any(before[field] != getattr(client, field) for field in before):
+        enqueue("engines.tasks.rescore_client_leads", client.pk, group="rescore_client")
+
+
+def pattern_saved(pattern: ConversionPattern, *, raw: bool = False) -> None:
+    """post_save: an activated WHO pattern rescores the client's leads; HOW or WHEN re-plans its unsent touches."""
+    if raw or not pattern.activated:
+        return
+    if pattern.pattern_type == PatternType.WHO:
+        enqueue("engines.tasks.rescore_client_leads", pattern.client_id, group="rescore_client")
+    elif pattern.pattern_type in (PatternType.HOW, PatternType.WHEN):
+        enqueue("engines.tasks.replan_client_touches", pattern.client_id, group="replan_client")
+
+
+# ----------------------------------------------------------------------------
+# The bulk work those enqueue
+# ----------------------------------------------------------------------------
+
+
+def open_leads(client: Client) -> QuerySet[Lead]:
+    """The client's leads still in play: new or in sequence."""
+    return Lead.objects.filter(client=client, status__in=ALLOCATABLE_STATUSES)
+
+
+def rescore_client(client: Client, *, now: datetime | None = None) -> dict[str, int]:
+    """Rescore the client's open leads in bulk, then plan its scored new leads that have no live sequence.
+
+    Both steps are bulk writes and fire no signals: this function does
+    explicitly what a lead's save would have set in motion (allocation of a
+    scored, new, unplanned lead; plans of leads in sequence are left as they are).
+    """
+    scored = score_leads(open_leads(client), now=now)
+    live = ScheduledTouch.objects.filter(lead=OuterRef("pk"), status__in=LIVE_STATUSES)
+    unplanned = Lead.objects.filter(client=client, status=LeadStatus.NEW, als_score__isnull=False).filter(~Exists(live))
+    return {"scored": scored, **allocate_leads(unplanned, now=now)}
+
+
+def replan_client(client: Client, *, now: datetime | None = None) -> dict[str, int]:
+    """Re-plan, in bulk, the open leads of the client that have planned touches (under its new patterns).
+
+    The allocator replaces the unsent touches and leaves sent ones alone. It
+    writes with bulk inserts (COPY on PostgreSQL), which fire no signals;
+    nothing listens to new touches, so nothing else is owed.
+    """
+    planned = ScheduledTouch.objects.filter(lead=OuterRef("pk"), status=TouchStatus.PLANNED)
+    return allocate_leads(open_leads(client).filter(Exists(planned)), replan=True, now=now)

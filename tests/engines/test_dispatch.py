@@ -1,0 +1,447 @@
+import logging
+import threading
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+from django.core import mail
+from django.db import DatabaseError, connection
+
+from engines import tasks
+from engines.providers.sms import RecordingSmsProvider
+from engines.services import dispatch
+from engines.services.dispatch import (
+    CLAIM_TIMEOUT,
+    MAX_ATTEMPTS,
+    dispatch_due_touches,
+    preview_due_touches,
+    retry_delay,
+)
+from outreach.models import Activity, Lead, ManualTask, ScheduledTouch
+from tests.engines.providers.fakes import FakeEspHttp, http_response
+from tests.factories import ActivityFactory, ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
+
+pytestmark = pytest.mark.django_db
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+# Wednesday 4 March 2026, 10:30 in Sydney: a working day, inside Australian contact hours.
+NOW = datetime(2026, 3, 4, 10, 30, tzinfo=SYDNEY)
+
+
+@pytest.fixture(autouse=True)
+def providers(settings):
+    """Anymail's test backend for email and the recording SMS provider: nothing leaves the machine."""
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    settings.SMS_PROVIDER = "engines.providers.sms.RecordingSmsProvider"
+    mail.outbox = []
+    RecordingSmsProvider.outbox.clear()
+    return settings
+
+
+@pytest.fixture
+def postmark(settings, monkeypatch):
+    """The real anymail Postmark backend, with only its HTTP call faked."""
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "test-server-token"}
+    fake = FakeEspHttp()
+    monkeypatch.setattr(requests.Session, "request", fake)
+    return fake
+
+
+def postmark_accepts(message_id="pm-1"):
+    return http_response(200, {"ErrorCode": 0, "Message": "OK", "MessageID": message_id, "To": "x@example.com"})
+
+
+def due_touch(*, channel="email", at=NOW - timedelta(hours=3), client=None, **lead_fields):
+    """A planned touch of a Sydney lead, due at `at`, with a template for its channel."""
+    client = client or ClientFactory()
+    if not client.message_templates.filter(channel=channel).exists():
+        MessageTemplateFactory(client=client, channel=channel, touch_number=1, subject="Hi {first_name}")
+    lead = LeadFactory(client=client, **lead_fields)
+    return ScheduledTouchFactory(lead=lead, client=client, channel=channel, scheduled_at=at)
+
+
+def reloaded(touch):
+    return ScheduledTouch.objects.get(pk=touch.pk)
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def test_a_touch_hours_late_is_still_sent_once_with_its_activity_linked():
+    touch = due_touch(first_name="Priya", at=NOW - timedelta(hours=5))
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert counts["sent"] == 1
+    [message] = mail.outbox
+    assert message.to == [touch.lead.email] and message.subject == "Hi Priya"
+    touch = reloaded(touch)
+    assert (touch.status, touch.attempts, touch.claimed_at) == ("sent", 1, NOW)
+    assert touch.activity.action == "email_sent"
+    assert (touch.activity.sequence_id, touch.activity.touch_number) == (touch.sequence_id, 1)
+
+    again = dispatch_due_touches(now=NOW + timedelta(minutes=1))
+
+    assert again["sent"] == 0 and len(mail.outbox) == 1
+    assert Activity.objects.count() == 1
+
+
+def test_a_touch_not_yet_due_waits():
+    touch = due_touch(at=NOW + timedelta(minutes=1))
+
+    assert dispatch_due_touches(now=NOW)["sent"] == 0
+    assert reloaded(touch).status == "planned" and not mail.outbox
+
+
+def test_the_limit_caps_a_run_and_the_oldest_go_first():
+    client = ClientFactory()
+    touches = [due_touch(client=client, at=NOW - timedelta(minutes=m)) for m in (10, 30, 20)]
+
+    counts = dispatch_due_touches(now=NOW, limit=2)
+
+    assert counts["sent"] == 2
+    assert [reloaded(t).status for t in touches] == ["planned", "sent", "sent"]
+
+
+def test_a_linkedin_touch_with_the_manual_backend_waits_for_a_person():
+    touch = due_touch(channel="linkedin")
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert counts["waiting"] == 1
+    assert reloaded(touch).status == "waiting"
+    task = ManualTask.objects.get(scheduled_touch=touch)
+    assert task.status == "open" and task.kind == "linkedin"
+    assert not Activity.objects.exists()
+
+
+# --- contact hours and daily limits ------------------------------------------------------------------
+
+
+def test_an_sms_due_at_20_58_whose_worker_runs_at_21_05_waits_for_the_next_legal_morning():
+    due = datetime(2026, 3, 4, 20, 58, tzinfo=SYDNEY)
+    touch = due_touch(channel="sms", at=due)
+
+    counts = dispatch_due_touches(now=datetime(2026, 3, 4, 21, 5, tzinfo=SYDNEY))
+
+    assert counts["deferred"] == 1 and counts["sent"] == 0
+    assert not RecordingSmsProvider.outbox
+    touch = reloaded(touch)
+    # Australian rules: 9:00 to 20:00 on weekdays; Thursday is the next allowed morning.
+    assert (touch.status, touch.reason, touch.attempts) == ("planned", "quiet_hours", 0)
+    assert touch.scheduled_at == datetime(2026, 3, 5, 9, 0, tzinfo=SYDNEY)
+
+    assert dispatch_due_touches(now=datetime(2026, 3, 5, 8, 59, tzinfo=SYDNEY))["sent"] == 0
+    assert dispatch_due_touches(now=datetime(2026, 3, 5, 9, 0, tzinfo=SYDNEY))["sent"] == 1
+    assert len(RecordingSmsProvider.outbox) == 1
+
+
+def test_an_sms_late_but_still_inside_contact_hours_goes():
+    touch = due_touch(channel="sms", at=datetime(2026, 3, 4, 9, 0, tzinfo=SYDNEY))
+
+    assert dispatch_due_touches(now=datetime(2026, 3, 4, 19, 59, tzinfo=SYDNEY))["sent"] == 1
+    assert reloaded(touch).status == "sent"
+
+
+def test_a_friday_evening_call_moves_past_the_weekend_and_an_email_does_not_wait():
+    friday_evening = datetime(2026, 3, 6, 20, 30, tzinfo=SYDNEY)
+    call = due_touch(channel="voice", at=friday_evening - timedelta(hours=1))
+    email = due_touch(at=friday_evening - timedelta(hours=1))
+
+    counts = dispatch_due_touches(now=friday_evening)
+
+    assert (counts["deferred"], counts["sent"]) == (1, 1)
+    assert reloaded(email).status == "sent"
+    # Saturday allows 9:00 to 17:00 in Australia.
+    assert reloaded(call).scheduled_at == datetime(2026, 3, 7, 9, 0, tzinfo=SYDNEY)
+
+
+def test_the_surplus_over_the_daily_limit_moves_to_the_next_day_and_is_never_dropped():
+    client = ClientFactory(daily_email_limit=3)
+    # Sent earlier today (Sydney), on this channel: counts against today's limit; yesterday's does not.
+    ActivityFactory(lead=LeadFactory(client=client), created_at=NOW - timedelta(hours=1))
+    ActivityFactory(lead=LeadFactory(client=client), created_at=NOW - timedelta(days=1))
+    touches = [due_touch(client=client, at=NOW - timedelta(minutes=m)) for m in (40, 30, 20, 10)]
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert (counts["sent"], counts["deferred"]) == (2, 2)
+    waiting = [reloaded(t) for t in touches[2:]]
+    assert all(t.status == "planned" and t.reason == "daily_limit" for t in waiting)
+    # The same local time of day, on the next day.
+    assert [t.scheduled_at for t in waiting] == [t.scheduled_at + timedelta(days=1) for t in touches[2:]]
+
+    assert dispatch_due_touches(now=NOW + timedelta(hours=2))["sent"] == 0
+    tomorrow = dispatch_due_touches(now=NOW + timedelta(days=1))
+    assert tomorrow["sent"] == 2
+    assert len(mail.outbox) == 4
+
+
+def test_the_daily_limit_is_per_channel():
+    client = ClientFactory(daily_email_limit=1, daily_sms_limit=5)
+    for _ in range(2):
+        due_touch(client=client)
+        due_touch(client=client, channel="sms")
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert (counts["sent"], counts["deferred"]) == (3, 1)
+    assert len(mail.outbox) == 1 and len(RecordingSmsProvider.outbox) == 2
+
+
+# --- outcomes --------------------------------------------------------------------------------------
+
+
+def test_a_lead_who_opted_out_since_planning_is_blocked_without_a_send():
+    touch = due_touch()
+    Lead.objects.filter(pk=touch.lead_id).update(email_opted_out=True)  # no signal: the dispatcher still checks
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert counts["blocked"] == 1 and not mail.outbox
+    assert (reloaded(touch).status, reloaded(touch).reason) == ("blocked", "email_opted_out")
+
+
+def test_a_lead_who_replied_is_blocked_even_when_the_change_lands_after_the_claim(monkeypatch):
+    touch = due_touch()
+    deliver = dispatch.outbox.deliver_touch
+
+    def reply_then_deliver(claimed, *, now):
+        Lead.objects.filter(pk=claimed.lead_id).update(status="replied")
+        return deliver(claimed, now=now)
+
+    monkeypatch.setattr(dispatch.outbox, "deliver_touch", reply_then_deliver)
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert counts["blocked"] == 1 and not mail.outbox
+    assert (reloaded(touch).status, reloaded(touch).reason) == ("blocked", "lead_replied")
+
+
+def test_a_placeholder_with_no_data_blocks_the_touch_and_it_is_not_retried():
+    touch = due_touch(first_name="")
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert counts["blocked"] == 1 and not mail.outbox
+    touch = reloaded(touch)
+    assert (touch.status, touch.reason, touch.attempts) == ("blocked", "missing_field:first_name", 1)
+    assert dispatch_due_touches(now=NOW + timedelta(days=1))["blocked"] == 0
+
+
+def test_a_provider_failing_before_it_accepts_is_retried_with_backoff_then_failed(postmark):
+    touch = due_touch()
+    postmark.responses = [http_response(503, {"ErrorCode": 100, "Message": "down"})] * MAX_ATTEMPTS
+    at = NOW
+    for attempt in range(1, MAX_ATTEMPTS):
+        counts = dispatch_due_touches(now=at)
+        assert counts["retried"] == 1
+        touch = reloaded(touch)
+        assert (touch.status, touch.attempts, touch.claimed_at) == ("planned", attempt, None)
+        assert touch.scheduled_at == at + retry_delay(attempt)
+        assert "503" in touch.last_error
+        assert dispatch_due_touches(now=touch.scheduled_at - timedelta(seconds=1))["retried"] == 0
+        at = touch.scheduled_at
+
+    counts = dispatch_due_touches(now=at)
+
+    assert counts["failed"] == 1
+    touch = reloaded(touch)
+    assert (touch.status, touch.attempts, touch.reason) == ("failed", MAX_ATTEMPTS, "provider_error")
+    assert len(postmark.calls) == MAX_ATTEMPTS
+    assert not Activity.objects.exists()
+
+
+def test_backoff_doubles():
+    assert [retry_delay(n) for n in (1, 2, 3, 4)] == [timedelta(minutes=m) for m in (5, 10, 20, 40)]
+
+
+def test_a_refusal_that_cannot_succeed_fails_at_once(postmark):
+    touch = due_touch()
+    postmark.responses = [http_response(422, {"ErrorCode": 300, "Message": "Invalid email request"})]
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert counts["failed"] == 1
+    touch = reloaded(touch)
+    assert (touch.status, touch.attempts) == ("failed", 1)
+    assert "422" in touch.last_error
+    assert dispatch_due_touches(now=NOW + timedelta(days=1))["sent"] == 0
+    assert len(postmark.calls) == 1
+
+
+def test_a_send_the_provider_accepted_but_the_database_did_not_record_goes_to_review(postmark, monkeypatch, caplog):
+    touch = due_touch()
+    postmark.responses = [postmark_accepts("pm-accepted-42")]
+
+    def lost_connection(**fields):
+        raise DatabaseError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(Activity.objects, "create", lost_connection)
+
+    with caplog.at_level(logging.ERROR):
+        counts = dispatch_due_touches(now=NOW)
+
+    assert counts["review"] == 1
+    touch = reloaded(touch)
+    assert touch.status == "review"
+    assert "pm-accepted-42" in touch.last_error
+    assert "pm-accepted-42" in caplog.text
+    monkeypatch.undo()
+    assert dispatch_due_touches(now=NOW + timedelta(hours=1))["sent"] == 0
+    assert len(postmark.calls) == 1  # never sent again
+
+
+def test_an_unexpected_error_goes_to_review_not_to_a_retry(monkeypatch):
+    touch = due_touch()
+
+    def broken(claimed, *, now):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(dispatch.outbox, "deliver_touch", broken)
+
+    assert dispatch_due_touches(now=NOW)["review"] == 1
+    assert (reloaded(touch).status, reloaded(touch).reason) == ("review", "unexpected_error")
+
+
+# --- crash safety -----------------------------------------------------------------------------------
+
+
+def claimed_by_a_dead_worker(touch, *, ago):
+    ScheduledTouch.objects.filter(pk=touch.pk).update(status="sending", claimed_at=NOW - ago, attempts=1)
+
+
+def test_a_claim_left_by_a_killed_worker_is_not_resent_but_left_for_a_person():
+    touch = due_touch()
+    claimed_by_a_dead_worker(touch, ago=CLAIM_TIMEOUT + timedelta(minutes=1))
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert counts["reconciled_review"] == 1 and counts["sent"] == 0
+    assert not mail.outbox
+    touch = reloaded(touch)
+    assert (touch.status, touch.reason) == ("review", "claim_expired")
+    assert "check the provider" in touch.last_error
+
+
+def test_a_claim_whose_send_was_recorded_is_reconciled_as_sent():
+    touch = due_touch()
+    claimed_by_a_dead_worker(touch, ago=CLAIM_TIMEOUT + timedelta(minutes=1))
+    activity = ActivityFactory(
+        lead=touch.lead, sequence_id=touch.sequence_id, touch_number=touch.touch_number, created_at=NOW
+    )
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert counts["reconciled_sent"] == 1
+    touch = reloaded(touch)
+    assert (touch.status, touch.activity_id) == ("sent", activity.pk)
+    assert not mail.outbox
+
+
+def test_a_recent_claim_is_left_to_its_worker():
+    touch = due_touch()
+    claimed_by_a_dead_worker(touch, ago=CLAIM_TIMEOUT - timedelta(minutes=1))
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert counts["reconciled_review"] == 0
+    assert reloaded(touch).status == "sending" and not mail.outbox
+
+
+# --- claiming -----------------------------------------------------------------------------------------
+
+
+def test_a_duplicated_dispatch_task_sends_each_touch_once():
+    touches = [due_touch() for _ in range(3)]
+
+    first = tasks.dispatch_touches()
+    second = tasks.dispatch_touches()
+
+    assert (first["sent"], second["sent"]) == (3, 0)
+    assert len(mail.outbox) == 3
+    assert {reloaded(t).status for t in touches} == {"sent"}
+
+
+def test_a_touch_claimed_elsewhere_is_not_delivered_again(monkeypatch):
+    touch = due_touch()
+    real = dispatch._apply
+
+    def another_dispatcher_claims_first(decisions, now, counts, *, conditional):
+        ScheduledTouch.objects.filter(pk=touch.pk).update(status="sending", claimed_at=now)
+        return real(decisions, now, counts, conditional=True)
+
+    monkeypatch.setattr(dispatch, "_apply", another_dispatcher_claims_first)
+
+    assert dispatch_due_touches(now=NOW)["sent"] == 0
+    assert not mail.outbox
+
+
+def test_the_preview_says_what_would_go_and_why_others_wait():
+    client = ClientFactory(daily_email_limit=1)
+    first, second = due_touch(client=client), due_touch(client=client)
+    evening_sms = due_touch(channel="sms", client=client)
+    opted_out = due_touch(client=ClientFactory(), do_not_contact=True)
+    evening = datetime(2026, 3, 4, 21, 5, tzinfo=SYDNEY)
+
+    decisions = {d.touch.pk: d for d in preview_due_touches(now=evening)}
+
+    assert decisions[first.pk].action == "send"
+    assert (decisions[second.pk].action, decisions[second.pk].reason) == ("defer", "daily_limit")
+    assert (decisions[evening_sms.pk].action, decisions[evening_sms.pk].reason) == ("defer", "quiet_hours")
+    assert decisions[evening_sms.pk].at == datetime(2026, 3, 5, 9, 0, tzinfo=SYDNEY)
+    assert (decisions[opted_out.pk].action, decisions[opted_out.pk].reason) == ("block", "do_not_contact")
+    assert set(ScheduledTouch.objects.values_list("status", flat=True)) == {"planned"}
+    assert not mail.outbox
+
+
+# --- concurrency (real transactions, separate connections) ------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_due_touch_dispatched_by_two_threads_at_once_is_sent_once(monkeypatch):
+    touch = due_touch()
+    start = threading.Barrier(2)
+    deliver = dispatch.outbox.deliver_touch
+    calls = []
+
+    def slow_deliver(claimed, *, now):
+        calls.append(claimed.pk)
+        return deliver(claimed, now=now)
+
+    monkeypatch.setattr(dispatch.outbox, "deliver_touch", slow_deliver)
+    results = []
+
+    def run():
+        try:
+            start.wait()
+            results.append(dispatch_due_touches(now=NOW, threads=1))
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert sorted(r["sent"] for r in results) == [0, 1]
+    assert calls == [touch.pk]
+    assert len(mail.outbox) == 1
+    assert Activity.objects.count() == 1
+    assert reloaded(touch).status == "sent"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_on_several_threads_sends_every_touch_once():
+    client = ClientFactory(daily_email_limit=1000, daily_sms_limit=1000)
+    touches = [due_touch(client=client, channel="sms" if i % 3 == 0 else "email") for i in range(40)]
+
+    counts = dispatch_due_touches(now=NOW, threads=4, batch_size=7)
+
+    assert counts["sent"] == 40
+    assert len(mail.outbox) + len(RecordingSmsProvider.outbox) == 40
+    assert Activity.objects.count() == 40
+    assert {reloaded(t).status for t in touches} == {"sent"}
