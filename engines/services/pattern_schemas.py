@@ -51,6 +51,15 @@ def _within(low: float, high: float, *, open_low: bool = False) -> AfterValidato
     return AfterValidator(check)
 
 
+def _whole_between(low: int, high: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise PydanticCustomError("whole_out_of_range", f"must be a whole number {low}-{high}")
+        return value
+
+    return AfterValidator(check)
+
+
 def _gap_key(key: str) -> str:
     match = GAP_KEY.match(key)
     if not match or int(match.group(1)) < 1 or int(match.group(2)) != int(match.group(1)) + 1:
@@ -76,8 +85,16 @@ Lift = Annotated[float, _FINITE, Field(json_schema_extra={"minimum": 0, "maximum
 Finite = Annotated[float, _FINITE, Field(json_schema_extra={"minimum": -1e6, "maximum": 1e6}), _within(-1e6, 1e6)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 TouchNumber = Annotated[int, Field(ge=1, le=1000)]
-DayIndex = Annotated[int, Field(ge=0, le=6, description="Monday = 0, in the lead's local time")]
-Hour = Annotated[int, Field(ge=0, le=23, description="local hour of the lead")]
+DayIndex = Annotated[
+    int,
+    Field(description="Monday = 0, in the lead's local time", json_schema_extra={"minimum": 0, "maximum": 6}),
+    _whole_between(0, 6),
+]
+Hour = Annotated[
+    int,
+    Field(description="local hour of the lead", json_schema_extra={"minimum": 0, "maximum": 23}),
+    _whole_between(0, 23),
+]
 GapKey = Annotated[str, Field(pattern=GAP_KEY.pattern), AfterValidator(_gap_key)]
 StringList = list[str]
 

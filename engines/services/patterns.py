@@ -109,6 +109,8 @@ def _message(error: ErrorDetails, root: str) -> str:
         return f"{where} {_show(value)} is not one of {ctx.get('expected', '?')}"
     if kind == "out_of_range":
         return f"{where}={_show(value)} {error['msg']}"
+    if kind == "whole_out_of_range":
+        return f"{where} {error['msg']}, got {_show(value)}"
     if kind == "string_pattern_mismatch":
         return f"{where} {_show(value)} does not match {ctx.get('pattern', '?')}"
     if kind == "too_short" and ctx.get("min_length") == 1:

@@ -132,7 +132,7 @@ def test_malformed_fields_are_rejected(pattern_type, overrides):
         (
             "when",
             {"best_days": [{"day_index": 7, "conversion_rate": 0.1}]},
-            "best_days[0].day_index must be <= 6, got 7",
+            "best_days[0].day_index must be a whole number 0-6, got 7",
         ),
         ("when", {"best_hours": [{"hour": True, "conversion_rate": 0.1}]}, "best_hours[0].hour must be a whole number"),
         ("when", {"best_days": {"monday": 1}}, "best_days must be a list, got dict"),
@@ -192,7 +192,11 @@ def test_the_optional_keys_producers_write_are_valid():
         ("how", {"arms": [{"sequence": ["email"], "successes": 5, "trials": 4}]}, "arms[0]: successes (5) exceed"),
         ("how", {"arms": [{"sequence": ["fax"], "successes": 0, "trials": 4}]}, "arms[0].sequence[0] 'fax'"),
         ("how", {"arms": [{"sequence": ["sms"], "successes": 0, "trials": 10**13}]}, "arms[0].trials must be <="),
-        ("when", {"day_arms": [{"day_index": 7, "successes": 0, "trials": 1}]}, "day_arms[0].day_index must be <="),
+        (
+            "when",
+            {"day_arms": [{"day_index": 7, "successes": 0, "trials": 1}]},
+            "day_arms[0].day_index must be a whole number 0-6",
+        ),
         ("when", {"hour_arms": [{"hour": 3, "successes": 1.5, "trials": 2}]}, "hour_arms[0].successes must be a whole"),
         ("who", {"activation": {"auc_new": 1.5}}, "activation.auc_new=1.5 is outside [0, 1]"),
         ("who", {"activation": {"interval": [0.1]}}, "activation.interval: List should have at least 2"),
