@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from engines.exceptions import SendBlocked
@@ -14,6 +15,7 @@ from engines.providers.sms import SmsOptedOut, SmsProvider
 from engines.services import sending
 from engines.services.content import build_content_snapshot
 from engines.services.geo import e164
+from engines.services.sequences import cancel_planned_touches
 from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
 
 # GSM 03.38: the basic set costs one septet a character, the extension set two (escape + character).
@@ -81,7 +83,8 @@ def send_sms(
     text the database cannot store) or ProviderError, all with nothing
     recorded; SentNotRecorded when the provider accepted and the record
     failed. A provider opt-out (Twilio 21610) also marks the lead as opted
-    out of SMS. With `touch`, the touch is marked sent with the Activity.
+    out of SMS and cancels its other SMS touches. With `touch`, the touch is
+    marked sent with the Activity.
     """
     outgoing = sending.start(
         lead,
@@ -132,7 +135,10 @@ def send_text(provider: SmsProvider, lead: Lead, *, to: str, from_: str, body: s
     try:
         sent = provider.send(to=to, from_=from_, body=body)
     except SmsOptedOut:
-        Lead.objects.filter(pk=lead.pk).update(sms_opted_out=True)
+        # A queryset update fires no signal: the lead's other SMS touches are cancelled here, with it.
+        with transaction.atomic():
+            Lead.objects.filter(pk=lead.pk).update(sms_opted_out=True)
+            cancel_planned_touches(lead, reason="sms_opted_out", channels=[Channel.SMS])
         lead.sms_opted_out = True
         raise
     return sending.Sent(sent.message_id, {"provider_status": sent.status})

@@ -9,7 +9,7 @@ from engines.providers.sms import RecordingSmsProvider, TwilioSmsProvider
 from engines.services.sms import GSM7_EXTENSION, send_sms, sms_encoding, sms_segment_count
 from outreach.models import Activity, Lead
 from tests.engines.providers.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp, twilio_error, twilio_message
-from tests.factories import ClientFactory, LeadFactory
+from tests.factories import ClientFactory, LeadFactory, ScheduledTouchFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -262,3 +262,30 @@ def test_touch_count_is_incremented_in_the_database(twilio):
 
     assert Lead.objects.get(pk=lead.pk).touch_count == 2
     assert Activity.objects.filter(lead=lead, action="sms_sent").count() == 2
+
+
+def test_a_stop_reported_by_twilio_cancels_the_leads_other_sms_touches(twilio):
+    http, provider = twilio
+    http.responses.append(twilio_error(400, 21610, "Attempt to send to unsubscribed recipient"))
+    lead = LeadFactory()
+    sms_touch = ScheduledTouchFactory(lead=lead, channel="sms", touch_number=3)
+    email_touch = ScheduledTouchFactory(lead=lead, channel="email", touch_number=4)
+
+    with pytest.raises(ProviderError):
+        send_sms(lead, lead.client, "Hello", now=NOW, provider=provider)
+
+    sms_touch.refresh_from_db()
+    email_touch.refresh_from_db()
+    assert (sms_touch.status, sms_touch.reason) == ("cancelled", "sms_opted_out")
+    assert email_touch.status == "planned"
+
+
+def test_an_sms_goes_only_to_a_usable_phone(twilio):
+    http, provider = twilio
+    lead = LeadFactory(phone_unusable=True)
+
+    with pytest.raises(SendBlocked) as raised:
+        send_sms(lead, lead.client, "Hello", now=NOW, provider=provider)
+
+    assert raised.value.reason == "phone_unusable"
+    assert http.requests == []

@@ -4,10 +4,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engines.exceptions import InvalidTouch
+from engines.exceptions import InvalidTouch, SendBlocked
+from engines.services.compliance import channel_block_reason
 from engines.services.voice import CALL_OUTCOMES, complete_call
-from outreach.models import Activity, Lead
-from tests.factories import LeadFactory
+from outreach.models import Activity, Lead, ScheduledTouch
+from tests.factories import ClientFactory, LeadFactory, ScheduledTouchFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -130,3 +131,45 @@ def test_a_call_that_happened_is_recorded_even_if_the_lead_may_no_longer_be_call
 
     assert Activity.objects.get(pk=activity.pk).action == "voice_completed"
     assert Lead.objects.get(pk=lead.pk).touch_count == 1
+
+
+def test_a_wrong_number_marks_the_phone_unusable_for_sms_and_calls():
+    lead = LeadFactory()
+    sms = ScheduledTouchFactory(lead=lead, channel="sms", touch_number=2)
+    email = ScheduledTouchFactory(lead=lead, channel="email", touch_number=3)
+
+    complete_call(lead, lead.client, outcome="wrong_number", now=NOW)
+
+    assert lead.phone_unusable and Lead.objects.get(pk=lead.pk).phone_unusable
+    assert ScheduledTouch.objects.get(pk=sms.pk).status == "cancelled"
+    assert ScheduledTouch.objects.get(pk=email.pk).status == "planned"
+    assert channel_block_reason(lead, "sms") == channel_block_reason(lead, "voice") == "phone_unusable"
+
+
+def test_do_not_call_opts_the_lead_out_of_calls_only():
+    lead = LeadFactory()
+    call = ScheduledTouchFactory(lead=lead, channel="voice", touch_number=2)
+    sms = ScheduledTouchFactory(lead=lead, channel="sms", touch_number=3)
+
+    complete_call(lead, lead.client, outcome="do_not_call", now=NOW)
+
+    assert Lead.objects.get(pk=lead.pk).voice_opted_out
+    assert ScheduledTouch.objects.get(pk=call.pk).status == "cancelled"
+    assert ScheduledTouch.objects.get(pk=sms.pk).status == "planned"
+
+
+def test_a_call_is_recorded_only_for_the_leads_own_client():
+    lead = LeadFactory()
+    with pytest.raises(SendBlocked) as raised:
+        complete_call(lead, ClientFactory(), now=NOW)
+    assert raised.value.reason == "lead_of_another_client"
+    assert not Activity.objects.exists()
+
+
+def test_with_its_touch_the_call_and_the_sent_touch_commit_together():
+    touch = ScheduledTouchFactory(channel="voice", status="waiting", touch_number=3)
+
+    activity = complete_call(touch.lead, touch.client, outcome="connected", now=NOW, touch=touch)
+
+    touch.refresh_from_db()
+    assert (touch.status, touch.activity_id, activity.touch_number) == ("sent", activity.pk, 3)
