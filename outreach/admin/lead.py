@@ -20,6 +20,7 @@ from engines.services.sequences import UNSENT_STATUSES, cancel_planned_touches
 from outreach.models import Activity, Lead, PatternType, ScheduledTouch, Tier, TouchStatus
 
 from .charts import Bar, bar_chart
+from .imports import LeadImportMixin
 from .scoping import ClientScopedAdmin, VisibleClientFilter
 
 COMPONENT_LABELS = {
@@ -99,7 +100,7 @@ class ActivityInline(admin.TabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(ClientScopedAdmin):
+class LeadAdmin(LeadImportMixin, ClientScopedAdmin):
     list_display = (
         "__str__",
         "client",

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from outreach.models import Client, Lead
 
@@ -41,13 +41,21 @@ class ClientScopedAdmin(admin.ModelAdmin):
 
     `client_field` names the path from the model to its Client ("client",
     "lead__client"; "pk" for Client itself). A row of another client is not in
-    the queryset, so its change page answers 404 like a missing row.
+    the queryset, so its change, delete and history pages answer 404 like a missing row.
     """
 
     client_field = "client"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return scope_to_clients(super().get_queryset(request), request, self.client_field)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        # The stock admin redirects a missing row to the index with "does not exist": answer 404 instead, so a
+        # row of another client is indistinguishable from one that was never there.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(f"No {self.opts.verbose_name} with id {object_id!r}")
+        return obj
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         related: type[Model] = db_field.remote_field.model
