@@ -1,0 +1,177 @@
+import uuid
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from engines.services import outcomes
+from engines.services.compliance import channel_block_reason
+from outreach.models import Activity, Lead
+from tests.engines.webhook_support import outcome_rows, sequence
+from tests.factories import ActivityFactory, LeadFactory, ScheduledTouchFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def opened(seq, event_id="evt-1", **overrides):
+    fields = {"action": "email_opened", "provider": "postmark", "event_id": event_id, "at": timezone.now()}
+    return outcomes.record_delivery(seq.sent, metadata={}, **{**fields, **overrides})
+
+
+def test_an_event_is_stored_once_and_a_replay_returns_the_stored_row():
+    seq = sequence()
+    first, again = opened(seq), opened(seq)
+    assert first.created and not again.created
+    assert again.activity.pk == first.activity.pk
+    assert len(outcome_rows(seq.lead)) == 1
+
+
+def test_the_same_event_id_from_another_provider_is_another_event():
+    seq = sequence()
+    opened(seq)
+    assert opened(seq, provider="mailgun").created
+
+
+def test_a_race_lost_to_the_unique_constraint_returns_the_winners_row():
+    seq = sequence()
+    winner = opened(seq).activity
+    # Both deliveries looked before either wrote: this one finds nothing, then the constraint refuses its row.
+    real_stored = outcomes._stored
+    with mock.patch.object(outcomes, "_stored", side_effect=[None, real_stored("postmark", "evt-1")]):
+        loser = opened(seq)
+    assert not loser.created and loser.activity.pk == winner.pk
+    assert len(outcome_rows(seq.lead)) == 1
+
+
+def test_a_refused_row_that_is_not_a_replay_still_raises():
+    seq = sequence()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        outcomes.record_outcome(
+            seq.lead, action="email_opened", channel="sms", provider="x", event_id="e", at=timezone.now()
+        )
+
+
+def test_lead_updates_and_cancellation_happen_only_with_the_first_storage():
+    seq = sequence()
+    outcomes.record_bounce(seq.sent, hard=True, provider="postmark", event_id="b1", at=timezone.now(), metadata={})
+    Lead.objects.filter(pk=seq.lead.pk).update(has_bounced=False)  # a person cleared it since
+    outcomes.record_bounce(seq.sent, hard=True, provider="postmark", event_id="b1", at=timezone.now(), metadata={})
+    assert not seq.refresh().has_bounced
+
+
+def test_an_outcome_and_its_cancellation_commit_or_fail_together():
+    seq = sequence()
+    with mock.patch.object(outcomes, "cancel_planned_touches", side_effect=RuntimeError("boom")):
+        with pytest.raises(RuntimeError):
+            outcomes.record_reply(
+                seq.lead, channel="email", provider="p", event_id="r1", at=timezone.now(), answers=seq.sent, metadata={}
+            )
+    assert outcome_rows(seq.lead) == [] and seq.refresh().status == "in_sequence"
+
+
+def test_event_key_is_deterministic_and_tells_events_apart():
+    at = timezone.now()
+    assert outcomes.event_key("m1", "opened", at) == outcomes.event_key("m1", "opened", at)
+    assert outcomes.event_key("m1", "opened", at) != outcomes.event_key("m1", "delivered", at)
+    assert outcomes.event_key("m1", "opened", at) != outcomes.event_key("m1", "opened", at + timedelta(seconds=1))
+
+
+def test_a_reply_marks_the_lead_replied_and_ends_every_channel():
+    seq = sequence()
+    outcomes.record_reply(
+        seq.lead, channel="email", provider="p", event_id="r1", at=timezone.now(), answers=seq.sent, metadata={}
+    )
+    assert seq.refresh().status == "replied"
+    assert seq.statuses() == ["cancelled", "cancelled"]
+
+
+def test_an_sms_opt_out_ends_only_sms():
+    seq = sequence(channel="sms")
+    outcomes.record_opt_out(seq.lead, channel="sms", provider="twilio", event_id="SM1")
+    lead = seq.refresh()
+    assert lead.sms_opted_out and not lead.is_unsubscribed
+    assert seq.statuses() == ["planned", "cancelled"]
+    assert channel_block_reason(lead, "sms") == "sms_opted_out" and channel_block_reason(lead, "email") is None
+
+
+def test_the_unsubscribe_link_stores_one_opt_out_however_often_it_is_used():
+    seq = sequence()
+    assert outcomes.unsubscribe_lead(seq.lead, source="unsubscribe_link") is not None
+    assert outcomes.unsubscribe_lead(seq.lead, source="unsubscribe_link") is None
+    assert seq.refresh().is_unsubscribed and len(outcome_rows(seq.lead)) == 1
+
+
+def test_a_booking_credits_the_preceding_touches_of_the_sequence_and_cancels_the_rest():
+    seq = sequence()
+    at = timezone.now()
+    later = ActivityFactory(
+        lead=seq.lead, sequence_id=seq.sent.sequence_id, touch_number=2, created_at=at + timedelta(hours=1)
+    )
+    booking = outcomes.record_booking(seq.lead, source="admin", at=at)
+    assert booking.action == "meeting_booked" and booking.in_reply_to_id == seq.sent.pk
+    assert booking.metadata["source"] == "admin" and not booking.led_to_booking
+    assert set(Activity.objects.filter(led_to_booking=True).values_list("pk", flat=True)) == {seq.sent.pk}
+    later.refresh_from_db()
+    assert not later.led_to_booking  # sent after the booking: it did not earn it
+    lead = seq.refresh()
+    assert lead.status == "converted" and lead.converted_at == at
+    assert seq.statuses() == ["cancelled", "cancelled"]
+
+
+def test_a_second_booking_keeps_the_first_conversion_time():
+    seq = sequence()
+    first = timezone.now() - timedelta(days=1)
+    outcomes.record_booking(seq.lead, source="admin", at=first)
+    outcomes.record_booking(seq.lead, source="admin")
+    assert seq.refresh().converted_at == first
+    assert len(outcome_rows(seq.lead, "meeting_booked")) == 2  # no event id: two bookings are two meetings
+
+
+def test_a_replayed_booking_event_is_stored_once():
+    seq = sequence()
+    first = outcomes.record_booking(seq.lead, source="calcom", event_id="uid-1")
+    assert outcomes.record_booking(seq.lead, source="calcom", event_id="uid-1").pk == first.pk
+
+
+def test_a_booking_of_a_lead_never_contacted_credits_nothing():
+    lead = LeadFactory()
+    booking = outcomes.record_booking(lead, source="admin")
+    assert (booking.channel, booking.in_reply_to_id) == ("", None)
+    lead.refresh_from_db()
+    assert lead.status == "converted"
+
+
+def test_a_wrong_number_blocks_sms_and_calls_but_not_email():
+    lead = LeadFactory()
+    touches = [ScheduledTouchFactory(lead=lead, channel=channel, touch_number=n) for n, channel in
+               enumerate(["email", "sms", "voice"], start=1)]  # fmt: skip
+    outcomes.apply_call_outcome(lead, outcome="wrong_number")
+    lead.refresh_from_db()
+    assert lead.phone_unusable
+    reasons = [channel_block_reason(lead, channel) for channel in ("email", "sms", "voice")]
+    assert reasons == [None, "phone_unusable", "phone_unusable"]
+    assert [type(t).objects.get(pk=t.pk).status for t in touches] == ["planned", "cancelled", "cancelled"]
+
+
+def test_do_not_call_opts_out_of_calls_only():
+    lead = LeadFactory()
+    outcomes.apply_call_outcome(lead, outcome="do_not_call")
+    lead.refresh_from_db()
+    assert lead.voice_opted_out and not lead.sms_opted_out and not lead.phone_unusable
+
+
+def test_an_sms_status_names_its_own_event():
+    seq = sequence(channel="sms", message_id="SM1")
+    now = timezone.now()
+    outcomes.record_sms_status(seq.sent, status="delivered", error_code="", provider="twilio", at=now, metadata={})
+    (row,) = outcome_rows(seq.lead)
+    assert row.provider_event_id == "SM1:delivered"
+
+
+def test_outcomes_of_unrelated_sequences_are_not_linked():
+    seq = sequence()
+    other = ActivityFactory(lead=seq.lead, sequence_id=uuid.uuid4(), created_at=timezone.now() - timedelta(days=30))
+    assert outcomes.last_sent(seq.lead).pk == seq.sent.pk
+    assert outcomes.last_sent(seq.lead, before=timezone.now() - timedelta(days=10)).pk == other.pk
