@@ -113,10 +113,11 @@ _validate_url = URLValidator(schemes=["http", "https"])
 
 @dataclass
 class ImportRow:
-    """One data row: its line in the file (the header is line 1), cleaned values, errors and planned action."""
+    """One data row: its line in the file (the header is line 1), cells as given, cleaned values, errors, action."""
 
     line: int
     values: dict[str, Any]
+    raw: dict[str, str] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
     action: RowAction = RowAction.NEW
     lead_id: int | None = None
@@ -166,7 +167,8 @@ def map_columns(headers: Sequence[Any]) -> tuple[dict[str, str], list[str], list
         name = str(header or "").strip()
         target = _FIELD_BY_HEADER.get(re.sub(r"[^a-z0-9]", "", name.lower()))
         if target is None:
-            ignored.append(name)
+            if name:
+                ignored.append(name)
         elif target in columns.values():
             other = next(h for h, f in columns.items() if f == target)
             errors.append(f"Columns {other!r} and {name!r} both give the {target.replace('_', ' ')}: keep one")
@@ -212,6 +214,7 @@ def clean_row(line: int, raw: Mapping[str, Any], default_region: str | None) -> 
         text = _text(value)
         if not text:
             continue
+        row.raw[name] = text
         try:
             row.values.update(_clean_value(name, text, value))
         except ValidationError as exc:
