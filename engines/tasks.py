@@ -90,6 +90,8 @@ def replan_client_touches(client_id: int) -> dict[str, int] | None:
     return triggers.replan_client(client)
 
 
-def dispatch_touches(limit: int | None = None) -> dict:
+def dispatch_touches(
+    limit: int | None = None, batch_size: int = dispatch.BATCH_SIZE, threads: int | None = None
+) -> dict:
     """The every-minute job: send the due touches (engines.services.dispatch); counts by outcome."""
-    return dispatch.dispatch_due_touches(limit=limit)
+    return dispatch.dispatch_due_touches(limit=limit, batch_size=batch_size, threads=threads)

@@ -1,0 +1,87 @@
+"""1,000 due touches shared by TWO real `qcluster` processes: every touch one provider call and one Activity.
+
+Both clusters run on the test database with the ORM broker; the email backend
+(tests/integration/recording_email.py) writes each message it is handed to a
+file, so calls are counted across processes, whichever worker made them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.models import Task
+from django_q.tasks import async_task
+
+from outreach.models import Activity, Lead, ScheduledTouch
+from tests.factories import ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
+from tests.integration.recording_email import recorded
+from tests.integration.test_qcluster import RUN_TIMEOUT, QCluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+TOUCHES = 1000
+# Small runs and batches, so both clusters are claiming at the same time, many times over.
+TASKS, PER_TASK, BATCH = 20, 50, 10
+DISPATCH = "engines.tasks.dispatch_touches"
+
+
+def seed_due_touches(n: int) -> list[int]:
+    """`n` leads of one client, each with one email touch due an hour ago (bulk: no signals fire)."""
+    client = ClientFactory(daily_email_limit=10 * n)
+    MessageTemplateFactory(client=client, channel="email", touch_number=1)
+    leads = Lead.objects.bulk_create(LeadFactory.build(client=client) for _ in range(n))
+    due = timezone.now() - timedelta(hours=1)
+    touches = ScheduledTouch.objects.bulk_create(
+        ScheduledTouchFactory.build(lead=lead, client=client, sequence_id=uuid.uuid4(), scheduled_at=due)
+        for lead in leads
+    )
+    return [touch.pk for touch in touches]
+
+
+def dispatch_runs(cluster: QCluster) -> int:
+    return len(re.findall(r" processing dispatch \d+ '", cluster.log()))
+
+
+def test_two_clusters_share_1000_due_touches_and_send_each_exactly_once(tmp_path):
+    touch_ids = seed_due_touches(TOUCHES)
+    sends = tmp_path / "sends.jsonl"
+    env = {
+        "EMAIL_BACKEND": "tests.integration.recording_email.EmailBackend",
+        "RECORDING_EMAIL_FILE": str(sends),
+        "Q_WORKERS": "2",
+    }
+    with QCluster(**env) as first, QCluster(**env) as second:
+        for cluster in (first, second):
+            cluster.wait_for(lambda c=cluster: len(c.worker_pids()) >= 2, timeout=RUN_TIMEOUT, what="workers ready")
+        for i in range(TASKS):
+            async_task(
+                DISPATCH, limit=PER_TASK, batch_size=BATCH, sync=False, group="dispatch", task_name=f"dispatch {i}"
+            )
+        first.wait_for(
+            lambda: Task.objects.filter(group="dispatch").count() == TASKS,
+            timeout=3 * RUN_TIMEOUT,
+            what=f"results of the {TASKS} dispatch tasks",
+        )
+        runs = (dispatch_runs(first), dispatch_runs(second))
+
+    tasks = list(Task.objects.filter(group="dispatch"))
+    assert all(task.success for task in tasks), [task.result for task in tasks if not task.success]
+    assert sum(task.result["sent"] for task in tasks) == TOUCHES
+    # Both clusters took part.
+    assert all(runs), runs
+    messages = recorded(str(sends))
+    assert len(messages) == TOUCHES
+    assert len({m["pid"] for m in messages}) >= 2
+    per_touch = Counter((m["metadata"]["lead_id"], m["metadata"]["sequence_id"]) for m in messages)
+    assert set(per_touch.values()) == {1}
+    touches = ScheduledTouch.objects.filter(pk__in=touch_ids)
+    assert set(touches.values_list("status", flat=True)) == {"sent"}
+    activities = Activity.objects.filter(action="email_sent")
+    assert activities.count() == TOUCHES
+    assert set(activities.values_list("provider_message_id", flat=True)) == {m["message_id"] for m in messages}
+    assert touches.filter(activity__isnull=False).count() == TOUCHES
