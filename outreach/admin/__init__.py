@@ -1,7 +1,7 @@
 """The back office: one module per page; importing a module registers its ModelAdmins.
 
-activity, lead, client, patterns, sequences: the pages; charts and pattern_views draw; scoping cuts every
-queryset to the user's clients.
+activity, lead, client, patterns, sequences, tasks (the task queue): the pages; imports: the lead import on the
+Lead page; charts and pattern_views draw; scoping cuts every queryset to the user's clients.
 """
 
-from . import activity, client, lead, patterns, sequences  # noqa: F401
+from . import activity, client, lead, patterns, sequences, tasks  # noqa: F401

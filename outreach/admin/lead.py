@@ -75,6 +75,9 @@ class ScheduledTouchInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ScheduledTouch]:
+        return super().get_queryset(request).select_related("lead")  # each row's title names its lead
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
