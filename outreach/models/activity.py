@@ -1,10 +1,17 @@
-import uuid
+from __future__ import annotations
 
+import uuid
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from .choices import ACTION_CHANNEL, ActivityAction, Channel, in_choices
+
+if TYPE_CHECKING:
+    from .scheduled_touch import ScheduledTouch
 
 
 def action_matches_channel() -> Q:
@@ -14,6 +21,13 @@ def action_matches_channel() -> Q:
         actions = sorted(action for action, on in ACTION_CHANNEL.items() if on == channel)
         condition &= ~Q(action__in=actions) | Q(channel=channel)
     return condition
+
+
+def lead_of_its_client(row: Activity | ScheduledTouch) -> dict[str, str]:
+    """The error, by field, when a row's lead belongs to another client than the row (the database cannot tell)."""
+    if row.lead_id is None or row.client_id is None or row.lead.client_id == row.client_id:
+        return {}
+    return {"lead": f"lead {row.lead_id} belongs to client {row.lead.client_id}, not to client {row.client_id}"}
 
 
 class Activity(models.Model):
@@ -67,3 +81,11 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} · {self.lead_id} · {self.created_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        errors = lead_of_its_client(self)
+        expected = ACTION_CHANNEL.get(self.action)
+        if expected and self.channel != expected:
+            errors["channel"] = f"{self.action} happens on the {expected} channel, not {self.channel or 'none'}"
+        if errors:
+            raise ValidationError(errors)

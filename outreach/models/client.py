@@ -1,11 +1,11 @@
-import zoneinfo
-
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from engines.services.normalize import is_timezone, normalize_client
+
 
 def validate_timezone(value: str) -> None:
-    if value and value not in zoneinfo.available_timezones():
+    if value and not is_timezone(value):
         raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Australia/Sydney)")
 
 
@@ -20,7 +20,9 @@ class Client(models.Model):
     icp = models.JSONField(
         default=dict,
         blank=True,
-        help_text='Ideal customer profile: {"industries": [...], "employee_min": 5, "employee_max": 50, "countries": [...]}',
+        help_text=(
+            'Ideal customer profile: {"industries": [...], "employee_min": 5, "employee_max": 50, "countries": [...]}'
+        ),
     )
     als_learned_weights = models.JSONField(null=True, blank=True)
     sender_name = models.CharField(max_length=100, blank=True, help_text="The person who signs the messages")
@@ -45,3 +47,8 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        errors = normalize_client(self)
+        if errors:
+            raise ValidationError(errors)

@@ -1,6 +1,9 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+
+from engines.services.normalize import normalize_lead
 
 from .choices import LeadStatus, in_choices
 from .client import validate_timezone
@@ -77,6 +80,21 @@ class Lead(models.Model):
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip() or self.email or f"Lead {self.pk}"
         return f"{name} ({self.company_name})" if self.company_name else name
+
+    def clean(self) -> None:
+        """Store the phone as E.164, the country as its ISO code, the email's domain in lower case.
+
+        A second lead of the client with the same email in any case is refused
+        here with a message naming the field (the database refuses it too).
+        """
+        errors = normalize_lead(self)
+        if "email" not in errors and self.email and self.client_id and self._email_taken():
+            errors["email"] = [f"{self.client} already has a lead with the email {self.email} (in any case)"]
+        if errors:
+            raise ValidationError(errors)
+
+    def _email_taken(self) -> bool:
+        return Lead.objects.filter(client_id=self.client_id, email__iexact=self.email).exclude(pk=self.pk).exists()
 
     def is_opted_out_of(self, channel: str) -> bool:
         return bool(getattr(self, f"{channel}_opted_out", False))

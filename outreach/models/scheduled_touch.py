@@ -1,6 +1,8 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from .activity import lead_of_its_client
 from .choices import Channel, Tier, TouchStatus, in_choices
 
 
@@ -64,3 +66,11 @@ class ScheduledTouch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead} · touch {self.touch_number} ({self.channel}) · {self.status}"
+
+    def clean(self) -> None:
+        errors = lead_of_its_client(self)
+        activity = self.activity if self.activity_id is not None else None
+        if activity is not None and self.lead_id is not None and activity.lead_id != self.lead_id:
+            errors["activity"] = f"activity {activity.pk} is about lead {activity.lead_id}, not {self.lead_id}"
+        if errors:
+            raise ValidationError(errors)

@@ -142,3 +142,129 @@ def test_client_timezone_must_be_iana():
     with pytest.raises(ValidationError) as excinfo:
         client.full_clean()
     assert "timezone" in excinfo.value.message_dict
+
+
+# ---------------------------------------------------------------- what clean() refuses and normalises
+
+
+def messages(instance) -> dict[str, list[str]]:
+    with pytest.raises(ValidationError) as excinfo:
+        instance.full_clean()
+    return excinfo.value.message_dict
+
+
+def test_an_activity_of_another_clients_lead_is_refused_by_clean():
+    lead, other = LeadFactory(), ClientFactory()
+    activity = ActivityFactory.build(lead=lead, client=other)
+    assert messages(activity)["lead"] == [
+        f"lead {lead.pk} belongs to client {lead.client_id}, not to client {other.pk}"
+    ]
+    ActivityFactory.build(lead=lead, client=lead.client).full_clean()
+
+
+def test_a_touch_of_another_clients_lead_is_refused_by_clean():
+    lead, other = LeadFactory(), ClientFactory()
+    touch = ScheduledTouchFactory.build(lead=lead, client=other)
+    assert "belongs to client" in messages(touch)["lead"][0]
+    ScheduledTouchFactory.build(lead=lead, client=lead.client).full_clean()
+
+
+def test_a_touch_linked_to_another_leads_activity_is_refused_by_clean():
+    touch = ScheduledTouchFactory()
+    touch.activity = ActivityFactory()
+    assert "is about lead" in messages(touch)["activity"][0]
+
+
+def test_an_action_on_another_channel_is_refused_by_the_database_and_by_clean():
+    lead = LeadFactory()
+    assert refused(create=lambda: ActivityFactory(lead=lead, action="sms_sent", channel="email"))
+    activity = ActivityFactory.build(lead=lead, client=lead.client, action="sms_sent", channel="email")
+    assert messages(activity)["channel"] == ["sms_sent happens on the sms channel, not email"]
+    ActivityFactory.build(lead=lead, client=lead.client, action="opted_out", channel="email").full_clean()
+
+
+def test_two_leads_whose_emails_differ_only_in_case_are_refused_by_the_database_and_by_clean():
+    client = ClientFactory()
+    LeadFactory(client=client, email="pat@example.com")
+    assert refused(create=lambda: LeadFactory(client=client, email="PAT@Example.com"))
+    duplicate = LeadFactory.build(client=client, email="PAT@Example.com")
+    assert messages(duplicate)["email"] == [f"{client} already has a lead with the email PAT@example.com (in any case)"]
+    LeadFactory.build(client=ClientFactory(), email="PAT@Example.com").full_clean()
+
+
+def test_a_lead_may_be_cleaned_again_with_its_own_email():
+    lead = LeadFactory(email="pat@example.com")
+    lead.full_clean()
+
+
+def test_a_lead_time_zone_outside_iana_is_refused_by_clean():
+    lead = LeadFactory.build(client=ClientFactory(), timezone="Mars/Base")
+    assert messages(lead)["timezone"] == ["'Mars/Base' is not an IANA time zone (e.g. Australia/Sydney)"]
+
+
+def test_a_lead_time_zone_outside_iana_saved_anyway_is_not_used_for_planning():
+    from engines.services.allocator import allocate_lead
+    from engines.services.geo import lead_timezone_name
+
+    lead = LeadFactory(timezone="Mars/Base", country="", phone="")
+    assert lead_timezone_name(lead) == lead.client.timezone
+    assert allocate_lead(lead)["scheduled_touches"]
+
+
+def test_clean_stores_the_lead_phone_as_e164_the_country_as_its_code_and_the_email_domain_in_lower_case():
+    lead = LeadFactory.build(
+        client=ClientFactory(country="GB"), phone="0412 345 678", country="australia", email="Pat.Lee@Example.COM"
+    )
+    lead.full_clean()
+    assert (lead.phone, lead.country, lead.email) == ("+61412345678", "AU", "Pat.Lee@example.com")
+
+
+def test_a_national_phone_number_is_read_in_the_clients_country_when_the_lead_has_none():
+    lead = LeadFactory.build(client=ClientFactory(country="GB"), phone="07911 123456", country="")
+    lead.full_clean()
+    assert lead.phone == "+447911123456"
+
+
+@pytest.mark.parametrize(
+    "field, value, fragment",
+    [
+        ("phone", "12", "'12' is not a phone number we can dial"),
+        ("phone", "call me", "is not a phone number"),
+        ("country", "Atlantis", "Unknown country 'Atlantis'"),
+        ("email", "pat@", "'pat@' is not an email address"),
+    ],
+)
+def test_clean_refuses_what_it_cannot_read(field, value, fragment):
+    lead = LeadFactory.build(client=ClientFactory(), **{field: value})
+    assert any(fragment in message for message in messages(lead)[field])
+
+
+def test_an_unreadable_phone_is_a_form_error():
+    from django.forms import modelform_factory
+
+    client = ClientFactory()
+    form = modelform_factory(Lead, fields=["client", "email", "phone", "country", "timezone"])(
+        data={"client": client.pk, "email": "a@example.com", "phone": "0000", "country": "AU", "timezone": ""}
+    )
+    assert not form.is_valid()
+    assert "is not a phone number we can dial" in form.errors["phone"][0]
+
+
+def test_clean_normalises_the_client_sending_phone_country_and_email():
+    client = ClientFactory.build(country="gb", sending_phone="020 7946 0018", sending_email="Hi@Client.EXAMPLE.com")
+    client.full_clean()
+    assert (client.country, client.sending_phone, client.sending_email) == (
+        "GB",
+        "+442079460018",
+        "Hi@client.example.com",
+    )
+
+
+def test_client_time_zone_check_does_not_rebuild_the_zone_list(monkeypatch):
+    import zoneinfo
+
+    def rebuilt():
+        raise AssertionError("available_timezones() called per check")
+
+    monkeypatch.setattr(zoneinfo, "available_timezones", rebuilt)
+    ClientFactory.build(timezone="Europe/Paris").full_clean()
