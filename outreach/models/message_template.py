@@ -33,11 +33,14 @@ class MessageTemplate(models.Model):
         return self.name or f"{self.client} · {self.channel} touch {self.touch_number}"
 
     def clean(self) -> None:
-        """Refuse an unknown or malformed placeholder on save, naming it (see engines.services.rendering)."""
+        """Refuse an unknown or malformed placeholder on save, naming it (see engines.services.rendering),
+        and an email template without a subject."""
         # Imported here: the engines import the models.
         from engines.services.rendering import text_errors
 
         errors = {name: text_errors(getattr(self, name)) for name in ("subject", "body")}
+        if self.channel == Channel.EMAIL and not (self.subject or "").strip():
+            errors["subject"].append("an email template needs a subject")
         errors = {name: messages for name, messages in errors.items() if messages}
         if errors:
             raise ValidationError(errors)

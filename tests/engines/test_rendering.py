@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ValidationError
 from hypothesis import given, settings
@@ -194,3 +196,18 @@ def test_the_lead_given_is_the_one_rendered(touch):
     fresh = Lead.objects.get(pk=touch.lead_id)
     fresh.first_name = "Renamed"
     assert render_touch(touch, lead=fresh).body == "Hi Renamed"
+
+
+@pytest.mark.django_db
+def test_an_email_template_needs_a_subject():
+    template = MessageTemplateFactory.build(client=ClientFactory(), channel="email", subject=" ")
+    with pytest.raises(ValidationError) as raised:
+        template.full_clean()
+    assert raised.value.message_dict["subject"] == ["an email template needs a subject"]
+    MessageTemplateFactory.build(client=template.client, channel="sms", subject="").full_clean()
+
+
+def test_the_documentation_lists_every_placeholder():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "messages.md").read_text()
+    for name, placeholder in PLACEHOLDERS.items():
+        assert f"`{{{name}}}`" in docs and placeholder.description in docs
