@@ -145,17 +145,35 @@ def _list(pattern: dict | None, key: str) -> list[dict]:
     return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
 
 
-def thompson(arms: Sequence[Arm], rng: np.random.Generator) -> np.ndarray:
-    """One draw from each arm's Beta posterior, Beta(1 + successes, 1 + failures)."""
-    successes = np.fromiter((arm.successes for arm in arms), dtype=float, count=len(arms))
-    trials = np.fromiter((arm.trials for arm in arms), dtype=float, count=len(arms))
-    return rng.beta(1.0 + successes, 1.0 + trials - successes)
+class ArmSet(Generic[K]):
+    """The candidates of one choice and their Beta posteriors, prepared once for many draws."""
 
+    def __init__(self, arms: Sequence[Arm[K]]):
+        self.arms = list(arms)
+        self.labels = [arm.label for arm in self.arms]
+        self.evidence = [(arm.successes, arm.trials) for arm in self.arms]
+        successes = np.array([arm.successes for arm in self.arms], dtype=float)
+        trials = np.array([arm.trials for arm in self.arms], dtype=float)
+        self.alpha = 1.0 + successes
+        self.beta = 1.0 + trials - successes
 
-def best_arms(arms: Sequence[Arm[K]], draws: np.ndarray, top: int) -> list[Arm[K]]:
-    """The `top` arms with the highest draws, best first (ties to the earlier arm)."""
-    order = np.argsort(-draws, kind="stable")[:top]
-    return [arms[i] for i in order]
+    def draw(self, rng: np.random.Generator, top: int = 1) -> tuple[list[K], dict]:
+        """Thompson sampling: one draw per arm from Beta(1 + successes, 1 + failures); the `top` best, best first.
+
+        Returns their keys and the JSON record of the draw (the chosen arms, and
+        every arm's successes, trials and draw). Ties go to the earlier arm.
+        """
+        draws = rng.beta(self.alpha, self.beta)
+        order = np.argsort(-draws, kind="stable")[:top].tolist()
+        rounded = np.round(draws, DRAW_DECIMALS).tolist()
+        record = {
+            "chosen": [self.labels[i] for i in order],
+            "arms": {
+                label: [successes, trials, drawn]
+                for label, (successes, trials), drawn in zip(self.labels, self.evidence, rounded, strict=True)
+            },
+        }
+        return [self.arms[i].key for i in order], record
 
 
 @dataclass(frozen=True)
@@ -168,15 +186,8 @@ class Exploration:
     record: dict
 
 
-def _drawn(arms: Sequence[Arm[K]], draws: np.ndarray, chosen: list[Arm[K]]) -> dict:
-    """The JSON record of one draw: the chosen arms and every arm's evidence and draw."""
-    return {
-        "chosen": [arm.label for arm in chosen],
-        "arms": {
-            arm.label: [arm.successes, arm.trials, round(float(draw), DRAW_DECIMALS)]
-            for arm, draw in zip(arms, draws, strict=True)
-        },
-    }
+# Decisions are drawn this many at a time: one numpy call per plan would cost more than the plan's other steps.
+DECISION_CHUNK = 1024
 
 
 class Explorer:
@@ -185,30 +196,25 @@ class Explorer:
     def __init__(self, rate: float, how: dict | None, when: dict | None, rng: np.random.Generator | None = None):
         self.rate = rate if isinstance(rate, (int, float)) and 0 < rate <= 1 else 0.0
         self.rng = rng if rng is not None else np.random.default_rng()
-        self.sequences = sequence_arms(how) if self.rate else []
-        self.days = day_arms(when) if self.rate else []
-        self.hours = hour_arms(when) if self.rate else []
+        self.sequences = ArmSet(sequence_arms(how) if self.rate else [])
+        self.days = ArmSet(day_arms(when) if self.rate else [])
+        self.hours = ArmSet(hour_arms(when) if self.rate else [])
+        self._decisions: list[float] = []
+
+    def explores(self) -> bool:
+        """Whether the next plan explores: true for `rate` of plans, at random."""
+        if not self.rate:
+            return False
+        if not self._decisions:
+            self._decisions = self.rng.random(DECISION_CHUNK).tolist()
+        return self._decisions.pop() < self.rate
 
     def draw(self) -> Exploration | None:
         """An exploration for the next plan, or None when this plan follows the patterns (1 - rate of plans)."""
-        if not self.rate or self.rng.random() >= self.rate:
+        if not self.explores():
             return None
-        sequence_draws, day_draws, hour_draws = (thompson(arms, self.rng) for arms in self._parts())
-        sequence = best_arms(self.sequences, sequence_draws, 1)
-        days = best_arms(self.days, day_draws, TOP_PREFERENCES)
-        hours = best_arms(self.hours, hour_draws, TOP_PREFERENCES)
-        record = {
-            "method": "thompson",
-            "sequence": _drawn(self.sequences, sequence_draws, sequence),
-            "days": _drawn(self.days, day_draws, days),
-            "hours": _drawn(self.hours, hour_draws, hours),
-        }
-        return Exploration(
-            sequence=sequence[0].key,
-            best_days=tuple(arm.key for arm in days),
-            best_hours=tuple(arm.key for arm in hours),
-            record=record,
-        )
-
-    def _parts(self) -> tuple[list[Arm[tuple[str, ...]]], list[Arm[int]], list[Arm[int]]]:
-        return self.sequences, self.days, self.hours
+        sequence, sequence_record = self.sequences.draw(self.rng)
+        days, days_record = self.days.draw(self.rng, TOP_PREFERENCES)
+        hours, hours_record = self.hours.draw(self.rng, TOP_PREFERENCES)
+        record = {"method": "thompson", "sequence": sequence_record, "days": days_record, "hours": hours_record}
+        return Exploration(sequence[0], tuple(days), tuple(hours), record)

@@ -69,7 +69,7 @@ class Plan:
 
     @property
     def exploration_json(self) -> str:
-        return json.dumps(self.exploration or {}, separators=(",", ":"))
+        return json.dumps(self.exploration, separators=(",", ":")) if self.exploration else "{}"
 
     def as_dict(self) -> dict:
         return {

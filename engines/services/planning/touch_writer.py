@@ -12,15 +12,32 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from engines.services.planning.plan import Plan
-from outreach.models import ManualTask, ScheduledTouch, TaskStatus, TouchStatus
+from outreach.models import Lead, ManualTask, ScheduledTouch, TaskStatus, TouchStatus
 
 LIVE_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING, TouchStatus.SENDING, TouchStatus.REVIEW)
 UNSENT_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING)
 REPLAN_REASON = "replanned"
 INSERT_BATCH_SIZE = 5000
+
+
+def lock_leads(lead_ids: Sequence[int], *, skip_locked: bool = False) -> list[Lead]:
+    """Lock the leads for the rest of the caller's transaction and return them, by pk; call it first in it.
+
+    PostgreSQL locks the rows (SELECT ... FOR UPDATE, without the rows another
+    transaction holds when `skip_locked`). SQLite has no row locks: a no-op
+    UPDATE as the transaction's first statement takes the database's write
+    lock at once, so a concurrent allocation waits for this one to commit
+    instead of reading the same state and failing later on a lock upgrade.
+    """
+    leads = Lead.objects.filter(pk__in=list(lead_ids)).order_by("pk")
+    if connection.features.has_select_for_update:
+        return list(leads.select_for_update(skip_locked=skip_locked))
+    Lead.objects.filter(pk__in=list(lead_ids)).update(status=F("status"))
+    return list(leads)
 
 
 def leads_with_live_plan(lead_ids: Sequence[int], *, created_since: datetime | None = None) -> set[int]:
