@@ -55,6 +55,7 @@ from engines.services.planning.touch_writer import (
     cancel_for_replan,
     insert_touches,
     leads_with_live_plan,
+    lock_leads,
 )
 from outreach.models import Client, Lead, PatternType, ScheduledTouch
 
@@ -179,7 +180,7 @@ def allocate_lead(
     plan = Planner(client, now=now, rng=rng).plan(lead, sequence_override)
     with transaction.atomic():
         # Concurrent allocations of one lead queue on this lock; each then sees what the one before committed.
-        list(Lead.objects.select_for_update().filter(pk=lead.pk).values_list("pk"))
+        lock_leads([lead.pk])
         if leads_with_live_plan([lead.pk], created_since=started if replan else None):
             return _live_plan(lead, client)
         if replan:
@@ -263,7 +264,7 @@ def allocate_leads(
 def _allocate_batch(
     batch: list[int], planner_for: Callable[[int], Planner], counts: dict[str, int], *, replan: bool, started: datetime
 ) -> None:
-    leads = list(Lead.objects.select_for_update(skip_locked=True).filter(pk__in=batch).order_by("pk"))
+    leads = lock_leads(batch, skip_locked=True)
     busy = leads_with_live_plan([lead.pk for lead in leads], created_since=started if replan else None)
     counts["skipped"] += len(batch) - len(leads) + len(busy)
     plans: list[Plan] = []
