@@ -126,8 +126,8 @@ def test_saving_an_invalid_pattern_shows_the_schema_errors_in_the_form(admin_cli
     )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors["patterns"]
-    assert errors == ["best_days[0].day_index must be <= 6, got 9"]
-    assert "best_days[0].day_index must be &lt;= 6, got 9" in response.content.decode()
+    assert errors == ["best_days[0].day_index must be a whole number 0-6, got 9"]
+    assert "best_days[0].day_index must be a whole number 0-6, got 9" in response.content.decode()
     assert not ConversionPattern.objects.exists()
 
 
