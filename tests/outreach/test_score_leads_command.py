@@ -1,8 +1,10 @@
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from engines.services import scorer
 from outreach.models import Lead
 from tests.factories import ClientFactory, LeadFactory
 
@@ -50,3 +52,38 @@ def test_unknown_client_is_an_error():
 def test_which_leads_must_be_said_once(args):
     with pytest.raises(CommandError, match="--client|--all"):
         run(*args)
+
+
+def failing_for(bad_client):
+    """score_leads as it is, except that it fails on `bad_client`'s leads as unreadable data would."""
+
+    def score(leads, **kwargs):
+        if leads.filter(client=bad_client).exists():
+            raise OverflowError("int too large to convert to float")
+        return scorer.score_leads(leads, **kwargs)
+
+    return mock.patch("outreach.management.commands.score_leads.score_leads", side_effect=score)
+
+
+def test_one_clients_bad_data_is_reported_and_skipped_and_the_others_are_scored():
+    first, bad, last = ClientFactory(), ClientFactory(name="Broken Co"), ClientFactory()
+    for client in (first, bad, last):
+        LeadFactory.create_batch(2, client=client)
+    out, err = StringIO(), StringIO()
+    with failing_for(bad), pytest.raises(CommandError, match=rf"1 client\(s\) skipped: Broken Co \(id {bad.pk}\)"):
+        call_command("score_leads", "--all", stdout=out, stderr=err, verbosity=0)
+    assert "Scored 4 leads of all clients." in out.getvalue()
+    assert (
+        err.getvalue() == f"Skipped client Broken Co (id {bad.pk}): OverflowError: int too large to convert to float\n"
+    )
+    assert not Lead.objects.filter(client__in=[first, last], als_score__isnull=True).exists()
+    assert not bad.leads.filter(als_score__isnull=False).exists()
+
+
+def test_a_skipped_clients_traceback_is_shown_at_verbosity_2():
+    bad = ClientFactory()
+    LeadFactory(client=bad)
+    err = StringIO()
+    with failing_for(bad), pytest.raises(CommandError):
+        call_command("score_leads", "--client", str(bad.pk), stdout=StringIO(), stderr=err, verbosity=2)
+    assert "Traceback (most recent call last)" in err.getvalue()

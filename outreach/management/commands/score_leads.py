@@ -1,6 +1,8 @@
+import traceback
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import QuerySet
 
 from engines.services.scorer import score_leads
 from outreach.management.progress import progress_bar
@@ -8,21 +10,42 @@ from outreach.models import Client, Lead
 
 
 class Command(BaseCommand):
-    help = "Rescore leads (ALS) with each client's current weights: one client's leads, or every lead."
+    help = (
+        "Rescore leads (ALS) with each client's current weights: one client's leads, or every lead. "
+        "Clients are scored one at a time: a client whose data cannot be scored is reported and skipped, "
+        "the others are scored, and the command then exits with status 1."
+    )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument("--client", type=int, metavar="ID", help="score the leads of this client")
         which.add_argument("--all", action="store_true", help="score the leads of every client")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["all"]:
-            leads, whose = Lead.objects.all(), "all clients"
+            clients, whose = Client.objects.order_by("pk"), "all clients"
         else:
-            client = Client.objects.filter(pk=options["client"]).first()
+            clients = Client.objects.filter(pk=options["client"])
+            client = clients.first()
             if client is None:
                 raise CommandError(f"No client with id {options['client']}.")
-            leads, whose = client.leads.all(), f"client {client} (id {client.pk})"
+            whose = f"client {client} (id {client.pk})"
+        leads = Lead.objects.filter(client__in=clients)
         with progress_bar(self, leads.count(), verbosity=options["verbosity"]) as bar:
-            scored = score_leads(leads, progress=bar.update)
+            scored, skipped = self._score_each(clients, progress=bar.update, verbosity=options["verbosity"])
         self.stdout.write(self.style.SUCCESS(f"Scored {scored} leads of {whose}."))
+        if skipped:
+            raise CommandError(f"{len(skipped)} client(s) skipped: " + ", ".join(skipped))
+
+    def _score_each(self, clients: QuerySet[Client], *, progress: Any, verbosity: int) -> tuple[int, list[str]]:
+        """Score client by client, so one client's bad data stops only that client; -v 2 shows tracebacks."""
+        scored, skipped = 0, []
+        for client in clients:
+            try:
+                scored += score_leads(client.leads.all(), progress=progress)
+            except Exception as exc:  # the isolation boundary: report this client, go on with the others
+                self.stderr.write(f"Skipped client {client} (id {client.pk}): {type(exc).__name__}: {exc}")
+                if verbosity >= 2:
+                    self.stderr.write(traceback.format_exc())
+                skipped.append(f"{client} (id {client.pk})")
+        return scored, skipped
