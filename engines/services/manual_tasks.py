@@ -76,7 +76,8 @@ def open_tasks(*, client: Client | None = None, kind: str | None = None, due_by:
 
 def _locked_open(task: ManualTask) -> ManualTask:
     locked = (
-        ManualTask.objects.select_for_update()
+        # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to the touch.
+        ManualTask.objects.select_for_update(of=("self",))
         .select_related("lead", "client", "scheduled_touch")
         .filter(pk=task.pk)
         .first()
