@@ -7,7 +7,7 @@ from engines.exceptions import InvalidTouch, ProviderError, SendBlocked
 from engines.providers.linkedin import RecordingLinkedInBackend
 from engines.services.linkedin import CONNECTION_NOTE_LIMIT, send_linkedin
 from outreach.models import Activity, Lead, ManualTask
-from tests.factories import LeadFactory
+from tests.factories import LeadFactory, ScheduledTouchFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +141,46 @@ def test_an_automation_backend_failure_records_nothing():
     assert raised.value.retryable
     assert not Activity.objects.exists()
     assert_untouched(lead)
+
+
+def test_a_connection_request_for_a_person_keeps_its_note_on_the_task():
+    lead = LeadFactory()
+
+    task = send_linkedin(
+        lead,
+        lead.client,
+        "Thanks for connecting!",
+        message_type="connection_request",
+        connection_note="Hi Pat",
+        now=NOW,
+    )
+
+    assert (task.subject, task.message, task.kind) == ("Hi Pat", "Thanks for connecting!", "linkedin")
+    assert not Activity.objects.exists()
+
+
+def test_a_touch_for_a_person_waits_with_its_task():
+    touch = ScheduledTouchFactory(channel="linkedin", status="sending", touch_number=2)
+
+    task = send_linkedin(touch.lead, touch.client, "Hi there", now=NOW, touch=touch)
+
+    touch.refresh_from_db()
+    assert (touch.status, task.scheduled_touch_id) == ("waiting", touch.pk)
+    assert not Activity.objects.exists()
+
+
+def test_an_automation_backend_sends_at_once_and_the_touch_is_recorded_sent(recording):
+    touch = ScheduledTouchFactory(channel="linkedin", status="sending", touch_number=2)
+
+    activity = send_linkedin(touch.lead, touch.client, "Hi there", now=NOW, touch=touch)
+
+    [sent] = recording
+    touch.refresh_from_db()
+    assert (touch.status, touch.activity_id) == ("sent", activity.pk)
+    assert (activity.action, activity.provider_message_id, activity.touch_number) == (
+        "linkedin_sent",
+        sent["message_id"],
+        2,
+    )
+    assert activity.metadata["delivery"] == "sent"
+    assert not ManualTask.objects.exists()
