@@ -55,14 +55,13 @@ def send_email(
 ) -> Activity:
     """Send one email to the lead from the client's sending address and return the saved email_sent Activity.
 
-    The message carries one-click List-Unsubscribe headers and a footer with
-    the client's postal address and the same signed unsubscribe link. With
-    `touch` (claimed by the dispatcher) the touch is marked sent together
-    with the Activity. Raises SendBlocked (do-not-contact, unsubscribed,
-    bounced, not exactly one valid address, a lead of another client),
+    It carries one-click List-Unsubscribe headers and a footer with the
+    client's postal address and the same signed unsubscribe link; `touch` is
+    marked sent with the Activity. Raises SendBlocked (do-not-contact,
+    unsubscribed, bounced, not one valid address, a lead of another client),
     InvalidTouch (text the database or RFC 5322 refuses) or ProviderError,
-    all with nothing sent or recorded; SentNotRecorded when the ESP accepted
-    and the record failed.
+    with nothing sent or recorded; SentNotRecorded when the ESP accepted and
+    the record failed.
     """
     outgoing = sending.start(
         lead,
@@ -88,23 +87,7 @@ def send_email(
         client=client,
     )
     snapshot["template_id"] = str(template_id) if template_id is not None else None
-    ids = {"client_id": str(client.pk), "lead_id": str(lead.pk), "touch_number": str(outgoing.touch_number)}
-    if outgoing.sequence_id is not None:
-        ids["sequence_id"] = str(outgoing.sequence_id)
-    if touch is not None:  # lets a reconciler find this send at the ESP by the touch it belongs to
-        ids["touch_id"] = str(touch.pk)
-
-    message = AnymailMessage(
-        subject=subject,
-        body=body + footer(client, lead),
-        from_email=formataddr((client.name, sender)),
-        to=[to],
-        headers=list_unsubscribe_headers(lead),
-        # One tag: Postmark accepts no more (anymail raises); the ids ride in the metadata.
-        tags=[f"client-{client.pk}"],
-        metadata=ids,
-        connection=connection,
-    )
+    message = email_message(outgoing, subject, body, to=to, sender=sender, connection=connection)
     return sending.deliver(
         outgoing,
         action="email_sent",
@@ -117,6 +100,29 @@ def send_email(
             "from": sender,
         },
         send=lambda: send_message(message),
+    )
+
+
+def email_message(
+    outgoing: sending.Outgoing, subject: str, body: str, *, to: str, sender: str, connection: Any
+) -> AnymailMessage:
+    """The message as the ESP gets it: footer, List-Unsubscribe headers, and the ids that find it again."""
+    lead, client = outgoing.lead, outgoing.client
+    ids = {"client_id": str(client.pk), "lead_id": str(lead.pk), "touch_number": str(outgoing.touch_number)}
+    if outgoing.sequence_id is not None:
+        ids["sequence_id"] = str(outgoing.sequence_id)
+    if outgoing.touch is not None:  # lets a reconciler find this send at the ESP by the touch it belongs to
+        ids["touch_id"] = str(outgoing.touch.pk)
+    return AnymailMessage(
+        subject=subject,
+        body=body + footer(client, lead),
+        from_email=formataddr((client.name, sender)),
+        to=[to],
+        headers=list_unsubscribe_headers(lead),
+        # One tag: Postmark accepts no more (anymail raises); the ids ride in the metadata.
+        tags=[f"client-{client.pk}"],
+        metadata=ids,
+        connection=connection,
     )
 
 

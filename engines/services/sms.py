@@ -104,17 +104,7 @@ def send_sms(
     if to is None:  # the gate already refused it; kept so the type is a str below
         raise SendBlocked("no_phone", f"lead {lead.pk} has no valid phone number")
 
-    snapshot = build_content_snapshot(
-        message,
-        lead,
-        touch_number=outgoing.touch_number,
-        sequence_id=outgoing.sequence_id,
-        channel=Channel.SMS.value,
-        sent_at=outgoing.now,
-        client=client,
-    )
-    snapshot["segment_count"] = sms_segment_count(message)
-    snapshot["encoding"] = sms_encoding(message)
+    snapshot = sms_snapshot(outgoing, message)
     chosen = provider or load_provider(settings.SMS_PROVIDER)
     return sending.deliver(
         outgoing,
@@ -128,6 +118,22 @@ def send_sms(
         },
         send=lambda: send_text(chosen, lead, to=to, from_=sender, body=message),
     )
+
+
+def sms_snapshot(outgoing: sending.Outgoing, message: str) -> dict[str, Any]:
+    """The content snapshot of a text, with how it is billed (segments, encoding)."""
+    snapshot = build_content_snapshot(
+        message,
+        outgoing.lead,
+        touch_number=outgoing.touch_number,
+        sequence_id=outgoing.sequence_id,
+        channel=Channel.SMS.value,
+        sent_at=outgoing.now,
+        client=outgoing.client,
+    )
+    snapshot["segment_count"] = sms_segment_count(message)
+    snapshot["encoding"] = sms_encoding(message)
+    return snapshot
 
 
 def send_text(provider: SmsProvider, lead: Lead, *, to: str, from_: str, body: str) -> sending.Sent:

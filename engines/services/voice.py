@@ -46,6 +46,37 @@ def check_duration(duration_seconds: Any) -> int:
     return round(duration_seconds)
 
 
+def call_snapshot(
+    outgoing: sending.Outgoing,
+    *,
+    script_id: Any,
+    script_content: str | None,
+    outcome: str,
+    duration: int,
+    notes: str | None,
+) -> dict[str, Any]:
+    """The content snapshot of a call: the script analysed like any text, with how the call went."""
+    snapshot = build_content_snapshot(
+        script_content,
+        outgoing.lead,
+        touch_number=outgoing.touch_number,
+        sequence_id=outgoing.sequence_id,
+        channel=Channel.VOICE.value,
+        sent_at=outgoing.now,
+        client=outgoing.client,
+    )
+    snapshot.update(
+        script_id=str(script_id) if script_id is not None else None,
+        script_content=script_content,
+        outcome=outcome,
+        duration_seconds=duration,
+        duration_minutes=round(duration / 60, 1),
+        notes=notes,
+        completed_at=snapshot["sent_at"],
+    )
+    return snapshot
+
+
 def complete_call(
     lead: Lead,
     client: Client,
@@ -87,35 +118,28 @@ def complete_call(
     sending.check_text(script_content, what="a call script", required=False)
     sending.check_text(notes, what="call notes", required=False)
 
-    snapshot = build_content_snapshot(
-        script_content,
-        lead,
-        touch_number=outgoing.touch_number,
-        sequence_id=outgoing.sequence_id,
-        channel=Channel.VOICE.value,
-        sent_at=outgoing.now,
-        client=client,
+    snapshot = call_snapshot(
+        outgoing, script_id=script_id, script_content=script_content, outcome=outcome, duration=duration, notes=notes
     )
-    snapshot.update(
-        script_id=str(script_id) if script_id is not None else None,
-        script_content=script_content,
-        outcome=outcome,
-        duration_seconds=duration,
-        duration_minutes=round(duration / 60, 1),
-        notes=notes,
-        completed_at=snapshot["sent_at"],
-    )
+    activity = record_call(outgoing, snapshot)
+    lead.refresh_from_db(fields=["phone_unusable", "voice_opted_out"])
+    return activity
+
+
+def record_call(outgoing: sending.Outgoing, snapshot: dict[str, Any]) -> Activity:
+    """The Activity, the touch sent, and what the outcome changes on the lead, in one transaction."""
+    lead, outcome = outgoing.lead, snapshot["outcome"]
     booked = outcome == "meeting_booked"
     with transaction.atomic():
         activity = record_touch(
             lead,
-            client,
+            outgoing.client,
             action="voice_completed",
             channel=Channel.VOICE,
             content_snapshot=snapshot,
             metadata={
                 "outcome": outcome,
-                "duration_seconds": duration,
+                "duration_seconds": snapshot["duration_seconds"],
                 "script_id": snapshot["script_id"],
                 "touch_number": outgoing.touch_number,
                 "sequence_id": snapshot["sequence_id"],
@@ -124,10 +148,9 @@ def complete_call(
             touch_number=outgoing.touch_number,
             sequence_id=outgoing.sequence_id,
             led_to_booking=booked,
-            touch=touch,
+            touch=outgoing.touch,
         )
         if booked:
             cancel_planned_touches(lead, reason="lead_converted")
         apply_call_outcome(lead, outcome=outcome)
-    lead.refresh_from_db(fields=["phone_unusable", "voice_opted_out"])
     return activity
