@@ -116,7 +116,8 @@ def email_message(
     return AnymailMessage(
         subject=subject,
         body=body + footer(client, lead),
-        from_email=formataddr((client.name, sender)),
+        # A line break in the client's name would be refused as a header injection, after the checks.
+        from_email=formataddr((" ".join(client.name.split()), sender)),
         to=[to],
         headers=list_unsubscribe_headers(lead),
         # One tag: Postmark accepts no more (anymail raises); the ids ride in the metadata.

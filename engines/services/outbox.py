@@ -23,7 +23,7 @@ from engines.services.linkedin import send_linkedin
 from engines.services.manual_tasks import open_task
 from engines.services.rendering import RenderedTouch, render_touch
 from engines.services.sms import send_sms
-from engines.services.touches import current_lead
+from engines.services.touches import check_owner
 from outreach.models import Activity, Channel, Lead, LeadStatus, ManualTask, ScheduledTouch, TaskKind, TouchStatus
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,10 @@ def deliver_touch(
     """
     if touch.status != TouchStatus.SENDING:
         raise InvalidTouch(f"touch {touch.pk} is {touch.status}; only a claimed (sending) touch is delivered")
-    lead = current_lead(touch.lead, touch.client)
+    lead = Lead.objects.filter(pk=touch.lead_id).first()
+    if lead is None:
+        raise SendBlocked("lead_deleted", f"lead {touch.lead_id} no longer exists")
+    check_owner(lead, touch.client)
     check_lead_open(lead, touch.channel)
     rendered = render_touch(touch, lead=lead)
     try:

@@ -282,3 +282,25 @@ def test_a_touch_of_another_lead_is_refused(outboxes):
     with pytest.raises(InvalidTouch):
         send_email(lead, lead.client, "Hello", "Hi there", now=NOW, touch=touch)
     assert_nothing_sent(outboxes, lead)
+
+
+@pytest.mark.parametrize("phone", ["+61412345678, +61412345679", "+61412345678;+61412345679"])
+def test_an_sms_goes_to_exactly_one_valid_number(outboxes, phone):
+    lead = LeadFactory()
+    Lead.objects.filter(pk=lead.pk).update(phone=phone)
+    lead.refresh_from_db()
+
+    with pytest.raises(SendBlocked) as raised:
+        send_sms(lead, lead.client, "Hello", now=NOW, provider=twilio(outboxes))
+
+    assert raised.value.reason == "no_phone"
+    assert_nothing_sent(outboxes, lead)
+
+
+def test_a_line_break_in_the_clients_name_does_not_reach_the_from_header(outboxes):
+    lead = LeadFactory(client=ClientFactory(name="Blue Gum\r\nBcc: everyone@example.com"))
+
+    send_email(lead, lead.client, "Hello", "Hi there", now=NOW)
+
+    [message] = outboxes["email"]
+    assert message.from_email == f'"Blue Gum Bcc: everyone@example.com" <{lead.client.sending_email}>'
