@@ -18,7 +18,7 @@ from django.utils.text import smart_split, unescape_string_literal
 
 from outreach.models import Activity, Lead, MessageTemplate
 
-from .scoping import ClientScopedAdmin, VisibleClientFilter
+from .scoping import ClientScopedAdmin, VisibleClientFilter, scope_to_clients
 
 PERSONALIZATION_FLAGS = {
     "has_first_name": "First name",
@@ -28,6 +28,9 @@ PERSONALIZATION_FLAGS = {
     "has_mutual_connection": "Mutual connection",
 }
 LEAD_SEARCH_FIELDS = ("first_name", "last_name", "email", "company_name")
+# A search by lead reads the activities of at most this many matching leads (the newest): their ids go to the
+# database as a list, which it can combine with the body's full-text index; a subquery there cannot be.
+LEAD_MATCH_LIMIT = 1000
 # The expression of the GIN index that migration 0004 creates on PostgreSQL: a query must repeat it exactly.
 BODY_TSVECTOR = "to_tsvector('english', COALESCE(outreach_activity.content_snapshot ->> 'body', ''))"
 
@@ -79,7 +82,10 @@ class ActivityAdmin(ClientScopedAdmin):
     )
     list_select_related = ("client", "lead")
     search_fields = ("body",)  # searched by get_search_results: lead name/email/company, or words of the body
-    search_help_text = "A lead's name, email or company, or words of the message body."
+    search_help_text = (
+        f"A lead's name, email or company (the {LEAD_MATCH_LIMIT:,} newest matching leads), "
+        "or words of the message body."
+    )
     show_full_result_count = False
     ordering = ("-created_at",)
     fieldsets = (
@@ -122,7 +128,8 @@ class ActivityAdmin(ClientScopedAdmin):
         words = search_words(search_term)
         if not words:
             return queryset, False
-        by_lead = Q(lead_id__in=lead_matches(words).values("pk"))
+        leads = scope_to_clients(lead_matches(words), request).order_by("-pk")
+        by_lead = Q(lead_id__in=list(leads.values_list("pk", flat=True)[:LEAD_MATCH_LIMIT]))
         return queryset.filter(by_lead | body_matches(words)), False
 
     @admin.display(description="Snapshot")
