@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from engines.services.pattern_schemas import SCHEMAS, json_schema, required_keys
 from engines.services.patterns import pattern_errors
 from outreach.models import ConversionPattern, PatternType
 
@@ -158,7 +159,7 @@ class ConversionPatternAdmin(ClientScopedAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: ConversionPattern | None = None) -> Any:
         if obj is None:
             return (
-                (None, {"fields": ("client", "pattern_type", "patterns", ("sample_size", "confidence"))}),
+                (None, {"fields": ("client", "pattern_type", "patterns", "schema", ("sample_size", "confidence"))}),
                 ("Validity", {"fields": ("computed_at", "valid_until", "activated")}),
             )
         return (
@@ -171,7 +172,7 @@ class ConversionPatternAdmin(ClientScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: ConversionPattern | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ()
+            return ("schema",)
         # What was learned is history: only its validity may change.
         return ("client", "pattern_type", "state", "sample_size", "confidence", "computed_at", "readable", "errors",
                 "raw_json")  # fmt: skip
@@ -201,6 +202,18 @@ class ConversionPatternAdmin(ClientScopedAdmin):
         )[:WEIGHT_HISTORY]
         chart = weights_over_time(history.only("pk", "patterns", "computed_at"))
         return format_html("{}{}", view, chart or "")
+
+    @admin.display(description="schema")
+    def schema(self, obj: ConversionPattern | None) -> SafeString:
+        required = format_html_join(
+            "", "<li><code>{}</code>: {}</li>", ((name, ", ".join(required_keys(name)) or "none") for name in SCHEMAS)
+        )
+        return format_html(
+            "<p>Keys each type must have (the others are optional and checked when present):</p><ul>{}</ul>"
+            '<details class="outreach-raw"><summary>JSON Schema of every pattern type</summary><pre>{}</pre></details>',
+            required,
+            json.dumps(json_schema(), indent=2),
+        )
 
     @admin.display(description="raw JSON")
     def raw_json(self, obj: ConversionPattern) -> SafeString:

@@ -170,3 +170,9 @@ def test_a_stored_pattern_keeps_what_it_learned_but_can_be_retired_even_when_inv
     assert pattern.patterns["best_days"] == "monday" and pattern.sample_size == 500
     assert not pattern.activated
     assert pattern.valid_until < timezone.now()
+
+
+def test_the_add_form_shows_the_schema_of_each_type(admin_client):
+    page = admin_client.get(reverse("admin:outreach_conversionpattern_add")).content.decode()
+    assert "<li><code>who</code>: recommended_weights</li>" in page
+    assert "JSON Schema of every pattern type" in page and "&quot;$schema&quot;" in page
