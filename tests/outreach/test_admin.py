@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from engines.services.content import build_content_snapshot
 from outreach.models import Activity
@@ -130,5 +133,7 @@ def test_activity_filters(admin_client):
     assert _changelist_ids(admin_client, channel__exact="sms") == {sms.pk}
     assert _changelist_ids(admin_client, action__exact="sms_sent") == {sms.pk}
     assert _changelist_ids(admin_client, client__id__exact=other_client.client_id) == {other_client.pk}
-    Activity.objects.filter(pk=sms.pk).update(created_at="2020-01-01T00:00:00Z")
-    assert sms.pk not in _changelist_ids(admin_client, **{"created_at__gte": "2026-01-01"})
+    Activity.objects.filter(pk=sms.pk).update(created_at=timezone.now() - timedelta(days=30))
+    since = (timezone.now() - timedelta(days=7)).isoformat()
+    assert sms.pk not in _changelist_ids(admin_client, created_at__gte=since)
+    assert booked.pk in _changelist_ids(admin_client, created_at__gte=since)
