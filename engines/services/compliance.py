@@ -22,6 +22,8 @@ from outreach.models import Channel
 
 # Channels whose contact hours are regulated (telemarketing and SMS rules).
 TIMED_CHANNELS = frozenset({Channel.SMS, Channel.VOICE})
+# Channel.values builds a new list on every access: too slow for a check run once per lead in bulk planning.
+_CHANNEL_ORDER = tuple(Channel.values)
 
 
 @dataclass(frozen=True)
@@ -145,4 +147,4 @@ def check_can_contact(lead: Any, channel: str) -> None:
 
 def reachable_channels(lead: Any) -> list[str]:
     """The channels that may reach the lead, in Channel order."""
-    return [channel for channel in Channel.values if channel_block_reason(lead, channel) is None]
+    return [channel for channel in _CHANNEL_ORDER if channel_block_reason(lead, channel) is None]
