@@ -31,13 +31,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.core import mail
 from django.db import connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from engines.exceptions import EngineError, InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
+from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut
 from engines.services import outbox
 from engines.services.compliance import (
@@ -52,6 +55,7 @@ from engines.services.compliance import (
 from engines.services.geo import lead_timezone_name
 from outreach.models import (
     Activity,
+    Channel,
     Client,
     LeadStatus,
     ManualTask,
@@ -71,7 +75,7 @@ RETRY_BASE = timedelta(minutes=5)
 # A run stops claiming after this long, well inside django-q2's task timeout; the next minute's run goes on.
 TIME_BUDGET_SECONDS = 45.0
 # Sends in flight per run: enough to overlap provider round-trips without crowding the database.
-DEFAULT_THREADS = 4
+DEFAULT_THREADS = 16
 # A lead in one of these has a person talking to them: no touch goes out.
 STOPPED_STATUSES = (LeadStatus.REPLIED, LeadStatus.CONVERTED, LeadStatus.CLOSED)
 # How far ahead the next legal contact slot is looked for (a country whose rules allow no hour at all).
@@ -286,10 +290,36 @@ def _finish(touch: ScheduledTouch, **fields) -> None:
     ScheduledTouch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(updated_at=timezone.now(), **fields)
 
 
-def deliver(touch: ScheduledTouch, *, now: datetime) -> str:
+class Senders:
+    """One thread's provider connections, opened at first use and reused for all its touches (an ESP keeps
+    its HTTP session, the SMS provider its client), then closed."""
+
+    def __init__(self) -> None:
+        self._email: Any = None
+        self._sms: Any = None
+
+    def for_channel(self, channel: str) -> dict[str, Any]:
+        if channel == Channel.EMAIL:
+            if self._email is None:
+                self._email = mail.get_connection()
+                self._email.open()
+            return {"email_connection": self._email}
+        if channel == Channel.SMS:
+            if self._sms is None:
+                self._sms = load_provider(settings.SMS_PROVIDER)
+            return {"sms_provider": self._sms}
+        return {}
+
+    def close(self) -> None:
+        if self._email is not None:
+            self._email.close()
+
+
+def deliver(touch: ScheduledTouch, *, now: datetime, senders: Senders | None = None) -> str:
     """Send one claimed touch through the outbox and record the outcome; the outcome's name."""
     try:
-        result = outbox.deliver_touch(touch, now=now)
+        providers = senders.for_channel(touch.channel) if senders is not None else {}
+        result = outbox.deliver_touch(touch, now=now, **providers)
     except SentNotRecorded as exc:
         logger.error("touch %s %s; left for review", touch.pk, exc)
         _finish(touch, status=TouchStatus.REVIEW, reason="sent_not_recorded", last_error=str(exc))
@@ -429,8 +459,12 @@ def dispatch_due_touches(
     deadline = monotonic_time.monotonic() + time_budget
     claims = _claims(start, limit, batch_size, deadline, counts)
     if threads <= 1:
-        for touch in claims:
-            counts[deliver(touch, now=clock())] += 1
+        senders = Senders()
+        try:
+            for touch in claims:
+                counts[deliver(touch, now=clock(), senders=senders)] += 1
+        finally:
+            senders.close()
     else:
         _deliver_on_threads(claims, threads, clock, counts)
     return dict(counts)
@@ -448,11 +482,13 @@ def _deliver_on_threads(
     per_thread = [Counter() for _ in range(threads)]
 
     def send(tally: Counter) -> None:
+        senders = Senders()
         try:
             while (touch := handover.get()) is not None:
-                tally[deliver(touch, now=clock())] += 1
+                tally[deliver(touch, now=clock(), senders=senders)] += 1
         finally:
-            connections.close_all()  # this thread's own connections
+            senders.close()
+            connections.close_all()  # this thread's own database connections
 
     workers = [threading.Thread(target=send, args=(tally,), daemon=True) for tally in per_thread]
     for worker in workers:

@@ -208,9 +208,9 @@ def test_a_lead_who_replied_is_blocked_even_when_the_change_lands_after_the_clai
     touch = due_touch()
     deliver = dispatch.outbox.deliver_touch
 
-    def reply_then_deliver(claimed, *, now):
+    def reply_then_deliver(claimed, *, now, **providers):
         Lead.objects.filter(pk=claimed.lead_id).update(status="replied")
-        return deliver(claimed, now=now)
+        return deliver(claimed, now=now, **providers)
 
     monkeypatch.setattr(dispatch.outbox, "deliver_touch", reply_then_deliver)
 
@@ -297,7 +297,7 @@ def test_a_send_the_provider_accepted_but_the_database_did_not_record_goes_to_re
 def test_an_unexpected_error_goes_to_review_not_to_a_retry(monkeypatch):
     touch = due_touch()
 
-    def broken(claimed, *, now):
+    def broken(claimed, *, now, **providers):
         raise RuntimeError("bug")
 
     monkeypatch.setattr(dispatch.outbox, "deliver_touch", broken)
@@ -407,9 +407,9 @@ def test_one_due_touch_dispatched_by_two_threads_at_once_is_sent_once(monkeypatc
     deliver = dispatch.outbox.deliver_touch
     calls = []
 
-    def slow_deliver(claimed, *, now):
+    def slow_deliver(claimed, *, now, **providers):
         calls.append(claimed.pk)
-        return deliver(claimed, now=now)
+        return deliver(claimed, now=now, **providers)
 
     monkeypatch.setattr(dispatch.outbox, "deliver_touch", slow_deliver)
     results = []
