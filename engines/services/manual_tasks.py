@@ -147,8 +147,8 @@ def complete_task(
                 locked.lead,
                 locked.client,
                 script_content=locked.message,
-                outcome=outcome,  # type: ignore[arg-type]  # complete_call refuses an unknown one
-                duration_seconds=duration_seconds,  # type: ignore[arg-type]
+                outcome=outcome,
+                duration_seconds=duration_seconds,
                 notes=notes or None,
                 now=now,
                 touch=locked.scheduled_touch,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from numbers import Real
-from typing import Any, Literal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,7 +23,6 @@ from engines.services.sequences import cancel_planned_touches
 from engines.services.touches import record_touch
 from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
 
-CallOutcome = Literal["connected", "voicemail", "no_answer", "busy", "wrong_number", "do_not_call", "meeting_booked"]
 CALL_OUTCOMES: tuple[str, ...] = (
     "connected",
     "voicemail",
@@ -83,8 +82,8 @@ def complete_call(
     *,
     script_id: Any = None,
     script_content: str | None = None,
-    outcome: CallOutcome = "connected",
-    duration_seconds: int = 0,
+    outcome: str = "connected",
+    duration_seconds: float = 0,
     notes: str | None = None,
     touch_number: int = 1,
     sequence_id: Any = None,
