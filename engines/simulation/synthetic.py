@@ -14,6 +14,14 @@ booked meetings, opens. Who converts follows PLANTED:
 - the "free audit" CTA and a mention of the lead's company lift replies and
   bookings; the "cost" pain point lowers them.
 
+With `truth=NULL` the same leads, plans and volumes are drawn, but every
+touch books and is answered at the planted truth's average rates: nothing
+matters, and a detector that finds something has found noise (voice calls
+still get no written reply).
+
+Each plan records the strategy it was drawn from (`planned_sequence`, before
+unreachable channels were dropped) and the tier it was planned for.
+
 Draws come from numpy's default_rng(seed), so a seed (with the same sizes) gives
 the same data every time; only the UUIDs, which must stay unique across
 clients, are random. Rows are written with bulk_create, `batch_size` leads at a time.
@@ -61,6 +69,9 @@ class PlantedTruth:
     timing_coefficient: float = 0.8
     booking_base: float = 0.011
     reply_base: float = 0.035
+    # Null mode: every touch books and is answered at the average rates the truth above would give the same
+    # leads and plans, independent of the lead, its sequence, the day, the hour and the content.
+    independent: bool = False
 
     @property
     def best_sequence(self) -> tuple[str, ...]:
@@ -68,6 +79,8 @@ class PlantedTruth:
 
 
 PLANTED = PlantedTruth()
+# Same volumes as PLANTED, outcomes independent of everything: the detectors must find nothing in it.
+NULL = PlantedTruth(independent=True)
 ICP = {"industries": ["Dental", "Accounting"], "employee_min": 5, "employee_max": 50, "countries": ["Australia"]}
 WORKING_HOURS = tuple(range(8, 18))
 GAP_DAYS = (2, 3, 4, 5, 7, 7, 7)
@@ -257,16 +270,34 @@ def generate_client(
     engagement: bool = True,
     batch_size: int = 2000,
     progress: Callable[[int], object] | None = None,
+    client: Client | None = None,
 ) -> SyntheticClient:
     """Create a client with `n_leads` leads whose sequences started over the `days` before `now`.
 
     `engagement` adds deliveries, opens and LinkedIn acceptances (rows the
     detectors must skip). `progress(n)` is called after each batch of leads.
+    `client`: add the leads to this client instead of a new one (a history
+    whose truth changes over time is two calls with different truths and
+    periods, and different seeds).
     """
     now = now or timezone.now()
     rng = np.random.default_rng(seed)
-    client = Client.objects.create(
-        name=name or f"Synthetic agency client (seed {seed})",
+    client = client or _new_client(name or f"Synthetic agency client (seed {seed})")
+    totals = {"leads": 0, "activities": 0, "scheduled_touches": 0}
+    for start in range(0, n_leads, batch_size):
+        size = min(batch_size, n_leads - start)
+        with transaction.atomic():
+            counts = _write_batch(client, rng, seed, start, size, now, days, truth, engagement)
+        for key, value in counts.items():
+            totals[key] += value
+        if progress is not None:
+            progress(size)
+    return SyntheticClient(client=client, **totals)
+
+
+def _new_client(name: str) -> Client:
+    return Client.objects.create(
+        name=name,
         sending_email="growth@synthetic.example.com",
         sending_phone="+61291234567",
         timezone="Australia/Sydney",
@@ -274,16 +305,6 @@ def generate_client(
         icp=ICP,
         physical_address="Level 3, 1 George St, Sydney NSW 2000",
     )
-    totals = {"leads": 0, "activities": 0, "scheduled_touches": 0}
-    for start in range(0, n_leads, batch_size):
-        size = min(batch_size, n_leads - start)
-        with transaction.atomic():
-            counts = _write_batch(client, rng, start, size, now, days, truth, engagement)
-        for key, value in counts.items():
-            totals[key] += value
-        if progress is not None:
-            progress(size)
-    return SyntheticClient(client=client, **totals)
 
 
 def _choice(rng: np.random.Generator, options: tuple, size: int) -> np.ndarray:
@@ -295,6 +316,7 @@ def _choice(rng: np.random.Generator, options: tuple, size: int) -> np.ndarray:
 def _write_batch(
     client: Client,
     rng: np.random.Generator,
+    seed: int,
     start: int,
     size: int,
     now: datetime,
@@ -302,7 +324,7 @@ def _write_batch(
     truth: PlantedTruth,
     engagement: bool,
 ) -> dict[str, int]:
-    leads, propensity = _draw_leads(client, rng, start, size, truth)
+    leads, propensity = _draw_leads(client, rng, f"{seed}.{start}", size, truth)
     plans = _plan_sequences(rng, leads, client, now, days, truth)
     outcome = _play(rng, plans, propensity, now, truth)
     _settle_leads(leads, plans, outcome)
@@ -316,7 +338,7 @@ def _write_batch(
 
 
 def _draw_leads(
-    client: Client, rng: np.random.Generator, start: int, size: int, truth: PlantedTruth
+    client: Client, rng: np.random.Generator, prefix: str, size: int, truth: PlantedTruth
 ) -> tuple[list[Lead], np.ndarray]:
     """Unsaved leads with realistic attributes, and each one's planted propensity to convert."""
     country = _choice(rng, COUNTRIES, size)
@@ -330,7 +352,7 @@ def _draw_leads(
     keep_zone = rng.random(size) < 0.8
     leads = []
     for i in range(size):
-        serial = start + i
+        serial = f"{prefix}.{i}"
         country_name, zones, phone_format, suffix, _ = COUNTRIES[country[i]]
         zone = zones[_choice(rng, zones, 1)[0]][0]
         first, last = FIRST_NAMES[rng.integers(len(FIRST_NAMES))], LAST_NAMES[rng.integers(len(LAST_NAMES))]
@@ -379,6 +401,7 @@ class _Plans:
     """Per lead and touch slot (n leads x width): channel index (-1: none), UTC epoch, local day and hour, content."""
 
     sequence: list[uuid.UUID]
+    strategy: list[str]  # the channels drawn, before unreachable ones were dropped ("linkedin>email>sms")
     plan_index: np.ndarray
     channels: np.ndarray
     at: np.ndarray
@@ -432,6 +455,7 @@ def _plan_sequences(
     shape = (n, width)
     return _Plans(
         sequence=[uuid.uuid4() for _ in range(n)],
+        strategy=[">".join(truth.sequences[index][0]) for index in plan_index],
         plan_index=plan_index,
         channels=channels,
         at=at,
@@ -470,6 +494,16 @@ def _lifts(plans: _Plans, truth: PlantedTruth) -> np.ndarray:
     return np.where(plans.parts["company"], lift * truth.company_mention_lift, lift)
 
 
+def _averaged(
+    p_book: np.ndarray, p_reply: np.ndarray, planned: np.ndarray, voice: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same average rates for every planned touch (calls still get no written reply)."""
+    answerable = planned & ~voice
+    book = np.full(p_book.shape, p_book[planned].mean() if planned.any() else 0.0)
+    reply = np.where(voice, 0.0, p_reply[answerable].mean() if answerable.any() else 0.0)
+    return book, reply
+
+
 def _play(
     rng: np.random.Generator, plans: _Plans, propensity: np.ndarray, now: datetime, truth: PlantedTruth
 ) -> _Outcome:
@@ -482,6 +516,8 @@ def _play(
     p_reply = np.minimum(truth.reply_base * np.sqrt(propensity)[:, None] * touch_lift, 0.6)
     voice = plans.channels == CHANNEL_ORDER.index("voice")
     p_reply[voice] = 0.0
+    if truth.independent:
+        p_book, p_reply = _averaged(p_book, p_reply, plans.channels >= 0, voice)
 
     sent = np.zeros((n, width), dtype=bool)
     cancelled = np.zeros((n, width), dtype=bool)
@@ -649,6 +685,7 @@ def _rows(
                     scheduled_at=sent_at,
                     status=status,
                     lead_tier=tier,
+                    planned_sequence=plans.strategy[i],
                     activity=activity,
                     attempts=1 if activity else 0,
                 )

@@ -5,75 +5,51 @@ default a touch is positive when it earned a booking or a reply (`outcome`
 in the pattern says which).
 
 For every pain point, CTA and personalization flag: the rate of the touches
-that used it against the rate of those that did not, both smoothed toward the
-overall rate, their ratio (`lift`) and the 99% interval of that ratio. A
-feature is `effective` only when the whole interval lies above 1 and
-`ineffective` only when it lies below 1; features used (or not used) by fewer
-than MIN_BUCKET touches are not judged. `personalization_lift` holds the lift
-of each flag that could be measured. `optimal_length` gives, per channel, the
-word-count band with the best smoothed rate (among bands with MIN_BUCKET
-touches, when at least two qualify), as the word counts seen in that band,
-with its lift over the channel's other lengths and the interval of that lift.
-The same lifts are repeated per channel (`by_channel`) for the channels with
-enough evidence of their own.
+that used it against the rate of those that did not (`lift`, their ratio),
+with `rate_with` / `rate_without` smoothed toward the overall rate. Features
+used (or not used) by fewer than MIN_BUCKET touches are not judged. The same
+lifts are repeated per channel (`by_channel`) for the channels with enough
+evidence of their own, and per channel each word-count band is compared with
+the channel's other lengths. Every one of these tests is judged at once
+(stats.judge, false discovery rate FDR): a feature is `effective` only when its
+interval lies above 1, `ineffective` only when it lies below 1, and
+`optimal_length` names a channel's band (as the word counts seen in it) only
+when it is credibly better than the channel's other lengths. Groups with
+nothing credible are named in `no_preference`. `personalization_lift` holds
+the lift of each flag that could be measured.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.services.detectors.common import (
+from engines.services.detectors.evidence import (
     CHANNELS,
     CTAS,
     FLAGS,
-    MIN_BUCKET,
     MIN_TOUCH_EVENTS,
     MIN_TOUCHES,
     OUTCOME_BOOKING,
     OUTCOME_RESPONSE,
     PAIN_POINTS,
-    VALID_DAYS,
-    WINDOW_DAYS,
-    DetectionResult,
     Evidence,
-    confidence,
-    lift_entry,
-    rate,
     require_events,
-    run_detector,
-    smoothed_rate,
 )
-from outreach.models import Client, PatternType
+from engines.services.detectors.registry import register
+from engines.services.detectors.stats import MIN_BUCKET, Lifts, Verdict, group, judge, lifts, rate, smoothed_rate
+from outreach.models import PatternType
 
 # Word-count bands: [0, 25), [25, 50), ... [300, inf).
 WORD_BANDS = np.array([25, 50, 75, 100, 150, 200, 300])
 
 
-def detect_what(
-    client: Client,
-    *,
-    now: datetime | None = None,
-    window_days: int = WINDOW_DAYS,
-    valid_days: int = VALID_DAYS,
-    evidence: Evidence | None = None,
-    outcome: str = OUTCOME_RESPONSE,
-) -> DetectionResult:
-    """Learn and save the client's WHAT pattern; nothing is saved without enough finished touches and outcomes."""
-    return run_detector(
-        PatternType.WHAT,
-        lambda e: _learn(e, outcome),
-        client,
-        now=now,
-        window_days=window_days,
-        valid_days=valid_days,
-        evidence=evidence,
-        content=True,
-    )
+FEATURE_GROUPS = ("pain_points", "ctas", "personalization")
 
 
-def _learn(evidence: Evidence, outcome: str) -> dict:
+@register(PatternType.WHAT, content=True)
+def learn(evidence: Evidence, outcome: str = OUTCOME_RESPONSE) -> dict:
     touches = _Touches.of(evidence, evidence.t_finished, outcome)
     event = "bookings" if outcome == OUTCOME_BOOKING else "bookings or replies"
     require_events(
@@ -84,25 +60,59 @@ def _learn(evidence: Evidence, outcome: str) -> dict:
         min_units=MIN_TOUCHES,
         min_events=MIN_TOUCH_EVENTS,
     )
-    features = touches.features()
-    by_channel = {}
+    tests = _Tests()
+    overall = touches.features(tests)
+    per_channel = {}
     for i, channel in enumerate(CHANNELS):
         of_channel = touches.subset(touches.channel == i)
         if of_channel.count >= MIN_TOUCHES and of_channel.positives >= MIN_TOUCH_EVENTS:
-            by_channel[channel] = of_channel.features()
+            per_channel[channel] = of_channel.features(tests)
+    lengths = touches.lengths(tests)
+    confidence = tests.judge()
+    features = {name: judged() for name, judged in overall.items()}
+    optimal = {channel: judged() for channel, judged in lengths.items()}
     return {
         **features,
         "personalization_lift": {flag: entry["lift"] for flag, entry in features["personalization"]["lift"].items()},
-        "optimal_length": touches.optimal_length(),
-        "by_channel": by_channel,
+        "optimal_length": {channel: band for channel, band in optimal.items() if band is not None},
+        "by_channel": {
+            channel: {name: judged() for name, judged in groups.items()} for channel, groups in per_channel.items()
+        },
+        "no_preference": [
+            name for name in FEATURE_GROUPS if not features[name]["effective"] and not features[name]["ineffective"]
+        ],
+        "evidence": {"tests": tests.count},
         "base_rate": rate(touches.base),
         "positives": touches.positives,
         "outcome": outcome,
         "unit": "touches",
         "window_days": evidence.window_days,
         "sample_size": touches.count,
-        "confidence": confidence(touches.positives),
+        "confidence": confidence,
     }
+
+
+@dataclass
+class _Tests:
+    """Every lift a WHAT run tests, judged together once all are collected; each family reads its verdict after."""
+
+    families: list[Lifts] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def add(self, family: Lifts) -> int:
+        self.families.append(family)
+        return len(self.families) - 1
+
+    @property
+    def count(self) -> int:
+        return sum(len(family.ratio) for family in self.families)
+
+    def judge(self) -> float:
+        self.verdicts, confidence = judge(*self.families)
+        return confidence
+
+    def verdict(self, handle: int) -> Verdict:
+        return self.verdicts[handle]
 
 
 class _Touches:
@@ -127,46 +137,79 @@ class _Touches:
     def subset(self, mask: np.ndarray) -> _Touches:
         return _Touches(self.positive[mask], **{name: getattr(self, name)[mask] for name in self.COLUMNS})
 
-    def features(self) -> dict:
-        return {
-            "pain_points": self._judge({name: (self.pain >> i) & 1 == 1 for i, name in enumerate(PAIN_POINTS)}),
-            "ctas": self._judge({name: self.cta == i for i, name in enumerate(CTAS)}),
-            "personalization": self._judge({name: (self.flags >> i) & 1 == 1 for i, name in enumerate(FLAGS)}),
+    def features(self, tests: _Tests) -> dict:
+        """Per group, a function giving the group's judgement once `tests` are judged."""
+        uses = {
+            "pain_points": {name: (self.pain >> i) & 1 == 1 for i, name in enumerate(PAIN_POINTS)},
+            "ctas": {name: self.cta == i for i, name in enumerate(CTAS)},
+            "personalization": {name: (self.flags >> i) & 1 == 1 for i, name in enumerate(FLAGS)},
         }
+        return {group_name: self._feature_tests(used, tests) for group_name, used in uses.items()}
 
-    def _judge(self, uses: dict[str, np.ndarray]) -> dict:
-        lifts = {}
+    def _feature_tests(self, uses: dict[str, np.ndarray], tests: _Tests):
+        counts = {}
         for name, used in uses.items():
             n1 = int(used.sum())
             if n1 >= MIN_BUCKET and self.count - n1 >= MIN_BUCKET:
-                k1 = int(self.positive[used].sum())
-                lifts[name] = lift_entry(k1, n1, self.positives - k1, self.count - n1, self.base)
-        effective = sorted((n for n, e in lifts.items() if e["interval"][0] > 1), key=lambda n: -lifts[n]["lift"])
-        ineffective = sorted((n for n, e in lifts.items() if e["interval"][1] < 1), key=lambda n: lifts[n]["lift"])
-        return {"effective": effective, "ineffective": ineffective, "lift": lifts}
+                counts[name] = (int(self.positive[used].sum()), n1)
+        k1 = np.array([k for k, _ in counts.values()], dtype=float)
+        n1 = np.array([n for _, n in counts.values()], dtype=float)
+        handle = tests.add(lifts(k1, n1, self.positives - k1, self.count - n1) if counts else _NO_LIFTS)
 
-    def optimal_length(self) -> dict[str, dict]:
+        def judged() -> dict:
+            verdict = tests.verdict(handle)
+            entries = {}
+            for j, (name, (k, n)) in enumerate(counts.items()):
+                with_rate, without_rate = smoothed_rate([k, self.positives - k], [n, self.count - n], self.base)
+                entries[name] = {
+                    **verdict.entry(j),
+                    "rate_with": rate(with_rate),
+                    "rate_without": rate(without_rate),
+                    "sample_size": n,
+                    "positives": k,
+                }
+            names = list(counts)
+            effective = sorted((names[j] for j in np.flatnonzero(verdict.better)), key=lambda n: -entries[n]["lift"])
+            ineffective = sorted((names[j] for j in np.flatnonzero(verdict.worse)), key=lambda n: entries[n]["lift"])
+            return {"effective": effective, "ineffective": ineffective, "lift": entries}
+
+        return judged
+
+    def lengths(self, tests: _Tests) -> dict:
+        """Per channel, a function giving its credibly best word-count band (None when none is) once judged."""
         out = {}
         for i, channel in enumerate(CHANNELS):
             of_channel = (self.channel == i) & (self.words >= 0)
-            words, positive = self.words[of_channel], self.positive[of_channel]
-            if not positive.any():
-                continue
-            band = np.digitize(words, WORD_BANDS)
-            totals = np.bincount(band, minlength=len(WORD_BANDS) + 1)
-            positives = np.bincount(band, weights=positive, minlength=len(WORD_BANDS) + 1)
-            qualified = np.flatnonzero(totals >= MIN_BUCKET)
-            if len(qualified) < 2:
-                continue
-            channel_rate = positive.mean()
-            smoothed = smoothed_rate(positives, totals, channel_rate)
-            best = int(qualified[np.argmax(smoothed[qualified])])
-            in_best = words[band == best]
-            k, n = int(positives[best]), int(totals[best])
-            out[channel] = {
+            if self.positive[of_channel].any():
+                out[channel] = self._length_tests(self.words[of_channel], self.positive[of_channel], tests)
+        return out
+
+    def _length_tests(self, words: np.ndarray, positive: np.ndarray, tests: _Tests):
+        bands = group(np.digitize(words, WORD_BANDS), positive, size=len(WORD_BANDS) + 1)
+        tested = bands.big_enough()
+        if len(tested) < 2:
+            return lambda: None
+        k1, n1 = bands.positives[tested], bands.totals[tested]
+        handle = tests.add(lifts(k1, n1, positive.sum() - k1, len(positive) - n1))
+        smoothed = bands.smoothed(float(positive.mean()))
+
+        def judged() -> dict | None:
+            verdict = tests.verdict(handle)
+            credible = np.flatnonzero(verdict.better)
+            if not len(credible):
+                return None
+            j = int(credible[np.argmax(smoothed[tested][credible])])
+            in_best = words[np.digitize(words, WORD_BANDS) == tested[j]]
+            return {
                 "min_words": int(in_best.min()),
                 "max_words": int(in_best.max()),
-                "conversion_rate": rate(smoothed[best]),
-                **lift_entry(k, n, int(positive.sum()) - k, len(positive) - n, channel_rate),
+                "conversion_rate": rate(smoothed[tested[j]]),
+                **verdict.entry(j),
+                "sample_size": int(n1[j]),
+                "positives": int(k1[j]),
             }
-        return out
+
+        return judged
+
+
+_NO_LIFTS = Lifts(np.array([]), np.array([]), np.array([]))

@@ -1,52 +1,54 @@
 """WHO: which leads convert, and the scorer weights that would have ranked them best.
 
 Unit: a finished lead (converted, or finished without converting; see
-common). Rates by seniority (read from the authority points the scorer stored),
-industry, company-size band and timing signal, each smoothed toward the
-client's conversion rate, with its lift over that rate.
+evidence). Rates by seniority (read from the authority points the scorer
+stored), industry, company-size band and timing signal, each smoothed toward
+the client's conversion rate, with its lift over that rate.
 
-`recommended_weights` come from an L2-regularised logistic regression (Newton
-steps in numpy) of conversion on the four components stored when each lead
-was scored, each divided by its COMPONENT_MAX. The positive coefficients are
-made proportional weights summing to 0.85, projected into [0.05, 0.50], then
-shrunk toward DEFAULT_WEIGHTS by the confidence: with little evidence the
-weights stay near the defaults and move away only as conversions accumulate.
+`recommended_weights`: the weights in use (the scorer's, resolve_weights)
+moved toward weights learned from the older finished leads only as far as the
+uncertainty of the regression allows (weights.py). The most recent finished
+leads (HOLDOUT_SHARE of them, by first touch) are held out: the pattern is
+activated only when its weights rank them no worse than the weights in use
+(`activation`); otherwise it is stored for the record and not used, and the
+client's fallback weights are left alone.
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 import numpy as np
 from django.db.models import FloatField, IntegerField, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 
-from engines.services.detectors.common import (
+from engines.services.detectors.evidence import (
     CONVERTED,
     IN_FLIGHT,
-    MIN_BUCKET,
     MIN_EVENTS,
     MIN_UNITS,
     OUTCOME_BOOKING,
-    VALID_DAYS,
-    WINDOW_DAYS,
-    DetectionResult,
     Evidence,
-    confidence,
     fetch_columns,
-    rate,
     require,
     require_events,
-    run_detector,
-    smoothed_rate,
 )
-from engines.services.patterns import WEIGHT_KEYS, WEIGHT_MAX, WEIGHT_MIN
-from engines.services.scorer import COMPONENT_MAX, DEFAULT_WEIGHTS
-from outreach.models import Client, Lead, PatternType
+from engines.services.detectors.registry import register
+from engines.services.detectors.stats import MIN_BUCKET, group, rate, smoothed_rate
+from engines.services.detectors.weights import (
+    blend,
+    compare_auc,
+    deviation_statistic,
+    fit_logistic,
+    shrinkage,
+    weights_from_coefficients,
+)
+from engines.services.patterns import WEIGHT_KEYS
+from engines.services.scorer import COMPONENT_MAX, resolve_weights
+from outreach.models import Client, ConversionPattern, Lead, PatternType
 
-WEIGHT_TOTAL = 0.85
-L2_PENALTY = 1.0
+HOLDOUT_SHARE = 0.25
+# The held-out leads must hold this many conversions and non-conversions to compare two rankings.
+MIN_HOLDOUT_EVENTS = 5
 # Authority points the scorer gives each seniority, highest first.
 SENIORITY_BY_AUTHORITY = (
     (25, "owner"),
@@ -62,28 +64,14 @@ SIZE_BANDS = ((1, 10), (11, 50), (51, 200), (201, 1000), (1001, None))
 TIMING_SIGNALS = ("is_new_role", "is_hiring", "recently_funded")
 
 
-def detect_who(
-    client: Client,
-    *,
-    now: datetime | None = None,
-    window_days: int = WINDOW_DAYS,
-    valid_days: int = VALID_DAYS,
-    evidence: Evidence | None = None,
-) -> DetectionResult:
-    """Learn and save the client's WHO pattern; nothing is saved without enough finished leads and conversions.
-
-    The saved weights also become the client's own learned weights, which the
-    scorer falls back to once the pattern expires (if nightly detection stops).
-    """
-    result = run_detector(
-        PatternType.WHO, _learn, client, now=now, window_days=window_days, valid_days=valid_days, evidence=evidence
-    )
-    if result.saved:
-        Client.objects.filter(pk=client.pk).update(als_learned_weights=result.pattern.patterns["recommended_weights"])
-    return result
+def keep_fallback_weights(client: Client, pattern: ConversionPattern) -> None:
+    """An activated pattern's weights become the client's own, which the scorer falls back to once it expires."""
+    if pattern.activated:
+        Client.objects.filter(pk=client.pk).update(als_learned_weights=pattern.patterns["recommended_weights"])
 
 
-def _learn(evidence: Evidence) -> dict:
+@register(PatternType.WHO, after_save=keep_fallback_weights)
+def learn(evidence: Evidence) -> dict:
     finished = evidence.lead_state != IN_FLIGHT
     converted = evidence.lead_state[finished] == CONVERTED
     require_events(int(finished.sum()), int(converted.sum()), unit="leads", event="conversions")
@@ -93,47 +81,75 @@ def _learn(evidence: Evidence) -> dict:
     )
     leads = _lead_columns(evidence, evidence.lead_ids[finished])
     base = float(converted.mean())
-
     components = np.column_stack([leads[key] / COMPONENT_MAX[key] for key in WEIGHT_KEYS])
     scored = np.isfinite(components).all(axis=1)
     require(
         int(scored.sum()) >= MIN_UNITS,
         f"only {int(scored.sum())} finished leads carry scoring components (need {MIN_UNITS})",
     )
-    scored_conversions = int(converted[scored].sum())
     require(
-        min(scored_conversions, int((~converted[scored]).sum())) >= MIN_EVENTS,
+        min(int(converted[scored].sum()), int((~converted[scored]).sum())) >= MIN_EVENTS,
         "too few scored leads on one side of the outcome",
     )
-    intercept, coefficients = fit_logistic(components[scored], converted[scored])
-    learned = weights_from_coefficients(coefficients)
-    strength = confidence(scored_conversions)
-    recommended = {
-        key: round(strength * learned[key] + (1 - strength) * DEFAULT_WEIGHTS[key], 3) for key in WEIGHT_KEYS
-    }
+    model = _model(evidence, components[scored], converted[scored], evidence.lead_first_at[finished][scored])
+    recommended, activation = model.pop("recommended_weights"), model.pop("activation")
     return {
         "recommended_weights": recommended,
-        "conversion_rate_by": {
-            "seniority": _rates(_seniority(leads["authority"]), converted, base),
-            "industry": _rates(_industry(leads["industry"]), converted, base),
-            "company_size": _rates(_size_band(leads["employees"]), converted, base),
-            "timing_signal": _signal_rates(leads, converted, base),
-        },
-        "model": {
-            "kind": "logistic regression on component / COMPONENT_MAX, L2",
-            "intercept": round(float(intercept), 4),
-            "coefficients": {key: round(float(c), 4) for key, c in zip(WEIGHT_KEYS, coefficients)},
-            "learned_weights": {key: round(learned[key], 3) for key in WEIGHT_KEYS},
-            "shrinkage_toward_learned": strength,
-            "leads": int(scored.sum()),
-        },
+        "conversion_rate_by": _conversion_rates(leads, converted, base),
+        "model": model,
+        "activation": activation,
         "base_rate": rate(base),
         "conversions": int(converted.sum()),
         "outcome": OUTCOME_BOOKING,
         "unit": "leads",
         "window_days": evidence.window_days,
         "sample_size": int(finished.sum()),
-        "confidence": strength,
+        "confidence": model["shrinkage_toward_learned"],
+    }
+
+
+def _model(evidence: Evidence, x: np.ndarray, converted: np.ndarray, first_at: np.ndarray) -> dict:
+    """Learn on the older leads, check on the most recent ones (a time split)."""
+    order = np.argsort(first_at, kind="stable")
+    holdout = np.zeros(len(x), dtype=bool)
+    holdout[order[len(x) - int(round(len(x) * HOLDOUT_SHARE)) :]] = True
+    held_conversions = int(converted[holdout].sum())
+    require(
+        min(held_conversions, int((~converted[holdout]).sum())) >= MIN_HOLDOUT_EVENTS,
+        f"only {held_conversions} conversions among the {int(holdout.sum())} most recent finished leads "
+        f"(need {MIN_HOLDOUT_EVENTS} to check new weights against the weights in use)",
+    )
+    train = ~holdout
+    require(int(converted[train].sum()) >= MIN_EVENTS // 2, "too few conversions among the older finished leads")
+    current, source = resolve_weights(evidence.client, now=evidence.now)
+    current_vector = np.array([current[key] for key in WEIGHT_KEYS])
+    fit = fit_logistic(x[train], converted[train])
+    learned = weights_from_coefficients(fit.coefficients, fallback=current)
+    statistic = deviation_statistic(fit, current_vector)
+    share = round(shrinkage(statistic), 3)
+    recommended = blend(current, learned, share)
+    check = compare_auc(
+        x[holdout], converted[holdout], np.array([recommended[key] for key in WEIGHT_KEYS]), current_vector
+    )
+    return {
+        "recommended_weights": recommended,
+        "kind": "logistic regression on component / COMPONENT_MAX, L2; shrunk toward the weights in use",
+        "intercept": round(fit.intercept, 4),
+        "coefficients": {key: round(float(c), 4) for key, c in zip(WEIGHT_KEYS, fit.coefficients, strict=True)},
+        "standard_errors": {key: round(float(s), 4) for key, s in zip(WEIGHT_KEYS, fit.standard_errors, strict=True)},
+        "learned_weights": {key: round(learned[key], 3) for key in WEIGHT_KEYS},
+        "weights_in_use": {key: float(current[key]) for key in WEIGHT_KEYS},
+        "weights_in_use_source": source,
+        "deviation_statistic": round(statistic, 3),
+        "shrinkage_toward_learned": share,
+        "leads": int(train.sum()),
+        "activation": {
+            "auc_new": round(check.auc_new, 4),
+            "auc_current": round(check.auc_current, 4),
+            "interval": [round(check.low, 4), round(check.high, 4)],
+            "leads": check.leads,
+            "activated": check.not_worse,
+        },
     }
 
 
@@ -163,46 +179,6 @@ def _lead_columns(evidence: Evidence, lead_ids: np.ndarray) -> dict[str, np.ndar
     return columns
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2_PENALTY, steps: int = 50) -> tuple[float, np.ndarray]:
-    """Intercept and coefficients of P(y) = sigmoid(b0 + x @ b), the coefficients L2-penalised (Newton's method)."""
-    design = np.column_stack([np.ones(len(x)), x])
-    target = y.astype(float)
-    penalty = np.diag([0.0] + [l2] * x.shape[1])
-    beta = np.zeros(design.shape[1])
-    beta[0] = np.log(max(target.mean(), 1e-6) / max(1 - target.mean(), 1e-6))
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(design @ beta)))
-        gradient = design.T @ (target - p) - penalty @ beta
-        hessian = (design * (p * (1 - p))[:, None]).T @ design + penalty
-        step = np.linalg.solve(hessian, gradient)
-        beta += step
-        if np.abs(step).max() < 1e-8:
-            break
-    return float(beta[0]), beta[1:]
-
-
-def weights_from_coefficients(coefficients: np.ndarray) -> dict[str, float]:
-    """Weights proportional to the positive coefficients, projected onto [0.05, 0.50] with a total of 0.85.
-
-    A component that does not help (coefficient <= 0) gets the minimum weight;
-    when none helps, the defaults stand.
-    """
-    positive = np.clip(np.asarray(coefficients, dtype=float), 0, None)
-    if positive.sum() <= 0:
-        return dict(DEFAULT_WEIGHTS)
-    target = WEIGHT_TOTAL * positive / positive.sum()
-    # Euclidean projection onto the box and the total: clip(target - shift), the shift found by bisection.
-    low, high = target.min() - WEIGHT_MAX, target.max() - WEIGHT_MIN
-    for _ in range(100):
-        shift = (low + high) / 2
-        if np.clip(target - shift, WEIGHT_MIN, WEIGHT_MAX).sum() > WEIGHT_TOTAL:
-            low = shift
-        else:
-            high = shift
-    weights = np.clip(target - (low + high) / 2, WEIGHT_MIN, WEIGHT_MAX)
-    return {key: float(w) for key, w in zip(WEIGHT_KEYS, weights)}
-
-
 def _seniority(authority: np.ndarray) -> np.ndarray:
     labels = np.full(len(authority), "", dtype=object)
     for points, label in reversed(SENIORITY_BY_AUTHORITY):
@@ -222,32 +198,42 @@ def _size_band(employees: np.ndarray) -> np.ndarray:
     return labels
 
 
+def _conversion_rates(leads: dict[str, np.ndarray], converted: np.ndarray, base: float) -> dict[str, dict]:
+    return {
+        "seniority": _rates(_seniority(leads["authority"]), converted, base),
+        "industry": _rates(_industry(leads["industry"]), converted, base),
+        "company_size": _rates(_size_band(leads["employees"]), converted, base),
+        "timing_signal": _signal_rates(leads, converted, base),
+    }
+
+
 def _rates(labels: np.ndarray, converted: np.ndarray, base: float) -> dict[str, dict]:
     """Per label (empty = unknown, left out): smoothed rate, lift, size; labels below MIN_BUCKET left out.
 
     Labels compare case-insensitively; each is shown as first spelled.
     """
-    keys = np.asarray([label.casefold() for label in labels], dtype=object)
-    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    totals = np.bincount(inverse, minlength=len(unique))
-    positives = np.bincount(inverse, weights=converted, minlength=len(unique))
-    smoothed = smoothed_rate(positives, totals, base)
+    groups = group(np.asarray([label.casefold() for label in labels], dtype=object), converted)
+    smoothed = groups.smoothed(base)
+    assert groups.first is not None
     return {
-        labels[first[i]]: _entry(smoothed[i], positives[i], totals[i], base)
-        for i in np.flatnonzero(totals >= MIN_BUCKET)
-        if unique[i]
+        labels[groups.first[i]]: _entry(smoothed[i], groups.positives[i], groups.totals[i], base)
+        for i in groups.big_enough()
+        if groups.keys[i]
     }
 
 
 def _signal_rates(leads: dict[str, np.ndarray], converted: np.ndarray, base: float) -> dict[str, dict]:
-    groups = {signal: leads[signal] for signal in TIMING_SIGNALS}
-    groups["none"] = ~np.any([leads[signal] for signal in TIMING_SIGNALS], axis=0)
-    out = {}
-    for name, members in groups.items():
-        total, positives = int(members.sum()), int(converted[members].sum())
-        if total >= MIN_BUCKET:
-            out[name] = _entry(smoothed_rate(positives, total, base), positives, total, base)
-    return out
+    signals = np.column_stack(
+        [leads[signal] for signal in TIMING_SIGNALS] + [~np.any([leads[s] for s in TIMING_SIGNALS], axis=0)]
+    )
+    names = (*TIMING_SIGNALS, "none")
+    totals, positives = signals.sum(axis=0), (signals & converted[:, None]).sum(axis=0)
+    smoothed = smoothed_rate(positives, totals, base)
+    return {
+        name: _entry(smoothed[i], positives[i], totals[i], base)
+        for i, name in enumerate(names)
+        if totals[i] >= MIN_BUCKET
+    }
 
 
 def _entry(smoothed: float, positives: float, total: float, base: float) -> dict:

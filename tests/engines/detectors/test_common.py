@@ -7,7 +7,8 @@ import pytest
 
 from engines.exceptions import InvalidPattern
 from engines.services.content import build_content_snapshot
-from engines.services.detectors.common import (
+from engines.services.detectors import detect
+from engines.services.detectors.evidence import (
     CONVERTED,
     CTAS,
     FLAGS,
@@ -16,14 +17,10 @@ from engines.services.detectors.common import (
     OUTCOME_BOOKING,
     OUTCOME_RESPONSE,
     PAIN_POINTS,
-    confidence,
-    lift_interval,
     load_evidence,
-    require_events,
-    run_detector,
-    save_pattern,
-    smoothed_rate,
 )
+from engines.services.detectors.persistence import save_pattern
+from engines.services.detectors.stats import lift_interval, smoothed_rate
 from outreach.models import ConversionPattern
 from outreach.models.choices import ACTION_CHANNEL
 from tests.engines.detectors.conftest import NOW
@@ -257,15 +254,6 @@ def test_lift_interval_brackets_the_ratio_and_narrows_with_evidence():
     assert low[1] > 1
 
 
-def test_confidence_grows_with_evidence_and_stays_below_one():
-    values = [confidence(n) for n in (0, 10, 100, 1000, 100000)]
-
-    assert values[0] == 0
-    assert values == sorted(values)
-    assert values[2] == 0.5
-    assert values[-1] < 1
-
-
 def test_save_pattern_records_when_it_was_computed_and_how_long_it_holds():
     client = ClientFactory()
 
@@ -288,10 +276,7 @@ def test_save_pattern_refuses_a_malformed_pattern():
 def test_a_detector_that_lacks_evidence_saves_nothing_and_says_why():
     client = ClientFactory()
 
-    def learn(evidence):
-        require_events(len(evidence.lead_ids), 0, unit="leads", event="conversions")
-
-    result = run_detector("who", learn, client, now=NOW, window_days=90, valid_days=7, evidence=None)
+    result = detect("who", client, now=NOW)
 
     assert not result.saved
     assert result.reason == "only 0 finished leads in the window (need 100)"

@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 
 from engines.services.content import build_content_snapshot
-from engines.services.detectors.common import MIN_BUCKET, load_evidence
-from engines.services.detectors.how import detect_how
+from engines.services.detectors import detect
+from engines.services.detectors.evidence import load_evidence
+from engines.services.detectors.stats import MIN_BUCKET
 from engines.services.patterns import pattern_errors
 from engines.simulation.synthetic import PLANTED, generate_client
 from outreach.models import Activity, ConversionPattern, ScheduledTouch
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_planted_sequence_and_first_channel_win(planted):
-    pattern = detect_how(planted.train.client, now=NOW).pattern.patterns
+    pattern = detect("how", planted.train.client, now=NOW).pattern.patterns
 
     assert pattern_errors("how", pattern) == []
     assert tuple(pattern["winning_sequences"][0]["sequence"]) == PLANTED.best_sequence
@@ -30,11 +31,11 @@ def test_the_planted_sequence_and_first_channel_win(planted):
 def test_a_sequence_is_its_whole_plan_even_when_it_converted_early(planted):
     """Converted sequences were cut short: counting only what was sent would file them under shorter sequences."""
     client = planted.train.client
-    pattern = detect_how(client, now=NOW).pattern.patterns
+    pattern = detect("how", client, now=NOW).pattern.patterns
     evidence = load_evidence(client, now=NOW)
     finished_leads = set(evidence.lead_ids[evidence.lead_state >= 0].tolist())
     plans = defaultdict(list)
-    for lead_id, sequence_id, channel in (
+    for _lead_id, sequence_id, channel in (
         ScheduledTouch.objects.filter(client=client, lead_id__in=finished_leads)
         .order_by("touch_number")
         .values_list("lead_id", "sequence_id", "channel")
@@ -54,7 +55,7 @@ def test_a_sequence_is_its_whole_plan_even_when_it_converted_early(planted):
 
 def test_channel_effectiveness_is_per_tier_recorded_at_planning(planted):
     client = planted.train.client
-    by_tier = detect_how(client, now=NOW).pattern.patterns["channel_effectiveness_by_tier"]
+    by_tier = detect("how", client, now=NOW).pattern.patterns["channel_effectiveness_by_tier"]
     recorded = set(ScheduledTouch.objects.filter(client=client).values_list("lead_tier", flat=True))
 
     assert set(by_tier) <= recorded
@@ -94,7 +95,7 @@ def test_sequences_sent_without_a_plan_use_the_channels_sent():
                 created_at=now - timedelta(days=37),
             )
 
-    pattern = detect_how(client, now=now).pattern.patterns
+    pattern = detect("how", client, now=now).pattern.patterns
 
     # (sms, email) never converted: below the client's rate, it is no winner.
     assert [(entry["sequence"], entry["conversions"]) for entry in pattern["winning_sequences"]] == [
@@ -150,7 +151,7 @@ def test_a_plan_with_a_tier_but_only_one_first_channel_names_no_best_first_chann
                 created_at=at + timedelta(hours=5),
             )
 
-    pattern = detect_how(client, now=NOW).pattern.patterns
+    pattern = detect("how", client, now=NOW).pattern.patterns
 
     assert pattern["best_first_channel"] is None
     assert [entry["sequence"] for entry in pattern["winning_sequences"]] == [["email", "voice"]]
@@ -165,7 +166,7 @@ def test_a_plan_with_a_tier_but_only_one_first_channel_names_no_best_first_chann
 def test_tiny_data_saves_nothing():
     client = generate_client(n_leads=40, seed=3, now=NOW).client
 
-    result = detect_how(client, now=NOW)
+    result = detect("how", client, now=NOW)
 
     assert not result.saved
     assert "sequences" in result.reason

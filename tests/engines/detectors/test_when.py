@@ -3,8 +3,10 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from engines.services.detectors.common import MIN_BUCKET, OUTCOME_BOOKING, OUTCOME_RESPONSE
-from engines.services.detectors.when import MIN_GAP_SAMPLES, detect_when
+from engines.services.detectors import detect
+from engines.services.detectors.evidence import OUTCOME_BOOKING, OUTCOME_RESPONSE
+from engines.services.detectors.stats import MIN_BUCKET
+from engines.services.detectors.when import MIN_GAP_SAMPLES
 from engines.services.patterns import pattern_errors
 from engines.simulation.synthetic import GAP_DAYS, PLANTED, generate_client
 from outreach.models import Activity, ConversionPattern
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_planted_days_and_hour_rank_first(planted):
-    pattern = detect_when(planted.train.client, now=NOW).pattern.patterns
+    pattern = detect("when", planted.train.client, now=NOW).pattern.patterns
 
     assert pattern_errors("when", pattern) == []
     assert {day["day_index"] for day in pattern["best_days"][:2]} == set(PLANTED.best_days)
@@ -24,20 +26,34 @@ def test_the_planted_days_and_hour_rank_first(planted):
 
 
 def test_days_and_hours_are_ranked_by_rate_and_only_when_big_enough(planted):
-    pattern = detect_when(planted.train.client, now=NOW).pattern.patterns
+    pattern = detect("when", planted.train.client, now=NOW).pattern.patterns
 
-    for key in ("best_days", "best_hours"):
+    for key in ("day_rates", "hour_rates"):
         rates = [entry["conversion_rate"] for entry in pattern[key]]
         assert rates == sorted(rates, reverse=True)
         assert all(entry["sample_size"] >= MIN_BUCKET for entry in pattern[key])
     # Touches go out from 8:00 to 17:59 local time only: other hours have no bucket at all.
-    assert {entry["hour"] for entry in pattern["best_hours"]} == set(range(8, 18))
-    assert sum(entry["sample_size"] for entry in pattern["best_days"]) == pattern["sample_size"]
+    assert {entry["hour"] for entry in pattern["hour_rates"]} == set(range(8, 18))
+    assert sum(entry["sample_size"] for entry in pattern["day_rates"]) == pattern["sample_size"]
+    assert sum(arm["trials"] for arm in pattern["day_arms"]) == pattern["sample_size"]
+    assert sum(arm["successes"] for arm in pattern["hour_arms"]) == pattern["positives"]
+
+
+def test_only_credibly_better_days_and_hours_are_named(planted):
+    pattern = detect("when", planted.train.client, now=NOW).pattern.patterns
+
+    for best, rates in (("best_days", "day_rates"), ("best_hours", "hour_rates")):
+        assert pattern[best] == [entry for entry in pattern[rates] if entry["q_value"] <= 0.05 and entry["lift"] > 1]
+        assert all(entry["interval"][0] > 1 for entry in pattern[best])
+    # Hours planted at or below the working hours' average (all but 9:00, 10:00 and 11:00) are never named.
+    assert {entry["hour"] for entry in pattern["best_hours"]} <= {9, 10, 11}
+    assert pattern["no_preference"] == []
+    assert 0.95 <= pattern["confidence"] <= 1
 
 
 def test_gaps_are_the_medians_of_the_converting_sequences(planted):
     client = planted.train.client
-    pattern = detect_when(client, now=NOW).pattern.patterns
+    pattern = detect("when", client, now=NOW).pattern.patterns
     converted_leads = set(client.leads.filter(status="converted").values_list("pk", flat=True))
     sent = defaultdict(dict)
     for lead_id, number, at in Activity.objects.filter(
@@ -61,13 +77,13 @@ def test_gaps_are_the_medians_of_the_converting_sequences(planted):
 
 def test_the_converting_touch_distribution_counts_bookings_by_touch(planted):
     client = planted.train.client
-    pattern = detect_when(client, now=NOW, outcome=OUTCOME_BOOKING).pattern.patterns
+    pattern = detect("when", client, now=NOW, outcome=OUTCOME_BOOKING).pattern.patterns
     distribution = pattern["converting_touch_distribution"]
 
     assert sum(distribution.values()) == client.leads.filter(status="converted").count()
     assert pattern["peak_converting_touch"] == int(max(distribution, key=distribution.get))
     assert pattern["outcome"] == OUTCOME_BOOKING
-    assert pattern["sample_size"] == detect_when(client, now=NOW).pattern.patterns["sample_size"]
+    assert pattern["sample_size"] == detect("when", client, now=NOW).pattern.patterns["sample_size"]
 
 
 def test_voice_bookings_are_credited_to_the_call(planted):
@@ -78,7 +94,7 @@ def test_voice_bookings_are_credited_to_the_call(planted):
         )
     )
 
-    distribution = detect_when(client, now=NOW).pattern.patterns["converting_touch_distribution"]
+    distribution = detect("when", client, now=NOW).pattern.patterns["converting_touch_distribution"]
 
     assert calls
     assert all(distribution[str(number)] >= count for number, count in calls.items())
@@ -87,7 +103,7 @@ def test_voice_bookings_are_credited_to_the_call(planted):
 def test_tiny_data_saves_nothing():
     client = generate_client(n_leads=40, seed=3, now=NOW).client
 
-    result = detect_when(client, now=NOW)
+    result = detect("when", client, now=NOW)
 
     assert not result.saved
     assert result.reason.startswith("only ")

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from django.db.models import Q
 
-from engines.services.detectors.common import IN_FLIGHT, MIN_BUCKET, SETTLE_DAYS, WINDOW_DAYS, load_evidence
-from engines.services.detectors.who import detect_who, fit_logistic, weights_from_coefficients
+from engines.services.detectors import detect
+from engines.services.detectors.evidence import IN_FLIGHT, SETTLE_DAYS, WINDOW_DAYS, load_evidence
+from engines.services.detectors.stats import MIN_BUCKET
+from engines.services.detectors.weights import fit_logistic, weights_from_coefficients
 from engines.services.patterns import WEIGHT_KEYS, pattern_errors
 from engines.services.scorer import COMPONENT_MAX, DEFAULT_WEIGHTS, validate_weights
 from engines.simulation.synthetic import ICP, generate_client
@@ -25,7 +27,7 @@ def auc(scores: np.ndarray, converted: np.ndarray) -> float:
 
 
 def test_company_fit_gets_the_largest_weight(planted):
-    result = detect_who(planted.train.client, now=NOW)
+    result = detect("who", planted.train.client, now=NOW)
 
     weights = result.pattern.patterns["recommended_weights"]
     assert pattern_errors("who", result.pattern.patterns) == []
@@ -35,14 +37,14 @@ def test_company_fit_gets_the_largest_weight(planted):
 
 
 def test_saved_weights_become_the_clients_fallback_weights(planted):
-    result = detect_who(planted.train.client, now=NOW)
+    result = detect("who", planted.train.client, now=NOW)
 
     stored = Client.objects.get(pk=planted.train.client.pk).als_learned_weights
     assert stored == result.pattern.patterns["recommended_weights"]
 
 
 def test_learned_weights_rank_held_out_leads_better_than_the_defaults(planted):
-    learned = detect_who(planted.train.client, now=NOW).pattern.patterns["recommended_weights"]
+    learned = detect("who", planted.train.client, now=NOW).pattern.patterns["recommended_weights"]
     evidence = load_evidence(planted.holdout.client, now=NOW)
     finished = evidence.lead_state != IN_FLIGHT
     components = dict(
@@ -63,7 +65,7 @@ def test_learned_weights_rank_held_out_leads_better_than_the_defaults(planted):
 
 
 def test_rates_follow_the_planted_profile(planted):
-    rates = detect_who(planted.train.client, now=NOW).pattern.patterns["conversion_rate_by"]
+    rates = detect("who", planted.train.client, now=NOW).pattern.patterns["conversion_rate_by"]
 
     by_lift = sorted(rates["industry"], key=lambda industry: -rates["industry"][industry]["lift"])
     assert set(by_lift[:2]) == set(ICP["industries"])
@@ -87,7 +89,7 @@ def test_only_finished_leads_count_and_every_booking_is_one(planted):
         .distinct()
     )
 
-    pattern = detect_who(client, now=NOW).pattern.patterns
+    pattern = detect("who", client, now=NOW).pattern.patterns
 
     assert in_flight.exists()
     assert pattern["sample_size"] == touched.count() - in_flight.count()
@@ -95,8 +97,8 @@ def test_only_finished_leads_count_and_every_booking_is_one(planted):
 
 
 def test_weights_move_away_from_the_defaults_in_proportion_to_the_evidence(planted):
-    big = detect_who(planted.train.client, now=NOW).pattern.patterns
-    small = detect_who(generate_client(n_leads=400, seed=5, now=NOW).client, now=NOW).pattern.patterns
+    big = detect("who", planted.train.client, now=NOW).pattern.patterns
+    small = detect("who", generate_client(n_leads=400, seed=5, now=NOW).client, now=NOW).pattern.patterns
 
     for pattern in (big, small):
         strength = pattern["confidence"]
@@ -114,7 +116,7 @@ def test_weights_move_away_from_the_defaults_in_proportion_to_the_evidence(plant
 def test_tiny_data_saves_nothing():
     client = generate_client(n_leads=40, seed=3, now=NOW).client
 
-    result = detect_who(client, now=NOW)
+    result = detect("who", client, now=NOW)
 
     assert not result.saved
     assert "finished leads" in result.reason
@@ -123,8 +125,8 @@ def test_tiny_data_saves_nothing():
 
 
 def test_weights_follow_the_coefficients_inside_the_bounds():
-    proportional = weights_from_coefficients(np.array([1.0, 1.2, 1.5, 0.8]))
-    dominant = weights_from_coefficients(np.array([0.0, 0.1, 5.0, -2.0]))
+    proportional = weights_from_coefficients(np.array([1.0, 1.2, 1.5, 0.8]), fallback=DEFAULT_WEIGHTS)
+    dominant = weights_from_coefficients(np.array([0.0, 0.1, 5.0, -2.0]), fallback=DEFAULT_WEIGHTS)
 
     assert proportional == pytest.approx(
         {"data_quality": 0.1889, "authority": 0.2267, "company_fit": 0.2833, "timing": 0.1511}, abs=1e-4
@@ -138,8 +140,10 @@ def test_weights_follow_the_coefficients_inside_the_bounds():
         assert validate_weights(weights)
 
 
-def test_no_helpful_component_leaves_the_defaults():
-    assert weights_from_coefficients(np.array([-1.0, 0.0, -0.5, -3.0])) == DEFAULT_WEIGHTS
+def test_no_helpful_component_leaves_the_weights_in_use():
+    in_use = {"data_quality": 0.1, "authority": 0.2, "company_fit": 0.35, "timing": 0.2}
+
+    assert weights_from_coefficients(np.array([-1.0, 0.0, -0.5, -3.0]), fallback=in_use) == in_use
 
 
 def test_the_regression_recovers_known_coefficients():
@@ -148,7 +152,10 @@ def test_the_regression_recovers_known_coefficients():
     truth = np.array([0.0, 1.0, 3.0, -1.0])
     y = rng.random(20000) < 1 / (1 + np.exp(-(-2 + x @ truth)))
 
-    intercept, coefficients = fit_logistic(x, y)
+    fit = fit_logistic(x, y)
 
-    assert intercept == pytest.approx(-2, abs=0.15)
-    assert coefficients == pytest.approx(truth, abs=0.2)
+    assert fit.intercept == pytest.approx(-2, abs=0.15)
+    assert fit.coefficients == pytest.approx(truth, abs=0.2)
+    # The standard errors are those of the fit: about 95% of such fits land within 1.96 of them.
+    assert np.all(np.abs(fit.coefficients - truth) < 3 * fit.standard_errors)
+    assert np.all(fit.standard_errors < 0.2)

@@ -1,4 +1,4 @@
-"""What every detector shares: the evidence (who was touched, how each lead ended), the statistics, saving.
+"""The evidence every detector reads: who was touched, how each lead ended, as numpy columns.
 
 Outcomes. A *conversion* is a booked meeting: a `meeting_booked` activity,
 any activity flagged `led_to_booking` (a call that booked the meeting), or a
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,30 +35,13 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from engines.exceptions import NotEnoughEvidence
 from engines.services.content import CTA_PATTERNS, PAIN_POINT_KEYWORDS, PERSONALIZATION_FLAGS
-from engines.services.patterns import validate_pattern
-from outreach.models import Activity, ActivityAction, Channel, Client, ConversionPattern, Lead, ScheduledTouch
+from outreach.models import Activity, ActivityAction, Channel, Client, Lead, ScheduledTouch
 from outreach.models.choices import REPLY_ACTIONS, SENT_ACTIONS, TouchStatus
-
-logger = logging.getLogger(__name__)
 
 WINDOW_DAYS = 90
 SETTLE_DAYS = 10
-VALID_DAYS = 7
-# Buckets (a day, a CTA, a sequence...) with fewer units than this are reported nowhere and never ranked.
-MIN_BUCKET = 30
-# Below this many positive outcomes, or this many finished units, a detector saves nothing. Rankings of
-# touches (days, hours, words) split the evidence many ways: they need more of it.
-MIN_EVENTS = 20
-MIN_UNITS = 100
-MIN_TOUCH_EVENTS = 50
-MIN_TOUCHES = 500
-# The Beta prior every rate is smoothed with is worth this many outcomes at the client's overall rate.
-PRIOR_EVENTS = 5.0
-# Confidence (and WHO's pull away from the default weights) is events / (events + this).
-HALF_CONFIDENCE_EVENTS = 100
-# Effective / ineffective means the 99% interval of the lift excludes 1: dozens of lifts are tested at once.
-STRONG_Z = 2.576
 
 CHANNELS: tuple[str, ...] = tuple(Channel.values)
 PAIN_POINTS: tuple[str, ...] = tuple(PAIN_POINT_KEYWORDS)
@@ -69,26 +51,15 @@ FLAGS: tuple[str, ...] = PERSONALIZATION_FLAGS
 CONVERTED, LOST, IN_FLIGHT = 1, 0, -1
 OUTCOME_BOOKING = "booking"
 OUTCOME_RESPONSE = "booking_or_reply"
+# Below this many positive outcomes, or this many finished units, a detector saves nothing. Rankings of
+# touches (days, hours, words) split the evidence many ways: they need more of it.
+MIN_EVENTS = 20
+MIN_UNITS = 100
+MIN_TOUCH_EVENTS = 50
+MIN_TOUCHES = 500
 _PENDING = (TouchStatus.PLANNED, TouchStatus.SENDING)
 _NO_SEQUENCE = b"\x00" * 16
 _CHUNK = 50_000
-
-
-@dataclass(frozen=True)
-class DetectionResult:
-    """What one detector did for one client: the saved pattern, or None and why nothing was saved."""
-
-    pattern_type: str
-    pattern: ConversionPattern | None
-    reason: str
-
-    @property
-    def saved(self) -> bool:
-        return self.pattern is not None
-
-
-class NotEnoughEvidence(Exception):
-    """Raised inside a detector when the data cannot support a pattern; the message says why."""
 
 
 @dataclass
@@ -132,6 +103,13 @@ class Evidence:
         return self.t_words is not None
 
     @functools.cached_property
+    def lead_first_at(self) -> np.ndarray:
+        """Epoch of each lead's first touch in the window."""
+        first = np.full(len(self.lead_ids), np.inf)
+        np.minimum.at(first, self.t_lead, self.t_at)
+        return first
+
+    @functools.cached_property
     def t_finished(self) -> np.ndarray:
         """Touches whose lead's outcome is known (converted or finished without converting)."""
         return self.lead_state[self.t_lead] != IN_FLIGHT
@@ -154,6 +132,18 @@ class Evidence:
     def sent_in_window(self) -> QuerySet:
         """The window's sent touches, as a queryset other queries can filter on (a subquery, never a list)."""
         return sent_touches(self.client, self.since, self.now)
+
+
+def require(condition: bool, reason: str) -> None:
+    if not condition:
+        raise NotEnoughEvidence(reason)
+
+
+def require_events(
+    units: int, events: int, *, unit: str, event: str, min_units: int = MIN_UNITS, min_events: int = MIN_EVENTS
+) -> None:
+    require(units >= min_units, f"only {units} finished {unit} in the window (need {min_units})")
+    require(events >= min_events, f"only {events} {event} in the window (need {min_events})")
 
 
 def sent_touches(client: Client, since: datetime, now: datetime) -> QuerySet:
@@ -190,7 +180,7 @@ def fetch_columns(queryset: QuerySet, columns: dict[str, object]) -> dict[str, l
     rows = queryset.order_by().annotate(**annotations).values_list(*selected).iterator(chunk_size=_CHUNK)
     out: dict[str, list] = {name: [] for name in columns}
     while chunk := list(itertools.islice(rows, _CHUNK)):
-        for values, name in zip(zip(*chunk), columns):
+        for values, name in zip(zip(*chunk, strict=True), columns, strict=True):
             out[name].extend(values)
     return out
 
@@ -201,6 +191,28 @@ def _epoch(values: list) -> np.ndarray:
 
 def _uuid_bytes(values: list) -> np.ndarray:
     return np.frombuffer(b"".join(v.bytes if v is not None else _NO_SEQUENCE for v in values), dtype="S16")
+
+
+def _touch_columns(content: bool) -> dict[str, object]:
+    columns: dict[str, object] = {
+        "lead": "lead_id",
+        "at": "created_at",
+        "channel": code_column("channel", CHANNELS),
+        "touch": Coalesce(F("touch_number"), Value(0)),
+        "seq": "sequence_id",
+        "flagged": "led_to_booking",
+        "day": _snapshot_int("day_index"),
+        "hour": _snapshot_int("hour_of_day"),
+    }
+    if content:
+        columns |= {
+            "words": _snapshot_int("word_count"),
+            "cta": code_column("content_snapshot__cta_used", CTAS),
+            # The list is matched as JSON text ('"leads"' with its quotes) so it works on every database.
+            "pain": _bit_mask([Q(pain_text_annotation__contains=f'"{name}"') for name in PAIN_POINTS]),
+            "flags": _bit_mask([Q(**{f"content_snapshot__{flag}": True}) for flag in FLAGS]),
+        }
+    return columns
 
 
 def load_evidence(
@@ -214,29 +226,10 @@ def load_evidence(
     """Read the window's touches and outcomes of `client` and label every lead and touch (see the module doc)."""
     now = now or timezone.now()
     since = now - timedelta(days=window_days)
-    columns: dict[str, object] = {
-        "lead": "lead_id",
-        "at": "created_at",
-        "channel": code_column("channel", CHANNELS),
-        "touch": Coalesce(F("touch_number"), Value(0)),
-        "seq": "sequence_id",
-        "flagged": "led_to_booking",
-        "day": _snapshot_int("day_index"),
-        "hour": _snapshot_int("hour_of_day"),
-    }
-    if content:
-        pain_text = KeyTextTransform("pain_points_used", "content_snapshot")
-        columns |= {
-            "words": _snapshot_int("word_count"),
-            "cta": code_column("content_snapshot__cta_used", CTAS),
-            # The list is matched as JSON text ('"leads"' with its quotes) so it works on every database.
-            "pain": _bit_mask([Q(pain_text_annotation__contains=f'"{name}"') for name in PAIN_POINTS]),
-            "flags": _bit_mask([Q(**{f"content_snapshot__{flag}": True}) for flag in FLAGS]),
-        }
     queryset = sent_touches(client, since, now)
     if content:
-        queryset = queryset.annotate(pain_text_annotation=pain_text)
-    raw = fetch_columns(queryset, columns)
+        queryset = queryset.annotate(pain_text_annotation=KeyTextTransform("pain_points_used", "content_snapshot"))
+    raw = fetch_columns(queryset, _touch_columns(content))
 
     lead_of_touch = np.asarray(raw["lead"], dtype=np.int64)
     at = _epoch(raw["at"])
@@ -280,9 +273,8 @@ def load_evidence(
     return evidence
 
 
-def _label(evidence: Evidence, *, flagged: np.ndarray) -> None:
-    """Credit outcomes to touches and settle each lead's state."""
-    client, since, now = evidence.client, evidence.since, evidence.now
+def _outcomes(client: Client, since: datetime, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every outcome of the period: (lead id, epoch, is a booking), leads marked converted included."""
     outcomes = fetch_columns(
         Activity.objects.filter(client=client, created_at__gte=since, created_at__lte=now).filter(
             Q(action=ActivityAction.MEETING_BOOKED) | Q(led_to_booking=True) | Q(action__in=REPLY_ACTIONS)
@@ -304,7 +296,12 @@ def _label(evidence: Evidence, *, flagged: np.ndarray) -> None:
     o_lead = np.asarray(outcomes["lead"] + marked["lead"], dtype=np.int64)
     o_at = np.concatenate([_epoch(outcomes["at"]), _epoch(marked["at"])])
     o_booking = np.concatenate([np.asarray(outcomes["booking"], dtype=bool), np.ones(len(marked["lead"]), bool)])
+    return o_lead, o_at, o_booking
 
+
+def _label(evidence: Evidence, *, flagged: np.ndarray) -> None:
+    """Credit outcomes to touches and settle each lead's state."""
+    o_lead, o_at, o_booking = _outcomes(evidence.client, evidence.since, evidence.now)
     n_leads = len(evidence.lead_ids)
     t_lead, t_at = evidence.t_lead, evidence.t_at
     # The touch an outcome is credited to: the lead's last touch at or before it.
@@ -312,7 +309,7 @@ def _label(evidence: Evidence, *, flagged: np.ndarray) -> None:
     in_cohort = o_index < n_leads
     in_cohort[in_cohort] = evidence.lead_ids[o_index[in_cohort]] == o_lead[in_cohort]
     o_index, o_at, o_booking = o_index[in_cohort], o_at[in_cohort], o_booking[in_cohort]
-    origin = since.timestamp()
+    origin = evidence.since.timestamp()
     touch_keys = (t_lead.astype(np.int64) << 34) + np.floor(t_at - origin).astype(np.int64)
     outcome_keys = (o_index.astype(np.int64) << 34) + np.floor(o_at - origin).astype(np.int64)
     credited = np.searchsorted(touch_keys, outcome_keys, side="right") - 1
@@ -330,125 +327,22 @@ def _label(evidence: Evidence, *, flagged: np.ndarray) -> None:
     converted_at = np.full(n_leads, np.inf)
     bookings = valid & o_booking
     np.minimum.at(converted_at, o_index[bookings], o_at[bookings])
-    converted = np.isfinite(converted_at)
+    _settle(evidence, converted_at)
 
-    last_touch = np.full(n_leads, -np.inf)
-    np.maximum.at(last_touch, t_lead, t_at)
+
+def _settle(evidence: Evidence, converted_at: np.ndarray) -> None:
+    """Each lead's state: converted, finished without converting, or in flight (see the module doc)."""
+    converted = np.isfinite(converted_at)
+    last_touch = np.full(len(evidence.lead_ids), -np.inf)
+    np.maximum.at(last_touch, evidence.t_lead, evidence.t_at)
     pending_ids = np.asarray(
-        ScheduledTouch.objects.filter(client=client, status__in=_PENDING).values_list("lead_id", flat=True).distinct(),
+        ScheduledTouch.objects.filter(client=evidence.client, status__in=_PENDING)
+        .values_list("lead_id", flat=True)
+        .distinct(),
         dtype=np.int64,
     )
     pending = np.isin(evidence.lead_ids, pending_ids)
-    settled = last_touch <= (now - timedelta(days=evidence.settle_days)).timestamp()
+    settled = last_touch <= (evidence.now - timedelta(days=evidence.settle_days)).timestamp()
     state = np.where(converted, CONVERTED, np.where(~pending & settled, LOST, IN_FLIGHT)).astype(np.int8)
     evidence.lead_state = state
     evidence.lead_converted_at = np.where(converted, converted_at, np.nan)
-
-
-# ---------------------------------------------------------------- statistics
-
-
-def beta_prior(base_rate: float, events: float = PRIOR_EVENTS) -> tuple[float, float]:
-    """(alpha, beta) of a Beta prior centred on `base_rate` and worth `events` outcomes."""
-    p = min(max(base_rate, 1e-6), 1 - 1e-6)
-    return events, events * (1 - p) / p
-
-
-def smoothed_rate(positives, totals, base_rate: float, events: float = PRIOR_EVENTS) -> np.ndarray:
-    """Posterior mean rate of each bucket, pulled toward `base_rate` the fewer units it has."""
-    alpha, beta = beta_prior(base_rate, events)
-    return (np.asarray(positives, dtype=float) + alpha) / (np.asarray(totals, dtype=float) + alpha + beta)
-
-
-def lift_interval(k1, n1, k0, n0, z: float = STRONG_Z) -> tuple[np.ndarray, np.ndarray]:
-    """Interval of the rate ratio (k1/n1) / (k0/n0) from the log risk ratio, with half-counts against zeros."""
-    k1, n1, k0, n0 = (np.asarray(x, dtype=float) for x in (k1, n1, k0, n0))
-    ratio = ((k1 + 0.5) / (n1 + 0.5)) / ((k0 + 0.5) / (n0 + 0.5))
-    se = np.sqrt(1 / (k1 + 0.5) - 1 / (n1 + 0.5) + 1 / (k0 + 0.5) - 1 / (n0 + 0.5))
-    return ratio * np.exp(-z * se), ratio * np.exp(z * se)
-
-
-def confidence(events: int, half: int = HALF_CONFIDENCE_EVENTS) -> float:
-    """0 with no evidence, 0.5 at `half` positive outcomes, approaching 1 with more."""
-    return round(events / (events + half), 3) if events > 0 else 0.0
-
-
-def rate(value: float) -> float:
-    """A rate rounded for storage, kept inside [0, 1]."""
-    return min(max(round(float(value), 4), 0.0), 1.0)
-
-
-def require(condition: bool, reason: str) -> None:
-    if not condition:
-        raise NotEnoughEvidence(reason)
-
-
-def require_events(
-    units: int, events: int, *, unit: str, event: str, min_units: int = MIN_UNITS, min_events: int = MIN_EVENTS
-) -> None:
-    require(units >= min_units, f"only {units} finished {unit} in the window (need {min_units})")
-    require(events >= min_events, f"only {events} {event} in the window (need {min_events})")
-
-
-def lift_entry(k1: int, n1: int, k0: int, n0: int, base_rate: float) -> dict:
-    """Stored statistics of a feature: smoothed rates with and without it, their ratio and its interval."""
-    with_rate, without_rate = smoothed_rate([k1, k0], [n1, n0], base_rate)
-    low, high = lift_interval(k1, n1, k0, n0)
-    return {
-        "lift": round(float(with_rate / without_rate), 3),
-        "interval": [round(float(low), 3), round(float(high), 3)],
-        "rate_with": rate(with_rate),
-        "rate_without": rate(without_rate),
-        "sample_size": int(n1),
-        "positives": int(k1),
-    }
-
-
-# ---------------------------------------------------------------- saving
-
-
-def save_pattern(
-    client: Client,
-    pattern_type: str,
-    data: dict,
-    *,
-    now: datetime,
-    valid_days: int = VALID_DAYS,
-) -> ConversionPattern:
-    """Store a new pattern (history is kept) valid for `valid_days`; an invalid shape is a bug and raises."""
-    validate_pattern(pattern_type, data)
-    return ConversionPattern.objects.create(
-        client=client,
-        pattern_type=pattern_type,
-        patterns=data,
-        sample_size=data["sample_size"],
-        confidence=data["confidence"],
-        computed_at=now,
-        valid_until=now + timedelta(days=valid_days),
-    )
-
-
-def run_detector(
-    pattern_type: str,
-    learn,
-    client: Client,
-    *,
-    now: datetime | None,
-    window_days: int,
-    valid_days: int,
-    evidence: Evidence | None,
-    content: bool = False,
-) -> DetectionResult:
-    """Load the evidence if not given, learn, save; a detector without enough evidence saves nothing."""
-    now = now or timezone.now()
-    if evidence is None or (content and not evidence.has_content):
-        evidence = load_evidence(client, now=now, window_days=window_days, content=content)
-    try:
-        data = learn(evidence)
-    except NotEnoughEvidence as skipped:
-        logger.info("%s pattern of client %s not saved: %s", pattern_type, client.pk, skipped)
-        return DetectionResult(pattern_type, None, str(skipped))
-    pattern = save_pattern(client, pattern_type, data, now=evidence.now, valid_days=valid_days)
-    reason = f"saved from {data['sample_size']} {data['unit']}, confidence {data['confidence']:.2f}"
-    logger.info("%s pattern of client %s %s", pattern_type, client.pk, reason)
-    return DetectionResult(pattern_type, pattern, reason)

@@ -1,0 +1,263 @@
+"""The statistics the detectors share: grouped rates, lifts with their intervals, false discovery control.
+
+A detector names a winner (a day, a sequence, a CTA...) only when the
+evidence carries it. Each candidate is compared with the rest of the units
+(the risk ratio of its rate to theirs, stratified where like must be compared
+with like), and every candidate of one detection run is judged at once with
+the Benjamini-Hochberg procedure, so that on data where nothing matters a run
+names nothing in about 95 runs of 100 however many candidates it tries.
+
+Each p-value comes from a score statistic (computed under "no difference",
+so it keeps its level with few positives); the interval of each ratio is
+reported at the level the procedure used: with R discoveries among m tests, a
+(1 - alpha * R / m) interval (Benjamini & Yekutieli's false-coverage
+intervals), which for a discovery all but always excludes 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+# Buckets (a day, a CTA, a sequence...) with fewer units than this are reported nowhere and never tested.
+MIN_BUCKET = 30
+# The Beta prior every displayed rate is smoothed with is worth this many outcomes at the client's overall rate.
+PRIOR_EVENTS = 5.0
+# The false discovery rate of a detection run.
+FDR = 0.05
+_NORMAL = NormalDist()
+
+
+def beta_prior(base_rate: float, events: float = PRIOR_EVENTS) -> tuple[float, float]:
+    """(alpha, beta) of a Beta prior centred on `base_rate` and worth `events` outcomes."""
+    p = min(max(base_rate, 1e-6), 1 - 1e-6)
+    return events, events * (1 - p) / p
+
+
+def smoothed_rate(positives, totals, base_rate: float, events: float = PRIOR_EVENTS) -> np.ndarray:
+    """Posterior mean rate of each bucket, pulled toward `base_rate` the fewer units it has."""
+    alpha, beta = beta_prior(base_rate, events)
+    return (np.asarray(positives, dtype=float) + alpha) / (np.asarray(totals, dtype=float) + alpha + beta)
+
+
+def rate(value: float) -> float:
+    """A rate rounded for storage, kept inside [0, 1]."""
+    return min(max(round(float(value), 4), 0.0), 1.0)
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Units counted by label: `keys[i]` has `totals[i]` units, `positives[i]` of them positive.
+
+    `first[i]` is the index of the first unit carrying the label (for showing it as first spelled).
+    """
+
+    keys: np.ndarray
+    totals: np.ndarray
+    positives: np.ndarray
+    first: np.ndarray | None = None
+
+    def smoothed(self, base_rate: float) -> np.ndarray:
+        return smoothed_rate(self.positives, self.totals, base_rate)
+
+    def big_enough(self, minimum: int = MIN_BUCKET) -> np.ndarray:
+        """Indices of the groups with at least `minimum` units."""
+        return np.flatnonzero(self.totals >= minimum)
+
+
+def group(labels: np.ndarray, positive: np.ndarray, *, size: int | None = None) -> Groups:
+    """Count units and positives by label: integer labels 0..size-1 when `size` is given, any labels otherwise."""
+    weights = np.asarray(positive, dtype=float)
+    if size is not None:
+        labels = np.asarray(labels, dtype=np.int64)
+        return Groups(
+            keys=np.arange(size),
+            totals=np.bincount(labels, minlength=size),
+            positives=np.bincount(labels, weights=weights, minlength=size),
+        )
+    keys, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    return Groups(
+        keys=keys,
+        totals=np.bincount(inverse, minlength=len(keys)),
+        positives=np.bincount(inverse, weights=weights, minlength=len(keys)),
+        first=first,
+    )
+
+
+@dataclass(frozen=True)
+class Lifts:
+    """Rate ratios of several candidates against the rest.
+
+    `ratio` and `log_se` (the standard error of its log) give the intervals;
+    `z`, the score statistic of "no difference" (the (Cochran-)Mantel-Haenszel
+    or pooled two-proportion z, positive when the candidate does better), gives
+    the p-values: computed under the null, it keeps its nominal level where the
+    Wald statistic of the ratio, with few positives, does not.
+    """
+
+    ratio: np.ndarray
+    log_se: np.ndarray
+    z: np.ndarray
+
+    @property
+    def p_values(self) -> np.ndarray:
+        """Two-sided p-values of "the ratio is 1"."""
+        return np.array([math.erfc(abs(value) / math.sqrt(2)) if np.isfinite(value) else 1.0 for value in self.z])
+
+    def interval(self, z: float) -> tuple[np.ndarray, np.ndarray]:
+        spread = np.exp(z * self.log_se)
+        return self.ratio / spread, self.ratio * spread
+
+    def subset(self, indices: np.ndarray) -> Lifts:
+        return Lifts(self.ratio[indices], self.log_se[indices], self.z[indices])
+
+
+def lifts(k1, n1, k0, n0) -> Lifts:
+    """Ratio of the rates k1/n1 and k0/n0 from the log risk ratio, with half-counts against zeros."""
+    k1, n1, k0, n0 = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (k1, n1, k0, n0))
+    ratio = ((k1 + 0.5) / (n1 + 0.5)) / ((k0 + 0.5) / (n0 + 0.5))
+    se = np.sqrt(np.maximum(1 / (k1 + 0.5) - 1 / (n1 + 0.5) + 1 / (k0 + 0.5) - 1 / (n0 + 0.5), 0.0))
+    pooled = (k1 + k0) / np.maximum(n1 + n0, 1)
+    spread = np.sqrt(pooled * (1 - pooled) * (1 / np.maximum(n1, 1) + 1 / np.maximum(n0, 1)))
+    z = (k1 / np.maximum(n1, 1) - k0 / np.maximum(n0, 1)) / np.where(spread > 0, spread, np.inf)
+    return Lifts(ratio, se, z)
+
+
+def lift_interval(k1, n1, k0, n0, z: float = 2.576) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of the rate ratio (k1/n1) / (k0/n0) at the normal quantile `z`."""
+    return lifts(k1, n1, k0, n0).interval(z)
+
+
+def stratified_lifts(candidate: np.ndarray, positive: np.ndarray, stratum: np.ndarray, n_candidates: int) -> Lifts:
+    """Each candidate's rate against the other units' within the same strata (Mantel-Haenszel risk ratio).
+
+    `candidate[i]` is unit i's candidate (-1: none, but still part of the rest),
+    `stratum[i]` >= 0 its stratum. Strata where the candidate or the rest is
+    absent say nothing. The ratio's 2x2 tables get half-counts against zeros
+    and its variance is Greenland and Robins'; the p-value comes from the
+    Cochran-Mantel-Haenszel score statistic.
+    """
+    stratum = np.asarray(stratum, dtype=np.int64)
+    n_strata = int(stratum.max()) + 1 if len(stratum) else 1
+    positive = np.asarray(positive, dtype=float)
+    totals_s = np.bincount(stratum, minlength=n_strata).astype(float)
+    positives_s = np.bincount(stratum, weights=positive, minlength=n_strata)
+    mine = candidate >= 0
+    cell = candidate[mine].astype(np.int64) * n_strata + stratum[mine]
+    n1 = np.bincount(cell, minlength=n_candidates * n_strata).reshape(n_candidates, n_strata).astype(float)
+    a = np.bincount(cell, weights=positive[mine], minlength=n_candidates * n_strata).reshape(n_candidates, n_strata)
+    n0, c0 = totals_s - n1, positives_s - a
+    informative = (n1 > 0) & (n0 > 0)
+    z = _cmh_z(a, n1, n0, positives_s, totals_s, informative)
+    a, c0, n1, n0 = a + 0.5, c0 + 0.5, n1 + 1, n0 + 1
+    total = n1 + n0
+    r = np.where(informative, a * n0 / total, 0.0).sum(axis=1)
+    s = np.where(informative, c0 * n1 / total, 0.0).sum(axis=1)
+    spread = np.where(informative, (n1 * n0 * (a + c0) - a * c0 * total) / total**2, 0.0).sum(axis=1)
+    tested = (r > 0) & (s > 0)
+    ratio = np.where(tested, r / np.where(tested, s, 1.0), 1.0)
+    se = np.where(tested, np.sqrt(np.maximum(spread, 0.0) / np.where(tested, r * s, 1.0)), np.inf)
+    return Lifts(ratio, se, z)
+
+
+def _cmh_z(a, n1, n0, positives_s, totals_s, informative) -> np.ndarray:
+    """Cochran-Mantel-Haenszel score statistic per candidate: sum of (observed - expected) over its variance's root."""
+    totals = np.maximum(totals_s, 1)  # an empty stratum is never informative
+    expected = n1 * positives_s / totals
+    variance = n1 * n0 * positives_s * (totals_s - positives_s) / (totals**2 * np.maximum(totals_s - 1, 1))
+    difference = np.where(informative, a - expected, 0.0).sum(axis=1)
+    spread = np.sqrt(np.where(informative, variance, 0.0).sum(axis=1))
+    return difference / np.where(spread > 0, spread, np.inf)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One family of candidates after the run's false discovery control."""
+
+    ratio: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    q_values: np.ndarray
+    z: np.ndarray
+    alpha: float = FDR
+
+    @property
+    def better(self) -> np.ndarray:
+        """Candidates credibly above the rest: a discovery at the run's false discovery rate, upward."""
+        return (self.q_values <= self.alpha) & (self.z > 0)
+
+    @property
+    def worse(self) -> np.ndarray:
+        return (self.q_values <= self.alpha) & (self.z < 0)
+
+    def entry(self, i: int) -> dict:
+        """The stored statistics of candidate i; an interval that could not be computed is [null, null]."""
+        return {
+            "lift": round(float(self.ratio[i]), 3),
+            "interval": [_finite(self.low[i]), _finite(self.high[i])],
+            "q_value": round(float(self.q_values[i]), 4),
+        }
+
+
+def _finite(value: float) -> float | None:
+    return round(float(value), 3) if np.isfinite(value) and value > 0 else None
+
+
+def q_values(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values: a test is a discovery at false discovery rate alpha when q <= alpha."""
+    m = len(p)
+    if m == 0:
+        return np.array([])
+    order = np.argsort(p)
+    scaled = p[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+def judge(*families: Lifts, alpha: float = FDR) -> tuple[list[Verdict], float]:
+    """Judge every candidate of a run at once; returns one Verdict per family and the run's confidence.
+
+    Confidence is the strength of the best finding, 1 - its q-value, and 0 when
+    nothing is credible: it grows with the evidence, not with the sample size.
+    """
+    p = np.concatenate([family.p_values for family in families]) if families else np.array([])
+    q = q_values(p)
+    discoveries = int(np.count_nonzero(q <= alpha))
+    level = alpha * max(discoveries, 1) / max(len(p), 1)
+    z = _NORMAL.inv_cdf(1 - level / 2)
+    verdicts, start = [], 0
+    for family in families:
+        low, high = family.interval(z)
+        end = start + len(family.ratio)
+        verdicts.append(Verdict(family.ratio, low, high, q[start:end], family.z, alpha))
+        start = end
+    credible = [verdict.q_values[verdict.better | verdict.worse] for verdict in verdicts]
+    found = np.concatenate(credible) if credible else np.array([])
+    strength = round(float(1 - found.min()), 3) if len(found) else 0.0
+    return verdicts, strength
+
+
+def holdout_check(positive: np.ndarray, following: np.ndarray, *, checked: bool) -> dict:
+    """The held-out units that followed a choice made without them, against the rest: activated unless worse.
+
+    `checked` false (nothing was chosen, or nobody or everybody followed it)
+    records that no check was possible; such a pattern stays activated.
+    """
+    entry: dict = {"checked": checked, "units": int(len(positive)), "following": int(following.sum()) if checked else 0}
+    if not checked:
+        return {**entry, "activated": True}
+    k1, n1 = int(positive[following].sum()), int(following.sum())
+    k0, n0 = int(positive[~following].sum()), int((~following).sum())
+    low, high = lifts(k1, n1, k0, n0).interval(_NORMAL.inv_cdf(0.975))
+    return {
+        **entry,
+        "rate_following": rate(k1 / n1),
+        "rate_rest": rate(k0 / n0),
+        "interval": [round(float(low[0]), 3), round(float(high[0]), 3)],
+        "activated": bool(high[0] >= 1),
+    }
