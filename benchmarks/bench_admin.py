@@ -134,7 +134,7 @@ def populate() -> dict[str, int]:
             "sequence_id": "gen_random_uuid()",
             "touch_number": "1",
             "channel": "'email'",
-            "scheduled_at": "now() + make_interval(hours => g % 500)",
+            "scheduled_at": "now() + make_interval(hours => (g % 500)::int)",
             "status": "(ARRAY['planned', 'planned', 'cancelled'])[1 + g % 3]",
         },
     )
