@@ -99,13 +99,18 @@ class Slot:
 
 
 class Place:
-    """Where a lead is, as far as the calendar goes; remembers which days are public holidays there."""
+    """Where a lead is, as far as the calendar goes.
+
+    Remembers which days are public holidays there and which hours exist and
+    are legal, since every lead at the same place asks the same questions.
+    """
 
     def __init__(self, zone_name: str, country: str | None, region: str | None):
         self.zone = zoneinfo.ZoneInfo(zone_name)
         self.country = country
         self.region = region
         self._holidays: dict[date, bool] = {}
+        self._slots: dict[tuple[date, int, bool], Slot | None] = {}
 
     def is_holiday(self, day: date) -> bool:
         known = self._holidays.get(day)
@@ -115,12 +120,18 @@ class Place:
 
     def slot(self, day: date, hour: int, channel: str) -> Slot | None:
         """`hour` o'clock local on `day`, or None when the wall clock skips it (DST) or the channel may not be used."""
+        key = (day, hour, channel in TIMED_CHANNELS)
+        if key not in self._slots:
+            self._slots[key] = self._slot(day, hour, timed=key[2])
+        return self._slots[key]
+
+    def _slot(self, day: date, hour: int, *, timed: bool) -> Slot | None:
         wall = datetime.combine(day, time(hour))
         utc = wall.replace(tzinfo=self.zone).astimezone(UTC)
         local = utc.astimezone(self.zone)
         if local.replace(tzinfo=None) != wall:
             return None
-        if channel in TIMED_CHANNELS and not within_contact_hours(wall, self.country, self.region):
+        if timed and not within_contact_hours(wall, self.country, self.region):
             return None
         return Slot(local, utc)
 

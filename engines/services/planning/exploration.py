@@ -158,12 +158,12 @@ class ArmSet(Generic[K]):
         self.beta = 1.0 + trials - successes
 
     def draw(self, rng: np.random.Generator, top: int = 1) -> tuple[list[K], dict]:
-        """Thompson sampling: one draw per arm from Beta(1 + successes, 1 + failures); the `top` best, best first.
+        """Thompson sampling: one draw per arm from Beta(1 + successes, 1 + failures); the `top` best, best first."""
+        return self.choose(rng.beta(self.alpha, self.beta), top)
 
-        Returns their keys and the JSON record of the draw (the chosen arms, and
-        every arm's successes, trials and draw). Ties go to the earlier arm.
-        """
-        draws = rng.beta(self.alpha, self.beta)
+    def choose(self, draws: np.ndarray, top: int) -> tuple[list[K], dict]:
+        """The keys of the `top` arms with the highest `draws`, best first (ties to the earlier arm), and the
+        JSON record of the draw: the chosen arms, and every arm's successes, trials and draw."""
         order = np.argsort(-draws, kind="stable")[:top].tolist()
         rounded = np.round(draws, DRAW_DECIMALS).tolist()
         record = {
@@ -200,6 +200,9 @@ class Explorer:
         self.days = ArmSet(day_arms(when) if self.rate else [])
         self.hours = ArmSet(hour_arms(when) if self.rate else [])
         self._decisions: list[float] = []
+        parts = (self.sequences, self.days, self.hours)
+        self._alpha = np.concatenate([part.alpha for part in parts])
+        self._beta = np.concatenate([part.beta for part in parts])
 
     def explores(self) -> bool:
         """Whether the next plan explores: true for `rate` of plans, at random."""
@@ -213,8 +216,11 @@ class Explorer:
         """An exploration for the next plan, or None when this plan follows the patterns (1 - rate of plans)."""
         if not self.explores():
             return None
-        sequence, sequence_record = self.sequences.draw(self.rng)
-        days, days_record = self.days.draw(self.rng, TOP_PREFERENCES)
-        hours, hours_record = self.hours.draw(self.rng, TOP_PREFERENCES)
+        # One Beta call for the three choices: numpy's per-call checks cost more than the draws themselves.
+        draws = self.rng.beta(self._alpha, self._beta)
+        ends = np.cumsum([len(self.sequences.arms), len(self.days.arms)])
+        sequence, sequence_record = self.sequences.choose(draws[: ends[0]], 1)
+        days, days_record = self.days.choose(draws[ends[0] : ends[1]], TOP_PREFERENCES)
+        hours, hours_record = self.hours.choose(draws[ends[1] :], TOP_PREFERENCES)
         record = {"method": "thompson", "sequence": sequence_record, "days": days_record, "hours": hours_record}
         return Exploration(sequence[0], tuple(days), tuple(hours), record)
