@@ -75,6 +75,10 @@ def open_tasks(*, client: Client | None = None, kind: str | None = None, due_by:
 
 
 def _locked_open(task: ManualTask) -> ManualTask:
+    """The task, locked with its touch, when it is still open; InvalidTouch otherwise."""
+    if task.scheduled_touch_id is not None:
+        # Touch before task: the order cancel_planned_touches locks them in, so the two never deadlock.
+        list(ScheduledTouch.objects.select_for_update().filter(pk=task.scheduled_touch_id).values_list("pk"))
     locked = (
         # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to the touch.
         ManualTask.objects.select_for_update(of=("self",))

@@ -1,11 +1,12 @@
 """People's work: a LinkedIn or call touch is recorded as sent only when the person marks its task done."""
 
+import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError, connection
 
 from engines.exceptions import InvalidTouch
 from engines.services.manual_tasks import complete_task, instructions, open_tasks, skip_task
@@ -216,3 +217,37 @@ def test_open_tasks_lists_what_is_left_soonest_first():
     assert list(open_tasks(kind="linkedin")) == [first]
     assert list(open_tasks(client=first.client)) == [first]
     assert list(open_tasks(due_by=NOW - timedelta(minutes=1))) == [call]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_closing_one_task_at_once_record_it_once():
+    task = opened()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def close(action):
+        try:
+            barrier.wait()
+            action(ManualTask.objects.get(pk=task.pk))
+            outcomes.append("ok")
+        except (InvalidTouch, OperationalError) as exc:  # SQLite may refuse the second writer outright
+            outcomes.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=close, args=(lambda t: complete_task(t, now=LATER),)),
+        threading.Thread(target=close, args=(lambda t: skip_task(t, reason="not needed", now=LATER),)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcomes.count("ok") == 1
+    task.refresh_from_db()
+    touch = touch_of(task)
+    if task.status == "done":
+        assert (touch.status, Activity.objects.count()) == ("sent", 1)
+    else:
+        assert (task.status, touch.status, Activity.objects.count()) == ("skipped", "cancelled", 0)
