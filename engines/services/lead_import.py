@@ -23,13 +23,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import phonenumbers
 import tablib
 from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator, URLValidator
-from django.db import IntegrityError, transaction
+from django.core.validators import EmailValidator
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from engines.exceptions import EngineError
@@ -108,7 +110,6 @@ IMPORTED_FIELDS = (
     "linkedin_url",
 )
 _validate_email = EmailValidator()
-_validate_url = URLValidator(schemes=["http", "https"])
 
 
 @dataclass
@@ -216,7 +217,7 @@ def clean_row(line: int, raw: Mapping[str, Any], default_region: str | None) -> 
             continue
         row.raw[name] = text
         try:
-            row.values.update(_clean_value(name, text, value))
+            row.values.update(_clean_value(name, text))
         except ValidationError as exc:
             row.errors.setdefault(name, []).extend(exc.messages)
     if "phone" in row.values:
@@ -231,21 +232,14 @@ def clean_row(line: int, raw: Mapping[str, Any], default_region: str | None) -> 
     return row
 
 
-def _clean_value(name: str, text: str, value: Any) -> dict[str, Any]:
+def _clean_value(name: str, text: str) -> dict[str, Any]:
     if name == "full_name":
         first, _, last = text.partition(" ")
         return {"first_name": first, "last_name": last.strip()}
     if name in TEXT_LIMITS and len(text) > TEXT_LIMITS[name]:
         raise ValidationError(f"Longer than {TEXT_LIMITS[name]} characters")
-    cleaners: dict[str, Callable[[str], Any]] = {
-        "email": normalize_email,
-        "employee_count": lambda _text: parse_employee_count(value),
-        "country": normalize_country,
-        "region": str.upper,
-        "timezone": normalize_timezone,
-        "linkedin_url": normalize_url,
-    }
-    return {name: cleaners.get(name, str)(text)}
+    cleaner = _CLEANERS.get(name)
+    return {name: cleaner(text) if cleaner else text}
 
 
 def _text(value: Any) -> str:
@@ -298,11 +292,11 @@ def _zones_by_lower_name() -> dict[str, str]:
 
 
 def normalize_url(text: str) -> str:
+    """A web address, https when typed without a scheme (checked lightly: URLValidator costs 100,000 rows seconds)."""
     url = text if "://" in text else f"https://{text}"
-    try:
-        _validate_url(url)
-    except ValidationError:
-        raise ValidationError(f"{text!r} is not a web address") from None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "." not in parts.netloc or " " in url:
+        raise ValidationError(f"{text!r} is not a web address")
     return url
 
 
@@ -317,6 +311,16 @@ def parse_employee_count(value: Any) -> int:
     if not numbers or min(numbers) < 0:
         raise ValidationError(f"{_text(value)!r} is not a number of employees")
     return round(sum(numbers) / len(numbers))
+
+
+_CLEANERS: dict[str, Callable[[str], Any]] = {
+    "email": normalize_email,
+    "employee_count": parse_employee_count,
+    "country": normalize_country,
+    "region": str.upper,
+    "timezone": normalize_timezone,
+    "linkedin_url": normalize_url,
+}
 
 
 def _resolve_duplicates(preview: ImportPreview) -> None:
@@ -364,8 +368,8 @@ def apply_import(preview: ImportPreview, *, progress: Callable[[int], Any] | Non
     try:
         with transaction.atomic():
             _resolve_duplicates(preview)
-            created = _create_leads(preview, progress)
             updated = _update_leads(preview, progress)
+            created = _create_leads(preview, progress)
     except IntegrityError as exc:
         raise LeadImportError(f"Nothing was imported: the database refused the rows ({exc}). Try again.") from exc
     lead_ids = created + updated
@@ -407,23 +411,55 @@ def score_and_plan_leads(client: Client, lead_ids: Sequence[int]) -> dict[str, i
 
 def _create_leads(preview: ImportPreview, progress: Callable[[int], Any] | None) -> list[int]:
     """Insert the new rows (and fold later same-email rows into them when updating); their ids."""
-    new_by_key: dict[str, Lead] = {}
-    leads: list[Lead] = []
+    new_by_key: dict[str, dict[str, Any]] = {}
+    new_rows: list[dict[str, Any]] = []
     for row in preview.rows:
         if row.action == RowAction.NEW:
-            lead = Lead(client=preview.client, **row.values)
-            leads.append(lead)
+            values = dict(row.values)
+            new_rows.append(values)
             if row.email_key:
-                new_by_key[row.email_key] = lead
+                new_by_key[row.email_key] = values
         elif row.action == RowAction.UPDATE and row.lead_id is None:
-            # A later row of the file with the email of a new row: the later values win.
-            _merge(new_by_key[row.email_key], row.values)
+            # A later row of the file with the email of a new row: the later values win, the first email spelling.
+            new_by_key[row.email_key].update((k, v) for k, v in row.values.items() if k != "email")
+    insert = _copy_leads if connection.vendor == "postgresql" else _bulk_create_leads
     ids: list[int] = []
-    for start in range(0, len(leads), WRITE_BATCH_SIZE):
-        batch = Lead.objects.bulk_create(leads[start : start + WRITE_BATCH_SIZE])
-        ids.extend(lead.pk for lead in batch)
+    for start in range(0, len(new_rows), WRITE_BATCH_SIZE):
+        batch = new_rows[start : start + WRITE_BATCH_SIZE]
+        ids.extend(insert(preview.client, batch))
         if progress is not None:
             progress(len(batch))
+    return ids
+
+
+def _bulk_create_leads(client: Client, rows: list[dict[str, Any]]) -> list[int]:
+    return [lead.pk for lead in Lead.objects.bulk_create(Lead(client=client, **values) for values in rows)]
+
+
+def _copy_leads(client: Client, rows: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: ids drawn from the sequence, rows sent with one COPY (bulk_create spends seconds per
+    10,000 rows preparing values). Fields the file does not give get their model defaults."""
+    meta, quote = Lead._meta, connection.ops.quote_name
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    now = timezone.now()
+    defaults = {
+        field.attname: now
+        if getattr(field, "auto_now_add", False)
+        else field.get_db_prep_save(field.get_default(), connection)
+        for field in fields
+    }
+    defaults["client_id"] = client.pk
+    columns = ", ".join(quote(column) for column in [meta.pk.column, *(field.column for field in fields)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(rows)],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for pk, values in zip(ids, rows, strict=True):
+                row = {**defaults, **values}
+                copy.write_row([pk, *(row[field.attname] for field in fields)])
     return ids
 
 
@@ -440,10 +476,20 @@ def _update_leads(preview: ImportPreview, progress: Callable[[int], Any] | None)
         leads = list(Lead.objects.select_for_update().filter(client=preview.client, pk__in=batch_ids))
         for lead in leads:
             _merge(lead, values_by_id[lead.pk])
-        Lead.objects.bulk_update(leads, fields)
+        _write_updates(leads, fields)
         if progress is not None:
             progress(len(batch_ids))
     return ids
+
+
+def _write_updates(leads: list[Lead], fields: list[str]) -> None:
+    """One UPDATE per lead through executemany: bulk_update's CASE expressions cost seconds per thousand rows."""
+    meta, quote = Lead._meta, connection.ops.quote_name
+    column_of = {field.name: field.column for field in meta.concrete_fields}
+    assignments = ", ".join(f"{quote(column_of[name])} = %s" for name in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [[getattr(lead, name) for name in fields] + [lead.pk] for lead in leads])
 
 
 def _merge(lead: Lead, values: Mapping[str, Any]) -> None:

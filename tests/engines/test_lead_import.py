@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import tablib
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django_q.conf import Conf
 from django_q.models import Task
 
@@ -197,22 +197,27 @@ def test_the_same_email_twice_in_the_file_makes_one_lead(client, choice, title):
     assert list(Lead.objects.values_list("title", flat=True)) == [title]
 
 
-def test_a_database_failure_midway_leaves_nothing_half_imported(
-    client, monkeypatch, django_capture_on_commit_callbacks
-):
-    LeadFactory(client=client, email="sam1@clinic1.example.com")
+def refuse_new_leads(execute, sql, params, many, context):
+    """A database that refuses to add leads (ids drawn for COPY on PostgreSQL, INSERT elsewhere)."""
+    if 'INSERT INTO "outreach_lead"' in sql or "nextval" in sql:
+        raise IntegrityError("disk full")
+    return execute(sql, params, many, context)
+
+
+def test_a_database_failure_midway_leaves_nothing_half_imported(client, django_capture_on_commit_callbacks):
+    lead = LeadFactory(client=client, email="sam1@clinic1.example.com", title="Owner")
     preview = preview_import(client, HEADERS, [_row(1), _row(2)], on_duplicate="update")
 
-    def refuse(*args, **kwargs):
-        raise IntegrityError("disk full")
-
-    monkeypatch.setattr(Lead.objects, "bulk_update", refuse)
+    # Updates are written first, then the new leads: the insert fails after the update went through.
     with (
+        connection.execute_wrapper(refuse_new_leads),
         django_capture_on_commit_callbacks() as callbacks,
         pytest.raises(LeadImportError, match="Nothing was imported"),
     ):
         apply_import(preview)
 
+    lead.refresh_from_db()
+    assert lead.title == "Owner"
     assert not Lead.objects.filter(email="sam2@clinic2.example.com").exists()
     assert callbacks == []
 

@@ -6,10 +6,11 @@ import pytest
 import tablib
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError
+from django.db import connection
 from django.urls import reverse
 
 from outreach.models import Lead
+from tests.engines.test_lead_import import refuse_new_leads
 from tests.factories import ClientFactory, LeadFactory, StaffUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -133,14 +134,11 @@ def test_an_xlsx_file_is_imported(staff, harbour):
     assert harbour.leads.get().employee_count == 20
 
 
-def test_a_failure_at_confirm_leaves_nothing_imported(staff, harbour, monkeypatch):
+def test_a_failure_at_confirm_leaves_nothing_imported(staff, harbour):
     preview = _upload(staff, harbour, GOOD_CSV)
 
-    def refuse(*args, **kwargs):
-        raise IntegrityError("duplicate key")
-
-    monkeypatch.setattr(Lead.objects, "bulk_create", refuse)
-    response = _confirm(staff, preview)
+    with connection.execute_wrapper(refuse_new_leads):
+        response = _confirm(staff, preview)
 
     assert response.status_code == 302 and response.url == IMPORT
     assert "Nothing was imported" in _messages(response)[0]
