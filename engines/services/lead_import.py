@@ -1,8 +1,9 @@
 """Leads from a spreadsheet: check every row, show what importing would do, then write it all or nothing.
 
 `preview_import` maps the columns by header (common spellings accepted),
-normalises each row (phone to E.164, country to its ISO code, time zone to its
-IANA name) and lists each row's errors; it writes nothing. `apply_import`
+normalises each row as the models store values (engines.services.normalize: phone
+to E.164, country to its ISO code, time zone to its IANA name) and lists each
+row's errors; it writes nothing. `apply_import`
 writes a valid preview in one transaction: new leads with one bulk insert,
 duplicates (same email, any case, within the client) updated or skipped as the
 user chose. A failure anywhere rolls the whole import back.
@@ -15,9 +16,7 @@ created and updated leads.
 
 from __future__ import annotations
 
-import functools
 import re
-import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,10 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import phonenumbers
 import tablib
 from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -36,7 +33,7 @@ from django_q.tasks import async_task
 
 from engines.exceptions import EngineError
 from engines.services.allocator import allocate_leads
-from engines.services.geo import country_code
+from engines.services.normalize import normalize_country, normalize_email, normalize_phone, normalize_timezone
 from engines.services.scorer import score_leads
 from outreach.models import Client, Lead
 
@@ -109,7 +106,6 @@ IMPORTED_FIELDS = (
     "timezone",
     "linkedin_url",
 )
-_validate_email = EmailValidator()
 
 
 @dataclass
@@ -249,46 +245,6 @@ def _text(value: Any) -> str:
         # Spreadsheets hand whole numbers back as floats: 20.0 employees, a phone number typed without its "+".
         value = int(value)
     return " ".join(str(value).split())
-
-
-def normalize_email(text: str) -> str:
-    try:
-        _validate_email(text)
-    except ValidationError:
-        raise ValidationError(f"{text!r} is not an email address") from None
-    return text
-
-
-def normalize_phone(text: str, region: str | None) -> str:
-    """`text` as E.164; a national number needs the row's country (or the client's) to be read."""
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise ValidationError(
-            f"{text!r} is not a phone number we can dial: give it in international form, e.g. +61 412 345 678"
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalize_country(text: str) -> str:
-    code = country_code(text)
-    if code is None:
-        raise ValidationError(f"Unknown country {text!r}: use its English name or ISO code, e.g. Australia or AU")
-    return code
-
-
-def normalize_timezone(text: str) -> str:
-    zone = _zones_by_lower_name().get(text.lower())
-    if zone is None:
-        raise ValidationError(f"Unknown time zone {text!r}: use an IANA name such as Australia/Sydney")
-    return zone
-
-
-@functools.cache
-def _zones_by_lower_name() -> dict[str, str]:
-    return {zone.lower(): zone for zone in zoneinfo.available_timezones()}
 
 
 def normalize_url(text: str) -> str:
