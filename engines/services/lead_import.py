@@ -1,15 +1,16 @@
 """Leads from a spreadsheet: check every row, show what importing would do, then write it all or nothing.
 
 `preview_import` maps the columns by header (common spellings accepted),
-normalises each row as the models store values (engines.services.normalize: phone
-to E.164, country to its ISO code, time zone to its IANA name) and lists each
-row's errors; it writes nothing. `apply_import`
-writes a valid preview in one transaction: new leads with one bulk insert,
-duplicates (same email, any case, within the client) updated or skipped as the
-user chose. A failure anywhere rolls the whole import back.
+normalises each row as the models store values (engines.services.normalize:
+phone to E.164, country to its ISO code, time zone to its IANA name) and lists
+each row's errors; it writes nothing. `apply_import` writes a valid preview in
+one transaction: new leads in bulk (COPY on PostgreSQL), duplicates (same
+email, any case, within the client) updated or skipped as the user chose. A
+failure anywhere rolls the whole import back.
 
-Bulk writes fire no `post_save` signals: nothing that listens to lead saves
-runs for imported rows. Instead, once the transaction commits, ONE django-q2
+Bulk writes fire no signals, so the per-lead `post_save` trigger
+(engines.signals.lead_saved: score, then plan, one task per lead) does not
+run for imported rows. Instead, once the transaction commits, ONE django-q2
 task (`engines.tasks.score_and_plan_imported_leads`) scores and plans all the
 created and updated leads.
 """
