@@ -172,3 +172,89 @@ def test_tiny_data_saves_nothing():
     assert "sequences" in result.reason
     assert not ConversionPattern.objects.filter(client=client).exists()
     assert Activity.objects.filter(client=client).exists()
+
+
+def planned_run(client, channels, *, booked, strategy="", lead_fields=None, days=30):
+    """A finished sequence: touch 1 sent, the rest of the plan cancelled after a booking or left failed."""
+    lead = LeadFactory(client=client, **(lead_fields or {}))
+    sequence_id = uuid.uuid4()
+    at = NOW - timedelta(days=days)
+    sent = ActivityFactory(
+        lead=lead,
+        action=f"{channels[0]}_sent",
+        channel=channels[0],
+        touch_number=1,
+        sequence_id=sequence_id,
+        created_at=at,
+        content_snapshot=build_content_snapshot("Hi", lead, channel=channels[0], sent_at=at),
+    )
+    for number, channel in enumerate(channels, start=1):
+        ScheduledTouchFactory(
+            lead=lead,
+            sequence_id=sequence_id,
+            touch_number=number,
+            channel=channel,
+            status="sent" if number == 1 else ("cancelled" if booked else "failed"),
+            activity=sent if number == 1 else None,
+            lead_tier="warm",
+            planned_sequence=strategy,
+            scheduled_at=at,
+        )
+    if booked:
+        ActivityFactory(
+            lead=lead,
+            action="meeting_booked",
+            channel="",
+            touch_number=None,
+            sequence_id=None,
+            led_to_booking=True,
+            created_at=at + timedelta(hours=5),
+        )
+
+
+def test_a_plan_cut_down_by_reachability_is_no_strategy_for_leads_reachable_everywhere():
+    client = ClientFactory()
+    email_only = {"phone": "", "linkedin_url": ""}
+    for i in range(80):
+        # Leads reachable only by email booked far more often, on what was left of their plans.
+        planned_run(client, ["email", "email", "email"], booked=i < 40, lead_fields=email_only)
+        planned_run(
+            client,
+            ["email", "email", "email"],
+            booked=i < 40,
+            strategy="linkedin>email>sms>email",
+            lead_fields=email_only,
+        )
+    for i in range(120):
+        planned_run(client, ["linkedin", "email", "sms", "email"], booked=i < 12, strategy="linkedin>email>sms>email")
+        planned_run(client, ["email", "sms", "email"], booked=i < 12, strategy="email>sms>email")
+
+    pattern = detect("how", client, now=NOW).pattern.patterns
+
+    assert pattern["winning_sequences"] == []
+    assert pattern["best_first_channel"] is None
+    assert set(pattern["no_preference"]) == {"winning_sequences", "best_first_channel"}
+    assert pattern["evidence"] == {"comparable_sequences": 240, "left_out_partial_reach": 160}
+    assert sorted((arm["sequence"], arm["successes"], arm["trials"]) for arm in pattern["arms"]) == [
+        (["email", "sms", "email"], 12, 120),
+        (["linkedin", "email", "sms", "email"], 12, 120),
+    ]
+    assert pattern["sample_size"] == 400
+    assert pattern_errors("how", pattern) == []
+
+
+def test_the_allocator_s_recorded_strategy_is_the_sequence_compared():
+    client = ClientFactory()
+    for i in range(150):
+        # The plan rows say email first; the strategy chosen (and recorded) opened on LinkedIn.
+        planned_run(client, ["email", "email"], booked=i < 45, strategy="linkedin>email>email")
+        planned_run(client, ["email", "sms"], booked=i < 10, strategy="")
+
+    pattern = detect("how", client, now=NOW).pattern.patterns
+
+    assert [entry["sequence"] for entry in pattern["winning_sequences"]] == [["linkedin", "email", "email"]]
+    winner = pattern["winning_sequences"][0]
+    assert (winner["conversions"], winner["sample_size"]) == (45, 150)
+    assert winner["interval"][0] > 1 and winner["q_value"] <= 0.05
+    assert pattern["best_first_channel"] == "linkedin"
+    assert pattern["confidence"] >= 0.95
