@@ -1,6 +1,7 @@
 import pytest
 
-from engines.providers.linkedin import RecordingLinkedInBackend, task_instructions
+from engines.providers import load_provider
+from engines.providers.linkedin import ManualTaskBackend, RecordingLinkedInBackend, task_instructions
 
 URL = "https://www.linkedin.com/in/pat"
 
@@ -28,3 +29,10 @@ def test_the_recording_backend_keeps_what_it_was_given():
     [sent] = RecordingLinkedInBackend.outbox
     assert sent["connection_note"] == "Hi" and sent["message_id"] == delivery.message_id
     assert delivery.delivery == "sent"
+
+
+def test_the_default_backend_sends_nothing_itself():
+    # The engine opens a ManualTask for it (engines.services.manual_tasks); a backend with `send` sends.
+    backend = load_provider("engines.providers.linkedin.ManualTaskBackend")
+    assert isinstance(backend, ManualTaskBackend)
+    assert not hasattr(backend, "send")
