@@ -6,7 +6,7 @@ import logging
 
 from django_q.tasks import async_task
 
-from engines.exceptions import SendBlocked
+from engines.exceptions import NotPlannable
 from engines.services import dispatch, triggers
 from engines.services.allocator import allocate_lead
 from engines.services.detectors import detect_patterns
@@ -69,7 +69,7 @@ def allocate_one_lead(lead_id: int) -> dict | None:
         return None
     try:
         return allocate_lead(lead)
-    except SendBlocked as exc:
+    except NotPlannable as exc:
         logger.info("lead %s not planned: %s", lead_id, exc.reason)
         return None
 

@@ -60,6 +60,7 @@ from engines.services.planning.touch_writer import (
 from outreach.models import Client, Lead, PatternType, ScheduledTouch
 
 __all__ = [
+    "ALLOCATABLE_STATUSES",
     "DEFAULT_BEST_DAYS",
     "DEFAULT_BEST_HOURS",
     "DEFAULT_GAPS",
