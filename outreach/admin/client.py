@@ -87,7 +87,7 @@ class ClientForm(forms.ModelForm):
         return countries
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         low, high = cleaned.get("employee_min"), cleaned.get("employee_max")
         if low is not None and high is not None and low > high:
             self.add_error("employee_max", "must be at least the lower bound")

@@ -59,10 +59,13 @@ class TierFilter(admin.SimpleListFilter):
         return list(Tier.choices)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
-        ranges = {Tier.HOT: Q(als_score__gte=80), Tier.WARM: Q(als_score__gte=50, als_score__lt=80)}
-        if self.value() == Tier.COOL:
-            return queryset.filter(Q(als_score__lt=50) | Q(als_score__isnull=True))
-        return queryset.filter(ranges[self.value()]) if self.value() in ranges else queryset
+        ranges: dict[str | None, Q] = {
+            Tier.HOT: Q(als_score__gte=80),
+            Tier.WARM: Q(als_score__gte=50, als_score__lt=80),
+            Tier.COOL: Q(als_score__lt=50) | Q(als_score__isnull=True),
+        }
+        condition = ranges.get(self.value())
+        return queryset if condition is None else queryset.filter(condition)
 
 
 class ScheduledTouchInline(admin.TabularInline):

@@ -7,7 +7,7 @@ reader here skips what it cannot read instead of raising.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -54,12 +54,13 @@ def wilson_interval(successes: float, trials: float, z: float = 1.96) -> tuple[f
 def readable(pattern: ConversionPattern) -> SafeString:
     data = _dict(pattern.patterns)
     context = {"pattern": pattern, "data": data}
-    render = {
+    renderers: dict[str, Callable[[dict], dict]] = {
         PatternType.WHO: _who,
         PatternType.WHEN: _when,
         PatternType.HOW: _how,
         PatternType.WHAT: _what,
-    }.get(pattern.pattern_type)
+    }
+    render = renderers.get(pattern.pattern_type)
     if render is not None:
         context.update(render(data))
     return render_to_string(f"admin/outreach/conversionpattern/{pattern.pattern_type}.html", context)

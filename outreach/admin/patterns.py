@@ -116,7 +116,7 @@ class ConversionPatternForm(forms.ModelForm):
         # must not stop it being retired.
         if self.instance.pk is not None and hasattr(errors, "error_dict") and "patterns" not in self.fields:
             errors.error_dict.pop("patterns", None)
-        super()._update_errors(errors)
+        super()._update_errors(errors)  # type: ignore[misc]  # BaseModelForm's, missing from django-stubs
 
 
 def _state_badge(state: str) -> SafeString:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 
 from outreach.models import Client, Lead
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
 
 
 def visible_clients(request: HttpRequest) -> QuerySet[Client]:
@@ -17,6 +20,8 @@ def visible_clients(request: HttpRequest) -> QuerySet[Client]:
     user = request.user
     if user.is_superuser:
         return clients
+    if user.pk is None:
+        return clients.none()
     return clients.filter(memberships__user_id=user.pk)
 
 
@@ -32,8 +37,10 @@ def scope_to_clients(queryset: QuerySet[Any], request: HttpRequest, client_field
 class VisibleClientFilter(admin.RelatedFieldListFilter):
     """The client filter of a changelist, offering only the clients the user may see."""
 
-    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[Any, str]]:
-        return [(pk, name) for pk, name in visible_clients(request).values_list("pk", "name")]
+    def field_choices(
+        self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[str, StrOrPromise]]:
+        return [(str(pk), name) for pk, name in visible_clients(request).values_list("pk", "name")]
 
 
 class ClientScopedAdmin(admin.ModelAdmin):
