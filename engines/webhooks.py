@@ -163,9 +163,14 @@ def is_soft_bounce(event: AnymailTrackingEvent) -> bool:
     return str(event.mta_response or "").strip()[:1] == "4"  # SMTP 4xx is temporary
 
 
+# What an outcome needs of the touch it answers: compiling all of Lead's columns cost more than the query.
+ANSWERED_FIELDS = ("lead__id", "lead__client_id", "client_id", "channel", "sequence_id", "touch_number")
+
+
 def _sent_email(message_id: str) -> Activity | None:
     return (
         Activity.objects.select_related("lead")
+        .only(*ANSWERED_FIELDS, "provider_message_id")
         .filter(provider_message_id=message_id, action=ActivityAction.EMAIL_SENT)
         .order_by("created_at")
         .first()

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, Value
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from engines.services.sequences import cancel_planned_touches
@@ -69,6 +71,21 @@ def _stored(provider: str, event_id: str) -> Activity | None:
     return Activity.objects.filter(provider=provider, provider_event_id=event_id).first()
 
 
+def _insert_once(activity: Activity) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING: whether the row was written, in one round trip and without the
+    savepoint a refused plain INSERT would need inside a transaction. (SQLite's INSERT OR IGNORE also skips
+    a row a check constraint refuses; the caller tells the two apart.)"""
+    query = InsertQuery(Activity, on_conflict=OnConflict.IGNORE)
+    query.insert_values(Activity._meta.concrete_fields, [activity])
+    connection = connections[router.db_for_write(Activity)]
+    ((sql, params),) = query.get_compiler(connection=connection).as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        written = cursor.rowcount == 1
+    activity._state.adding, activity._state.db = False, connection.alias
+    return written
+
+
 def record_outcome(
     lead: Lead,
     *,
@@ -86,31 +103,26 @@ def record_outcome(
 ) -> Recorded:
     """Store one outcome once; on first storage also apply `lead_updates` and cancel the remaining touches."""
     provider, event_id = provider[:20], event_id[:255]
-    with transaction.atomic():
-        existing = _stored(provider, event_id)
-        if existing is not None:
-            return Recorded(existing, False)
-        try:
-            with transaction.atomic():
-                activity = Activity.objects.create(
-                    client_id=lead.client_id,
-                    lead=lead,
-                    action=action,
-                    channel=channel,
-                    metadata=dict(metadata or {}),
-                    provider=provider,
-                    provider_event_id=event_id,
-                    provider_message_id=provider_message_id[:255],
-                    in_reply_to=answers,
-                    sequence_id=answers.sequence_id if answers is not None else None,
-                    touch_number=answers.touch_number if answers is not None else None,
-                    created_at=at,
-                )
-        except IntegrityError:
-            # Lost a race with the same event delivered twice at once: the other delivery stored it.
+    activity = Activity(
+        client_id=lead.client_id,
+        lead=lead,
+        action=action,
+        channel=channel,
+        metadata=dict(metadata or {}),
+        provider=provider,
+        provider_event_id=event_id,
+        provider_message_id=provider_message_id[:255],
+        in_reply_to=answers,
+        sequence_id=answers.sequence_id if answers is not None else None,
+        touch_number=answers.touch_number if answers is not None else None,
+        created_at=at,
+    )
+    with transaction.atomic(savepoint=False):
+        if not _insert_once(activity):
+            # A replay, or the same event delivered twice at once: the other delivery stored it.
             existing = _stored(provider, event_id)
             if existing is None:
-                raise
+                raise IntegrityError(f"activity {action} on {channel!r} refused by a constraint")
             return Recorded(existing, False)
         if lead_updates:
             Lead.objects.filter(pk=lead.pk).update(**lead_updates)

@@ -34,15 +34,14 @@ def test_the_same_event_id_from_another_provider_is_another_event():
     assert opened(seq, provider="mailgun").created
 
 
-def test_a_race_lost_to_the_unique_constraint_returns_the_winners_row():
+def test_a_replay_inside_a_callers_transaction_leaves_the_transaction_usable():
     seq = sequence()
-    winner = opened(seq).activity
-    # Both deliveries looked before either wrote: this one finds nothing, then the constraint refuses its row.
-    real_stored = outcomes._stored
-    with mock.patch.object(outcomes, "_stored", side_effect=[None, real_stored("postmark", "evt-1")]):
-        loser = opened(seq)
-    assert not loser.created and loser.activity.pk == winner.pk
-    assert len(outcome_rows(seq.lead)) == 1
+    with transaction.atomic():
+        first = opened(seq)
+        again = opened(seq)  # refused by the unique constraint, rolled back to its own savepoint
+        assert again.activity.pk == first.activity.pk
+        assert opened(seq, event_id="evt-2").created  # the transaction still works
+    assert len(outcome_rows(seq.lead)) == 2
 
 
 def test_a_refused_row_that_is_not_a_replay_still_raises():
