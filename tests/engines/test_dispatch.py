@@ -138,6 +138,23 @@ def test_an_sms_due_at_20_58_whose_worker_runs_at_21_05_waits_for_the_next_legal
     assert len(RecordingSmsProvider.outbox) == 1
 
 
+def test_a_us_sms_due_at_20_58_whose_worker_runs_at_21_05_is_not_sent_that_evening():
+    new_york = ZoneInfo("America/New_York")
+    touch = due_touch(
+        channel="sms",
+        at=datetime(2026, 3, 4, 20, 58, tzinfo=new_york),
+        country="United States",
+        timezone="America/New_York",
+        phone="+12125551234",
+    )
+
+    assert dispatch_due_touches(now=datetime(2026, 3, 4, 20, 59, tzinfo=new_york) + timedelta(minutes=6))["sent"] == 0
+
+    assert not RecordingSmsProvider.outbox
+    # TCPA: 8:00 to 21:00 local, every day.
+    assert reloaded(touch).scheduled_at == datetime(2026, 3, 5, 8, 0, tzinfo=new_york)
+
+
 def test_an_sms_late_but_still_inside_contact_hours_goes():
     touch = due_touch(channel="sms", at=datetime(2026, 3, 4, 9, 0, tzinfo=SYDNEY))
 
@@ -189,6 +206,20 @@ def test_the_daily_limit_is_per_channel():
 
     assert (counts["sent"], counts["deferred"]) == (3, 1)
     assert len(mail.outbox) == 1 and len(RecordingSmsProvider.outbox) == 2
+
+
+def test_one_email_connection_serves_every_touch_of_a_run(monkeypatch):
+    from anymail.backends.test import EmailBackend
+
+    client = ClientFactory()
+    for _ in range(3):
+        due_touch(client=client)
+    opened = []
+    real_open = EmailBackend.open
+    monkeypatch.setattr(EmailBackend, "open", lambda self: opened.append(self) or real_open(self))
+
+    assert dispatch_due_touches(now=NOW)["sent"] == 3
+    assert len({id(backend) for backend in opened}) == 1 and len(mail.outbox) == 3
 
 
 # --- outcomes --------------------------------------------------------------------------------------
