@@ -1,93 +1,61 @@
-from datetime import datetime
+"""`make demo`: the whole learning loop on a sample agency, through the real send and outcome paths."""
 
-from django.core.management.base import BaseCommand
+from __future__ import annotations
 
-from engines.services.scorer import DEFAULT_WEIGHTS, als_tier, explain_score
-from engines.simulation.demo import run_demo
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from engines.simulation.loop import DemoConfig, DemoError, run_loop
+from engines.simulation.report import build_report, terminal_lines, write_html
 from outreach.management.progress import progress_bar
 
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DEFAULTS = DemoConfig()
 
 
 class Command(BaseCommand):
-    help = "Build the sample agency, learn from its 90-day history, then score and plan its new leads."
+    help = (
+        "Build a sample agency (demo clients, templates, leads imported from a spreadsheet), run simulated weeks "
+        "of sends, provider callbacks and nightly learning through the real dispatcher and webhook views, and "
+        "report what was learned against the planted truth. Re-running replaces only the previous demo's data."
+    )
 
-    def add_arguments(self, parser):
-        parser.add_argument("--history-leads", type=int, default=2000, help="size of the synthetic history")
-        parser.add_argument("--seed", type=int, default=16)
-
-    def handle(self, *args, history_leads: int, seed: int, **options) -> None:
-        with progress_bar(self, history_leads, verbosity=options["verbosity"], desc="history") as bar:
-            run = run_demo(history_leads=history_leads, seed=seed, progress=bar.update)
-        out = self.stdout
-        out.write(self.style.MIGRATE_HEADING(f"\n{run.client} (client {run.client.pk})"))
-        out.write(
-            f"history: {run.history.leads:,} leads, {run.history.activities:,} activities, "
-            f"{run.history.scheduled_touches:,} sequence steps over 90 days"
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--leads", type=int, default=DEFAULTS.leads_per_cohort, help="leads per client in each of the two cohorts"
+        )
+        parser.add_argument("--weeks-before", type=int, default=DEFAULTS.weeks_before, help="weeks before learning")
+        parser.add_argument("--weeks-after", type=int, default=DEFAULTS.weeks_after, help="weeks after learning")
+        parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the leads and their answers")
+        parser.add_argument(
+            "--out", default=str(settings.BASE_DIR / "var" / "demo"), help="folder for the spreadsheets and report"
         )
 
-        out.write(self.style.MIGRATE_HEADING("\nWhat Outreach learned"))
-        for pattern_type, result in run.learned.items():
-            if not result.saved:
-                out.write(f"  {pattern_type.upper():4} nothing saved: {result.reason}")
-                continue
-            data = result.pattern.patterns
-            out.write(
-                f"  {pattern_type.upper():4} {self._summary(pattern_type, data)}  "
-                f"(n={data['sample_size']:,}, confidence {data['confidence']:.2f})"
-            )
-
-        out.write(self.style.MIGRATE_HEADING("\nNew leads, scored with the learned weights"))
-        for lead in run.leads:
-            explained = explain_score(lead.als_components, lead.als_weights_used)["components"]
-            parts = " · ".join(
-                f"{name.replace('_', ' ')} {item['points']}/{item['max']}"
-                + (f"×{item['weight']:.2f}" if item["weight"] is not None else "")
-                for name, item in explained.items()
-            )
-            out.write(
-                f"  {lead.als_score:3} {als_tier(lead.als_score):4}  {lead}  [{parts}] "
-                f"weights: {lead.als_weights_source}"
-            )
-
-        out.write(self.style.MIGRATE_HEADING("\nPlanned sequences, in each lead's local time"))
-        for lead in run.leads:
-            if lead.pk in run.blocked:
-                out.write(self.style.WARNING(f"  {lead}: not contacted ({run.blocked[lead.pk]})"))
-                continue
-            plan = run.plans[lead.pk]
-            steps = ", ".join(
-                f"{t['touch_number']} {t['channel']} {self._when(t['scheduled_at'])}" for t in plan["scheduled_touches"]
-            )
-            out.write(f"  {lead}: {steps}")
-        out.write(
-            self.style.SUCCESS(
-                "\nDone. Browse it all in the admin: `.venv/bin/python manage.py createsuperuser`, "
-                "then `.venv/bin/python manage.py runserver` and open /admin/."
-            )
+    def handle(self, *args: Any, **options: Any) -> None:
+        config = DemoConfig(
+            leads_per_cohort=options["leads"],
+            weeks_before=options["weeks_before"],
+            weeks_after=options["weeks_after"],
+            seed=options["seed"],
         )
-
-    @staticmethod
-    def _when(iso: str) -> str:
-        local = datetime.fromisoformat(iso)
-        return f"{DAY_NAMES[local.weekday()]} {local:%d %b %H:%M}"
-
-    @staticmethod
-    def _summary(pattern_type: str, data: dict) -> str:
-        if pattern_type == "who":
-            learned = data["recommended_weights"]
-            return "weights " + ", ".join(
-                f"{key} {learned[key]:.2f} (default {DEFAULT_WEIGHTS[key]:.2f})" for key in DEFAULT_WEIGHTS
-            )
-        if pattern_type == "when":
-            days = ", ".join(DAY_NAMES[d["day_index"]] for d in data["best_days"][:3])
-            hours = ", ".join(f"{h['hour']}:00" for h in data["best_hours"][:3])
-            return f"best days {days or '-'}; best hours {hours or '-'}; peak touch {data['peak_converting_touch']}"
-        if pattern_type == "how":
-            top = data["winning_sequences"][0]["sequence"] if data["winning_sequences"] else []
-            return f"first channel {data['best_first_channel'] or '-'}; winning sequence {' → '.join(top) or '-'}"
-        return (
-            f"effective CTAs {', '.join(data['ctas']['effective']) or '-'}; effective pain points "
-            f"{', '.join(data['pain_points']['effective']) or '-'}; ineffective "
-            f"{', '.join(data['pain_points']['ineffective']) or '-'}"
+        try:
+            config.check()
+        except DemoError as exc:
+            raise CommandError(str(exc)) from exc
+        out_dir = Path(options["out"]).resolve()
+        hours = (config.weeks_before + config.weeks_after) * 7 * 24
+        # django-q2 logs every in-process task at INFO: thousands of lines that would bury the progress bar.
+        logging.getLogger("django-q").setLevel(logging.WARNING)
+        with progress_bar(self, hours, verbosity=options["verbosity"], unit="h", desc="simulated") as bar:
+            loop = run_loop(config, out_dir=out_dir, progress=lambda label, n: bar.update(n))
+        report = build_report(loop, horizon_days=config.weeks_after * 7)
+        for line in terminal_lines(report):
+            self.stdout.write(line)
+        html = write_html(report, out_dir / "report.html")
+        self.stdout.write(self.style.SUCCESS(f"\nReport with charts: {html}"))
+        self.stdout.write(
+            self.style.SUCCESS("Look around: `make run` starts the admin (login printed) and a qcluster worker.")
         )

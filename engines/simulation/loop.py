@@ -1,0 +1,238 @@
+"""The demo's closed loop: weeks of an agency's work through the real send and outcome paths, on a simulated clock.
+
+1. The sample agency's clients are created with their templates, and a first
+   cohort of leads is imported from a spreadsheet through the lead import
+   service, whose one bulk task scores and plans them (django-q2, in process).
+2. Hour by simulated hour: the dispatcher sends what is due through the test
+   email and SMS backends and opens LinkedIn and call tasks, which a simulated
+   person closes; the response model (engines.simulation.responses) answers
+   every sent touch, and each answer reaches Outreach as its provider's
+   request to the real webhook views (engines.simulation.callbacks). Every
+   night at 02:00 UTC the detectors learn; a new pattern rescores and re-plans
+   through the model signals, as in production.
+3. Half-way, a second cohort with the same lead mix is imported. The report
+   compares the booking rate of the two cohorts over the same number of days
+   after import: before learning and after.
+
+The simulated weeks end at the real present, so the admin shows them as
+recent history. Only demo clients are dispatched, learned and reset.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import time_machine
+from django.test import override_settings
+from django.utils import timezone
+from django_q.conf import Conf
+
+from engines.exceptions import EngineError
+from engines.services.dispatch import dispatch_due_touches
+from engines.services.lead_import import apply_import, load_table, preview_import
+from engines.services.manual_tasks import complete_task
+from engines.simulation.agency import build_agency, lead_rows, reset_demo_data, write_lead_csv
+from engines.simulation.callbacks import ProviderCallbacks
+from engines.simulation.responses import Event, ResponseModel
+from engines.tasks import detect_client_patterns
+from outreach.models import Activity, Client, ManualTask, ScheduledTouch, TaskKind, TaskStatus
+from outreach.models.choices import SENT_ACTIONS
+
+DEMO_TWILIO_TOKEN = "demo-twilio-auth-token"
+DEMO_CAL_SECRET = "demo-cal-secret"
+# Early on, explore more than the production default (10%), so a few weeks give the detectors alternatives.
+DEMO_EXPLORATION_RATE = 0.35
+# A person works the task queue within this many hours of a task falling due.
+TASK_DELAY = timedelta(hours=1)
+NIGHTLY_HOUR_UTC = 2
+CALL_OUTCOMES = ("connected", "voicemail", "no_answer")
+
+
+class DemoError(EngineError):
+    """The demo was asked for something it cannot do (say what to change)."""
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    leads_per_cohort: int = 500  # per client
+    weeks_before: int = 3
+    weeks_after: int = 3
+    seed: int = 16
+
+    def check(self) -> None:
+        if not 20 <= self.leads_per_cohort <= 20000:
+            raise DemoError(f"--leads must be between 20 and 20,000 per client and cohort, got {self.leads_per_cohort}")
+        for name in ("weeks_before", "weeks_after"):
+            weeks = getattr(self, name)
+            if not 1 <= weeks <= 12:
+                raise DemoError(f"--{name.replace('_', '-')} must be between 1 and 12, got {weeks}")
+        if self.seed < 0:
+            raise DemoError(f"--seed must be 0 or more, got {self.seed}")
+
+
+@dataclass
+class Cohort:
+    name: str
+    imported_at: datetime
+    lead_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class LoopResult:
+    clients: list[Client]
+    cohorts: list[Cohort]
+    start: datetime
+    end: datetime
+    learned_at: datetime
+    sends: int = 0
+    tasks_closed: int = 0
+    events: dict[str, int] = field(default_factory=dict)
+    nights: int = 0
+
+
+Progress = Callable[[str, int], None]
+
+
+@contextmanager
+def demo_environment() -> Iterator[None]:
+    """Test backends (nothing leaves the machine), known secrets for the simulated providers, tasks in process."""
+    saved_sync = Conf.SYNC
+    Conf.SYNC = True
+    try:
+        with override_settings(
+            EMAIL_BACKEND="anymail.backends.test.EmailBackend",
+            SMS_PROVIDER="engines.providers.sms.RecordingSmsProvider",
+            LINKEDIN_BACKEND="engines.providers.linkedin.ManualTaskBackend",
+            TWILIO_AUTH_TOKEN=DEMO_TWILIO_TOKEN,
+            CAL_COM_WEBHOOK_SECRET=DEMO_CAL_SECRET,
+        ):
+            yield
+    finally:
+        Conf.SYNC = saved_sync
+
+
+class Simulation:
+    """One run of the loop; `run` drives it hour by hour."""
+
+    def __init__(self, config: DemoConfig, out_dir: Path, progress: Progress | None):
+        self.config = config
+        self.out_dir = out_dir
+        self.progress = progress or (lambda label, hours: None)
+        self.responses = ResponseModel(seed=config.seed)
+        self.callbacks = ProviderCallbacks()
+        self.pending: list[tuple[datetime, int, Event]] = []
+        self.counter = itertools.count()
+        self.clients: list[Client] = []
+        self.client_ids: list[int] = []
+        self.last_seen = datetime.min.replace(tzinfo=UTC)
+
+    def run(self) -> LoopResult:
+        weeks = self.config.weeks_before + self.config.weeks_after
+        end = timezone.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        start = end - timedelta(weeks=weeks)
+        learned_at = start + timedelta(weeks=self.config.weeks_before)
+        with demo_environment(), time_machine.travel(start, tick=False) as clock:
+            reset_demo_data()
+            self.clients = build_agency()
+            self.client_ids = [client.pk for client in self.clients]
+            Client.objects.filter(pk__in=self.client_ids).update(exploration_rate=DEMO_EXPLORATION_RATE)
+            self.last_seen = start
+            result = LoopResult(self.clients, [], start, end, learned_at)
+            result.cohorts.append(self.import_cohort("before learning", start, seed=self.config.seed))
+            hour = start
+            while hour < end:
+                hour += timedelta(hours=1)
+                clock.move_to(hour)
+                if hour == learned_at:
+                    result.cohorts.append(self.import_cohort("after learning", hour, seed=self.config.seed + 1))
+                self.step(hour, result)
+                self.progress("simulated hours", 1)
+        result.events = dict(self.callbacks.answered)
+        return result
+
+    def import_cohort(self, name: str, at: datetime, *, seed: int) -> Cohort:
+        """The same lead mix (one seeded draw per client), imported as a client would: a spreadsheet."""
+        cohort = Cohort(name, at)
+        for index, client in enumerate(self.clients):
+            rows = lead_rows(client, count=self.config.leads_per_cohort, seed=seed * 100 + index,
+                             serial_start=seed * 100_000)  # fmt: skip
+            path = write_lead_csv(self.out_dir / f"leads-{client.pk}-{name.replace(' ', '-')}.csv", rows)
+            headers, table = load_table(path)
+            preview = preview_import(client, headers, table)
+            if not preview.is_valid:
+                raise DemoError(f"the demo's own spreadsheet {path} did not import: {preview.file_errors}")
+            cohort.lead_ids += apply_import(preview).lead_ids
+        return cohort
+
+    def step(self, now: datetime, result: LoopResult) -> None:
+        counts = dispatch_due_touches(now=now, threads=1)
+        result.sends += counts.get("sent", 0)
+        result.tasks_closed += self.close_tasks(now)
+        self.answer_new_touches(now)
+        self.deliver_events(now)
+        if now.hour == NIGHTLY_HOUR_UTC:
+            for client_id in self.client_ids:
+                detect_client_patterns(client_id)
+            result.nights += 1
+
+    def close_tasks(self, now: datetime) -> int:
+        """The agency's person: sends the LinkedIn messages and makes the calls that fell due."""
+        due = ManualTask.objects.filter(
+            client_id__in=self.client_ids, status=TaskStatus.OPEN, due_at__lte=now - TASK_DELAY
+        ).select_related("lead", "client", "scheduled_touch")
+        closed = 0
+        for task in due:
+            outcome = None
+            if task.kind == TaskKind.CALL:
+                outcome = CALL_OUTCOMES[(task.pk * 7 + self.config.seed) % len(CALL_OUTCOMES)]
+            complete_task(task, outcome=outcome, now=now, duration_seconds=180 if outcome == "connected" else 0)
+            closed += 1
+        return closed
+
+    def answer_new_touches(self, now: datetime) -> None:
+        """Draw the consequences of every touch sent since the last step."""
+        sent = (
+            Activity.objects.filter(
+                client_id__in=self.client_ids, action__in=SENT_ACTIONS, created_at__gt=self.last_seen,
+                created_at__lte=now,
+            )
+            .select_related("lead", "client")
+            .order_by("created_at")
+        )  # fmt: skip
+        first_channels = self._first_channels(sent)
+        for activity in sent:
+            first = first_channels.get(activity.lead_id, activity.channel)
+            for event in self.responses.events_for(activity, activity.lead, activity.client, first):
+                heapq.heappush(self.pending, (event.at, next(self.counter), event))
+        self.last_seen = now
+
+    @staticmethod
+    def _first_channels(sent) -> dict[int, str]:
+        """Each lead's first planned channel: the response model's truth favours some openings."""
+        lead_ids = {activity.lead_id for activity in sent}
+        firsts = ScheduledTouch.objects.filter(lead_id__in=lead_ids, touch_number=1).values_list(
+            "lead_id", "channel", "created_at"
+        )
+        latest: dict[int, tuple[datetime, str]] = {}
+        for lead_id, channel, created in firsts:
+            if lead_id not in latest or created > latest[lead_id][0]:
+                latest[lead_id] = (created, channel)
+        return {lead_id: channel for lead_id, (_, channel) in latest.items()}
+
+    def deliver_events(self, now: datetime) -> None:
+        while self.pending and self.pending[0][0] <= now:
+            _, _, event = heapq.heappop(self.pending)
+            activity = Activity.objects.select_related("lead", "client").get(pk=event.activity_id)
+            self.callbacks.deliver(event, activity, activity.lead, activity.client)
+
+
+def run_loop(config: DemoConfig, *, out_dir: Path, progress: Progress | None = None) -> LoopResult:
+    """Run the demo's closed loop (see the module docstring); the database keeps everything it did."""
+    config.check()
+    return Simulation(config, out_dir, progress).run()

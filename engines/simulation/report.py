@@ -1,0 +1,225 @@
+"""The demo's report: what Outreach learned against the planted truth, and what learning changed.
+
+Read from the database after the loop: the active patterns of each demo
+client, and per cohort the share of leads that booked a meeting within the
+same number of days after their import. Rendered for the terminal and as one
+HTML page whose charts are the admin's own server-drawn SVG (no script, no
+network).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from engines.services.patterns import get_active_pattern
+from engines.services.scorer import DEFAULT_WEIGHTS
+from engines.simulation.loop import Cohort, LoopResult
+from engines.simulation.responses import TRUTH
+from outreach.admin.charts import Bar, bar_chart
+from outreach.models import Activity, ActivityAction, Client
+from outreach.models.choices import SENT_ACTIONS
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Booked leads over leads, with a 95% Wilson interval."""
+
+    booked: int
+    leads: int
+
+    @property
+    def value(self) -> float:
+        return self.booked / self.leads if self.leads else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        if not self.leads:
+            return 0.0, 0.0
+        z, n, p = 1.96, self.leads, self.value
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return max(0.0, centre - half), min(1.0, centre + half)
+
+    def text(self) -> str:
+        low, high = self.interval
+        return f"{self.value:.1%} ({self.booked}/{self.leads}; 95% {low:.1%}-{high:.1%})"
+
+
+@dataclass
+class Finding:
+    what: str
+    planted: str
+    found: str
+    matches: bool
+
+
+@dataclass
+class ClientReport:
+    client: Client
+    weights: dict[str, float] | None
+    weights_source: str
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class DemoReport:
+    loop: LoopResult
+    horizon_days: int
+    rates: dict[str, Rate]
+    clients: list[ClientReport]
+    sends_by_channel: dict[str, int]
+
+    @property
+    def lift(self) -> float | None:
+        before, after = self.rates.get("before learning"), self.rates.get("after learning")
+        return after.value / before.value if before and after and before.value else None
+
+
+def cohort_rate(cohort: Cohort, horizon: timedelta) -> Rate:
+    """The cohort's leads that booked a meeting within `horizon` of their import."""
+    booked = (
+        Activity.objects.filter(
+            lead_id__in=cohort.lead_ids,
+            action=ActivityAction.MEETING_BOOKED,
+            created_at__lte=cohort.imported_at + horizon,
+        )
+        .values("lead_id")
+        .distinct()
+        .count()
+    )
+    return Rate(booked, len(cohort.lead_ids))
+
+
+def _days(pattern: dict, key: str, field_name: str) -> list[int]:
+    return [int(entry[field_name]) for entry in pattern.get(key) or []]
+
+
+def client_findings(client: Client) -> ClientReport:
+    """The client's active patterns next to the planted truth."""
+    who, when, how, what = (get_active_pattern(client, kind) for kind in ("who", "when", "how", "what"))
+    weights = who.patterns.get("recommended_weights") if who else None
+    report = ClientReport(client, weights, "learned (WHO pattern)" if weights else "defaults (no WHO pattern active)")
+    when_data, how_data, what_data = (p.patterns if p else {} for p in (when, how, what))
+    days = _days(when_data, "best_days", "day_index")
+    hours = _days(when_data, "best_hours", "hour")
+    first = how_data.get("best_first_channel")
+    winners = [" > ".join(w["sequence"]) for w in how_data.get("winning_sequences") or []]
+    ctas = list(((what_data.get("ctas") or {}).get("effective")) or [])
+    report.findings = [
+        Finding(
+            "best days",
+            ", ".join(DAY_NAMES[d] for d in TRUTH.best_days),
+            ", ".join(DAY_NAMES[d] for d in days[:3]) or "no preference",
+            bool(days) and days[0] in TRUTH.best_days,
+        ),
+        Finding(
+            "best hour",
+            f"{TRUTH.best_hour}:00",
+            ", ".join(f"{h}:00" for h in hours[:3]) or "no preference",
+            bool(hours) and hours[0] == TRUTH.best_hour,
+        ),  # fmt: skip
+        Finding("first channel", TRUTH.best_first_channel, first or "no preference", first == TRUTH.best_first_channel),
+        Finding(
+            "winning sequence",
+            f"opens on {TRUTH.best_first_channel}",
+            winners[0] if winners else "no preference",
+            bool(winners) and winners[0].startswith(TRUTH.best_first_channel),
+        ),
+        Finding("effective CTA", TRUTH.best_cta, ", ".join(ctas) or "none found", TRUTH.best_cta in ctas),
+    ]
+    return report
+
+
+def build_report(loop: LoopResult, horizon_days: int) -> DemoReport:
+    horizon = timedelta(days=horizon_days)
+    sends = {}
+    for channel in ("email", "sms", "linkedin", "voice"):
+        sends[channel] = Activity.objects.filter(
+            client__in=loop.clients, action__in=SENT_ACTIONS, channel=channel
+        ).count()
+    return DemoReport(
+        loop=loop,
+        horizon_days=horizon_days,
+        rates={cohort.name: cohort_rate(cohort, horizon) for cohort in loop.cohorts},
+        clients=[client_findings(client) for client in loop.clients],
+        sends_by_channel=sends,
+    )
+
+
+def terminal_lines(report: DemoReport) -> list[str]:
+    loop = report.loop
+    lines = [
+        f"Simulated {loop.start:%d %b} - {loop.end:%d %b %Y} ({(loop.end - loop.start).days} days, {loop.nights} "
+        f"nightly learning runs): {sum(report.sends_by_channel.values()):,} touches sent "
+        f"({', '.join(f'{c} {n:,}' for c, n in report.sends_by_channel.items())}), {loop.tasks_closed:,} manual "
+        f"tasks closed, {sum(loop.events.values()):,} provider callbacks "
+        f"({', '.join(f'{k} {v:,}' for k, v in sorted(loop.events.items()))}).",
+        "",
+        f"Booking rate within {report.horizon_days} days of import (same lead mix):",
+    ]
+    lines += [f"  {name:16} {rate.text()}" for name, rate in report.rates.items()]
+    if report.lift is not None:
+        lines.append(f"  after / before: {report.lift:.2f}x")
+    for item in report.clients:
+        lines += ["", f"{item.client.name}: weights {item.weights_source}"]
+        if item.weights:
+            lines.append(
+                "  " + ", ".join(f"{k} {item.weights[k]:.2f} (default {v:.2f})" for k, v in DEFAULT_WEIGHTS.items())
+            )
+        lines += [
+            f"  {'ok ' if f.matches else '-- '} {f.what:17} planted: {f.planted:22} found: {f.found}"
+            for f in item.findings
+        ]
+    return lines
+
+
+def _chart_styles() -> str:
+    """The admin's chart styles, inlined so the report is one file."""
+    found = finders.find("outreach/admin.css")
+    return Path(found).read_text(encoding="utf-8") if isinstance(found, str) else ""
+
+
+def write_html(report: DemoReport, path: Path) -> Path:
+    """One self-contained page: the figures above with the admin's SVG charts, each with its table."""
+    rate_chart = bar_chart(
+        f"Booking rate within {report.horizon_days} days of import",
+        [Bar(name, round(rate.value * 100, 2), f"{rate.value:.1%}") for name, rate in report.rates.items()],
+        columns=("Cohort", "Booked %"),
+        chart_id="booking-rate",
+    )
+    weight_charts = [
+        bar_chart(
+            f"{item.client.name}: learned weights (marker: default)",
+            [
+                Bar(key, round(item.weights.get(key, 0.0), 3), f"{item.weights.get(key, 0.0):.2f}", secondary=default)
+                for key, default in DEFAULT_WEIGHTS.items()
+            ],
+            columns=("Component", "Weight"),
+            chart_id=f"weights-{item.client.pk}",
+        )
+        for item in report.clients
+        if item.weights
+    ]
+    html = render_to_string(
+        "outreach/demo_report.html",
+        {
+            "report": report,
+            "summary": terminal_lines(report)[0],
+            "rate_chart": rate_chart,
+            "weight_charts": weight_charts,
+            "generated": timezone.now(),
+            "chart_styles": _chart_styles(),
+        },
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path
