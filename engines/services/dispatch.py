@@ -9,9 +9,9 @@ One run (`dispatch_due_touches`, every minute from a django-q2 schedule):
    UPDATE, on SQLite one conditional `UPDATE ... WHERE status='planned'` per touch. Two dispatchers, two
    clusters or a task delivered twice therefore never claim one touch twice. A touch that cannot go now is
    not claimed: an SMS or call outside legal contact hours (however late it is) moves to the next legal
-   slot, the surplus over the client's daily limit of its channel moves to the next day, and a lead that
-   can no longer be reached on the channel blocks it. The claim (status `sending`, claimed_at,
-   attempts + 1) commits before any provider is called.
+   slot, the surplus over the client's daily limit of its channel moves to the next day (both in
+   engines.services.send_windows), and a lead that can no longer be reached on the channel blocks it.
+   The claim (status `sending`, claimed_at, attempts + 1) commits before any provider is called.
 3. Hands each claimed touch to `outbox.deliver_touch` on a few threads (each with its own database
    connection, closed at the end), so sends overlap their provider round-trips, and records the outcome:
    sent; waiting (a ManualTask was opened); blocked (SendBlocked / MissingField, with its reason, never
@@ -26,11 +26,10 @@ import logging
 import queue
 import threading
 import time as monotonic_time
-import zoneinfo
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -39,20 +38,12 @@ from django.db import connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from engines.exceptions import EngineError, InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
+from engines.exceptions import InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut
 from engines.services import outbox
-from engines.services.compliance import (
-    FALLBACK_COUNTRY,
-    TIMED_CHANNELS,
-    channel_block_reason,
-    contact_hours,
-    is_public_holiday,
-    lead_country,
-    within_contact_hours,
-)
-from engines.services.geo import lead_timezone_name
+from engines.services.compliance import channel_block_reason
+from engines.services.send_windows import DailyBudget, next_contact_slot, next_day_slot
 from outreach.models import (
     Activity,
     Channel,
@@ -78,8 +69,6 @@ TIME_BUDGET_SECONDS = 45.0
 DEFAULT_THREADS = 16
 # A lead in one of these has a person talking to them: no touch goes out.
 STOPPED_STATUSES = (LeadStatus.REPLIED, LeadStatus.CONVERTED, LeadStatus.CLOSED)
-# How far ahead the next legal contact slot is looked for (a country whose rules allow no hour at all).
-SLOT_SEARCH_DAYS = 366
 OUTCOMES = (
     "sent",
     "waiting",
@@ -92,94 +81,6 @@ OUTCOMES = (
     "reconciled_waiting",
     "reconciled_review",
 )
-
-
-# ----------------------------------------------------------------------------
-# When a touch may go: legal contact hours and daily limits
-# ----------------------------------------------------------------------------
-
-
-def next_contact_slot(touch: ScheduledTouch, after: datetime) -> datetime:
-    """The first instant at or after `after` at which the touch's channel may reach its lead (UTC).
-
-    Email and LinkedIn may go at any hour; SMS and calls wait for the legal
-    contact hours of the lead's country on the lead's wall clock (public
-    holidays excluded where the rules say so).
-    """
-    if touch.channel not in TIMED_CHANNELS:
-        return after
-    lead, client = touch.lead, touch.client
-    zone = zoneinfo.ZoneInfo(lead_timezone_name(lead, client))
-    country = lead_country(lead, client)
-    region = (lead.region or "").strip().upper() or None
-    local = after.astimezone(zone)
-    if within_contact_hours(local, country, region):
-        return after
-    rules = contact_hours(country)
-    for offset in range(SLOT_SEARCH_DAYS):
-        day = local.date() + timedelta(days=offset)
-        window = rules.window(day.weekday())
-        if window is None or (
-            rules.skip_public_holidays and is_public_holiday(day, country or FALLBACK_COUNTRY, region)
-        ):
-            continue
-        start = datetime.combine(day, window[0], tzinfo=zone)
-        candidate = max(start, local) if offset == 0 else start
-        if within_contact_hours(candidate, country, region):
-            return candidate.astimezone(UTC)
-    raise EngineError(f"no legal {touch.channel} contact hour for country {country} within a year")
-
-
-def client_day_start(client: Client, now: datetime) -> datetime:
-    """Midnight of `now`'s day on the client's clock: daily limits count from there."""
-    zone = zoneinfo.ZoneInfo(client.timezone)
-    return datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone).astimezone(UTC)
-
-
-def next_day_slot(touch: ScheduledTouch, now: datetime) -> datetime:
-    """Where a touch over today's limit goes: its own local time of day, on the client's next day or later."""
-    tomorrow = client_day_start(touch.client, now + timedelta(days=1))
-    zone = zoneinfo.ZoneInfo(lead_timezone_name(touch.lead, touch.client))
-    wall = touch.scheduled_at.astimezone(zone).time()
-    day = tomorrow.astimezone(zone).date()
-    candidate = datetime.combine(day, wall, tzinfo=zone)
-    while candidate < tomorrow:
-        day += timedelta(days=1)
-        candidate = datetime.combine(day, wall, tzinfo=zone)
-    return next_contact_slot(touch, candidate.astimezone(UTC))
-
-
-def sends_today(client: Client, channel: str, now: datetime) -> int:
-    """The client's sends on `channel` since its midnight, counting touches claimed or handed to a person."""
-    start = client_day_start(client, now)
-    recorded = Activity.objects.filter(
-        client=client, channel=channel, action__in=SENT_ACTIONS, created_at__gte=start
-    ).count()
-    in_flight = ScheduledTouch.objects.filter(
-        client=client,
-        channel=channel,
-        status__in=(TouchStatus.SENDING, TouchStatus.WAITING),
-        claimed_at__gte=start,
-    ).count()
-    return recorded + in_flight
-
-
-class DailyBudget:
-    """Sends left today per (client, channel), counted once per claim batch and spent as touches are claimed."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-        self._left: dict[tuple[int, str], int] = {}
-
-    def take(self, client: Client, channel: str) -> bool:
-        key = (client.pk, channel)
-        if key not in self._left:
-            limit = getattr(client, f"daily_{channel}_limit")
-            self._left[key] = limit - sends_today(client, channel, self.now)
-        if self._left[key] <= 0:
-            return False
-        self._left[key] -= 1
-        return True
 
 
 @dataclass(frozen=True)
@@ -479,7 +380,7 @@ def _deliver_on_threads(
     the process dies (those go to review after the claim timeout).
     """
     handover: queue.Queue[ScheduledTouch | None] = queue.Queue(maxsize=threads * 2)
-    per_thread = [Counter() for _ in range(threads)]
+    per_thread: list[Counter] = [Counter() for _ in range(threads)]
 
     def send(tally: Counter) -> None:
         senders = Senders()

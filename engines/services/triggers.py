@@ -69,7 +69,7 @@ def enqueue(func: str, *args: Any, group: str) -> None:
     transaction.on_commit(lambda: async_task(func, *args, group=group), robust=True)
 
 
-def _stored(model: type, pk: Any, fields: Iterable[str]) -> dict[str, Any] | None:
+def _stored(model: type[Lead] | type[Client], pk: Any, fields: Iterable[str]) -> dict[str, Any] | None:
     fields = list(fields)
     return model.objects.filter(pk=pk).values(*fields).first() if fields else {}
 
