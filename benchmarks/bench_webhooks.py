@@ -62,7 +62,7 @@ def payload(kind: str, message_id: str, at: datetime, number: int) -> dict:
     if kind == "Delivery":
         return {"RecordType": "Delivery", "MessageID": message_id, "Recipient": "p@example.com", "DeliveredAt": stamp}
     if kind in ("Open", "Click"):
-        extra = {"OriginalLink": "https://example.com/offer"} if kind == "Click" else {"FirstOpen": False}
+        extra: dict[str, object] = {"OriginalLink": "https://example.com/offer"} if kind == "Click" else {}
         return {"RecordType": kind, "MessageID": message_id, "ReceivedAt": stamp, "Recipient": "p@example.com", **extra}
     return {
         "RecordType": "Bounce",

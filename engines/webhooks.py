@@ -29,6 +29,7 @@ from anymail.exceptions import AnymailError
 from anymail.signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason, inbound, tracking
 from anymail.utils import parse_address_list
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.db.models import Q
@@ -49,14 +50,6 @@ from engines.services import outcomes
 from engines.services.inbound import EmailIntent, SmsIntent, classify_email, classify_sms
 from engines.services.unsubscribe import lead_id_from_token
 from outreach.models import Activity, ActivityAction, Channel, Client, Lead
-
-try:
-    from django.contrib.auth.decorators import login_not_required
-except ImportError:  # pragma: no cover - Django < 5.1
-
-    def login_not_required(view_func: Callable) -> Callable:  # type: ignore[no-redef]
-        return view_func
-
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +96,7 @@ def _guard_anymail(view: Callable, *, limit: int) -> Callable:
             return refused
         if limit > settings.DATA_UPLOAD_MAX_MEMORY_SIZE and request.method == "POST":
             # Read the body ourselves so Django's smaller form limit does not refuse an inbound email.
-            request._body = request.read()  # type: ignore[attr-defined]
+            request._body = request.read()
         results: list[str] = []
         token = _event_results.set(results)
         try:
@@ -154,8 +147,8 @@ def provider_name(esp_name: str) -> str:
 
 def is_soft_bounce(event: AnymailTrackingEvent) -> bool:
     """A temporary failure anymail reports as `bounced`: later mail may still arrive."""
-    esp = event.esp_event if isinstance(event.esp_event, dict) else {}
-    bounce = esp.get("bounce") if isinstance(esp.get("bounce"), dict) else {}
+    esp: dict[str, Any] = event.esp_event if isinstance(event.esp_event, dict) else {}
+    bounce: dict[str, Any] = esp["bounce"] if isinstance(esp.get("bounce"), dict) else {}
     if esp.get("Type") in SOFT_BOUNCE_TYPES or bounce.get("bounceType") in SOFT_BOUNCE_TYPES:
         return True
     if event.reject_reason == RejectReason.BLOCKED:  # SendGrid's "blocked": the receiving server refused for now

@@ -230,9 +230,12 @@ def record_reply(
     provider_message_id: str = "",
 ) -> Recorded:
     """A person answered: the lead is `replied` (unless already converted or closed) and its sequence ends."""
-    action = {Channel.EMAIL: ActivityAction.EMAIL_REPLIED, Channel.SMS: ActivityAction.SMS_REPLIED}.get(
-        channel, ActivityAction.LINKEDIN_REPLIED
-    )
+    replies: dict[str, ActivityAction] = {
+        Channel.EMAIL: ActivityAction.EMAIL_REPLIED,
+        Channel.SMS: ActivityAction.SMS_REPLIED,
+        Channel.LINKEDIN: ActivityAction.LINKEDIN_REPLIED,
+    }
+    action = replies[channel]
     with transaction.atomic():
         recorded = record_outcome(
             lead, action=action, channel=channel, provider=provider, event_id=event_id, at=at, answers=answers,
@@ -381,5 +384,5 @@ def _complete_call(lead: Lead, outcome: str, duration: int, notes: str, at: date
         outcome=outcome,
         duration_seconds=duration,
         notes=notes,
-        now=at,  # type: ignore[arg-type]
+        now=at,
     )

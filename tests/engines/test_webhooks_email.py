@@ -1,5 +1,6 @@
 """Email outcomes end to end: Postmark's documented webhook payloads through anymail's real URLs and our receivers."""
 
+import base64
 import json
 
 import pytest
@@ -380,3 +381,12 @@ def test_a_reply_to_a_converted_lead_keeps_it_converted(client):
     seq.lead.save(update_fields=["status"])
     postmark_inbound(client, inbound_email(seq.lead.email))
     assert seq.refresh().status == "converted"
+
+
+def test_a_reply_with_an_attachment_larger_than_djangos_form_limit_is_recorded(client, settings):
+    seq = sequence()
+    payload = inbound_email(seq.lead.email)
+    content = base64.b64encode(b"%PDF" + b"x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 100_000)).decode()
+    payload["Attachments"] = [{"Name": "deck.pdf", "Content": content, "ContentType": "application/pdf"}]
+    assert postmark_inbound(client, payload).status_code == 200
+    assert outcome_rows(seq.lead)[0].action == "email_replied"
