@@ -149,6 +149,13 @@ def _cells(row: ImportRow, values: dict[str, Any]) -> dict[str, Any]:
     return cells
 
 
+def _limit_to_user(form: forms.Form, request: HttpRequest) -> None:
+    """Only the user's clients; updating existing leads only for users who may change leads."""
+    form.fields["client"].queryset = visible_clients(request)  # type: ignore[attr-defined]
+    if not request.user.has_perm("outreach.change_lead"):
+        form.fields["on_duplicate"].choices = DUPLICATE_CHOICES[:1]  # type: ignore[attr-defined]
+
+
 class LeadImportMixin(ImportMixin):
     """The Lead admin's "Import" button: into one of the user's clients, with the user's choice for duplicates."""
 
@@ -165,13 +172,13 @@ class LeadImportMixin(ImportMixin):
 
     def create_import_form(self, request: HttpRequest) -> LeadImportForm:
         form = super().create_import_form(request)
-        form.fields["client"].queryset = visible_clients(request)
+        _limit_to_user(form, request)
         return form
 
     def create_confirm_form(self, request: HttpRequest, import_form: Any = None) -> LeadConfirmImportForm:
         form = super().create_confirm_form(request, import_form)
-        # A client id posted at the confirm step is checked again: it must still be one of the user's.
-        form.fields["client"].queryset = visible_clients(request)
+        # What is posted at the confirm step is checked again: still one of the user's clients, still allowed.
+        _limit_to_user(form, request)
         return form
 
     def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:

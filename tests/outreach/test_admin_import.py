@@ -174,6 +174,19 @@ def test_without_add_permission_or_without_a_client_there_is_no_import(client, h
     assert client.get(IMPORT).status_code == 403
 
 
+def test_updating_duplicates_needs_the_change_permission(client, harbour):
+    client.force_login(StaffUserFactory(clients=[harbour], permissions=["add_lead", "view_lead"]))
+    lead = LeadFactory(client=harbour, email="sam@clinic.example.com", company_name="Old")
+
+    response = _upload(client, harbour, GOOD_CSV, on_duplicate="update")
+
+    assert "on_duplicate" in response.context["form"].errors
+    _confirm(client, _upload(client, harbour, GOOD_CSV, on_duplicate="skip"))
+    lead.refresh_from_db()
+    assert lead.company_name == "Old"
+    assert harbour.leads.count() == 2
+
+
 def test_a_superuser_may_import_into_any_client(admin_client):
     clients = [ClientFactory(), ClientFactory()]
 
