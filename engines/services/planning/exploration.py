@@ -29,7 +29,7 @@ import numpy as np
 
 from engines.services.patterns import CHANNELS
 from engines.services.planning.calendar import DEFAULT_BEST_DAYS, DEFAULT_BEST_HOURS, TOP_PREFERENCES
-from engines.services.planning.sequence_rules import DEFAULT_SEQUENCE, MAX_PATTERN_TOUCHES, SEPARATOR, base_sequence
+from engines.services.planning.sequence_rules import DEFAULT_SEQUENCE, MAX_PATTERN_TOUCHES, SEPARATOR, strategy
 
 # Sequences tried when the HOW pattern carries no arms: the default, each other channel first, an
 # email-only cadence and a phone-heavy one, so every channel gets evidence as an opener.
@@ -116,11 +116,11 @@ def with_candidates(arms: list[Arm[K]], candidates: Iterable[K]) -> list[Arm[K]]
 
 
 def sequence_arms(how: dict | None) -> list[Arm[tuple[str, ...]]]:
-    """Candidate sequences: the HOW arms (or CANDIDATE_SEQUENCES) plus the default and the winners."""
+    """Candidates: the HOW arms (or CANDIDATE_SEQUENCES), the default, the strategy followed now, the winners."""
     winners = [key for key in map(_sequence_key, _list(how, "winning_sequences")) if key is not None]
     arms = read_arms(how.get("arms") if how else None, _sequence_key)
     fallback = () if arms else CANDIDATE_SEQUENCES
-    return with_candidates(arms, [*fallback, tuple(DEFAULT_SEQUENCE), base_sequence(how), *winners])
+    return with_candidates(arms, [*fallback, tuple(DEFAULT_SEQUENCE), strategy(how), *winners])
 
 
 def day_arms(when: dict | None) -> list[Arm[int]]:

@@ -57,6 +57,15 @@ def test_arms_carry_their_evidence_and_the_default_and_winners_join_with_flat_pr
     assert arms == {("sms", "email"): (3, 40), tuple(DEFAULT_SEQUENCE): (9, 100), ("linkedin", "email"): (0, 0)}
 
 
+def test_the_strategy_followed_now_is_a_candidate_as_it_is_recorded():
+    how = how_patterns(
+        best_first_channel="voice",
+        winning_sequences=[{"sequence": ["sms", "email", "email"], "conversion_rate": 0.2, "sample_size": 50}],
+    )
+    keys = [arm.key for arm in sequence_arms(how)]
+    assert ("voice", "email", "email") in keys and ("sms", "email", "email") in keys
+
+
 def test_day_and_hour_arms_join_the_defaults_and_what_the_pattern_names():
     when = when_patterns(
         day_arms=[{"day_index": 5, "successes": 4, "trials": 30}],
