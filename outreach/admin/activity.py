@@ -18,6 +18,7 @@ from django.utils.text import smart_split, unescape_string_literal
 
 from outreach.models import Activity, Lead, MessageTemplate
 
+from .pagination import CappedCountPaginator
 from .scoping import ClientScopedAdmin, VisibleClientFilter, scope_to_clients
 
 PERSONALIZATION_FLAGS = {
@@ -87,6 +88,9 @@ class ActivityAdmin(ClientScopedAdmin):
         "or words of the message body."
     )
     show_full_result_count = False
+    paginator = CappedCountPaginator
+    # Facet counts would count a million rows once per filter choice.
+    show_facets = admin.ShowFacets.NEVER
     ordering = ("-created_at",)
     fieldsets = (
         ("What was sent", {"fields": ("snapshot_card",)}),

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from engines.services.rendering import PLACEHOLDERS
 from outreach.models import MessageTemplate, ScheduledTouch
 
+from .pagination import CappedCountPaginator
 from .scoping import ClientScopedAdmin, VisibleClientFilter
 
 
@@ -37,6 +38,7 @@ class ScheduledTouchAdmin(ClientScopedAdmin):
     list_select_related = ("client", "lead")
     search_fields = ("lead__email", "lead__last_name", "lead__company_name")
     show_full_result_count = False
+    paginator = CappedCountPaginator
     ordering = ("-scheduled_at",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ScheduledTouch]:

@@ -76,6 +76,8 @@ class Activity(models.Model):
             models.Index(fields=["client", "channel", "created_at"], name="activity_client_chan_time"),
             models.Index(fields=["client", "action", "created_at"], name="activity_client_action_time"),
             models.Index(fields=["lead", "created_at"], name="activity_lead_time"),
+            # The admin's history, newest first (created_at, then id: the changelist's full ordering).
+            models.Index(fields=["created_at", "id"], name="activity_time"),
             models.Index(fields=["provider_message_id"], name="activity_provider_msg"),
         ]
 

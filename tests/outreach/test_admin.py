@@ -137,3 +137,17 @@ def test_activity_filters(admin_client):
     since = (timezone.now() - timedelta(days=7)).isoformat()
     assert sms.pk not in _changelist_ids(admin_client, created_at__gte=since)
     assert booked.pk in _changelist_ids(admin_client, created_at__gte=since)
+
+
+def test_a_huge_history_is_counted_only_up_to_a_cap(admin_client, monkeypatch):
+    from outreach.admin.pagination import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 2)
+    for _ in range(3):
+        ActivityFactory()
+    page = admin_client.get(reverse("admin:outreach_activity_changelist")).content.decode()
+    assert "More than 2 activities" in page
+    searched = admin_client.get(reverse("admin:outreach_activity_changelist"), {"q": "Nguyen"}).content.decode()
+    assert "more than 2 results" in searched
+    monkeypatch.setattr(CappedCountPaginator, "cap", 10)
+    assert "3 activities" in admin_client.get(reverse("admin:outreach_activity_changelist")).content.decode()
