@@ -1,4 +1,5 @@
-"""1,000 due touches shared by TWO real `qcluster` processes: every touch one provider call and one Activity.
+"""1,000 due touches shared by TWO real `qcluster` processes: every touch one provider call and one Activity;
+and a dispatcher process killed between its claim and the provider's answer.
 
 Both clusters run on the test database with the ORM broker; the email backend
 (tests/integration/recording_email.py) writes each message it is handed to a
@@ -7,7 +8,11 @@ file, so calls are counted across processes, whichever worker made them.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -17,10 +22,11 @@ from django.utils import timezone
 from django_q.models import Task
 from django_q.tasks import async_task
 
+from engines.services.dispatch import CLAIM_TIMEOUT, dispatch_due_touches
 from outreach.models import Activity, Lead, ScheduledTouch
 from tests.factories import ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 from tests.integration.recording_email import recorded
-from tests.integration.test_qcluster import RUN_TIMEOUT, QCluster
+from tests.integration.test_qcluster import REPO_ROOT, RUN_TIMEOUT, QCluster, database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -85,3 +91,44 @@ def test_two_clusters_share_1000_due_touches_and_send_each_exactly_once(tmp_path
     assert activities.count() == TOUCHES
     assert set(activities.values_list("provider_message_id", flat=True)) == {m["message_id"] for m in messages}
     assert touches.filter(activity__isnull=False).count() == TOUCHES
+
+
+def test_a_dispatcher_killed_between_claim_and_confirm_leaves_its_touch_for_a_person(tmp_path):
+    """The claim is committed (visible to another connection) while the provider call is still in flight; after
+    the kill, reconciliation moves the touch to review instead of sending it again."""
+    [touch_id] = seed_due_touches(1)
+    sends = tmp_path / "sends.jsonl"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "outreach.settings",
+        "DATABASE_URL": database_url(),
+        "EMAIL_BACKEND": "tests.integration.recording_email.EmailBackend",
+        "RECORDING_EMAIL_FILE": str(sends),
+        "RECORDING_EMAIL_LATENCY": "600",  # a provider that never answers while the worker lives
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "dispatch_due_touches"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not ScheduledTouch.objects.filter(pk=touch_id, status="sending").exists():
+            assert worker.poll() is None and time.monotonic() < deadline, "the touch was never claimed"
+            time.sleep(0.1)
+    finally:
+        worker.kill()
+        worker.wait()
+
+    claimed = ScheduledTouch.objects.get(pk=touch_id)
+    assert claimed.claimed_at is not None and claimed.activity_id is None
+
+    counts = dispatch_due_touches(now=claimed.claimed_at + CLAIM_TIMEOUT + timedelta(seconds=1))
+
+    assert (counts["reconciled_review"], counts["sent"]) == (1, 0)
+    assert ScheduledTouch.objects.get(pk=touch_id).status == "review"
+    assert recorded(str(sends)) == []
+    assert not Activity.objects.exists()
