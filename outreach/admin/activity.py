@@ -156,7 +156,7 @@ class ActivityAdmin(ClientScopedAdmin):
     def raw_json(self, obj: Activity) -> SafeString:
         return format_html(
             '<details class="outreach-raw"><summary>content_snapshot and metadata</summary>'
-            "<pre>{}</pre><pre>{}</pre></details>",
+            "<h4>content_snapshot</h4><pre>{}</pre><h4>metadata</h4><pre>{}</pre></details>",
             json.dumps(obj.content_snapshot, indent=2, sort_keys=True, default=str),
             json.dumps(obj.metadata, indent=2, sort_keys=True, default=str),
         )
