@@ -26,11 +26,13 @@ from django.utils import timezone
 
 from engines.services.geo import lead_timezone_name
 
+# Each keyword belongs to one category ("growth" is scaling, "bandwidth" is time), and the words of a call to
+# action are not pain points ("book a time" is no complaint about time): see _pain_points.
 PAIN_POINT_KEYWORDS: dict[str, list[str]] = {
     "leads": ["leads", "pipeline", "prospects", "opportunities", "qualified", "mql", "sql", "inbound"],
-    "revenue": ["revenue", "sales", "growth", "roi", "profit", "income", "deals", "closed", "won"],
+    "revenue": ["revenue", "sales", "roi", "profit", "income", "deals", "closed", "won"],
     "time": ["time", "hours", "manual", "automate", "efficiency", "busy", "bandwidth", "overwhelmed", "tedious"],
-    "scaling": ["scale", "scaling", "growth", "capacity", "bandwidth", "hire", "team", "expand", "growing"],
+    "scaling": ["scale", "scaling", "growth", "capacity", "hire", "team", "expand", "growing"],
     "competition": ["competitors", "competition", "market share", "behind", "catching up", "losing", "threat"],
     "cost": ["cost", "expensive", "budget", "waste", "spending", "save", "afford", "price", "investment"],
     "quality": ["quality", "results", "performance", "outcomes", "better", "improve", "consistent"],
@@ -153,6 +155,14 @@ class _Text:
         self.words = _split(self.source)
         self.word_set = frozenset(self.words)
 
+    def without(self, positions: set[int]) -> _Text:
+        """The same text with the words at `positions` replaced by clause breaks (no phrase runs across them)."""
+        masked = object.__new__(_Text)
+        masked.words = [_BREAK if i in positions else word for i, word in enumerate(self.words)]
+        masked.source = " ".join(masked.words)
+        masked.word_set = frozenset(masked.words)
+        return masked
+
 
 @functools.lru_cache(maxsize=256)
 def _parse(text: str) -> _Text:
@@ -195,6 +205,17 @@ def _exact(word: str) -> frozenset[str]:
     return frozenset({word, word + "'s"})
 
 
+def _indices(words: list[str], word: str) -> Iterable[int]:
+    """Every position of `word` in `words`."""
+    start = 0
+    while True:
+        try:
+            start = words.index(word, start) + 1
+        except ValueError:
+            return
+        yield start - 1
+
+
 class _Vocabulary:
     """Whole-word and whole-phrase matcher for a fixed list of phrases, each carrying a payload.
 
@@ -221,8 +242,9 @@ class _Vocabulary:
                 head = "".join(re.escape(word) + r"\W+" for word in words[:-1])
                 alternatives = "|".join(re.escape(form) for form in sorted(last, key=len, reverse=True))
                 check = re.compile(rf"(?<!\w)(?<!\w'){head}(?:{alternatives})\s*{re.escape(trailing)}")
+                rest = tuple(frozenset({word}) for word in words[1:-1]) + ((last,) if len(words) > 1 else ())
                 for form in last if len(words) == 1 else (words[0],):
-                    self._multi.setdefault(form, []).append(((), check, payload))
+                    self._multi.setdefault(form, []).append((rest, check, payload))
             elif len(words) == 1:
                 for form in last:
                     self._single.setdefault(form, set()).add(payload)
@@ -251,6 +273,29 @@ class _Vocabulary:
                         yield payload
                         break
 
+    def spellings(self) -> frozenset[str]:
+        """Every word spelling any phrase of the vocabulary is made of."""
+        words = set(self._single_keys) | set(self._multi_keys)
+        for entries in self._multi.values():
+            for rest, _, _ in entries:
+                words.update(*rest)
+        return frozenset(words)
+
+    def positions(self, text: _Text) -> set[int]:
+        """Positions of the words of every phrase present (a punctuated phrase's words wherever they occur)."""
+        words = text.words
+        covered = set()
+        if not self._single_keys.isdisjoint(text.word_set):
+            covered = {i for i, word in enumerate(words) if word in self._single_keys}
+        for first in self._multi_keys.intersection(text.word_set):
+            for rest, check, _ in self._multi[first]:
+                if check is not None and not check.search(text.source):
+                    continue
+                for i in _indices(words, first):
+                    if i + len(rest) < len(words) and all(words[i + 1 + k] in forms for k, forms in enumerate(rest)):
+                        covered.update(range(i, i + 1 + len(rest)))
+        return covered
+
     def found(self, text: _Text) -> set[Any]:
         """Payloads of every phrase present."""
         found: set[Any] = set()
@@ -274,6 +319,16 @@ _PAINS = _Vocabulary(
 _CATEGORY_ORDER = {category: i for i, category in enumerate(PAIN_POINT_KEYWORDS)}
 _CTAS = _Vocabulary(((cta, i) for i, cta in enumerate(CTA_PATTERNS)), inflect=True, keep_punctuation=True)
 _NEWS = _Vocabulary(((phrase, True) for phrase in RECENT_NEWS_PHRASES), inflect=True, keep_punctuation=True)
+# The calls to action sharing a word with a pain keyword ("book a time"): only they can lend a text a pain point.
+_PAIN_LIKE_CTAS = _Vocabulary(
+    (
+        (cta, i)
+        for i, cta in enumerate(CTA_PATTERNS)
+        if not _Vocabulary([(cta, i)], inflect=True, keep_punctuation=True).spellings().isdisjoint(_PAINS.spellings())
+    ),
+    inflect=True,
+    keep_punctuation=True,
+)
 _MUTUAL = _Vocabulary(((word, True) for word in MUTUAL_CONNECTION_WORDS), inflect=True, keep_punctuation=True)
 
 
@@ -300,7 +355,12 @@ def _mentions(text: _Text, value: Any, vocabulary: Callable[[str], _Vocabulary])
 
 
 def _pain_points(text: _Text) -> list[str]:
-    return sorted(_PAINS.found(text), key=_CATEGORY_ORDER.__getitem__)
+    found = _PAINS.found(text)
+    if found:
+        covered = _PAIN_LIKE_CTAS.positions(text)
+        if covered:
+            found = _PAINS.found(text.without(covered))
+    return sorted(found, key=_CATEGORY_ORDER.__getitem__)
 
 
 def _cta(text: _Text) -> str | None:

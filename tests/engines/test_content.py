@@ -92,6 +92,33 @@ def test_every_cta_is_found(cta):
     assert extract_cta(f"Anyway. {cta.capitalize()} Best, Sam") == cta
 
 
+@pytest.mark.parametrize("category, keywords", PAIN_POINT_KEYWORDS.items())
+def test_every_keyword_finds_only_its_category(category, keywords):
+    for keyword in keywords:
+        assert extract_pain_points(f"About {keyword}, briefly.") == [category], keyword
+
+
+def test_each_keyword_and_its_inflections_belong_to_one_category():
+    spellings = [set().union(*map(content._inflections, words)) for words in PAIN_POINT_KEYWORDS.values()]
+    for i, mine in enumerate(spellings):
+        for other in spellings[i + 1 :]:
+            assert not mine & other
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Feel free to book a time here.", []),
+        ("Can I book a time? Manual booking eats your time.", ["time"]),  # the complaint still counts
+        ("Happy to share how we lift revenue.", ["revenue"]),
+        ("Thoughts? Your team is busy.", ["time", "scaling"]),
+    ],
+)
+def test_the_words_of_a_call_to_action_are_not_pain_points(text, expected):
+    assert extract_pain_points(text) == expected
+    assert build_content_snapshot(text, MockLead())["pain_points_used"] == expected
+
+
 def test_pain_points_come_in_vocabulary_order_each_once():
     text = "Clients, clients, customers. Better results. Our budget. More leads and a bigger pipeline."
     assert extract_pain_points(text) == ["leads", "cost", "quality", "clients"]

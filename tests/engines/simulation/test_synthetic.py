@@ -1,10 +1,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db.models import Q
 
 from engines.services.geo import lead_local_time
 from engines.services.scorer import als_tier
-from engines.simulation.synthetic import ICP, PLANTED, generate_client
+from engines.simulation.synthetic import ICP, NULL, PLANTED, generate_client
 from outreach.models import Activity, Lead, ScheduledTouch
 from outreach.models.choices import SENT_ACTIONS
 
@@ -136,3 +137,46 @@ def test_engagement_does_not_change_who_converts():
         return list(client.leads.order_by("email").values_list("email", "status", "converted_at"))
 
     assert outcomes(with_events.client) == outcomes(without.client)
+
+
+def test_the_null_mode_keeps_the_volumes_and_makes_outcomes_independent():
+    planted = generate_client(n_leads=600, seed=8, now=NOW)
+    null = generate_client(n_leads=600, seed=8, now=NOW, truth=NULL)
+
+    def volumes(client):
+        sent = Activity.objects.filter(client=client, action__in=SENT_ACTIONS).count()
+        booked = client.leads.filter(status="converted").count()
+        return sent, booked
+
+    (planted_sent, planted_booked), (null_sent, null_booked) = volumes(planted.client), volumes(null.client)
+    # The same leads and plans: only who books (and so stops early) differs.
+    assert list(planted.client.leads.order_by("email").values_list("title", "industry")) == list(
+        null.client.leads.order_by("email").values_list("title", "industry")
+    )
+    assert abs(null_sent - planted_sent) <= 0.05 * planted_sent
+    assert 0.7 * planted_booked <= null_booked <= 1.3 * planted_booked
+
+    # Independent of the lead: in the null mode leads fitting the whole profile book about as often as leads
+    # fitting none of it (within about two and a half standard errors), while in the planted truth far more.
+    def icp_gap(client):
+        fits = Q(industry__in=ICP["industries"], employee_count__range=(5, 50), country="Australia")
+        misses = ~Q(industry__in=ICP["industries"]) & ~Q(employee_count__range=(5, 50)) & ~Q(country="Australia")
+        rates = []
+        for leads in (client.leads.filter(fits), client.leads.filter(misses)):
+            rates.append(leads.filter(status="converted").count() / leads.count())
+        return rates[0] - rates[1]
+
+    assert abs(icp_gap(null.client)) < 0.15 < icp_gap(planted.client)
+
+
+def test_each_plan_records_the_strategy_it_was_drawn_from():
+    data = generate_client(n_leads=150, seed=9, now=NOW)
+
+    strategies = {">".join(plan) for plan, _ in PLANTED.sequences}
+    rows = ScheduledTouch.objects.filter(client=data.client).values_list("sequence_id", "planned_sequence", "channel")
+    by_sequence: dict = {}
+    for sequence_id, strategy, channel in rows:
+        assert strategy in strategies
+        by_sequence.setdefault(sequence_id, (strategy, set()))[1].add(channel)
+    # A plan holds the strategy's channels, less those the lead cannot be reached on.
+    assert all(channels <= set(strategy.split(">")) for strategy, channels in by_sequence.values())
