@@ -392,6 +392,8 @@ def score_leads(
     Reads the needed columns in primary-key batches, computes the components of
     a whole batch with numpy, and writes the batch back in one UPDATE. Weights
     are resolved once per client. `progress(n)` is called after each batch.
+    Bulk writes fire no signals: scoring here plans nothing (score_lead's save
+    does); callers plan explicitly, as engines.services.triggers.rescore_client does.
     """
     now = now or timezone.now()
     if leads.query.is_sliced:
