@@ -37,7 +37,7 @@ from django.db.models.functions import Lower
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import URLPattern, reverse
+from django.urls import URLPattern, URLResolver, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
@@ -105,7 +105,9 @@ def _guard_anymail(view: Callable, *, limit: int) -> Callable:
         except SuspiciousOperation:
             raise  # anymail's failed basic auth or wrong webhook: Django answers 400 and logs it
         except (MalformedEvent, AnymailError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            logger.warning("webhook %s refused: %s: %s", request.path, type(exc).__name__, exc)
+            # A traceback when the cause may be ours rather than the body's.
+            unexpected = not isinstance(exc, (MalformedEvent, AnymailError, json.JSONDecodeError))
+            logger.warning("webhook %s refused: %s: %s", request.path, type(exc).__name__, exc, exc_info=unexpected)
             return HttpResponse(f"malformed event: {type(exc).__name__}", status=400)
         finally:
             _event_results.reset(token)
@@ -116,16 +118,17 @@ def _guard_anymail(view: Callable, *, limit: int) -> Callable:
     return csrf_exempt(guarded)
 
 
-def anymail_urlpatterns() -> tuple[list[URLPattern], str]:
+def anymail_urlpatterns() -> tuple[list[URLPattern | URLResolver], str]:
     """anymail's webhook URLs (same paths and names, namespace "anymail"), each wrapped by the guard above."""
     from anymail import urls
 
-    patterns = []
+    patterns: list[URLPattern | URLResolver] = []
     for pattern in urls.urlpatterns:
-        assert isinstance(pattern, URLPattern)
-        limit = MAX_INBOUND_BYTES if "inbound" in (pattern.name or "") else MAX_CALLBACK_BYTES
-        guarded = _guard_anymail(pattern.callback, limit=limit)
-        patterns.append(URLPattern(pattern.pattern, guarded, pattern.default_args, pattern.name))
+        if isinstance(pattern, URLPattern):
+            limit = MAX_INBOUND_BYTES if "inbound" in (pattern.name or "") else MAX_CALLBACK_BYTES
+            guarded = _guard_anymail(pattern.callback, limit=limit)
+            pattern = URLPattern(pattern.pattern, guarded, pattern.default_args, pattern.name)
+        patterns.append(pattern)
     return patterns, "anymail"
 
 
@@ -293,11 +296,10 @@ def record_inbound_email(event: AnymailInboundEvent, *, provider: str) -> str:
     event_id = str(event.event_id or "") or header_id or outcomes.event_key(sender, subject, message.get("Date"), text)
     metadata = {"from": sender, "subject": subject[:300], "text": text[:5000], "message_id": header_id}
     intent = classify_email(message.items(), subject, text)
-    if intent == EmailIntent.AUTO_REPLY and answers is None:
-        return "ignored"
     common: dict[str, Any] = {"provider": provider, "event_id": event_id, "at": at}
     if intent == EmailIntent.AUTO_REPLY:
-        assert answers is not None
+        if answers is None:  # a machine answering nothing we sent
+            return "ignored"
         action = ActivityAction.EMAIL_AUTO_REPLIED
         recorded = outcomes.record_delivery(answers, action=action, metadata=metadata, **common)
         return "recorded" if recorded.created else "replayed"
