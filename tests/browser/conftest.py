@@ -11,13 +11,14 @@ server run in transactional mode, so the rows they create are visible to the
 server's thread.
 
 Screenshots go to $TEST_OUTPUT_DIR/screenshots/<database>/ (default
-var/test-output/); the folder is printed in the pytest header.
+var/test-output/); the folder is printed in the pytest header. A failed test
+also leaves a FAILED-<test>-<n>.png of each of its pages there.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "browser-test-password"
+FAILED = pytest.StashKey[bool]()
 # Long enough for a slow shared CI machine, short enough that a missing element fails the test quickly.
 TIMEOUT_MS = 15_000
 
@@ -84,11 +86,26 @@ def browser(django_db_setup) -> Iterator[Browser]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    # Lets the context fixture know, at teardown, that the test body failed.
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
 @pytest.fixture
-def context(browser: Browser, live_server) -> Iterator[BrowserContext]:
+def context(request: pytest.FixtureRequest, browser: Browser, live_server) -> Iterator[BrowserContext]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     yield context
+    if request.node.stash.get(FAILED, False):
+        # What the browser showed when the test failed: the first thing to look at on CI.
+        for number, page in enumerate(context.pages):
+            screenshot(page, f"FAILED-{request.node.name}-{number}")
     context.close()
 
 

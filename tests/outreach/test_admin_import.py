@@ -90,6 +90,12 @@ def test_confirming_imports_the_rows_into_the_client(staff, harbour):
     assert "Import finished: 2 new, 0 updated and 0 skipped leads." in _messages(response)[0]
 
 
+def test_columns_that_are_not_imported_are_named(staff, harbour):
+    response = _upload(staff, harbour, "Email,Favourite colour\nsam@clinic.example.com,teal\n")
+
+    assert "Columns not imported (header not recognised):\n  Favourite colour." in response.content.decode()
+
+
 def test_a_bad_row_is_shown_with_its_errors_and_nothing_can_be_confirmed(staff, harbour):
     response = _upload(staff, harbour, GOOD_CSV + BAD_ROW)
 
