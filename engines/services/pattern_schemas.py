@@ -18,6 +18,7 @@ reach a consumer's arithmetic and overflow it.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -283,3 +284,17 @@ def json_schema() -> dict[str, Any]:
         "properties": {name: refs[(model, "validation")] for name, model in SCHEMAS.items()},
         **definitions,
     }
+
+
+SCHEMA_FILE = "docs/pattern-schemas.json"
+
+
+def render_json_schema() -> str:
+    """The text of SCHEMA_FILE: the JSON Schema, indented, keys in model order, ending with a newline."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    # Regenerate the published schema: python -m engines.services.pattern_schemas
+    with open(SCHEMA_FILE, "w", encoding="utf-8") as out:
+        out.write(render_json_schema())
