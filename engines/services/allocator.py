@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -52,10 +52,12 @@ from engines.services.planning.sequence_rules import (
 )
 from engines.services.planning.touch_writer import (
     LIVE_STATUSES,
+    Progress,
     cancel_for_replan,
     insert_touches,
     leads_with_live_plan,
     lock_leads,
+    progress_of,
 )
 from outreach.models import Client, Lead, PatternType, ScheduledTouch
 
@@ -83,6 +85,18 @@ COUNT_KEYS = ("allocated", "blocked", "skipped", "touches", "cancelled")
 PlaceKey = tuple[str, str | None, str | None]
 
 
+@dataclass(frozen=True)
+class _Choice:
+    """What a lead's plan follows: its channels in order, its timing, the strategy and any exploration."""
+
+    tier: str
+    channels: tuple[str, ...]
+    timing: Timing
+    strategy: str
+    patterns_used: dict[str, bool]
+    exploration: dict | None = None
+
+
 class Planner:
     """Plans leads of one client at one `now` under that client's active WHEN and HOW patterns.
 
@@ -106,10 +120,24 @@ class Planner:
         self._places: dict[PlaceKey, Place] = {}
         self._timelines: dict[tuple, Timeline] = {}
 
-    def plan(self, lead: Lead, sequence_override: Any = None) -> Plan:
-        """The lead's plan (not saved); NotPlannable when the lead is past outreach or no channel can reach it."""
+    def plan(self, lead: Lead, sequence_override: Any = None, *, progress: Progress | None = None) -> Plan:
+        """The lead's plan (not saved); NotPlannable when the lead is past outreach or no channel can reach it.
+
+        With `progress` (a re-plan of a running sequence) the plan continues
+        after the touches that went out; NotPlannable("sequence_complete")
+        when the new plan has no touch left after them.
+        """
         if sequence_override is not None:
-            return self._override_plan(lead, sequence_override)
+            choice = self._override(lead, sequence_override)
+        else:
+            choice = self._choose(lead)
+        if progress is None:
+            timeline = self._timeline(lead, choice.channels, choice.timing)
+        else:
+            timeline = self._continuation(lead, choice, progress)
+        return Plan(lead, choice.tier, timeline, choice.patterns_used, choice.strategy, choice.exploration)
+
+    def _choose(self, lead: Lead) -> _Choice:
         reachable = plannable_channels(lead)
         tier = lead_tier(lead)
         drawn = self.explorer.draw()
@@ -118,13 +146,12 @@ class Planner:
             channels = self._sequences.get(key)
             if channels is None:
                 channels = self._sequences[key] = tuple(build_sequence(tier, self.how, reachable))
-            return Plan(lead, tier, self._timeline(lead, channels, self.timing), self.patterns_used, self.strategy)
+            return _Choice(tier, channels, self.timing, self.strategy, self.patterns_used)
         channels = tuple(fit_to_lead(drawn.sequence, tier, self.how, reachable))
         timing = replace(self.timing, best_days=frozenset(drawn.best_days), best_hours=drawn.best_hours)
-        timeline = self._timeline(lead, channels, timing)
-        return Plan(lead, tier, timeline, self.patterns_used, SEPARATOR.join(drawn.sequence), drawn.record)
+        return _Choice(tier, channels, timing, SEPARATOR.join(drawn.sequence), self.patterns_used, drawn.record)
 
-    def _override_plan(self, lead: Lead, sequence_override: Any) -> Plan:
+    def _override(self, lead: Lead, sequence_override: Any) -> _Choice:
         requested = validate_sequence_override(sequence_override)
         reachable = plannable_channels(lead)
         channels = tuple(channel for channel in requested if channel in reachable)
@@ -133,20 +160,33 @@ class Planner:
                 "no_reachable_channel",
                 f"lead {lead.pk} cannot be reached on any channel of the sequence override",
             )
-        timeline = self._timeline(lead, channels, self.timing)
-        return Plan(lead, lead_tier(lead), timeline, {**self.patterns_used, "how": False}, SEPARATOR.join(requested))
+        used = {**self.patterns_used, "how": False}
+        return _Choice(lead_tier(lead), channels, self.timing, SEPARATOR.join(requested), used)
 
-    def _timeline(self, lead: Lead, channels: tuple[str, ...], timing: Timing) -> Timeline:
+    def _place(self, lead: Lead) -> tuple[PlaceKey, Place]:
         region = (getattr(lead, "region", "") or "").strip().upper() or None
         where = (lead_timezone_name(lead, self.client), lead_country(lead, self.client), region)
+        place = self._places.get(where)
+        if place is None:
+            place = self._places[where] = Place(*where)
+        return where, place
+
+    def _timeline(self, lead: Lead, channels: tuple[str, ...], timing: Timing) -> Timeline:
+        where, place = self._place(lead)
         key = (where, channels, timing.best_days, timing.best_hours)
         found = self._timelines.get(key)
         if found is None:
-            place = self._places.get(where)
-            if place is None:
-                place = self._places[where] = Place(*where)
             found = self._timelines[key] = Timeline(channels, touch_slots(place, channels, timing, self.now))
         return found
+
+    def _continuation(self, lead: Lead, choice: _Choice, progress: Progress) -> Timeline:
+        remaining = choice.channels[progress.done :]
+        if not remaining:
+            raise NotPlannable("sequence_complete", f"lead {lead.pk} has had every touch the new plan would send")
+        first = progress.done + 1
+        _, place = self._place(lead)
+        slots = touch_slots(place, remaining, choice.timing, self.now, first_number=first, after=progress.last_at)
+        return Timeline(remaining, slots, first_number=first)
 
 
 def _clock(now: datetime | None) -> datetime:
@@ -170,21 +210,26 @@ def allocate_lead(
 
     A lead with a live plan keeps it (the dict describes it, "created" False)
     unless `replan`: then its unsent touches are cancelled in the same
-    transaction, except when another allocation planned the lead while this
-    one ran (that fresh plan stands). Raises NotPlannable (and saves nothing)
-    when the lead cannot be contacted, InvalidOverride for a malformed
-    `sequence_override`.
+    transaction and the new plan continues after the touches that went out
+    (their numbers and gaps), except when another allocation planned the lead
+    while this one ran (that fresh plan stands). Raises NotPlannable (and
+    saves nothing) when the lead cannot be contacted or a re-plan has no
+    touch left, InvalidOverride for a malformed `sequence_override`.
     """
     started = timezone.now()
     now = _clock(now)
     client = client or lead.client
-    plan = Planner(client, now=now, rng=rng).plan(lead, sequence_override)
+    planner = Planner(client, now=now, rng=rng)
+    plan = planner.plan(lead, sequence_override)
     with transaction.atomic():
         # Concurrent allocations of one lead queue on this lock; each then sees what the one before committed.
         lock_leads([lead.pk])
         if leads_with_live_plan([lead.pk], created_since=started if replan else None):
             return _live_plan(lead, client)
         if replan:
+            progress = progress_of([lead.pk]).get(lead.pk)
+            if progress is not None:
+                plan = planner.plan(lead, sequence_override, progress=progress)
             cancel_for_replan([lead.pk])
         insert_touches([plan])
     return plan.as_dict()
@@ -234,8 +279,10 @@ def allocate_leads(
     leads are locked (skipping leads another allocation holds), leads with a
     live plan are skipped (with `replan`, only those planned since this run
     started), the unsent touches of re-planned leads are cancelled in one
-    UPDATE and the new touches inserted at once (COPY on PostgreSQL). Leads
-    that cannot be planned are counted as blocked and left as they are.
+    UPDATE (their new plans continuing after the touches that went out) and
+    the new touches inserted at once (COPY on PostgreSQL). Leads that cannot
+    be planned, or whose re-plan has no touch left, are counted as blocked
+    and left as they are.
     `progress(n)` is called after each batch with the number of leads done.
 
     Bulk writes fire no signals: nothing else is triggered by this run.
@@ -268,12 +315,13 @@ def _allocate_batch(
     leads = lock_leads(batch, skip_locked=True)
     busy = leads_with_live_plan([lead.pk for lead in leads], created_since=started if replan else None)
     counts["skipped"] += len(batch) - len(leads) + len(busy)
+    progress = progress_of([lead.pk for lead in leads if lead.pk not in busy]) if replan else {}
     plans: list[Plan] = []
     for lead in leads:
         if lead.pk in busy:
             continue
         try:
-            plans.append(planner_for(lead.client_id).plan(lead))
+            plans.append(planner_for(lead.client_id).plan(lead, progress=progress.get(lead.pk)))
         except PlanningError:
             counts["blocked"] += 1
     if plans:

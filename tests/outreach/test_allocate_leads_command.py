@@ -81,11 +81,11 @@ def test_one_clients_failure_is_reported_and_the_others_are_planned(monkeypatch)
     broken, fine, also_fine = LeadFactory(), LeadFactory(), LeadFactory()
     real_plan = allocator.Planner.plan
 
-    def plan(self, lead, sequence_override=None):
+    def plan(self, lead, sequence_override=None, **options):
         # Fault injection: this client's data breaks planning in a way no rule foresaw.
         if self.client.pk == broken.client_id:
             raise KeyError("corrupt row")
-        return real_plan(self, lead, sequence_override)
+        return real_plan(self, lead, sequence_override, **options)
 
     monkeypatch.setattr(allocator.Planner, "plan", plan)
     err = StringIO()

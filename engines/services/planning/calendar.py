@@ -174,11 +174,26 @@ def find_slot(place: Place, channel: str, earliest: datetime, now: datetime, tim
     raise NoContactWindow(f"no {channel} contact window for country {place.country} on any business day of a year")
 
 
-def touch_slots(place: Place, channels: Sequence[str], timing: Timing, now: datetime) -> tuple[Slot, ...]:
-    """One slot per channel, in touch order: each the first that fits after the previous touch plus its gap."""
+def touch_slots(
+    place: Place,
+    channels: Sequence[str],
+    timing: Timing,
+    now: datetime,
+    *,
+    first_number: int = 1,
+    after: datetime | None = None,
+) -> tuple[Slot, ...]:
+    """One slot per channel, in touch order: each the first that fits after the previous touch plus its gap.
+
+    A sequence that continues one already running starts at touch
+    `first_number`, no earlier than `after` (when the touch before it went)
+    plus that touch's gap.
+    """
     slots: list[Slot] = []
     earliest = now.astimezone(place.zone).replace(tzinfo=None)
-    for number, channel in enumerate(channels, start=1):
+    if after is not None:
+        earliest = max(earliest, after.astimezone(place.zone).replace(tzinfo=None) + timing.gap(first_number))
+    for number, channel in enumerate(channels, start=first_number):
         if slots:
             earliest = slots[-1].local.replace(tzinfo=None) + timing.gap(number)
         slots.append(find_slot(place, channel, earliest, now, timing))

@@ -37,9 +37,12 @@ class Timeline:
 
     channels: tuple[str, ...]
     slots: tuple[Slot, ...]
+    # A re-plan continues a running sequence: its touches keep counting after those already out.
+    first_number: int = 1
 
     def touches(self) -> Iterable[tuple[int, str, Slot]]:
-        return zip(range(1, len(self.channels) + 1), self.channels, self.slots, strict=True)
+        numbers = range(self.first_number, self.first_number + len(self.channels))
+        return zip(numbers, self.channels, self.slots, strict=True)
 
     @functools.cached_property
     def copy_fields(self) -> tuple[str, ...]:

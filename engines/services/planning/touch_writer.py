@@ -9,10 +9,11 @@ skipped) and leaves touches that are sending, in review or done alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from engines.services.planning.plan import Plan
@@ -46,6 +47,31 @@ def leads_with_live_plan(lead_ids: Sequence[int], *, created_since: datetime | N
     if created_since is not None:
         touches = touches.filter(created_at__gte=created_since)
     return set(touches.values_list("lead_id", flat=True).distinct())
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a lead's running sequence got: the number of the last touch that went out, and when."""
+
+    done: int
+    last_at: datetime
+
+
+def progress_of(lead_ids: Sequence[int]) -> dict[int, Progress]:
+    """For each lead whose live sequence has touches that went out (or were used up), how far it got.
+
+    A re-plan replaces only what has not gone out: the new plan continues
+    after these touches instead of starting the lead's sequence again.
+    """
+    running = ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), status__in=UNSENT_STATUSES)
+    used = (
+        ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), sequence_id__in=running.values("sequence_id"))
+        .exclude(status__in=(*UNSENT_STATUSES, TouchStatus.CANCELLED))
+        .order_by()
+        .values("lead_id")
+        .annotate(done=Max("touch_number"), last_at=Max("scheduled_at"))
+    )
+    return {row["lead_id"]: Progress(row["done"], row["last_at"]) for row in used}
 
 
 def cancel_for_replan(lead_ids: Sequence[int]) -> int:
