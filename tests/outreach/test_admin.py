@@ -123,6 +123,9 @@ def test_activity_search_finds_by_lead_and_by_words_of_the_body(admin_client):
     assert _changelist_ids(admin_client, q="quick chat") == {by_body.pk}
     assert _changelist_ids(admin_client, q=by_lead.lead.email) == {by_lead.pk}
     assert _changelist_ids(admin_client, q="nothing-like-this") == set()
+    # A word that names a lead and is also in another activity's body finds both.
+    mentions = ActivityFactory(content_snapshot={"body": "Okonkwo recommended we talk."})
+    assert _changelist_ids(admin_client, q="okonkwo") == {by_lead.pk, mentions.pk}
 
 
 def test_activity_filters(admin_client):
