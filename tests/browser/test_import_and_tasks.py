@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 def test_login_shows_the_admin_with_its_stylesheet(admin_login, staff_user):
     client = ClientFactory(name="Harbour Dental")
-    page = admin_login(staff_user("alex", client))
+    page = admin_login(staff_user("alex", client), via_form=True)
     # The stylesheet is served by the live server: the header gets the admin's colours, not the browser default.
     css = page.request.get(page.locator("link[rel=stylesheet]").first.get_attribute("href"))
     assert css.ok and "#header" in css.text()
