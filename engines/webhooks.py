@@ -193,6 +193,11 @@ def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwarg
     _note(record_tracking_event(event, provider=provider_name(esp_name)))
 
 
+def _unknown(provider: str, kind: str, message_id: str) -> str:
+    logger.warning("%s %s event for unknown message %s", provider, kind, message_id)
+    return "unknown"
+
+
 def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
     """Store one tracking event; what became of it: recorded, replayed, ignored or unknown (message not ours)."""
     kind = event.event_type
@@ -203,17 +208,20 @@ def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
         return "ignored"
     if not event.message_id:
         raise MalformedEvent(f"{provider} {kind} event without a message id")
-    sent = _sent_email(str(event.message_id))
-    if sent is None:
-        logger.warning("%s %s event for unknown message %s", provider, kind, event.message_id)
-        return "unknown"
+    message_id = str(event.message_id)
     at = event.timestamp or timezone.now()
-    event_id = str(event.event_id or "") or outcomes.event_key(event.message_id, kind, event.timestamp)
+    event_id = str(event.event_id or "") or outcomes.event_key(message_id, kind, event.timestamp)
     common: dict[str, Any] = {"provider": provider, "event_id": event_id, "at": at}
     metadata = _tracking_metadata(event)
-    if kind in ENGAGEMENT_ACTIONS:
-        recorded = outcomes.record_delivery(sent, action=ENGAGEMENT_ACTIONS[kind], metadata=metadata, **common)
-    elif kind == EventType.COMPLAINED:
+    if kind in ENGAGEMENT_ACTIONS:  # most of the traffic: one statement finds the message and stores the event
+        stored = outcomes.record_message_event(
+            message_id=message_id, channel=Channel.EMAIL, action=ENGAGEMENT_ACTIONS[kind], metadata=metadata, **common
+        )
+        return _unknown(provider, kind, message_id) if stored is None else ("recorded" if stored else "replayed")
+    sent = _sent_email(message_id)
+    if sent is None:
+        return _unknown(provider, kind, message_id)
+    if kind == EventType.COMPLAINED:
         recorded = outcomes.record_complaint(sent, metadata=metadata, **common)
     elif kind == EventType.UNSUBSCRIBED:
         recorded = outcomes.record_opt_out(sent.lead, channel=Channel.EMAIL, answers=sent, metadata=metadata, **common)

@@ -16,8 +16,14 @@ pytestmark = pytest.mark.django_db
 
 
 def opened(seq, event_id="evt-1", **overrides):
-    fields = {"action": "email_opened", "provider": "postmark", "event_id": event_id, "at": timezone.now()}
-    return outcomes.record_delivery(seq.sent, metadata={}, **{**fields, **overrides})
+    fields = {
+        "action": "email_opened",
+        "provider": "postmark",
+        "event_id": event_id,
+        "at": timezone.now(),
+        "metadata": {},
+    }
+    return outcomes.record_delivery(seq.sent, **{**fields, **overrides})
 
 
 def test_an_event_is_stored_once_and_a_replay_returns_the_stored_row():
@@ -174,3 +180,46 @@ def test_outcomes_of_unrelated_sequences_are_not_linked():
     other = ActivityFactory(lead=seq.lead, sequence_id=uuid.uuid4(), created_at=timezone.now() - timedelta(days=30))
     assert outcomes.last_sent(seq.lead).pk == seq.sent.pk
     assert outcomes.last_sent(seq.lead, before=timezone.now() - timedelta(days=10)).pk == other.pk
+
+
+# --- The tracking fast path -----------------------------------------------------------------------------------
+
+ROW_FIELDS = [
+    field.attname for field in Activity._meta.concrete_fields if field.attname not in ("id", "provider_event_id")
+]
+
+
+def row(activity_id) -> dict:
+    return Activity.objects.filter(pk=activity_id).values(*ROW_FIELDS).get()
+
+
+def test_the_one_statement_fast_path_writes_the_row_record_delivery_writes():
+    seq = sequence(message_id="pm-42")
+    at = timezone.now() - timedelta(hours=1)
+    metadata = {"recipient": "pat@example.com", "click_url": "https://example.com/a?b=1&c='d'"}
+    slow = opened(seq, event_id="slow", at=at, metadata=metadata).activity
+    stored = outcomes.record_message_event(
+        message_id="pm-42", channel="email", action="email_opened", provider="postmark", event_id="fast", at=at,
+        metadata=metadata,
+    )  # fmt: skip
+    assert stored is True
+    fast = Activity.objects.get(provider="postmark", provider_event_id="fast")
+    assert row(fast.pk) == row(slow.pk)
+    assert row(fast.pk)["in_reply_to_id"] == seq.sent.pk and row(fast.pk)["metadata"] == metadata
+
+
+def test_the_fast_path_tells_a_replay_from_an_unknown_message():
+    seq = sequence(message_id="pm-43")
+    kwargs = {"channel": "email", "action": "email_delivered", "provider": "postmark", "at": timezone.now()}
+    assert outcomes.record_message_event(message_id="pm-43", event_id="d1", metadata={}, **kwargs) is True
+    assert outcomes.record_message_event(message_id="pm-43", event_id="d1", metadata={}, **kwargs) is False
+    assert outcomes.record_message_event(message_id="pm-nope", event_id="d2", metadata={}, **kwargs) is None
+    assert len(outcome_rows(seq.lead)) == 1
+
+
+def test_the_fast_path_finds_only_messages_sent_on_its_channel():
+    sequence(channel="sms", message_id="SM-1")
+    kwargs = {"provider": "postmark", "event_id": "x", "at": timezone.now(), "metadata": {}}
+    assert outcomes.record_message_event(message_id="SM-1", channel="email", action="email_opened", **kwargs) is None
+    with pytest.raises(ValueError):
+        outcomes.record_message_event(message_id="SM-1", channel="sms", action="email_opened", **kwargs)
