@@ -205,3 +205,16 @@ def test_the_queue_runs_the_same_queries_whatever_the_number_of_tasks(staff, har
         staff.get(QUEUE)
 
     assert len(six) == len(one)
+
+
+def test_the_queue_links_to_the_lead_and_a_closed_task_returns_to_the_filtered_queue(staff, harbour):
+    task = _task(harbour)
+    lead_url = reverse("admin:outreach_lead_change", args=[task.lead_id])
+
+    assert f'href="{lead_url}"' in staff.get(QUEUE).content.decode()
+    assert staff.get(lead_url).status_code == 200
+    page = f"{_page(task)}?_changelist_filters=assigned%3Dnobody"
+    assert f'href="{QUEUE}?assigned=nobody"' in staff.get(page).content.decode()
+    response = staff.post(page, {"skip": "Skip task", "skip-reason": "duplicate lead"})
+    assert response.url == f"{QUEUE}?assigned=nobody"
+    assert staff.get(response.url).status_code == 200
