@@ -153,10 +153,10 @@ def reset_demo_data() -> int:
     return deleted
 
 
-def build_agency() -> list[Client]:
-    """The demo clients with their templates, marked as demo data."""
+def build_agency(count: int = len(DEMO_CLIENTS)) -> list[Client]:
+    """The first `count` demo clients with their templates, marked as demo data."""
     clients = []
-    for spec in DEMO_CLIENTS:
+    for spec in DEMO_CLIENTS[:count]:
         client = Client.objects.create(
             name=spec.name,
             sender_name=spec.sender_name,

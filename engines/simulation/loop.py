@@ -3,14 +3,15 @@
 1. The sample agency's clients are created with their templates, and a first
    cohort of leads is imported from a spreadsheet through the lead import
    service, whose one bulk task scores and plans them (django-q2, in process).
-2. Hour by simulated hour: the dispatcher sends what is due through the test
-   email and SMS backends and opens LinkedIn and call tasks, which a simulated
-   person closes; the response model (engines.simulation.responses) answers
-   every sent touch, and each answer reaches Outreach as its provider's
-   request to the real webhook views (engines.simulation.callbacks). Every
-   night at 02:00 UTC the detectors learn; a new pattern rescores and re-plans
-   through the model signals, as in production.
-3. Half-way, a second cohort with the same lead mix is imported. The report
+2. Hour by simulated hour (skipping the hours in which nothing falls due):
+   the dispatcher sends what is due through the test email and SMS backends
+   and opens LinkedIn and call tasks, which a simulated person closes; the
+   response model (engines.simulation.responses) answers every sent touch,
+   and each answer reaches Outreach as its provider's request to the real
+   webhook views (engines.simulation.callbacks). Every night at 02:00 UTC the
+   detectors learn; a new pattern rescores and re-plans through the model
+   signals, as in production.
+3. After `weeks_before`, a second cohort with the same lead mix is imported. The report
    compares the booking rate of the two cohorts over the same number of days
    after import: before learning and after.
 
@@ -27,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import time_machine
 from django.test import override_settings
@@ -37,17 +39,18 @@ from engines.exceptions import EngineError
 from engines.services.dispatch import dispatch_due_touches
 from engines.services.lead_import import apply_import, load_table, preview_import
 from engines.services.manual_tasks import complete_task
-from engines.simulation.agency import build_agency, lead_rows, reset_demo_data, write_lead_csv
+from engines.simulation.agency import DEMO_CLIENTS, build_agency, lead_rows, reset_demo_data, write_lead_csv
 from engines.simulation.callbacks import ProviderCallbacks
-from engines.simulation.responses import Event, ResponseModel
+from engines.simulation.responses import TRUTH, DemoTruth, Event, ResponseModel
 from engines.tasks import detect_client_patterns
-from outreach.models import Activity, Client, ManualTask, ScheduledTouch, TaskKind, TaskStatus
+from outreach.models import Activity, Client, ManualTask, ScheduledTouch, TaskKind, TaskStatus, TouchStatus
 from outreach.models.choices import SENT_ACTIONS
 
 DEMO_TWILIO_TOKEN = "demo-twilio-auth-token"
 DEMO_CAL_SECRET = "demo-cal-secret"
 # Early on, explore more than the production default (10%), so a few weeks give the detectors alternatives.
 DEMO_EXPLORATION_RATE = 0.35
+HOUR = timedelta(hours=1)
 # A person works the task queue within this many hours of a task falling due.
 TASK_DELAY = timedelta(hours=1)
 NIGHTLY_HOUR_UTC = 2
@@ -64,6 +67,9 @@ class DemoConfig:
     weeks_before: int = 3
     weeks_after: int = 3
     seed: int = 16
+    exploration_rate: float = DEMO_EXPLORATION_RATE
+    truth: DemoTruth = TRUTH
+    clients: int = len(DEMO_CLIENTS)
 
     def check(self) -> None:
         if not 20 <= self.leads_per_cohort <= 20000:
@@ -74,6 +80,10 @@ class DemoConfig:
                 raise DemoError(f"--{name.replace('_', '-')} must be between 1 and 12, got {weeks}")
         if self.seed < 0:
             raise DemoError(f"--seed must be 0 or more, got {self.seed}")
+        if not 1 <= self.clients <= len(DEMO_CLIENTS):
+            raise DemoError(f"the demo has 1 to {len(DEMO_CLIENTS)} clients, got {self.clients}")
+        if not 0 <= self.exploration_rate <= 1:
+            raise DemoError(f"the exploration rate must be between 0 and 1, got {self.exploration_rate}")
 
 
 @dataclass
@@ -94,6 +104,8 @@ class LoopResult:
     tasks_closed: int = 0
     events: dict[str, int] = field(default_factory=dict)
     nights: int = 0
+    truth: DemoTruth = TRUTH
+    exploration_rate: float = DEMO_EXPLORATION_RATE
 
 
 Progress = Callable[[str, int], None]
@@ -124,7 +136,7 @@ class Simulation:
         self.config = config
         self.out_dir = out_dir
         self.progress = progress or (lambda label, hours: None)
-        self.responses = ResponseModel(seed=config.seed)
+        self.responses = ResponseModel(config.truth, seed=config.seed)
         self.callbacks = ProviderCallbacks()
         self.pending: list[tuple[datetime, int, Event]] = []
         self.counter = itertools.count()
@@ -139,22 +151,54 @@ class Simulation:
         learned_at = start + timedelta(weeks=self.config.weeks_before)
         with demo_environment(), time_machine.travel(start, tick=False) as clock:
             reset_demo_data()
-            self.clients = build_agency()
+            self.clients = build_agency(self.config.clients)
             self.client_ids = [client.pk for client in self.clients]
-            Client.objects.filter(pk__in=self.client_ids).update(exploration_rate=DEMO_EXPLORATION_RATE)
+            Client.objects.filter(pk__in=self.client_ids).update(exploration_rate=self.config.exploration_rate)
             self.last_seen = start
-            result = LoopResult(self.clients, [], start, end, learned_at)
+            result = LoopResult(
+                self.clients, [], start, end, learned_at, truth=self.config.truth,
+                exploration_rate=self.config.exploration_rate,
+            )  # fmt: skip
             result.cohorts.append(self.import_cohort("before learning", start, seed=self.config.seed))
             hour = start
             while hour < end:
-                hour += timedelta(hours=1)
+                # The same steps as an hourly loop: the hours skipped are those in which nothing would happen.
+                after = min(self.next_busy_hour(hour, learned_at), end)
+                self.progress("simulated hours", int((after - hour) / HOUR))
+                hour = after
                 clock.move_to(hour)
                 if hour == learned_at:
                     result.cohorts.append(self.import_cohort("after learning", hour, seed=self.config.seed + 1))
                 self.step(hour, result)
-                self.progress("simulated hours", 1)
         result.events = dict(self.callbacks.answered)
         return result
+
+    def next_busy_hour(self, hour: datetime, learned_at: datetime) -> datetime:
+        """The first hour after `hour` at which a touch, a task, an answer, the nightly run or the import is due."""
+        touch_due = (
+            ScheduledTouch.objects.filter(client_id__in=self.client_ids, status=TouchStatus.PLANNED)
+            .order_by("scheduled_at")
+            .values_list("scheduled_at", flat=True)
+            .first()
+        )
+        task_due = (
+            ManualTask.objects.filter(client_id__in=self.client_ids, status=TaskStatus.OPEN)
+            .order_by("due_at")
+            .values_list("due_at", flat=True)
+            .first()
+        )
+        nightly = hour.replace(hour=NIGHTLY_HOUR_UTC)
+        if nightly <= hour:
+            nightly += timedelta(days=1)
+        candidates = [nightly, *([learned_at] if learned_at > hour else [])]
+        candidates += [touch_due] if touch_due else []
+        candidates += [task_due + TASK_DELAY] if task_due else []
+        candidates += [self.pending[0][0]] if self.pending else []
+        due = min(candidates)
+        ceiling = due.replace(minute=0, second=0, microsecond=0)
+        if ceiling < due:
+            ceiling += HOUR
+        return max(hour + HOUR, ceiling)
 
     def import_cohort(self, name: str, at: datetime, *, seed: int) -> Cohort:
         """The same lead mix (one seeded draw per client), imported as a client would: a spreadsheet."""
@@ -171,7 +215,7 @@ class Simulation:
         return cohort
 
     def step(self, now: datetime, result: LoopResult) -> None:
-        counts = dispatch_due_touches(now=now, threads=1)
+        counts = dispatch_due_touches(now=now, threads=1, client_ids=self.client_ids)
         result.sends += counts.get("sent", 0)
         result.tasks_closed += self.close_tasks(now)
         self.answer_new_touches(now)
@@ -226,9 +270,14 @@ class Simulation:
         return {lead_id: channel for lead_id, (_, channel) in latest.items()}
 
     def deliver_events(self, now: datetime) -> None:
+        """Every answer due by `now`, in time order, as its provider's request to the webhook views."""
+        due = []
         while self.pending and self.pending[0][0] <= now:
-            _, _, event = heapq.heappop(self.pending)
-            activity = Activity.objects.select_related("lead", "client").get(pk=event.activity_id)
+            due.append(heapq.heappop(self.pending)[2])
+        # The callbacks read only fields that never change (addresses, names, message ids): one query will do.
+        answered = Activity.objects.select_related("lead", "client").in_bulk({event.activity_id for event in due})
+        for event in due:
+            activity = answered[UUID(event.activity_id)]
             self.callbacks.deliver(event, activity, activity.lead, activity.client)
 
 
