@@ -27,7 +27,7 @@ import queue
 import threading
 import time as monotonic_time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -114,27 +114,30 @@ def decide(touch: ScheduledTouch, now: datetime, budget: DailyBudget) -> Decisio
 # ----------------------------------------------------------------------------
 
 
-def _due(now: datetime):
-    return (
-        ScheduledTouch.objects.filter(status=TouchStatus.PLANNED, scheduled_at__lte=now)
-        .select_related("lead", "client")
-        .order_by("scheduled_at", "pk")
-    )
+def _due(now: datetime, client_ids: Collection[int] | None = None):
+    due = ScheduledTouch.objects.filter(status=TouchStatus.PLANNED, scheduled_at__lte=now)
+    if client_ids is not None:
+        due = due.filter(client_id__in=client_ids)
+    return due.select_related("lead", "client").order_by("scheduled_at", "pk")
 
 
-def preview_due_touches(*, now: datetime | None = None, limit: int | None = None) -> list[Decision]:
+def preview_due_touches(
+    *, now: datetime | None = None, limit: int | None = None, client_ids: Collection[int] | None = None
+) -> list[Decision]:
     """What a run at `now` would do with each due touch (oldest first), without claiming or changing anything."""
     now = now or timezone.now()
-    due = _due(now)
+    due = _due(now, client_ids)
     budget = DailyBudget(now)
     return [decide(touch, now, budget) for touch in (due if limit is None else due[:limit])]
 
 
-def _claim_batch(now: datetime, size: int, counts: Counter) -> tuple[int, list[ScheduledTouch]]:
+def _claim_batch(
+    now: datetime, size: int, counts: Counter, client_ids: Collection[int] | None = None
+) -> tuple[int, list[ScheduledTouch]]:
     """Decide the next `size` due touches and claim those that go; (how many were looked at, the claimed)."""
     if connection.vendor == "postgresql":
         with transaction.atomic():
-            touches = list(_due(now).select_for_update(skip_locked=True, of=("self",))[:size])
+            touches = list(_due(now, client_ids).select_for_update(skip_locked=True, of=("self",))[:size])
             # Locked (no-key, so foreign-key checks of concurrent inserts are not blocked): two claimers
             # of one client count its daily sends one after the other.
             client_ids = sorted({touch.client_id for touch in touches})
@@ -144,7 +147,7 @@ def _claim_batch(now: datetime, size: int, counts: Counter) -> tuple[int, list[S
         return len(touches), claimed
     # SQLite: each write is its own short transaction, so a reader never has to upgrade its lock (which
     # SQLite refuses at once, without waiting, while another connection writes).
-    touches = list(_due(now)[:size])
+    touches = list(_due(now, client_ids)[:size])
     budget = DailyBudget(now)
     return len(touches), _apply([decide(t, now, budget) for t in touches], now, counts, conditional=True)
 
@@ -325,13 +328,18 @@ def default_threads() -> int:
 
 
 def _claims(
-    now: datetime, limit: int | None, batch_size: int, deadline: float, counts: Counter
+    now: datetime,
+    limit: int | None,
+    batch_size: int,
+    deadline: float,
+    counts: Counter,
+    client_ids: Collection[int] | None = None,
 ) -> Iterator[ScheduledTouch]:
     """Claimed touches, batch after batch, until none is due, `limit` were claimed or the time is up."""
     claimed = 0
     while limit is None or claimed < limit:
         size = batch_size if limit is None else min(batch_size, limit - claimed)
-        looked_at, touches = _claim_batch(now, size, counts)
+        looked_at, touches = _claim_batch(now, size, counts, client_ids)
         claimed += len(touches)
         yield from touches
         if looked_at == 0 or monotonic_time.monotonic() > deadline:
@@ -345,12 +353,14 @@ def dispatch_due_touches(
     threads: int | None = None,
     batch_size: int = BATCH_SIZE,
     time_budget: float = TIME_BUDGET_SECONDS,
+    client_ids: Collection[int] | None = None,
 ) -> dict:
     """Send the due touches (at most `limit`); counts by outcome (see OUTCOMES).
 
     `now` fixes the clock for the whole run (tests); by default each touch is
     sent at the real time. Runs with `threads` sending threads (default
     `default_threads()`); with one, everything happens in the caller's thread.
+    `client_ids` limits the run to those clients' touches (the demo sends only its own).
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else timezone.now
     start = clock()
@@ -358,7 +368,7 @@ def dispatch_due_touches(
     counts.update(reconcile_stale_claims(now=start))
     threads = threads or default_threads()
     deadline = monotonic_time.monotonic() + time_budget
-    claims = _claims(start, limit, batch_size, deadline, counts)
+    claims = _claims(start, limit, batch_size, deadline, counts, client_ids)
     if threads <= 1:
         senders = Senders()
         try:
