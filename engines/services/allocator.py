@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -148,7 +148,7 @@ class Planner:
                 channels = self._sequences[key] = tuple(build_sequence(tier, self.how, reachable))
             return _Choice(tier, channels, self.timing, self.strategy, self.patterns_used)
         channels = tuple(fit_to_lead(drawn.sequence, tier, self.how, reachable))
-        timing = replace(self.timing, best_days=frozenset(drawn.best_days), best_hours=drawn.best_hours)
+        timing = Timing(frozenset(drawn.best_days), drawn.best_hours, self.timing.gaps)
         return _Choice(tier, channels, timing, SEPARATOR.join(drawn.sequence), self.patterns_used, drawn.record)
 
     def _override(self, lead: Lead, sequence_override: Any) -> _Choice:
