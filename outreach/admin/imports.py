@@ -123,8 +123,9 @@ def preview_result(preview: ImportPreview) -> Result:
     result = Result()
     result.diff_headers = PREVIEW_COLUMNS
     result.total_rows = len(preview.rows)
-    # Shown above the preview, so a misspelt header is noticed before the import.
+    # Shown above the preview, so a misspelt header or the wrong client is noticed before the import.
     result.ignored_columns = preview.ignored_columns
+    result.client = preview.client
     for message in preview.file_errors:
         # The header row is line 1: file-level problems are its errors.
         result.append_invalid_row(1, {}, ValidationError(message))
