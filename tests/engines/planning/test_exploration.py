@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines.services.allocator import DEFAULT_BEST_DAYS, DEFAULT_BEST_HOURS, DEFAULT_SEQUENCE, allocate_leads
+from engines.services.allocator import (
+    DEFAULT_BEST_DAYS,
+    DEFAULT_BEST_HOURS,
+    DEFAULT_SEQUENCE,
+    allocate_lead,
+    allocate_leads,
+)
 from engines.services.patterns import CHANNELS
 from engines.services.planning.exploration import (
     CANDIDATE_DAYS,
@@ -224,3 +230,12 @@ def test_the_same_seed_plans_the_same_explorations():
     first = plans()
     allocate_leads(client.leads.all(), now=MONDAY, rng=np.random.default_rng(5), replan=True)
     assert plans() == first
+
+
+@pytest.mark.django_db
+def test_a_sequence_override_never_explores():
+    lead = LeadFactory(client=ClientFactory(exploration_rate=1.0))
+    result = allocate_lead(lead, sequence_override=["sms", "email"], now=MONDAY, rng=np.random.default_rng(0))
+    assert (result["is_exploration"], result["exploration"]) == (False, None)
+    assert [touch["hour"] for touch in result["scheduled_touches"]] == [10, 10]
+    assert not ScheduledTouch.objects.filter(lead=lead, is_exploration=True).exists()
