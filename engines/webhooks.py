@@ -437,12 +437,13 @@ def twilio_sms_inbound(request: HttpRequest) -> HttpResponse:
     sid, from_phone, to_phone = fields
     body = request.POST.get("Body", "")
     leads = _leads_by_phone(from_phone, to_phone)
+    intent = classify_sms(body)
     if not leads:
-        logger.info("SMS %s from %s to %s matches no lead; ignored", sid, from_phone, to_phone)
-        return _twiml()
+        logger.info("SMS %s from %s to %s matches no lead; not recorded", sid, from_phone, to_phone)
+        client = Client.objects.filter(sending_phone=to_phone).first() if intent == SmsIntent.HELP else None
+        return _twiml(help_text(client) if client is not None else "")  # HELP is answered whoever asks
     lead, now = leads[0], timezone.now()
     common: dict[str, Any] = {"provider": "twilio", "event_id": sid, "at": now, "metadata": {"text": body[:1600]}}
-    intent = classify_sms(body)
     if intent == SmsIntent.OPT_OUT:
         answers = outcomes.last_sent(lead, channel=Channel.SMS)
         outcomes.record_opt_out(lead, channel=Channel.SMS, answers=answers, same_person=leads, **common)

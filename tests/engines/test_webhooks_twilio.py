@@ -253,6 +253,13 @@ def test_a_message_from_an_unknown_number_is_acknowledged_and_ignored(client):
     assert Activity.objects.exclude(pk=seq.sent.pk).count() == 0
 
 
+def test_help_from_a_number_that_is_no_lead_is_still_answered(client):
+    sms_sequence()
+    response = twilio_post(client, "twilio-sms-inbound", inbound_sms("HELP", from_phone="+61400000000"))
+    assert response.status_code == 200 and b"reply STOP" in response.content
+    assert Activity.objects.filter(action="sms_help").count() == 0
+
+
 def test_an_inbound_message_without_its_fields_answers_400(client):
     assert twilio_post(client, "twilio-sms-inbound", {"Body": "STOP"}).status_code == 400
     assert Activity.objects.count() == 0
