@@ -34,6 +34,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from django.db import transaction
@@ -81,7 +82,12 @@ class PlantedTruth:
 PLANTED = PlantedTruth()
 # Same volumes as PLANTED, outcomes independent of everything: the detectors must find nothing in it.
 NULL = PlantedTruth(independent=True)
-ICP = {"industries": ["Dental", "Accounting"], "employee_min": 5, "employee_max": 50, "countries": ["Australia"]}
+ICP: dict[str, Any] = {
+    "industries": ["Dental", "Accounting"],
+    "employee_min": 5,
+    "employee_max": 50,
+    "countries": ["Australia"],
+}
 WORKING_HOURS = tuple(range(8, 18))
 GAP_DAYS = (2, 3, 4, 5, 7, 7, 7)
 
@@ -594,6 +600,35 @@ def _planted_features(plans_pain: int, plans_cta: int, company: bool) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class _Engagement:
+    """Engagement the detectors must skip: deliveries, opens (0 to several per email), LinkedIn acceptances."""
+
+    on: bool
+    opens: np.ndarray
+    delays: np.ndarray
+    accepted: np.ndarray
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, shape: tuple[int, int], on: bool) -> _Engagement:
+        # Drawn even without engagement so that the rest of the data stays the same either way.
+        opens = rng.poisson(ENGAGEMENT["opens_per_email"], shape) * on
+        delays = rng.uniform(0.05, 2.0, (*shape, 4)) * _DAY
+        accepted = on & (rng.random(shape) < ENGAGEMENT["linkedin_accepted"])
+        return cls(on, np.minimum(opens, delays.shape[2]), delays, accepted)
+
+    def of(self, channel: str, i: int, k: int) -> list[tuple[str, float]]:
+        """(action, seconds after the touch) of the engagement a sent touch drew."""
+        engaged = []
+        if self.on and channel in DELIVERED_ACTION:
+            engaged.append((DELIVERED_ACTION[channel], 120.0))
+        if channel == "email":
+            engaged += [("email_opened", delay) for delay in self.delays[i, k, : self.opens[i, k]]]
+        if channel == "linkedin" and self.accepted[i, k]:
+            engaged.append(("linkedin_accepted", self.delays[i, k, 0]))
+        return engaged
+
+
 def _rows(
     rng: np.random.Generator,
     client: Client,
@@ -606,68 +641,22 @@ def _rows(
 ) -> tuple[list[Activity], list[ScheduledTouch]]:
     now_ts = now.timestamp()
     n, width = plans.channels.shape
-    # Engagement the detectors must skip: deliveries, opens (0 to several per email), LinkedIn acceptances.
-    # Drawn even without engagement so that the rest of the data stays the same either way.
-    opens = rng.poisson(ENGAGEMENT["opens_per_email"], (n, width)) * engagement
-    delays = rng.uniform(0.05, 2.0, (n, width, 4)) * _DAY
-    opens = np.minimum(opens, delays.shape[2])
-    accepted = engagement & (rng.random((n, width)) < ENGAGEMENT["linkedin_accepted"])
+    engaged = _Engagement.draw(rng, (n, width), engagement)
     activities: list[Activity] = []
     touches: list[ScheduledTouch] = []
     for i, lead in enumerate(leads):
-        sequence_id = plans.sequence[i]
         tier = als_tier(scores.get(lead.pk))
         touch_number = 0
         for k in range(width):
-            code = plans.channels[i, k]
-            if code < 0:
+            if plans.channels[i, k] < 0:
                 continue
             touch_number += 1
-            channel = CHANNEL_ORDER[code]
-            sent_at = _datetime(plans.at[i, k])
+            channel = CHANNEL_ORDER[plans.channels[i, k]]
             activity = None
             if outcome.sent[i, k]:
-                body = _body(plans, i, k, lead, channel)
-                subject = f"A thought for {lead.first_name}" if channel == "email" else None
-                metadata = {
-                    "synthetic": _planted_features(plans.pain[i, k], plans.cta[i, k], plans.parts["company"][i, k])
-                }
-                if channel == "voice":
-                    metadata["outcome"] = str(outcome.voice_outcome[i, k])
-                activity = Activity(
-                    client=client,
-                    lead=lead,
-                    action=SENT_ACTION[channel],
-                    channel=channel,
-                    content_snapshot=build_content_snapshot(
-                        body,
-                        lead,
-                        subject=subject,
-                        touch_number=touch_number,
-                        sequence_id=sequence_id,
-                        channel=channel,
-                        sent_at=sent_at,
-                        client=client,
-                    ),
-                    metadata=metadata,
-                    sequence_id=sequence_id,
-                    touch_number=touch_number,
-                    led_to_booking=bool(
-                        channel == "voice" and outcome.booked[i, k] and np.isfinite(outcome.booking_at[i])
-                    ),
-                    created_at=sent_at,
-                )
-                activities.append(activity)
-                engaged = []
-                if engagement and channel in DELIVERED_ACTION:
-                    engaged.append((DELIVERED_ACTION[channel], 120.0))
-                if channel == "email":
-                    engaged += [("email_opened", delay) for delay in delays[i, k, : opens[i, k]]]
-                if channel == "linkedin" and accepted[i, k]:
-                    engaged.append(("linkedin_accepted", delays[i, k, 0]))
-                activities.extend(
-                    _follow_ups(activity, outcome, i, k, [(a, d) for a, d in engaged if plans.at[i, k] + d <= now_ts])
-                )
+                activity = _sent(client, lead, plans, outcome, i, k, touch_number)
+                due = [(action, d) for action, d in engaged.of(channel, i, k) if plans.at[i, k] + d <= now_ts]
+                activities += [activity, *_follow_ups(activity, outcome, i, k, due)]
             status = (
                 TouchStatus.SENT
                 if outcome.sent[i, k]
@@ -679,10 +668,10 @@ def _rows(
                 ScheduledTouch(
                     client=client,
                     lead=lead,
-                    sequence_id=sequence_id,
+                    sequence_id=plans.sequence[i],
                     touch_number=touch_number,
                     channel=channel,
-                    scheduled_at=sent_at,
+                    scheduled_at=_datetime(plans.at[i, k]),
                     status=status,
                     lead_tier=tier,
                     planned_sequence=plans.strategy[i],
@@ -691,6 +680,36 @@ def _rows(
                 )
             )
     return activities, touches
+
+
+def _sent(client: Client, lead: Lead, plans: _Plans, outcome: _Outcome, i: int, k: int, touch_number: int) -> Activity:
+    """The Activity of a sent touch, with the real content snapshot of the message it was built from."""
+    channel = CHANNEL_ORDER[plans.channels[i, k]]
+    sent_at = _datetime(plans.at[i, k])
+    metadata: dict = {"synthetic": _planted_features(plans.pain[i, k], plans.cta[i, k], plans.parts["company"][i, k])}
+    if channel == "voice":
+        metadata["outcome"] = str(outcome.voice_outcome[i, k])
+    return Activity(
+        client=client,
+        lead=lead,
+        action=SENT_ACTION[channel],
+        channel=channel,
+        content_snapshot=build_content_snapshot(
+            _body(plans, i, k, lead, channel),
+            lead,
+            subject=f"A thought for {lead.first_name}" if channel == "email" else None,
+            touch_number=touch_number,
+            sequence_id=plans.sequence[i],
+            channel=channel,
+            sent_at=sent_at,
+            client=client,
+        ),
+        metadata=metadata,
+        sequence_id=plans.sequence[i],
+        touch_number=touch_number,
+        led_to_booking=bool(channel == "voice" and outcome.booked[i, k] and np.isfinite(outcome.booking_at[i])),
+        created_at=sent_at,
+    )
 
 
 def _follow_ups(touch: Activity, outcome: _Outcome, i: int, k: int, engaged: list[tuple[str, float]]) -> list[Activity]:

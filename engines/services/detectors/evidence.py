@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.expressions import Combinable
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
@@ -163,9 +164,9 @@ def code_column(field_name: str, values: tuple[str, ...]) -> Case:
     )
 
 
-def _bit_mask(conditions: list[Q]):
+def _bit_mask(conditions: list[Q]) -> Combinable:
     """An integer column whose bit i is set when conditions[i] holds."""
-    terms = [
+    terms: list[Combinable] = [
         Case(When(condition, then=Value(1 << i)), default=Value(0), output_field=IntegerField())
         for i, condition in enumerate(conditions)
     ]

@@ -115,4 +115,4 @@ def detect_patterns(
     for it); `run_detectors` tells why.
     """
     results = run_detectors(client, now=now, window_days=window_days, valid_days=valid_days)
-    return {pattern_type: result.pattern for pattern_type, result in results.items() if result.saved}
+    return {pattern_type: result.pattern for pattern_type, result in results.items() if result.pattern is not None}

@@ -152,11 +152,12 @@ def stratified_lifts(candidate: np.ndarray, positive: np.ndarray, stratum: np.nd
     n0, c0 = totals_s - n1, positives_s - a
     informative = (n1 > 0) & (n0 > 0)
     z = _cmh_z(a, n1, n0, positives_s, totals_s, informative)
-    a, c0, n1, n0 = a + 0.5, c0 + 0.5, n1 + 1, n0 + 1
-    total = n1 + n0
-    r = np.where(informative, a * n0 / total, 0.0).sum(axis=1)
-    s = np.where(informative, c0 * n1 / total, 0.0).sum(axis=1)
-    spread = np.where(informative, (n1 * n0 * (a + c0) - a * c0 * total) / total**2, 0.0).sum(axis=1)
+    # Half-counts against zeros: each 2x2 table gains half a positive and half a negative in both rows.
+    a_, c0_, n1_, n0_ = a + 0.5, c0 + 0.5, n1 + 1, n0 + 1
+    total = n1_ + n0_
+    r = np.where(informative, a_ * n0_ / total, 0.0).sum(axis=1)
+    s = np.where(informative, c0_ * n1_ / total, 0.0).sum(axis=1)
+    spread = np.where(informative, (n1_ * n0_ * (a_ + c0_) - a_ * c0_ * total) / total**2, 0.0).sum(axis=1)
     tested = (r > 0) & (s > 0)
     ratio = np.where(tested, r / np.where(tested, s, 1.0), 1.0)
     se = np.where(tested, np.sqrt(np.maximum(spread, 0.0) / np.where(tested, r * s, 1.0)), np.inf)

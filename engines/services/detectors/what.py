@@ -152,9 +152,9 @@ class _Touches:
             n1 = int(used.sum())
             if n1 >= MIN_BUCKET and self.count - n1 >= MIN_BUCKET:
                 counts[name] = (int(self.positive[used].sum()), n1)
-        k1 = np.array([k for k, _ in counts.values()], dtype=float)
-        n1 = np.array([n for _, n in counts.values()], dtype=float)
-        handle = tests.add(lifts(k1, n1, self.positives - k1, self.count - n1) if counts else _NO_LIFTS)
+        k = np.array([k for k, _ in counts.values()], dtype=float)
+        n = np.array([n for _, n in counts.values()], dtype=float)
+        handle = tests.add(lifts(k, n, self.positives - k, self.count - n) if counts else _NO_LIFTS)
 
         def judged() -> dict:
             verdict = tests.verdict(handle)
