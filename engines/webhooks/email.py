@@ -1,0 +1,268 @@
+"""Email: anymail's tracking and inbound signals, and its webhook URLs behind a guard.
+
+Every anymail request runs in one transaction: a malformed event anywhere in
+a batch answers 400 and writes nothing; a request whose every event names a
+message we never sent answers 404; a replay answers 200.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from anymail.exceptions import AnymailError
+from anymail.signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason, inbound, tracking
+from anymail.utils import parse_address_list
+from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from engines.services import outcomes
+from engines.services.inbound import EmailIntent, classify_email
+from engines.webhooks.common import (
+    MAX_CALLBACK_BYTES,
+    MAX_INBOUND_BYTES,
+    MalformedEvent,
+    event_results,
+    logger,
+    note,
+    too_big,
+)
+from outreach.models import Activity, ActivityAction, Channel, Client, Lead
+
+
+def _guard_anymail(view: Callable, *, limit: int) -> Callable:
+    """Wrap an anymail webhook view: size limit, one transaction per request, 4xx instead of 500 on bad input."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if refused := too_big(request, limit):
+            return refused
+        if limit > settings.DATA_UPLOAD_MAX_MEMORY_SIZE and request.method == "POST":
+            # Read the body ourselves so Django's smaller form limit does not refuse an inbound email.
+            request._body = request.read()
+        results: list[str] = []
+        token = event_results.set(results)
+        try:
+            with transaction.atomic():
+                response = view(request, *args, **kwargs)
+        except SuspiciousOperation:
+            raise  # anymail's failed basic auth or wrong webhook: Django answers 400 and logs it
+        except (MalformedEvent, AnymailError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            # A traceback when the cause may be ours rather than the body's.
+            unexpected = not isinstance(exc, (MalformedEvent, AnymailError, json.JSONDecodeError))
+            logger.warning("webhook %s refused: %s: %s", request.path, type(exc).__name__, exc, exc_info=unexpected)
+            return HttpResponse(f"malformed event: {type(exc).__name__}", status=400)
+        finally:
+            event_results.reset(token)
+        if results and all(result == "unknown" for result in results):
+            return HttpResponse("unknown message", status=404)
+        return response
+
+    return csrf_exempt(guarded)
+
+
+def anymail_urlpatterns() -> tuple[list[URLPattern | URLResolver], str]:
+    """anymail's webhook URLs (same paths and names, namespace "anymail"), each wrapped by the guard above."""
+    from anymail import urls
+
+    patterns: list[URLPattern | URLResolver] = []
+    for pattern in urls.urlpatterns:
+        if isinstance(pattern, URLPattern):
+            limit = MAX_INBOUND_BYTES if "inbound" in (pattern.name or "") else MAX_CALLBACK_BYTES
+            guarded = _guard_anymail(pattern.callback, limit=limit)
+            pattern = URLPattern(pattern.pattern, guarded, pattern.default_args, pattern.name)
+        patterns.append(pattern)
+    return patterns, "anymail"
+
+
+ENGAGEMENT_ACTIONS = {
+    EventType.DELIVERED: ActivityAction.EMAIL_DELIVERED,
+    EventType.OPENED: ActivityAction.EMAIL_OPENED,
+    EventType.CLICKED: ActivityAction.EMAIL_CLICKED,
+    EventType.DEFERRED: ActivityAction.EMAIL_DEFERRED,
+    EventType.AUTORESPONDED: ActivityAction.EMAIL_AUTO_REPLIED,
+}
+SOFT_BOUNCE_TYPES = frozenset({"SoftBounce", "Transient", "DnsError"})  # Postmark's `Type`, SES's `bounceType`
+
+
+def provider_name(esp_name: str) -> str:
+    return (esp_name or "esp").lower().replace(" ", "_")[:20]
+
+
+def is_soft_bounce(event: AnymailTrackingEvent) -> bool:
+    """A temporary failure anymail reports as `bounced`: later mail may still arrive."""
+    esp: dict[str, Any] = event.esp_event if isinstance(event.esp_event, dict) else {}
+    bounce: dict[str, Any] = esp["bounce"] if isinstance(esp.get("bounce"), dict) else {}
+    if esp.get("Type") in SOFT_BOUNCE_TYPES or bounce.get("bounceType") in SOFT_BOUNCE_TYPES:
+        return True
+    if event.reject_reason == RejectReason.BLOCKED:  # SendGrid's "blocked": the receiving server refused for now
+        return True
+    return str(event.mta_response or "").strip()[:1] == "4"  # SMTP 4xx is temporary
+
+
+# What an outcome needs of the touch it answers: compiling all of Lead's columns cost more than the query.
+ANSWERED_FIELDS = ("lead__id", "lead__client_id", "client_id", "channel", "sequence_id", "touch_number")
+
+
+def _sent_email(message_id: str) -> Activity | None:
+    return (
+        Activity.objects.select_related("lead")
+        .only(*ANSWERED_FIELDS, "provider_message_id")
+        .filter(provider_message_id=message_id, action=ActivityAction.EMAIL_SENT)
+        .order_by("created_at")
+        .first()
+    )
+
+
+def _tracking_metadata(event: AnymailTrackingEvent) -> dict[str, Any]:
+    data = {
+        "event_type": event.event_type,
+        "recipient": event.recipient,
+        "reject_reason": event.reject_reason,
+        "description": event.description,
+        "mta_response": event.mta_response,
+        "click_url": event.click_url,
+        "user_agent": event.user_agent,
+        "timestamp": event.timestamp.isoformat() if event.timestamp else None,
+    }
+    return {key: str(value)[:1000] for key, value in data.items() if value}
+
+
+@receiver(tracking, dispatch_uid="engines.webhooks.on_tracking")
+def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
+    """One normalized anymail tracking event -> one outcome service call."""
+    note(record_tracking_event(event, provider=provider_name(esp_name)))
+
+
+def _unknown(provider: str, kind: str, message_id: str) -> str:
+    logger.warning("%s %s event for unknown message %s", provider, kind, message_id)
+    return "unknown"
+
+
+def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
+    """Store one tracking event; what became of it: recorded, replayed, ignored or unknown (message not ours)."""
+    kind = event.event_type
+    hard_reject = kind == EventType.REJECTED and event.reject_reason in (RejectReason.INVALID, RejectReason.BOUNCED)
+    handled = set(ENGAGEMENT_ACTIONS) | {EventType.BOUNCED, EventType.COMPLAINED, EventType.UNSUBSCRIBED}
+    if kind not in handled and not hard_reject:
+        logger.info("%s event %s for message %s ignored", provider, kind, event.message_id)
+        return "ignored"
+    if not event.message_id:
+        raise MalformedEvent(f"{provider} {kind} event without a message id")
+    message_id = str(event.message_id)
+    at = event.timestamp or timezone.now()
+    event_id = str(event.event_id or "") or outcomes.event_key(message_id, kind, event.timestamp)
+    common: dict[str, Any] = {"provider": provider, "event_id": event_id, "at": at}
+    metadata = _tracking_metadata(event)
+    if kind in ENGAGEMENT_ACTIONS:  # most of the traffic: one statement finds the message and stores the event
+        stored = outcomes.record_message_event(
+            message_id=message_id, channel=Channel.EMAIL, action=ENGAGEMENT_ACTIONS[kind], metadata=metadata, **common
+        )
+        return _unknown(provider, kind, message_id) if stored is None else ("recorded" if stored else "replayed")
+    sent = _sent_email(message_id)
+    if sent is None:
+        return _unknown(provider, kind, message_id)
+    if kind == EventType.COMPLAINED:
+        recorded = outcomes.record_complaint(sent, metadata=metadata, **common)
+    elif kind == EventType.UNSUBSCRIBED:
+        recorded = outcomes.record_opt_out(sent.lead, channel=Channel.EMAIL, answers=sent, metadata=metadata, **common)
+    else:
+        hard = hard_reject or not is_soft_bounce(event)
+        recorded = outcomes.record_bounce(sent, hard=hard, metadata=metadata, **common)
+    return "recorded" if recorded.created else "replayed"
+
+
+def message_ids(*headers: str | None) -> list[str]:
+    """The message ids in In-Reply-To / References headers, each also without brackets and by its local part
+    (ESPs store their own id, which is often the local part of the Message-ID they set)."""
+    found: list[str] = []
+    for header in headers:
+        for raw in (header or "").replace(",", " ").split():
+            bare = raw.strip().strip("<>")
+            for candidate in (raw.strip(), bare, f"<{bare}>", bare.split("@", 1)[0]):
+                if candidate and candidate not in found:
+                    found.append(candidate)
+    return found
+
+
+def _answered_email(ids: list[str], sender: str, recipients: list[str]) -> tuple[Lead | None, Activity | None]:
+    """The email a reply answers (by its message ids), else the sender's lead within the client written to."""
+    if ids:
+        sent = (
+            Activity.objects.select_related("lead")
+            .filter(provider_message_id__in=ids, action=ActivityAction.EMAIL_SENT)
+            .order_by("-created_at")
+            .first()
+        )
+        if sent is not None:
+            return sent.lead, sent
+    leads = Lead.objects.filter(email__iexact=sender).order_by("-last_contacted_at", "-pk")
+    clients = Client.objects.annotate(address=Lower("sending_email")).filter(address__in=recipients)
+    candidates = list(leads.filter(client__in=clients)[:1]) if recipients else []
+    if not candidates:
+        candidates = list(leads[:2])
+        if len(candidates) > 1:
+            logger.warning("reply from %s matches leads of several clients and names none of them", sender)
+            return None, None
+    if not candidates:
+        return None, None
+    return candidates[0], outcomes.last_sent(candidates[0], channel=Channel.EMAIL)
+
+
+def _recipients(message: Any) -> list[str]:
+    values = [value for header in ("To", "Cc", "Delivered-To") for value in message.get_all(header, [])]
+    if getattr(message, "envelope_recipient", None):
+        values.append(message.envelope_recipient)
+    try:
+        return [address.addr_spec.lower() for address in parse_address_list(values) if address.addr_spec]
+    except AnymailError:  # a garbled Cc does not make the reply less of a reply
+        return []
+
+
+@receiver(inbound, dispatch_uid="engines.webhooks.on_inbound")
+def on_inbound(sender: Any, event: AnymailInboundEvent, esp_name: str, **kwargs: Any) -> None:
+    note(record_inbound_email(event, provider=provider_name(esp_name)))
+
+
+def record_inbound_email(event: AnymailInboundEvent, *, provider: str) -> str:
+    """A reply, an auto-reply or a request to stop, linked to the lead and the email it answers."""
+    message = event.message
+    if message is None or message.from_email is None or not message.from_email.addr_spec:
+        raise MalformedEvent(f"{provider} inbound message without a sender")
+    sender = message.from_email.addr_spec.lower()
+    header_id = (message.get("Message-ID") or "").strip()
+    ids = message_ids(message.get("In-Reply-To"), message.get("References"))
+    lead, answers = _answered_email(ids, sender, _recipients(message))
+    if lead is None:
+        logger.info("%s inbound email from %s matches no lead; ignored", provider, sender)
+        return "ignored"
+    subject = message.subject or ""
+    text = message.stripped_text or message.text or ""
+    at = event.timestamp or timezone.now()
+    event_id = str(event.event_id or "") or header_id or outcomes.event_key(sender, subject, message.get("Date"), text)
+    metadata = {"from": sender, "subject": subject[:300], "text": text[:5000], "message_id": header_id}
+    intent = classify_email(message.items(), subject, text)
+    common: dict[str, Any] = {"provider": provider, "event_id": event_id, "at": at}
+    if intent == EmailIntent.AUTO_REPLY:
+        if answers is None:  # a machine answering nothing we sent
+            return "ignored"
+        action = ActivityAction.EMAIL_AUTO_REPLIED
+        recorded = outcomes.record_delivery(answers, action=action, metadata=metadata, **common)
+        return "recorded" if recorded.created else "replayed"
+    common["answers"] = answers
+    if intent == EmailIntent.STOP:
+        recorded = outcomes.record_opt_out(lead, channel=Channel.EMAIL, metadata={**metadata, "via": "reply"}, **common)
+    else:
+        recorded = outcomes.record_reply(
+            lead, channel=Channel.EMAIL, metadata=metadata, provider_message_id=header_id, **common
+        )
+    return "recorded" if recorded.created else "replayed"

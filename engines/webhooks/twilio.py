@@ -1,0 +1,161 @@
+"""Twilio: SMS status callbacks, inbound SMS, call status callbacks, each signed with TWILIO_AUTH_TOKEN."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from engines.exceptions import InvalidTouch, SendBlocked
+from engines.services import outcomes
+from engines.services.inbound import SmsIntent, classify_sms
+from engines.webhooks.common import MAX_CALLBACK_BYTES, logger, too_big
+from outreach.models import Activity, ActivityAction, Channel, Client, Lead
+
+
+def twilio_signed(url_name: str) -> Callable[[Callable], Callable]:
+    """Only requests Twilio signed (X-Twilio-Signature, TWILIO_AUTH_TOKEN) reach the view; others get 403.
+
+    The signed URL is PUBLIC_BASE_URL + the view's own path, not the request's host: behind a proxy the
+    host and scheme Django sees are not the ones Twilio called.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def checked(request: HttpRequest) -> HttpResponse:
+            if refused := too_big(request, MAX_CALLBACK_BYTES):
+                return refused
+            token = settings.TWILIO_AUTH_TOKEN
+            signature = request.headers.get("X-Twilio-Signature", "")
+            url = settings.PUBLIC_BASE_URL + reverse(url_name)
+            if request.META.get("QUERY_STRING"):
+                url += "?" + request.META["QUERY_STRING"]
+            if not token or not signature or not RequestValidator(token).validate(url, request.POST, signature):
+                logger.warning("Twilio callback %s refused: %s", url_name, "no token" if not token else "bad signature")
+                return HttpResponse("invalid signature", status=403)
+            return view(request)
+
+        return csrf_exempt(login_not_required(require_POST(checked)))
+
+    return decorator
+
+
+def _fields(request: HttpRequest, *names: str) -> list[str] | HttpResponse:
+    values = [request.POST.get(name, "").strip() for name in names]
+    missing = [name for name, value in zip(names, values, strict=True) if not value]
+    if missing:
+        logger.warning("webhook %s refused: missing %s", request.path, ", ".join(missing))
+        return HttpResponse(f"missing {', '.join(missing)}", status=400)
+    return values
+
+
+@twilio_signed("twilio-sms-status")
+def twilio_sms_status(request: HttpRequest) -> HttpResponse:
+    fields = _fields(request, "MessageSid", "MessageStatus")
+    if isinstance(fields, HttpResponse):
+        return fields
+    sid, status = fields
+    sent = (
+        Activity.objects.select_related("lead")
+        .filter(provider_message_id=sid, action=ActivityAction.SMS_SENT)
+        .order_by("created_at")
+        .first()
+    )
+    if sent is None:
+        logger.warning("Twilio status %s for unknown message %s", status, sid)
+        return HttpResponse("unknown message", status=404)
+    error_code = request.POST.get("ErrorCode", "").strip()
+    metadata = {"status": status[:30], "error_code": error_code[:10]}
+    outcomes.record_sms_status(
+        sent, status=status.lower(), error_code=error_code, provider="twilio", at=timezone.now(), metadata=metadata
+    )
+    return HttpResponse(status=204)
+
+
+def _leads_by_phone(lead_phone: str, client_phone: str) -> list[Lead]:
+    """The leads with this phone at the client whose sending number it is, the last one contacted first."""
+    return list(
+        Lead.objects.select_related("client")
+        .filter(phone=lead_phone, client__sending_phone=client_phone)
+        .order_by("-last_contacted_at", "-pk")
+    )
+
+
+def _twiml(text: str = "") -> HttpResponse:
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return HttpResponse(str(response), content_type="application/xml")
+
+
+def help_text(client: Client) -> str:
+    contact = client.sending_email or client.sending_phone
+    return f"{client.name}: reply STOP to opt out of these messages. Questions: {contact}."[:320]
+
+
+@twilio_signed("twilio-sms-inbound")
+def twilio_sms_inbound(request: HttpRequest) -> HttpResponse:
+    """An SMS from a lead: an opt-out word or stop request, START/UNSTOP, HELP (answered), or a reply."""
+    fields = _fields(request, "MessageSid", "From", "To")
+    if isinstance(fields, HttpResponse):
+        return fields
+    sid, from_phone, to_phone = fields
+    body = request.POST.get("Body", "")
+    leads = _leads_by_phone(from_phone, to_phone)
+    intent = classify_sms(body)
+    if not leads:
+        logger.info("SMS %s from %s to %s matches no lead; not recorded", sid, from_phone, to_phone)
+        client = Client.objects.filter(sending_phone=to_phone).first() if intent == SmsIntent.HELP else None
+        return _twiml(help_text(client) if client is not None else "")  # HELP is answered whoever asks
+    lead, now = leads[0], timezone.now()
+    common: dict[str, Any] = {"provider": "twilio", "event_id": sid, "at": now, "metadata": {"text": body[:1600]}}
+    if intent == SmsIntent.OPT_OUT:
+        answers = outcomes.last_sent(lead, channel=Channel.SMS)
+        outcomes.record_opt_out(lead, channel=Channel.SMS, answers=answers, same_person=leads, **common)
+    elif intent == SmsIntent.OPT_IN:
+        outcomes.record_opt_in(lead, channel=Channel.SMS, **common)
+    elif intent == SmsIntent.HELP:
+        outcomes.record_outcome(lead, action=ActivityAction.SMS_HELP, channel=Channel.SMS, **common)
+        return _twiml(help_text(lead.client))
+    else:
+        answers = outcomes.last_sent(lead, channel=Channel.SMS)
+        outcomes.record_reply(lead, channel=Channel.SMS, answers=answers, provider_message_id=sid, **common)
+    return _twiml()
+
+
+@twilio_signed("twilio-voice-status")
+def twilio_voice_status(request: HttpRequest) -> HttpResponse:
+    """A dialer's call-status callback: a final status records the call (voice.complete_call) once."""
+    fields = _fields(request, "CallSid", "CallStatus", "From", "To")
+    if isinstance(fields, HttpResponse):
+        return fields
+    sid, status, from_phone, to_phone = fields
+    if status not in outcomes.CALL_STATUS_OUTCOMES:
+        return HttpResponse(status=204)  # ringing, in-progress: the final status follows
+    leads = _leads_by_phone(to_phone, from_phone)
+    if not leads:
+        logger.warning("Twilio call %s to %s from %s matches no lead", sid, to_phone, from_phone)
+        return HttpResponse("unknown call", status=404)
+    try:
+        duration = max(0, int(request.POST.get("CallDuration") or 0))
+    except ValueError:
+        return HttpResponse("CallDuration must be whole seconds", status=400)
+    try:
+        outcomes.record_call(
+            leads[0], provider="twilio", call_sid=sid, status=status, duration_seconds=duration,
+            answered_by=request.POST.get("AnsweredBy", ""),
+        )  # fmt: skip
+    except (SendBlocked, InvalidTouch) as exc:
+        # Recording is not gated by opt-outs; what is left (a lead of another client, a closed task) is ours to log.
+        logger.warning("Twilio call %s to lead %s not recorded: %s", sid, leads[0].pk, exc)
+    return HttpResponse(status=204)
