@@ -138,14 +138,20 @@ def populate() -> dict[str, int]:
             "status": "(ARRAY['planned', 'planned', 'cancelled'])[1 + g % 3]",
         },
     )
+    seconds: dict[str, float] = {}
     with connection.cursor() as cursor:
-        cursor.execute(leads)
+        with timed(seconds, "leads"):
+            cursor.execute(leads)
         cursor.execute(f"SELECT min(id) FROM {Lead._meta.db_table}")
         lead0 = cursor.fetchone()[0]
         # Lead ids are lead0 .. lead0 + LEADS - 1; lead i (1-based) has client first_client + i % CLIENTS.
-        cursor.execute(activities.replace("lead0", str(lead0)))
-        cursor.execute(touches.replace("lead0", str(lead0)))
-        cursor.execute("VACUUM ANALYZE")
+        with timed(seconds, "activities"):
+            cursor.execute(activities.replace("lead0", str(lead0)))
+        with timed(seconds, "touches"):
+            cursor.execute(touches.replace("lead0", str(lead0)))
+        with timed(seconds, "vacuum analyze"):
+            cursor.execute("VACUUM ANALYZE")
+    print("inserted in " + ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items()))
     return {"first_client": first_client, "lead0": lead0}
 
 

@@ -211,3 +211,18 @@ def test_actions_need_the_change_permission(client, django_user_model):
     response = _act(client, "rescore", [lead])
     assert Lead.objects.get(pk=lead.pk).als_score is None
     assert "rescore" not in response.content.decode()
+
+
+def test_search_by_name_email_or_company(admin_client):
+    mia = LeadFactory(
+        first_name="Mia", last_name="Okafor", email="mia@harbour.example.com", company_name="Harbour Dental"
+    )
+    LeadFactory(first_name="Noah", last_name="Smith", email="noah@rival.example.com", company_name="Rival_Legal 100%")
+
+    def found(term):
+        return {lead.pk for lead in admin_client.get(CHANGELIST, {"q": term}).context["cl"].result_list}
+
+    assert found("okafor") == found("MIA@HARBOUR.example.com") == found("harbour dent") == {mia.pk}
+    assert found("Mia Okafor") == found('"Harbour Dental" mia') == {mia.pk}
+    # LIKE's wildcards are searched for literally.
+    assert found("%") == found("_legal") == found("100%") == {LeadFactory._meta.model.objects.get(last_name="Smith").pk}
