@@ -76,17 +76,7 @@ def send_email(
     to = sending.email_address(lead.email, reason="invalid_email")
     sender = sending.email_address(getattr(client, "sending_email", ""), reason="no_sender_email")
 
-    snapshot = build_content_snapshot(
-        body,
-        lead,
-        subject=subject,
-        touch_number=outgoing.touch_number,
-        sequence_id=outgoing.sequence_id,
-        channel=Channel.EMAIL.value,
-        sent_at=outgoing.now,
-        client=client,
-    )
-    snapshot["template_id"] = str(template_id) if template_id is not None else None
+    snapshot = email_snapshot(outgoing, subject, body, template_id=template_id)
     message = email_message(outgoing, subject, body, to=to, sender=sender, connection=connection)
     return sending.deliver(
         outgoing,
@@ -101,6 +91,22 @@ def send_email(
         },
         send=lambda: send_message(message),
     )
+
+
+def email_snapshot(outgoing: sending.Outgoing, subject: str, body: str, *, template_id: Any) -> dict[str, Any]:
+    """The content snapshot of an email, with the template it was written from."""
+    snapshot = build_content_snapshot(
+        body,
+        outgoing.lead,
+        subject=subject,
+        touch_number=outgoing.touch_number,
+        sequence_id=outgoing.sequence_id,
+        channel=Channel.EMAIL.value,
+        sent_at=outgoing.now,
+        client=outgoing.client,
+    )
+    snapshot["template_id"] = str(template_id) if template_id is not None else None
+    return snapshot
 
 
 def email_message(
