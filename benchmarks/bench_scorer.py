@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from functools import partial
 
 from benchmarks.harness import django_database, timed
 
@@ -117,7 +118,7 @@ def fetch_stored() -> dict[str, list]:
             + " FROM outreach_lead ORDER BY id"
         )
         names = ["id", "score", "components", "weights", "source", "scored_at", *COMPONENTS]
-        return dict(zip(names, map(list, zip(*cursor.fetchall()))))
+        return dict(zip(names, map(list, zip(*cursor.fetchall(), strict=True)), strict=True))
 
 
 COMPONENTS = ("data_quality", "authority", "company_fit", "timing", "risk")
@@ -162,7 +163,7 @@ def raw_write_arrays(stored: dict[str, list], batch_size: int) -> int:
     with connection.cursor() as cursor:
         for start in range(0, len(stored["id"]), batch_size):
             part = {key: values[start : start + batch_size] for key, values in stored.items()}
-            clients = sorted(set(zip(part["weights"], part["source"])))
+            clients = sorted(set(zip(part["weights"], part["source"], strict=True)))
             ordinal = {client: i for i, client in enumerate(clients, start=1)}
             cursor.execute(
                 f"""
@@ -182,7 +183,7 @@ def raw_write_arrays(stored: dict[str, list], batch_size: int) -> int:
                     int_array(part["id"]),
                     int_array(part["score"]),
                     *(int_array(part[key]) for key in COMPONENTS),
-                    int_array(ordinal[pair] for pair in zip(part["weights"], part["source"])),
+                    int_array(ordinal[pair] for pair in zip(part["weights"], part["source"], strict=True)),
                     [weights for weights, _ in clients],
                     [source for _, source in clients],
                 ],
@@ -219,9 +220,9 @@ def main() -> None:
                 continue
             stored = fetch_stored()
             for name, write in (
-                ("raw, one UPDATE, JSON per row", lambda: raw_write_json(stored)),
-                ("raw, one UPDATE, score_leads' statement", lambda: raw_write_arrays(stored, LEADS)),
-                ("raw, score_leads' statement and batches", lambda: raw_write_arrays(stored, BATCH_SIZE)),
+                ("raw, one UPDATE, JSON per row", partial(raw_write_json, stored)),
+                ("raw, one UPDATE, score_leads' statement", partial(raw_write_arrays, stored, LEADS)),
+                ("raw, score_leads' statement and batches", partial(raw_write_arrays, stored, BATCH_SIZE)),
             ):
                 vacuum()
                 with timed(results, "raw"):
@@ -239,17 +240,15 @@ def main() -> None:
         loop_total = per_lead * LEADS
 
         best_bulk = min(bulk)
-        print(
-            f"score_leads, all {LEADS:,} leads:      {best_bulk:8.2f} s  (rounds: {', '.join(f'{t:.2f}' for t in bulk)})"
-        )
+        rounds = ", ".join(f"{t:.2f}" for t in bulk)
+        print(f"score_leads, all {LEADS:,} leads:      {best_bulk:8.2f} s  (rounds: {rounds})")
         print(
             f"score_lead loop, {sample:,} leads measured: {results['loop']:8.2f} s  = {per_lead * 1e3:.3f} ms/lead, "
             f"extrapolated to {LEADS:,}: {loop_total:.1f} s"
         )
         for name, times in raw.items():
-            print(
-                f"{name}, {LEADS:,} precomputed rows: {min(times):8.2f} s  (rounds: {', '.join(f'{t:.2f}' for t in times)})"
-            )
+            rounds = ", ".join(f"{t:.2f}" for t in times)
+            print(f"{name}, {LEADS:,} precomputed rows: {min(times):8.2f} s  (rounds: {rounds})")
         print(f"score_leads is {loop_total / best_bulk:.1f}x faster than the per-lead loop (goal >= 20x)")
         if raw:
             name, fastest = min(((name, min(times)) for name, times in raw.items()), key=lambda item: item[1])

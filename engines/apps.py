@@ -8,5 +8,7 @@ class EnginesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from engines import signals  # noqa: F401  (connects the receivers)
-        from engines import webhooks  # noqa: F401  (connects the anymail tracking and inbound receivers)
+        from engines import (
+            signals,  # noqa: F401  (connects the receivers)
+            webhooks,  # noqa: F401  (connects the anymail tracking and inbound receivers)
+        )

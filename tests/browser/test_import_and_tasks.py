@@ -49,7 +49,9 @@ def test_import_a_csv_with_one_bad_row_then_the_fixed_file(admin_login, staff_us
     _upload(page, "Harbour Dental", GOOD_ROWS + BAD_ROW)
     errors = page.locator("table.import-preview")
     expect(errors).to_contain_text("'al-at-nowhere' is not an email address")
-    expect(page.locator(".import-totals")).to_contain_text("Into Harbour Dental: 3 rows: 2 new, 0 to update, 0 to skip, 1 with errors")
+    expect(page.locator(".import-totals")).to_contain_text(
+        "Into Harbour Dental: 3 rows: 2 new, 0 to update, 0 to skip, 1 with errors"
+    )
     expect(page.locator("input[value='Confirm import']")).to_have_count(0)
     screenshot(page, "import_preview_with_bad_row")
     assert not Lead.objects.exists()

@@ -97,18 +97,25 @@ class QCluster:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        process = self.started()
         try:
-            self.process.send_signal(signal.SIGTERM)
+            process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=STOP_TIMEOUT)
+                process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-                raise AssertionError(f"qcluster did not stop within {STOP_TIMEOUT}s of SIGTERM:\n{self.log()}")
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                message = f"qcluster did not stop within {STOP_TIMEOUT}s of SIGTERM:\n{self.log()}"
+                raise AssertionError(message) from None
         finally:
             # Shown by pytest only when the test fails.
-            print(f"--- qcluster output (exit code {self.process.returncode}) ---\n{self.log()}")
+            print(f"--- qcluster output (exit code {process.returncode}) ---\n{self.log()}")
             self.output.close()
+
+    def started(self) -> subprocess.Popen:
+        if self.process is None:
+            raise RuntimeError("QCluster starts in `with QCluster(...)`; it was not entered")
+        return self.process
 
     def log(self) -> str:
         self.output.flush()
@@ -122,8 +129,9 @@ class QCluster:
             value = found()
             if value:
                 return value
-            if self.process.poll() is not None:
-                raise AssertionError(f"qcluster exited ({self.process.returncode}) before {what}:\n{self.log()}")
+            process = self.started()
+            if process.poll() is not None:
+                raise AssertionError(f"qcluster exited ({process.returncode}) before {what}:\n{self.log()}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {what} within {timeout}s:\n{self.log()}")
             time.sleep(0.1)
@@ -141,7 +149,8 @@ def assert_saved_by(task: Task, client: Client) -> None:
     assert task.success, task.result
     assert set(task.result) == TYPES
     for pattern_type, pattern_id in task.result.items():
-        assert get_active_pattern(client, pattern_type).pk == pattern_id
+        active = get_active_pattern(client, pattern_type)
+        assert active is not None and active.pk == pattern_id
 
 
 def test_a_detection_task_on_the_orm_broker_runs_in_a_real_cluster():
