@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('outreach', '0003_outbox_outcomes_tasks_memberships'),
+        ("outreach", "0003_outbox_outcomes_tasks_memberships"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='client',
-            name='is_demo',
+            model_name="client",
+            name="is_demo",
             field=models.BooleanField(default=False, editable=False),
         ),
     ]

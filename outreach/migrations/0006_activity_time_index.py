@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('outreach', '0005_activity_body_search_index'),
+        ("outreach", "0005_activity_body_search_index"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['created_at', 'id'], name='activity_time'),
+            model_name="activity",
+            index=models.Index(fields=["created_at", "id"], name="activity_time"),
         ),
     ]
