@@ -16,10 +16,10 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from django.db import connections
@@ -69,7 +69,16 @@ LEAD_COLUMNS = (
     "is_competitor",
     "do_not_contact",
 )
-DEFAULT_ICP = {"industries": [], "employee_min": 5, "employee_max": 50, "countries": ["Australia"]}
+
+
+class _IcpDefaults(TypedDict):
+    industries: list[str]
+    employee_min: float
+    employee_max: float
+    countries: list[str]
+
+
+DEFAULT_ICP: _IcpDefaults = {"industries": [], "employee_min": 5, "employee_max": 50, "countries": ["Australia"]}
 BATCH_SIZE = 5000
 
 
@@ -216,19 +225,20 @@ class Icp:
             ),
         )
 
-    @functools.lru_cache(maxsize=65536)
     def industry_points(self, industry: Any) -> int:
         return 10 if _normalised(industry) in self.industries else 0
 
-    @functools.lru_cache(maxsize=65536)
     def country_points(self, country: Any) -> int:
         key = _country_key(country)
         return 7 if key and key in self.countries else 0
 
     def company_fit(self, industries: Sequence, employee_counts: np.ndarray, countries: Sequence) -> np.ndarray:
         n = len(employee_counts)
-        points = np.fromiter(map(self.industry_points, industries), np.int64, n)
-        points += np.fromiter(map(self.country_points, countries), np.int64, n)
+        # Points once per distinct value: a batch repeats few industries and countries.
+        industry_points = {industry: self.industry_points(industry) for industry in set(industries)}
+        country_points = {country: self.country_points(country) for country in set(countries)}
+        points = np.fromiter(map(industry_points.__getitem__, industries), np.int64, n)
+        points += np.fromiter(map(country_points.__getitem__, countries), np.int64, n)
         known = employee_counts > 0
         in_range = known & (employee_counts >= self.employee_min) & (employee_counts <= self.employee_max)
         points += np.where(in_range, 8, np.where(known & (employee_counts < self.employee_min * 2), 4, 0))
@@ -256,7 +266,7 @@ def _texts(column: Sequence) -> np.ndarray:
     return np.fromiter(map(_present, column), bool, len(column))
 
 
-def _components(columns: dict[str, Sequence], fit: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
+def _components(columns: Mapping[str, Sequence], fit: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
     """The five components of every lead in `columns` (one sequence per LEAD_COLUMNS name).
 
     `fit(counts)` returns company fit, given employee counts (0 when unknown).
@@ -408,13 +418,14 @@ def score_leads(
         if not rows:
             return scored
         last_pk = rows[-1][0]
-        pks, client_ids, *values = zip(*rows)
+        pks, client_ids, *values = zip(*rows, strict=True)
         _add_clients(clients, set(client_ids) - clients.keys(), now)
         # The batch's clients, and each row's position among them.
         batch_client_ids, client_of_row = np.unique(np.fromiter(client_ids, np.int64, len(rows)), return_inverse=True)
         batch_clients = [clients[client_id] for client_id in batch_client_ids.tolist()]
-        columns = dict(zip(LEAD_COLUMNS, values))
-        components = _components(columns, lambda counts: _company_fit(columns, counts, client_of_row, batch_clients))
+        columns = dict(zip(LEAD_COLUMNS, values, strict=True))
+        fit = functools.partial(_company_fit, columns, client_of_row=client_of_row, clients=batch_clients)
+        components = _components(columns, fit)
         weights = {key: np.array([c.weights[key] for c in batch_clients])[client_of_row] for key in WEIGHT_KEYS}
         scores = _weighted_scores(components, weights)
         scored += write(leads.db, pks, client_of_row, scores, components, batch_clients, now)
@@ -429,7 +440,7 @@ def _add_clients(clients: dict[int, _ClientScoring], client_ids: Iterable[int], 
 
 
 def _company_fit(
-    columns: dict[str, Sequence], counts: np.ndarray, client_of_row: np.ndarray, clients: list[_ClientScoring]
+    columns: Mapping[str, Sequence], counts: np.ndarray, client_of_row: np.ndarray, clients: list[_ClientScoring]
 ) -> np.ndarray:
     fit = np.zeros(len(counts), np.int64)
     industries = np.array(columns["industry"], dtype=object)
@@ -453,7 +464,7 @@ def _write_unnest(
     connection = connections[alias]
     qn = connection.ops.quote_name
     meta = Lead._meta
-    column = {name: qn(meta.get_field(name).column) for name in (*SCORE_FIELDS, "id")}
+    column = {field.name: qn(field.column) for field in meta.concrete_fields if field.name in (*SCORE_FIELDS, "id")}
     components_sql = ", ".join(f"'{key}', v.{key}" for key in COMPONENT_KEYS)
     sql = f"""
         UPDATE {qn(meta.db_table)} AS lead SET
@@ -468,7 +479,7 @@ def _write_unnest(
             JOIN unnest(%s::jsonb[], %s::text[]) WITH ORDINALITY AS w(weights, source, client) ON w.client = v.client
         WHERE lead.{column["id"]} = v.id
     """
-    params = [
+    params: list[str | datetime | list[str]] = [
         now.isoformat(),
         now,
         _int_array(pks),
@@ -500,7 +511,7 @@ def _write_bulk_update(
     scored_at = now.isoformat()
     values = {key: components[key].tolist() for key in COMPONENT_KEYS}
     objs = []
-    for i, (pk, client, score) in enumerate(zip(pks, client_of_row.tolist(), scores.tolist())):
+    for i, (pk, client, score) in enumerate(zip(pks, client_of_row.tolist(), scores.tolist(), strict=True)):
         scoring = clients[client]
         objs.append(
             Lead(
