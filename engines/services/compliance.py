@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
 
 import holidays
 import phonenumbers
@@ -18,7 +17,7 @@ from django.conf import settings
 
 from engines.exceptions import SendBlocked
 from engines.services.geo import country_code, lead_local_time, parse_phone
-from outreach.models import Channel
+from outreach.models import Channel, Client, Lead
 
 # Channels whose contact hours are regulated (telemarketing and SMS rules).
 TIMED_CHANNELS = frozenset({Channel.SMS, Channel.VOICE})
@@ -86,7 +85,7 @@ def within_contact_hours(local: datetime, country: str | None, region: str | Non
     return start <= local.time().replace(tzinfo=None) < end
 
 
-def lead_country(lead: Any, client: Any = None) -> str | None:
+def lead_country(lead: Lead, client: Client | None = None) -> str | None:
     """The lead's country code: its own field, else its phone's region, else the client's country."""
     code = country_code(getattr(lead, "country", None))
     if code:
@@ -100,7 +99,7 @@ def lead_country(lead: Any, client: Any = None) -> str | None:
     return country_code(getattr(client, "country", None))
 
 
-def check_contact_hours(lead: Any, channel: str, at: datetime, client: Any = None) -> None:
+def check_contact_hours(lead: Lead, channel: str, at: datetime, client: Client | None = None) -> None:
     """Raise SendBlocked("quiet_hours") when `channel` may not reach the lead at `at` (aware UTC)."""
     if channel not in TIMED_CHANNELS:
         return
@@ -112,7 +111,7 @@ def check_contact_hours(lead: Any, channel: str, at: datetime, client: Any = Non
         )
 
 
-def channel_block_reason(lead: Any, channel: str) -> str | None:
+def channel_block_reason(lead: Lead, channel: str) -> str | None:
     """Why `channel` cannot reach the lead at all (a code), or None when it can."""
     if getattr(lead, "do_not_contact", False):
         return "do_not_contact"
@@ -138,13 +137,13 @@ def channel_block_reason(lead: Any, channel: str) -> str | None:
     return None
 
 
-def check_can_contact(lead: Any, channel: str) -> None:
+def check_can_contact(lead: Lead, channel: str) -> None:
     """Raise SendBlocked with the reason when `channel` cannot reach the lead."""
     reason = channel_block_reason(lead, channel)
     if reason is not None:
         raise SendBlocked(reason, f"cannot use {channel} for lead {getattr(lead, 'pk', '?')}: {reason}")
 
 
-def reachable_channels(lead: Any) -> list[str]:
+def reachable_channels(lead: Lead) -> list[str]:
     """The channels that may reach the lead, in Channel order."""
     return [channel for channel in _CHANNEL_ORDER if channel_block_reason(lead, channel) is None]

@@ -19,12 +19,15 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 from engines.services.geo import lead_timezone_name
+
+if TYPE_CHECKING:
+    from outreach.models import Client, Lead
 
 # Each keyword belongs to one category ("growth" is scaling, "bandwidth" is time), and the words of a call to
 # action are not pain points ("book a time" is no complaint about time): see _pain_points.
@@ -368,7 +371,20 @@ def _cta(text: _Text) -> str | None:
     return CTA_PATTERNS[min(found)] if found else None
 
 
-def _personalization(text: _Text, lead: Any) -> dict[str, bool]:
+class PersonalizedLead(Protocol):
+    """What personalization reads of a lead: a Lead, or any object with these (None or missing when unknown)."""
+
+    @property
+    def first_name(self) -> str | None: ...
+
+    @property
+    def company_name(self) -> str | None: ...
+
+    @property
+    def industry(self) -> str | None: ...
+
+
+def _personalization(text: _Text, lead: PersonalizedLead) -> dict[str, bool]:
     return {
         "has_company_mention": _mentions(text, getattr(lead, "company_name", None), _name_vocabulary),
         "has_first_name": _mentions(text, getattr(lead, "first_name", None), _name_vocabulary),
@@ -388,7 +404,7 @@ def extract_cta(text: str | None) -> str | None:
     return _cta(_parse(text)) if isinstance(text, str) and text else None
 
 
-def detect_personalization(text: str | None, lead: Any) -> dict[str, bool]:
+def detect_personalization(text: str | None, lead: PersonalizedLead) -> dict[str, bool]:
     """The five personalization flags.
 
     `lead` is any object with first_name, company_name and industry, each of which may be None or missing.
@@ -405,7 +421,7 @@ def word_count(text: str | None) -> int:
 # --- The snapshot ---------------------------------------------------------------------------
 
 
-def timing_fields(lead: Any, at: datetime | None = None, client: Any = None) -> dict[str, Any]:
+def timing_fields(lead: Lead, at: datetime | None = None, client: Client | None = None) -> dict[str, Any]:
     """When a touch happened: the UTC instant with its offset, and the lead's local day and hour."""
     if at is not None and at.utcoffset() is None:
         raise ValueError(f"a touch time must be time-zone aware, got {at!r}")
@@ -424,14 +440,14 @@ def timing_fields(lead: Any, at: datetime | None = None, client: Any = None) -> 
 
 def build_content_snapshot(
     body: str | None,
-    lead: Any,
+    lead: Lead,
     subject: str | None = None,
     touch_number: int = 1,
     sequence_id: Any = None,
     channel: str = "email",
     *,
     sent_at: datetime | None = None,
-    client: Any = None,
+    client: Client | None = None,
 ) -> dict[str, Any]:
     """The standard record of what a touch said, stored in Activity.content_snapshot."""
     body = body if isinstance(body, str) else ""

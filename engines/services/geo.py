@@ -11,11 +11,14 @@ import logging
 import zoneinfo
 from datetime import datetime
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING
 
 import phonenumbers
 import pycountry
 from phonenumbers import timezone as phone_timezones
+
+if TYPE_CHECKING:  # outreach.models imports this module (through normalize)
+    from outreach.models import Client, Lead
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +120,7 @@ def _zone_from_country(code: str | None) -> str | None:
 _ALL_ZONES = frozenset(zoneinfo.available_timezones())
 
 
-def lead_timezone_name(lead: Any, client: Any = None) -> str:
+def lead_timezone_name(lead: Lead, client: Client | None = None) -> str:
     """The lead's IANA zone: lead.timezone, else from the phone number, else the country, else the client's.
 
     A phone or country that spans several zones (a US mobile, "Australia")
@@ -137,10 +140,10 @@ def lead_timezone_name(lead: Any, client: Any = None) -> str:
     return client_zone if client_zone in _ALL_ZONES else "UTC"
 
 
-def lead_timezone(lead: Any, client: Any = None) -> zoneinfo.ZoneInfo:
+def lead_timezone(lead: Lead, client: Client | None = None) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(lead_timezone_name(lead, client))
 
 
-def lead_local_time(lead: Any, at: datetime, client: Any = None) -> datetime:
+def lead_local_time(lead: Lead, at: datetime, client: Client | None = None) -> datetime:
     """`at` (aware) seen on the lead's wall clock."""
     return at.astimezone(lead_timezone(lead, client))

@@ -70,7 +70,7 @@ def check_reachable(lead: Lead, channel: str, client: Client | None = None) -> N
 
 def record_touch(
     lead: Lead,
-    client: Any,
+    client: Client,
     *,
     action: str,
     channel: str,

@@ -8,23 +8,23 @@ expire: the law requires the link to keep working after the send (Spam Act
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.core import signing
+
+from outreach.models import Lead
 
 SALT = "outreach.unsubscribe"
 # RFC 8058: with this header, mail clients unsubscribe with one POST to the URL, without a page.
 ONE_CLICK_POST = "List-Unsubscribe=One-Click"
 
 
-def unsubscribe_token(lead: Any) -> str:
+def unsubscribe_token(lead: Lead) -> str:
     if getattr(lead, "pk", None) is None:
         raise ValueError("an unsubscribe link needs a saved lead")
     return signing.dumps(lead.pk, salt=SALT)
 
 
-def unsubscribe_url(lead: Any) -> str:
+def unsubscribe_url(lead: Lead) -> str:
     """The absolute, signed URL that unsubscribes `lead` (served by the webhooks' unsubscribe view)."""
     return f"{settings.PUBLIC_BASE_URL}/unsubscribe/{unsubscribe_token(lead)}/"
 
@@ -38,6 +38,6 @@ def lead_id_from_token(token: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def list_unsubscribe_headers(lead: Any) -> dict[str, str]:
+def list_unsubscribe_headers(lead: Lead) -> dict[str, str]:
     """The List-Unsubscribe headers (RFC 2369, RFC 8058) Gmail and Yahoo require of bulk senders."""
     return {"List-Unsubscribe": f"<{unsubscribe_url(lead)}>", "List-Unsubscribe-Post": ONE_CLICK_POST}
