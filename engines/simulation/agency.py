@@ -187,11 +187,15 @@ def build_agency(count: int = len(DEMO_CLIENTS)) -> list[Client]:
     return clients
 
 
+PHONE_TAIL_DIGITS = 5
+
+
 def mobile_number(country: str, tail: int) -> str:
-    """A dialable mobile number of `country` (E.164): its example mobile number with the last four digits varied."""
+    """A dialable mobile number of `country` (E.164): its example mobile number with the last five digits varied."""
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     digits = str(example.national_number)
-    candidate = phonenumbers.parse(f"+{example.country_code}{digits[:-4]}{tail:04d}")
+    tail %= 10**PHONE_TAIL_DIGITS
+    candidate = phonenumbers.parse(f"+{example.country_code}{digits[:-PHONE_TAIL_DIGITS]}{tail:0{PHONE_TAIL_DIGITS}d}")
     number = candidate if phonenumbers.is_valid_number(candidate) else example
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -202,7 +206,11 @@ def _pick(rng: np.random.Generator, options: tuple, size: int) -> np.ndarray:
 
 
 def lead_rows(client: Client, *, count: int, seed: int, serial_start: int = 0) -> list[list[str]]:
-    """`count` realistic spreadsheet rows for `client`, drawn from one seeded mix (same seed, same leads)."""
+    """`count` realistic spreadsheet rows for `client`, drawn from one seeded mix (same seed, same leads).
+
+    `serial_start` numbers the rows: each serial gets its own email address and phone number (an SMS reply
+    is matched to its lead by number), so cohorts of one client take disjoint serials.
+    """
     rng = np.random.default_rng(seed)
     market = _pick(rng, MARKETS, count)
     industry = _pick(rng, INDUSTRIES, count)
@@ -222,7 +230,7 @@ def lead_rows(client: Client, *, count: int, seed: int, serial_start: int = 0) -
                 first,
                 last,
                 f"{first}.{last}.{serial}@{company.lower().replace(' ', '')}.{domain}.example".lower(),
-                mobile_number(country, int(rng.integers(10**4))) if has_phone[i] else "",
+                mobile_number(country, serial) if has_phone[i] else "",
                 company,
                 TITLES[title[i]][0],
                 INDUSTRIES[industry[i]][0],

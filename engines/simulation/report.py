@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from engines.services.patterns import get_active_pattern
 from engines.services.scorer import DEFAULT_WEIGHTS
+from engines.simulation import responses
 from engines.simulation.loop import Cohort, LoopResult
-from engines.simulation.responses import TRUTH
+from engines.simulation.responses import DemoTruth
 from outreach.admin.charts import Bar, bar_chart
 from outreach.models import Activity, ActivityAction, Client
 from outreach.models.choices import SENT_ACTIONS
@@ -69,6 +70,12 @@ class ClientReport:
     weights_source: str
     findings: list[Finding] = field(default_factory=list)
 
+    @property
+    def weight_rows(self) -> list[tuple[str, float, float | None]]:
+        """(component, default weight, learned weight or None) for every scoring component."""
+        learned = self.weights or {}
+        return [(name, default, learned.get(name)) for name, default in DEFAULT_WEIGHTS.items()]
+
 
 @dataclass
 class DemoReport:
@@ -103,7 +110,30 @@ def _days(pattern: dict, key: str, field_name: str) -> list[int]:
     return [int(entry[field_name]) for entry in pattern.get(key) or []]
 
 
-def client_findings(client: Client) -> ClientReport:
+def truth_rows(truth: DemoTruth) -> list[tuple[str, str]]:
+    """The response model the demo answered with (engines.simulation.responses), as (part, what it says)."""
+    hours = ", ".join(f"{hour}:00 x{lift:g}" for hour, lift in sorted(truth.hour_lift.items()))
+    return [
+        ("reply chance of a touch", "base of its channel x day x hour x first channel x CTA x ICP fit"),
+        ("base by channel", ", ".join(f"{channel} {p:.1%}" for channel, p in truth.reply_base.items())),
+        ("lead's local day", ", ".join(f"{DAY_NAMES[d]} x{lift:g}" for d, lift in enumerate(truth.day_lift))),
+        ("lead's local hour", f"{hours}, any other x{responses.OTHER_HOUR_LIFT:g}"),
+        ("sequence's first channel", ", ".join(f"{c} x{lift:g}" for c, lift in truth.first_channel_lift.items())),
+        ("call to action", ", ".join(f'"{cta}" x{lift:g}' for cta, lift in truth.cta_lift.items()) + ", other x1"),
+        ("ICP fit f (0-1)", f"x exp({truth.fit_coefficient:g} (f - 0.5))"),
+        ("booking", f"{truth.book_after_reply:.0%} of replies book, 1-2.5 days later (through Cal.com)"),
+        (
+            "provider events",
+            f"email: {responses.EMAIL_HARD_BOUNCE:.0%} hard bounce, {responses.EMAIL_SOFT_BOUNCE:.0%} soft bounce, "
+            f"{responses.EMAIL_OPEN:.0%} opened, {responses.EMAIL_AUTO_REPLY:.0%} out-of-office, "
+            f"{responses.EMAIL_UNSUBSCRIBE:.1%} unsubscribe; SMS: {responses.SMS_UNDELIVERED:.0%} undelivered, "
+            f"{responses.SMS_STOP:.0%} STOP",
+        ),
+        ("answers", "one per lead: after a reply, STOP or unsubscribe nothing more is drawn for that lead"),
+    ]
+
+
+def client_findings(client: Client, truth: DemoTruth) -> ClientReport:
     """The client's active patterns next to the planted truth."""
     who, when, how, what = (get_active_pattern(client, kind) for kind in ("who", "when", "how", "what"))
     weights = who.patterns.get("recommended_weights") if who else None
@@ -117,24 +147,24 @@ def client_findings(client: Client) -> ClientReport:
     report.findings = [
         Finding(
             "best days",
-            ", ".join(DAY_NAMES[d] for d in TRUTH.best_days),
+            ", ".join(DAY_NAMES[d] for d in truth.best_days),
             ", ".join(DAY_NAMES[d] for d in days[:3]) or "no preference",
-            bool(days) and days[0] in TRUTH.best_days,
+            bool(days) and days[0] in truth.best_days,
         ),
         Finding(
             "best hour",
-            f"{TRUTH.best_hour}:00",
+            f"{truth.best_hour}:00",
             ", ".join(f"{h}:00" for h in hours[:3]) or "no preference",
-            bool(hours) and hours[0] == TRUTH.best_hour,
+            bool(hours) and hours[0] == truth.best_hour,
         ),  # fmt: skip
-        Finding("first channel", TRUTH.best_first_channel, first or "no preference", first == TRUTH.best_first_channel),
+        Finding("first channel", truth.best_first_channel, first or "no preference", first == truth.best_first_channel),
         Finding(
             "winning sequence",
-            f"opens on {TRUTH.best_first_channel}",
+            f"opens on {truth.best_first_channel}",
             winners[0] if winners else "no preference",
-            bool(winners) and winners[0].startswith(TRUTH.best_first_channel),
+            bool(winners) and winners[0].startswith(truth.best_first_channel),
         ),
-        Finding("effective CTA", TRUTH.best_cta, ", ".join(ctas) or "none found", TRUTH.best_cta in ctas),
+        Finding("effective CTA", truth.best_cta, ", ".join(ctas) or "none found", truth.best_cta in ctas),
     ]
     return report
 
@@ -150,7 +180,7 @@ def build_report(loop: LoopResult, horizon_days: int) -> DemoReport:
         loop=loop,
         horizon_days=horizon_days,
         rates={cohort.name: cohort_rate(cohort, horizon) for cohort in loop.cohorts},
-        clients=[client_findings(client) for client in loop.clients],
+        clients=[client_findings(client, loop.truth) for client in loop.clients],
         sends_by_channel=sends,
     )
 
@@ -169,6 +199,14 @@ def terminal_lines(report: DemoReport) -> list[str]:
     lines += [f"  {name:16} {rate.text()}" for name, rate in report.rates.items()]
     if report.lift is not None:
         lines.append(f"  after / before: {report.lift:.2f}x")
+    truth = loop.truth
+    days = ", ".join(DAY_NAMES[d] for d in truth.best_days)
+    lines += [
+        "",
+        f"Planted truth (engines/simulation/responses.py): replies favour {days}"
+        f" at {truth.best_hour}:00 (lead's local time), sequences opening on {truth.best_first_channel}, the "
+        f'"{truth.best_cta}" CTA and leads that fit the ICP; {truth.book_after_reply:.0%} of replies book.',
+    ]
     for item in report.clients:
         lines += ["", f"{item.client.name}: weights {item.weights_source}"]
         if item.weights:
@@ -186,6 +224,27 @@ def _chart_styles() -> str:
     """The admin's chart styles, inlined so the report is one file."""
     found = finders.find("outreach/admin.css")
     return Path(found).read_text(encoding="utf-8") if isinstance(found, str) else ""
+
+
+def truth_charts(truth: DemoTruth) -> list[str]:
+    """The planted lifts of the lead's local day and hour: what the WHEN pattern should find."""
+    days = [Bar(DAY_NAMES[d], lift, f"x{lift:g}") for d, lift in enumerate(truth.day_lift)]
+    hours = [
+        Bar(f"{hour}:00", lift, f"x{lift:g}")
+        for hour in range(7, 20)
+        for lift in [truth.hour_lift.get(hour, responses.OTHER_HOUR_LIFT)]
+    ]
+    return [
+        bar_chart(
+            "Planted truth: reply lift by the lead's local day", days, columns=("Day", "Lift"), chart_id="truth-days"
+        ),
+        bar_chart(
+            "Planted truth: reply lift by the lead's local hour",
+            hours,
+            columns=("Hour", "Lift"),
+            chart_id="truth-hours",
+        ),
+    ]
 
 
 def write_html(report: DemoReport, path: Path) -> Path:
@@ -215,6 +274,8 @@ def write_html(report: DemoReport, path: Path) -> Path:
             "report": report,
             "summary": terminal_lines(report)[0],
             "rate_chart": rate_chart,
+            "truth": truth_rows(report.loop.truth),
+            "truth_charts": truth_charts(report.loop.truth),
             "weight_charts": weight_charts,
             "generated": timezone.now(),
             "chart_styles": _chart_styles(),

@@ -53,6 +53,9 @@ class DemoTruth:
 
 
 TRUTH = DemoTruth()
+# An hour the truth does not name; and the most likely a reply can be, however many lifts multiply.
+OTHER_HOUR_LIFT = 0.7
+MAX_REPLY = 0.9
 
 EMAIL_HARD_BOUNCE = 0.02
 EMAIL_SOFT_BOUNCE = 0.01
@@ -113,12 +116,12 @@ class ResponseModel:
         truth, snapshot = self.truth, activity.content_snapshot
         lift = (
             truth.day_lift[int(snapshot.get("day_index", 0))]
-            * truth.hour_lift.get(int(snapshot.get("hour_of_day", 12)), 0.7)
+            * truth.hour_lift.get(int(snapshot.get("hour_of_day", 12)), OTHER_HOUR_LIFT)
             * truth.first_channel_lift.get(first_channel, 1.0)
             * truth.cta_lift.get(snapshot.get("cta_used") or "", 1.0)
             * math.exp(truth.fit_coefficient * (icp_fit(lead, client) - 0.5))
         )
-        return min(0.9, truth.reply_base.get(activity.channel, 0.03) * lift)
+        return min(MAX_REPLY, truth.reply_base.get(activity.channel, 0.03) * lift)
 
     def events_for(self, activity: Activity, lead: Lead, client: Client, first_channel: str) -> list[Event]:
         """What follows one sent touch, in time order."""
