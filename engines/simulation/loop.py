@@ -168,7 +168,11 @@ class Simulation:
                 hour = after
                 clock.move_to(hour)
                 if hour == learned_at:
-                    result.cohorts.append(self.import_cohort("after learning", hour, seed=self.config.seed + 1))
+                    result.cohorts.append(
+                        self.import_cohort(
+                            "after learning", hour, seed=self.config.seed + 1, serial_start=self.config.leads_per_cohort
+                        )
+                    )
                 self.step(hour, result)
         result.events = dict(self.callbacks.answered)
         return result
@@ -200,12 +204,12 @@ class Simulation:
             ceiling += HOUR
         return max(hour + HOUR, ceiling)
 
-    def import_cohort(self, name: str, at: datetime, *, seed: int) -> Cohort:
+    def import_cohort(self, name: str, at: datetime, *, seed: int, serial_start: int = 0) -> Cohort:
         """The same lead mix (one seeded draw per client), imported as a client would: a spreadsheet."""
         cohort = Cohort(name, at)
         for index, client in enumerate(self.clients):
             rows = lead_rows(client, count=self.config.leads_per_cohort, seed=seed * 100 + index,
-                             serial_start=seed * 100_000)  # fmt: skip
+                             serial_start=serial_start)  # fmt: skip
             path = write_lead_csv(self.out_dir / f"leads-{client.pk}-{name.replace(' ', '-')}.csv", rows)
             headers, table = load_table(path)
             preview = preview_import(client, headers, table)
