@@ -7,19 +7,18 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import connection
-from django.db.models import BooleanField, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.text import smart_split, unescape_string_literal
 
 from outreach.models import Activity, Lead, MessageTemplate
 
 from .pagination import CappedCountPaginator
 from .scoping import ClientScopedAdmin, VisibleClientFilter, scope_to_clients
+from .search import BodyMatches, leads_matching, search_words
 
 PERSONALIZATION_FLAGS = {
     "has_first_name": "First name",
@@ -28,47 +27,19 @@ PERSONALIZATION_FLAGS = {
     "has_recent_news": "Recent news",
     "has_mutual_connection": "Mutual connection",
 }
-LEAD_SEARCH_FIELDS = ("first_name", "last_name", "email", "company_name")
 # A search by lead reads the activities of at most this many matching leads (the newest): their ids go to the
 # database as a list, which it can combine with the body's full-text index; a subquery there cannot be.
 LEAD_MATCH_LIMIT = 1000
-# The expression of the GIN index that migration 0004 creates on PostgreSQL: a query must repeat it exactly.
-BODY_TSVECTOR = "to_tsvector('english', COALESCE(outreach_activity.content_snapshot ->> 'body', ''))"
-
-
-def search_words(term: str) -> list[str]:
-    """The words of an admin search box, quoted phrases kept whole (as the admin's own search splits them)."""
-    words = []
-    for bit in smart_split(term):
-        if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
-            bit = unescape_string_literal(bit)
-        if bit.strip():
-            words.append(bit)
-    return words
 
 
 def body_matches(words: list[str]) -> Q:
     """Activities whose snapshot body holds every one of `words` (full-text on PostgreSQL, substring elsewhere)."""
     if connection.vendor == "postgresql":
-        match = RawSQL(
-            f"{BODY_TSVECTOR} @@ plainto_tsquery('english', %s)", (" ".join(words),), output_field=BooleanField()
-        )
-        return Q(match)
+        return Q(BodyMatches(" ".join(words)))
     condition = Q()
     for word in words:
         condition &= Q(content_snapshot__body__icontains=word)
     return condition
-
-
-def lead_matches(words: list[str]) -> QuerySet[Lead]:
-    """Leads whose name, email or company holds every one of `words`."""
-    leads = Lead.objects.all()
-    for word in words:
-        any_field = Q()
-        for field in LEAD_SEARCH_FIELDS:
-            any_field |= Q(**{f"{field}__icontains": word})
-        leads = leads.filter(any_field)
-    return leads
 
 
 @admin.register(Activity)
@@ -132,7 +103,7 @@ class ActivityAdmin(ClientScopedAdmin):
         words = search_words(search_term)
         if not words:
             return queryset, False
-        leads = scope_to_clients(lead_matches(words), request).order_by("-pk")
+        leads = scope_to_clients(leads_matching(Lead.objects.all(), words), request).order_by("-pk")
         lead_ids = list(leads.values_list("pk", flat=True)[:LEAD_MATCH_LIMIT])
         by_body = body_matches(words)
         if not lead_ids:

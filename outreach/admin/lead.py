@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import connection, models, transaction
-from django.db.models import BooleanField, Min, OuterRef, Q, QuerySet, Subquery
-from django.db.models.expressions import RawSQL
+from django.db import models, transaction
+from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -20,10 +19,10 @@ from engines.services.scorer import DEFAULT_WEIGHTS, als_tier, explain_score, sc
 from engines.services.sequences import UNSENT_STATUSES, cancel_planned_touches
 from outreach.models import Activity, Lead, PatternType, ScheduledTouch, Tier, TouchStatus
 
-from .activity import search_words
 from .charts import Bar, bar_chart
 from .imports import LeadImportMixin
 from .scoping import ClientScopedAdmin, VisibleClientFilter
+from .search import leads_matching, search_words
 
 COMPONENT_LABELS = {
     "data_quality": "Data quality",
@@ -32,9 +31,6 @@ COMPONENT_LABELS = {
     "timing": "Timing",
     "risk": "Risk (deducted)",
 }
-# A lead's name, email and company as one text: the trigram index of migration 0007 (PostgreSQL) is on this.
-LEAD_SEARCH_TEXT = "UPPER(outreach_lead.first_name || ' ' || outreach_lead.last_name || ' ' || outreach_lead.email"
-LEAD_SEARCH_TEXT += " || ' ' || outreach_lead.company_name)"
 SERVICE_FIELDS = (
     "status",
     "als_score",
@@ -174,13 +170,7 @@ class LeadAdmin(LeadImportMixin, ClientScopedAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Lead], search_term: str
     ) -> tuple[QuerySet[Lead], bool]:
-        if connection.vendor != "postgresql":
-            return super().get_search_results(request, queryset, search_term)
-        # Every word in the lead's name, email or company, read through one trigram index.
-        for word in search_words(search_term):
-            pattern = "%" + word.upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            queryset = queryset.filter(RawSQL(f"{LEAD_SEARCH_TEXT} LIKE %s", (pattern,), output_field=BooleanField()))
-        return queryset, False
+        return leads_matching(queryset, search_words(search_term)), False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Lead | None = None) -> tuple[str, ...]:
         fields = (*SERVICE_FIELDS, "score_explanation")

@@ -5,14 +5,14 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-CAP = 10_000
+CAP = 1_000
 
 
 class CappedCountPaginator(Paginator):
     """Counts at most CAP + 1 rows (COUNT over a LIMITed subquery); `capped` says the true count is larger.
 
-    Pages beyond the cap are not offered: past 100 pages, a filter or a search finds rows faster than paging.
-    The admin's pagination and search templates (admin/outreach/) read `capped` to say "more than 10,000".
+    Pages beyond the cap are not offered: past 10 pages, a filter or a search finds rows faster than paging.
+    The admin's pagination and search templates (admin/outreach/) read `capped` to say "more than 1,000".
     """
 
     cap = CAP

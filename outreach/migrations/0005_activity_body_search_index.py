@@ -1,6 +1,6 @@
 """Full-text index on the body of each Activity's snapshot, for the admin's search (PostgreSQL only).
 
-The expression must stay identical to outreach.admin.activity.BODY_TSVECTOR, which the search repeats so
+The expression must stay identical to outreach.admin.search.BodyMatches, which the search repeats so
 PostgreSQL uses this index. SQLite has no such index: its search is a substring scan.
 """
 

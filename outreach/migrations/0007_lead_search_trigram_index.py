@@ -1,7 +1,7 @@
 """Trigram index for the admin's lead search (PostgreSQL only).
 
 The admin searches a lead's name, email and company as one text; the expression must stay identical to
-outreach.admin.lead.LEAD_SEARCH_TEXT. pg_trgm is a trusted extension (PostgreSQL 13+): a database owner may
+outreach.admin.search.LeadSearchText. pg_trgm is a trusted extension (PostgreSQL 13+): a database owner may
 create it. Where it cannot be created the index is skipped and the search still works, by a full scan.
 """
 

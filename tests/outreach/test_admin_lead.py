@@ -226,3 +226,15 @@ def test_search_by_name_email_or_company(admin_client):
     assert found("Mia Okafor") == found('"Harbour Dental" mia') == {mia.pk}
     # LIKE's wildcards are searched for literally.
     assert found("%") == found("_legal") == found("100%") == {LeadFactory._meta.model.objects.get(last_name="Smith").pk}
+
+
+def test_an_action_on_every_search_result_reaches_only_the_results(admin_client):
+    found, other = LeadFactory(last_name="Okafor"), LeadFactory(last_name="Smith")
+    response = admin_client.post(
+        CHANGELIST + "?q=okafor",
+        {"action": "rescore", "select_across": "1", "index": "0", "_selected_action": [found.pk]},
+        follow=True,
+    )
+    assert "Rescored 1 lead(s)." in _messages(response)
+    assert Lead.objects.get(pk=found.pk).als_score is not None
+    assert Lead.objects.get(pk=other.pk).als_score is None
