@@ -14,7 +14,7 @@ from engines.services import touches
 from engines.services.email import send_email
 from engines.services.unsubscribe import lead_id_from_token
 from outreach.models import Activity, Lead
-from tests.engines.providers.fakes import FakeEspHttp, http_response
+from tests.engines.providers.fakes import http_response
 from tests.factories import ClientFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,16 +33,6 @@ def anymail_test_backend(settings):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     mail.outbox = []
     return settings
-
-
-@pytest.fixture
-def postmark(settings, monkeypatch):
-    """The real anymail Postmark backend, with only its HTTP call faked."""
-    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
-    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "test-server-token"}
-    fake = FakeEspHttp()
-    monkeypatch.setattr(requests.Session, "request", fake)
-    return fake
 
 
 def body_for(lead):
