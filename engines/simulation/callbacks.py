@@ -100,6 +100,8 @@ class ProviderCallbacks:
 
     def _inbound_email(self, event: Event, activity: Activity, lead: Lead, client: Client, text: str, **headers):
         subject = headers.pop("subject", f"Re: {activity.content_snapshot.get('subject', '')}")
+        # Postmark gives every inbound email its own id: an auto-reply and a later reply are two events.
+        reply_id = f"reply-{activity.pk}-{int(event.at.timestamp())}"
         payload = {
             "From": lead.email,
             "FromFull": {"Email": lead.email, "Name": lead.first_name, "MailboxHash": ""},
@@ -108,13 +110,13 @@ class ProviderCallbacks:
             "CcFull": [],
             "BccFull": [],
             "Subject": subject,
-            "MessageID": f"reply-{activity.pk}",
+            "MessageID": reply_id,
             "Date": format_datetime(event.at),
             "TextBody": text,
             "HtmlBody": "",
             "StrippedTextReply": text,
             "Headers": [
-                {"Name": "Message-ID", "Value": f"<reply-{activity.pk}@{lead.email.split('@')[-1]}>"},
+                {"Name": "Message-ID", "Value": f"<{reply_id}@{lead.email.split('@')[-1]}>"},
                 {"Name": "In-Reply-To", "Value": f"<{activity.provider_message_id}>"},
                 *({"Name": name, "Value": value} for name, value in headers.items()),
             ],
