@@ -12,7 +12,6 @@ one row.
 from __future__ import annotations
 
 import hashlib
-import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,8 +37,6 @@ from outreach.models import (
     TaskStatus,
 )
 from outreach.models.choices import ACTION_CHANNEL, SENT_ACTIONS
-
-logger = logging.getLogger(__name__)
 
 # Statuses a reply moves on to `replied`; a converted or closed lead keeps its status.
 OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.IN_SEQUENCE)
