@@ -54,6 +54,8 @@ PRIMARY_ZONES = {
     "AR": "America/Argentina/Buenos_Aires",
     "CL": "America/Santiago",
 }
+# Read once: available_timezones() walks the whole tz database on every call.
+TIMEZONES: frozenset[str] = frozenset(zoneinfo.available_timezones())
 
 
 @functools.lru_cache(maxsize=1)
@@ -104,7 +106,7 @@ def _zone_from_phone(phone: str) -> str | None:
     number = parse_phone(phone)
     if number is None:
         return None
-    zones = [z for z in phone_timezones.time_zones_for_number(number) if z in _ALL_ZONES]
+    zones = [z for z in phone_timezones.time_zones_for_number(number) if z in TIMEZONES]
     return zones[0] if len(zones) == 1 else None
 
 
@@ -117,9 +119,6 @@ def _zone_from_country(code: str | None) -> str | None:
     return zones[0] if len(zones) == 1 else None
 
 
-_ALL_ZONES = frozenset(zoneinfo.available_timezones())
-
-
 def lead_timezone_name(lead: Lead, client: Client | None = None) -> str:
     """The lead's IANA zone: lead.timezone, else from the phone number, else the country, else the client's.
 
@@ -127,7 +126,7 @@ def lead_timezone_name(lead: Lead, client: Client | None = None) -> str:
     does not decide; the next source does.
     """
     own = getattr(lead, "timezone", None)
-    if own and own in _ALL_ZONES:
+    if own and own in TIMEZONES:
         return own
     from_phone = _zone_from_phone(getattr(lead, "phone", None) or "")
     if from_phone:
@@ -137,7 +136,7 @@ def lead_timezone_name(lead: Lead, client: Client | None = None) -> str:
         return from_country
     client = client if client is not None else getattr(lead, "client", None)
     client_zone = getattr(client, "timezone", None)
-    return client_zone if client_zone in _ALL_ZONES else "UTC"
+    return client_zone if client_zone in TIMEZONES else "UTC"
 
 
 def lead_timezone(lead: Lead, client: Client | None = None) -> zoneinfo.ZoneInfo:

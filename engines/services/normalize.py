@@ -8,7 +8,6 @@ ValidationError with a message a person can act on; blank stays blank.
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -16,13 +15,11 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
-from engines.services.geo import country_code
+from engines.services.geo import TIMEZONES, country_code
 
 if TYPE_CHECKING:
     from outreach.models import Client, Lead
 
-# Read once: available_timezones() walks the whole tz database on every call.
-TIMEZONES: frozenset[str] = frozenset(zoneinfo.available_timezones())
 _TIMEZONES_BY_LOWER_NAME = {zone.lower(): zone for zone in TIMEZONES}
 _validate_email = EmailValidator()
 
