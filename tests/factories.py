@@ -19,7 +19,7 @@ from outreach.models import (
 )
 
 
-class ClientFactory(factory.django.DjangoModelFactory):
+class ClientFactory(factory.django.DjangoModelFactory[Client]):
     class Meta:
         model = Client
 
@@ -40,7 +40,7 @@ class ClientFactory(factory.django.DjangoModelFactory):
     exploration_rate = 0.0
 
 
-class LeadFactory(factory.django.DjangoModelFactory):
+class LeadFactory(factory.django.DjangoModelFactory[Lead]):
     class Meta:
         model = Lead
 
@@ -59,7 +59,7 @@ class LeadFactory(factory.django.DjangoModelFactory):
     timezone = "Australia/Sydney"
 
 
-class ActivityFactory(factory.django.DjangoModelFactory):
+class ActivityFactory(factory.django.DjangoModelFactory[Activity]):
     class Meta:
         model = Activity
 
@@ -73,7 +73,7 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     metadata = factory.LazyFunction(dict)
 
 
-class ConversionPatternFactory(factory.django.DjangoModelFactory):
+class ConversionPatternFactory(factory.django.DjangoModelFactory[ConversionPattern]):
     """A valid WHO pattern by default; pass pattern_type and patterns for the others."""
 
     class Meta:
@@ -95,7 +95,7 @@ class ConversionPatternFactory(factory.django.DjangoModelFactory):
     valid_until = factory.LazyAttribute(lambda o: o.computed_at + timedelta(days=7))
 
 
-class ScheduledTouchFactory(factory.django.DjangoModelFactory):
+class ScheduledTouchFactory(factory.django.DjangoModelFactory[ScheduledTouch]):
     class Meta:
         model = ScheduledTouch
 
@@ -107,7 +107,7 @@ class ScheduledTouchFactory(factory.django.DjangoModelFactory):
     scheduled_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
 
 
-class MessageTemplateFactory(factory.django.DjangoModelFactory):
+class MessageTemplateFactory(factory.django.DjangoModelFactory[MessageTemplate]):
     class Meta:
         model = MessageTemplate
 
@@ -118,7 +118,7 @@ class MessageTemplateFactory(factory.django.DjangoModelFactory):
     body = "Hi {first_name}, I noticed {company_name} is growing. Open to a quick chat?"
 
 
-class StaffUserFactory(factory.django.DjangoModelFactory):
+class StaffUserFactory(factory.django.DjangoModelFactory[User]):
     """A staff user holding every outreach permission (or the codenames given as `permissions`),
     a member of the clients given as `clients`."""
 
@@ -144,7 +144,7 @@ class StaffUserFactory(factory.django.DjangoModelFactory):
                 ClientMembership.objects.create(user=self, client=client)
 
 
-class ManualTaskFactory(factory.django.DjangoModelFactory):
+class ManualTaskFactory(factory.django.DjangoModelFactory[ManualTask]):
     class Meta:
         model = ManualTask
 

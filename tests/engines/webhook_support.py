@@ -42,9 +42,9 @@ class Sequence:
 
 
 def sequence(*, channel: str = "email", message_id: str | None = None, lead: Lead | None = None) -> Sequence:
-    lead = lead or LeadFactory(status="in_sequence")
+    lead = lead or LeadFactory.create(status="in_sequence")
     sequence_id = uuid.uuid4()
-    sent = ActivityFactory(
+    sent = ActivityFactory.create(
         lead=lead,
         action=f"{channel}_sent",
         channel=channel,
@@ -57,8 +57,8 @@ def sequence(*, channel: str = "email", message_id: str | None = None, lead: Lea
         lead=lead, sequence_id=sequence_id, touch_number=1, channel=channel, status="sent", activity=sent
     )
     planned = [
-        ScheduledTouchFactory(lead=lead, sequence_id=sequence_id, touch_number=2, channel="email"),
-        ScheduledTouchFactory(lead=lead, sequence_id=sequence_id, touch_number=3, channel="sms"),
+        ScheduledTouchFactory.create(lead=lead, sequence_id=sequence_id, touch_number=2, channel="email"),
+        ScheduledTouchFactory.create(lead=lead, sequence_id=sequence_id, touch_number=3, channel="sms"),
     ]
     return Sequence(lead=lead, sent=sent, planned=planned)
 
