@@ -34,7 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import mail
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -77,6 +77,8 @@ OUTCOMES = (
     "retried",
     "failed",
     "review",
+    # The outcome could not be recorded (the database went away): the claim expires into review.
+    "unsettled",
     "reconciled_sent",
     "reconciled_waiting",
     "reconciled_review",
@@ -140,8 +142,8 @@ def _claim_batch(
             touches = list(_due(now, client_ids).select_for_update(skip_locked=True, of=("self",))[:size])
             # Locked (no-key, so foreign-key checks of concurrent inserts are not blocked): two claimers
             # of one client count its daily sends one after the other.
-            client_ids = sorted({touch.client_id for touch in touches})
-            list(Client.objects.select_for_update(no_key=True).filter(pk__in=client_ids).values_list("pk"))
+            locked = sorted({touch.client_id for touch in touches})
+            list(Client.objects.select_for_update(no_key=True).filter(pk__in=locked).values_list("pk"))
             budget = DailyBudget(now)
             claimed = _apply([decide(t, now, budget) for t in touches], now, counts, conditional=False)
         return len(touches), claimed
@@ -369,48 +371,69 @@ def dispatch_due_touches(
     threads = threads or default_threads()
     deadline = monotonic_time.monotonic() + time_budget
     claims = _claims(start, limit, batch_size, deadline, counts, client_ids)
-    if threads <= 1:
-        senders = Senders()
-        try:
-            for touch in claims:
-                counts[deliver(touch, now=clock(), senders=senders)] += 1
-        finally:
-            senders.close()
-    else:
-        _deliver_on_threads(claims, threads, clock, counts)
+    if threads <= 1 or not _deliver_on_threads(claims, threads, clock, counts):
+        _deliver_here(claims, clock, counts)
     return dict(counts)
+
+
+def _deliver_here(claims: Iterator[ScheduledTouch], clock: Callable[[], datetime], counts: Counter) -> None:
+    senders = Senders()
+    try:
+        for touch in claims:
+            counts[deliver(touch, now=clock(), senders=senders)] += 1
+    finally:
+        senders.close()
 
 
 def _deliver_on_threads(
     claims: Iterator[ScheduledTouch], threads: int, clock: Callable[[], datetime], counts: Counter
-) -> None:
-    """Deliver claimed touches on `threads` threads while this one claims the next batch.
+) -> bool:
+    """Deliver claimed touches on up to `threads` threads while this one claims the next batch.
 
-    The hand-over queue is short, so few touches sit claimed but unsent if
-    the process dies (those go to review after the claim timeout).
+    A thread takes touches only once it has its database connection, so a
+    database at its connection limit strands no claimed touch: the run goes
+    on with the threads that connected, or returns False (nothing claimed
+    yet) when none did. The hand-over queue is short, so few touches sit
+    claimed but unsent if the process dies (those go to review after the
+    claim timeout).
     """
     handover: queue.Queue[ScheduledTouch | None] = queue.Queue(maxsize=threads * 2)
-    per_thread: list[Counter] = [Counter() for _ in range(threads)]
+    connected: queue.Queue[Counter | None] = queue.Queue()
 
-    def send(tally: Counter) -> None:
+    def send() -> None:
+        tally: Counter = Counter()
         senders = Senders()
         try:
+            try:
+                connection.ensure_connection()
+            except DatabaseError:
+                logger.warning("a dispatch thread could not connect to the database; the others go on", exc_info=True)
+                connected.put(None)
+                return
+            connected.put(tally)
             while (touch := handover.get()) is not None:
-                tally[deliver(touch, now=clock(), senders=senders)] += 1
+                try:
+                    tally[deliver(touch, now=clock(), senders=senders)] += 1
+                except Exception:  # recording the outcome failed: the claim expires and goes to review
+                    logger.exception("touch %s: the outcome could not be recorded", touch.pk)
+                    tally["unsettled"] += 1
         finally:
             senders.close()
             connections.close_all()  # this thread's own database connections
 
-    workers = [threading.Thread(target=send, args=(tally,), daemon=True) for tally in per_thread]
+    workers = [threading.Thread(target=send, daemon=True) for _ in range(threads)]
     for worker in workers:
         worker.start()
+    tallies = [tally for tally in (connected.get() for _ in workers) if tally is not None]
     try:
-        for touch in claims:
-            handover.put(touch)
+        if tallies:
+            for touch in claims:
+                handover.put(touch)
     finally:
-        for _ in workers:
+        for _ in tallies:
             handover.put(None)
         for worker in workers:
             worker.join()
-    for tally in per_thread:
+    for tally in tallies:
         counts.update(tally)
+    return bool(tallies)

@@ -476,3 +476,35 @@ def test_a_run_on_several_threads_sends_every_touch_once():
     assert len(mail.outbox) + len(RecordingSmsProvider.outbox) == 40
     assert Activity.objects.count() == 40
     assert {reloaded(t).status for t in touches} == {"sent"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("refused", [2, 3], ids=["some threads", "every thread"])
+def test_threads_that_cannot_connect_strand_no_touch(monkeypatch, refused):
+    """A database at its connection limit: threads that cannot connect take no touch; with none, the run's own
+    thread sends them."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    client = ClientFactory()
+    touches = [due_touch(client=client) for _ in range(12)]
+    main = threading.main_thread()
+    real = BaseDatabaseWrapper.ensure_connection
+    lock = threading.Lock()
+    left = [refused]
+
+    def at_the_limit(self):
+        if threading.current_thread() is not main and self.connection is None:
+            with lock:
+                if left[0] > 0:
+                    left[0] -= 1
+                    raise DatabaseError("sorry, too many clients already")
+        return real(self)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", at_the_limit)
+
+    counts = dispatch_due_touches(now=NOW, threads=3)
+
+    assert left == [0]  # the refusals happened
+    assert counts["sent"] == 12 and counts["unsettled"] == 0
+    assert {reloaded(t).status for t in touches} == {"sent"}
+    assert len(mail.outbox) == 12

@@ -19,10 +19,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_q.models import Task
+from django_q.models import Schedule, Task
 from django_q.tasks import async_task
 
 from engines.services.dispatch import CLAIM_TIMEOUT, dispatch_due_touches
+from engines.services.schedules import DISPATCH_SCHEDULE_NAME
 from outreach.models import Activity, Lead, ScheduledTouch
 from tests.factories import ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 from tests.integration.recording_email import recorded
@@ -55,11 +56,15 @@ def dispatch_runs(cluster: QCluster) -> int:
 
 def test_two_clusters_share_1000_due_touches_and_send_each_exactly_once(tmp_path):
     touch_ids = seed_due_touches(TOUCHES)
+    # Only the tasks handed out below run: the every-minute schedule would add runs of its own.
+    Schedule.objects.filter(name=DISPATCH_SCHEDULE_NAME).delete()
     sends = tmp_path / "sends.jsonl"
     env = {
         "EMAIL_BACKEND": "tests.integration.recording_email.EmailBackend",
         "RECORDING_EMAIL_FILE": str(sends),
         "Q_WORKERS": "2",
+        # 2 clusters x 2 workers x (4 + 1) connections, well under the test cluster's limit.
+        "DISPATCH_THREADS": "4",
     }
     with QCluster(**env) as first, QCluster(**env) as second:
         for cluster in (first, second):
@@ -70,7 +75,7 @@ def test_two_clusters_share_1000_due_touches_and_send_each_exactly_once(tmp_path
             )
         first.wait_for(
             lambda: Task.objects.filter(group="dispatch").count() == TASKS,
-            timeout=3 * RUN_TIMEOUT,
+            timeout=6 * RUN_TIMEOUT,
             what=f"results of the {TASKS} dispatch tasks",
         )
         runs = (dispatch_runs(first), dispatch_runs(second))
