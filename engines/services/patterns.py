@@ -177,18 +177,24 @@ def get_active_pattern(
         valid_until__gt=now,
         computed_at__lte=now,
     ).order_by("-computed_at", "-pk")
-    for pattern in candidates.iterator(chunk_size=CANDIDATE_CHUNK):
-        errors = pattern_errors(pattern_type, pattern.patterns)
-        if not errors:
-            return pattern
-        logger.warning(
-            "ignoring invalid %s pattern %s of client %s: %s",
-            pattern_type,
-            pattern.pk,
-            pattern.client_id,
-            "; ".join(errors),
-        )
-    return None
+    # Slices, not iterator(): on PostgreSQL that opens a server-side cursor, three round trips for one row.
+    start = 0
+    while True:
+        chunk = list(candidates[start : start + CANDIDATE_CHUNK])
+        for pattern in chunk:
+            errors = pattern_errors(pattern_type, pattern.patterns)
+            if not errors:
+                return pattern
+            logger.warning(
+                "ignoring invalid %s pattern %s of client %s: %s",
+                pattern_type,
+                pattern.pk,
+                pattern.client_id,
+                "; ".join(errors),
+            )
+        if len(chunk) < CANDIDATE_CHUNK:
+            return None
+        start += CANDIDATE_CHUNK
 
 
 def load_active_patterns(client: Client | int, pattern_type: str, *, now: datetime | None = None) -> dict | None:

@@ -7,6 +7,7 @@ from django.utils import timezone
 from engines.exceptions import InvalidPattern
 from engines.services.allocator import DEFAULT_SEQUENCE, allocate_lead
 from engines.services.patterns import (
+    CANDIDATE_CHUNK,
     get_active_pattern,
     load_active_patterns,
     pattern_errors,
@@ -300,6 +301,16 @@ class TestGetActivePattern:
         assert "best_first_channel 'fax'" in caplog.text
         assert f"ignoring invalid how pattern {broken[1].pk}" in caplog.text
         assert "missing best_first_channel" in caplog.text
+
+    def test_the_valid_pattern_is_found_behind_many_invalid_ones(self):
+        now = timezone.now()
+        client = ClientFactory()
+        valid = ConversionPatternFactory(client=client, computed_at=now - timedelta(days=30))
+        for hours in range(1, 2 * CANDIDATE_CHUNK + 2):
+            ConversionPatternFactory(
+                client=client, computed_at=now - timedelta(hours=hours), patterns={"recommended_weights": {}}
+            )
+        assert get_active_pattern(client, "who", now=now) == valid
 
     def test_none_with_a_log_line_when_every_pattern_is_invalid(self, caplog):
         client = ClientFactory()
