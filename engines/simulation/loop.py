@@ -48,8 +48,8 @@ from outreach.models.choices import SENT_ACTIONS
 
 DEMO_TWILIO_TOKEN = "demo-twilio-auth-token"
 DEMO_CAL_SECRET = "demo-cal-secret"
-# Early on, explore more than the production default (10%), so a few weeks give the detectors alternatives.
-DEMO_EXPLORATION_RATE = 0.35
+# A new client explores more than the production default (10%), so a few weeks give the detectors alternatives.
+DEMO_EXPLORATION_RATE = 0.5
 HOUR = timedelta(hours=1)
 # A person works the task queue within this many hours of a task falling due.
 TASK_DELAY = timedelta(hours=1)
@@ -64,7 +64,8 @@ class DemoError(EngineError):
 @dataclass(frozen=True)
 class DemoConfig:
     leads_per_cohort: int = 500  # per client
-    weeks_before: int = 3
+    # A sequence runs about four weeks and a lead counts as finished ten days after its last touch.
+    weeks_before: int = 5
     weeks_after: int = 3
     seed: int = 16
     exploration_rate: float = DEMO_EXPLORATION_RATE

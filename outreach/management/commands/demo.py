@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +50,16 @@ class Command(BaseCommand):
         hours = (config.weeks_before + config.weeks_after) * 7 * 24
         # django-q2 logs every in-process task at INFO: thousands of lines that would bury the progress bar.
         logging.getLogger("django-q").setLevel(logging.WARNING)
+        started, cpu = time.monotonic(), time.process_time()
         with progress_bar(self, hours, verbosity=options["verbosity"], unit="h", desc="simulated") as bar:
             loop = run_loop(config, out_dir=out_dir, progress=lambda label, n: bar.update(n))
         report = build_report(loop, horizon_days=config.weeks_after * 7)
         for line in terminal_lines(report):
             self.stdout.write(line)
         html = write_html(report, out_dir / "report.html")
-        self.stdout.write(self.style.SUCCESS(f"\nReport with charts: {html}"))
+        wall, cpu = time.monotonic() - started, time.process_time() - cpu
+        self.stdout.write(f"\nRan in {wall:.0f} s ({cpu:.0f} s of CPU).")
+        self.stdout.write(self.style.SUCCESS(f"Report with charts: {html}"))
         self.stdout.write(
             self.style.SUCCESS("Look around: `make run` starts the admin (login printed) and a qcluster worker.")
         )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engines.simulation.responses import TRUTH, ResponseModel, icp_fit
+from engines.simulation.responses import OTHER_HOUR_LIFT, TRUTH, ResponseModel, icp_fit
 from outreach.models import Activity, Client, Lead
 
 SENT = datetime(2026, 3, 3, 23, 0, tzinfo=UTC)
@@ -28,7 +28,13 @@ def lead(pk: int = 1, **fields) -> Lead:
 
 
 def touch(
-    *, channel: str = "email", day: int = 1, hour: int = 10, cta: str | None = None, lead_pk: int = 1, number: int = 0
+    *,
+    channel: str = "email",
+    day: int = TRUTH.best_days[0],
+    hour: int = TRUTH.best_hour,
+    cta: str | None = None,
+    lead_pk: int = 1,
+    number: int = 0,
 ):
     action = {"email": "email_sent", "sms": "sms_sent", "linkedin": "linkedin_sent", "voice": "voice_completed"}
     return Activity(
@@ -55,15 +61,16 @@ def test_icp_fit_weighs_industry_size_and_country():
 
 def test_reply_probability_is_the_planted_product_of_lifts():
     model = ResponseModel(seed=1)
-    best = model.reply_probability(touch(day=1, hour=10), lead(), client(), "email")
-    lifts = TRUTH.day_lift[1] * TRUTH.hour_lift[10] * math.exp(TRUTH.fit_coefficient * 0.5)
+    best = model.reply_probability(touch(), lead(), client(), "email")
+    best_day, best_hour = TRUTH.day_lift[TRUTH.best_days[0]], TRUTH.hour_lift[TRUTH.best_hour]
+    lifts = best_day * best_hour * math.exp(TRUTH.fit_coefficient * 0.5)
     assert best == pytest.approx(TRUTH.reply_base["email"] * lifts)
     # Each part of the truth scales the chance by its lift, and nothing else does.
     assert model.reply_probability(touch(day=5), lead(), client(), "email") / best == pytest.approx(
-        TRUTH.day_lift[5] / TRUTH.day_lift[1]
+        TRUTH.day_lift[5] / best_day
     )
     assert model.reply_probability(touch(hour=15), lead(), client(), "email") / best == pytest.approx(
-        TRUTH.hour_lift[15] / TRUTH.hour_lift[10]
+        TRUTH.hour_lift.get(15, OTHER_HOUR_LIFT) / best_hour
     )
     late = model.reply_probability(touch(hour=15), lead(), client(), "email")
     linkedin_first = model.reply_probability(touch(hour=15), lead(), client(), "linkedin")
@@ -90,10 +97,10 @@ def reply_share(model: ResponseModel, n: int, **touch_fields) -> float:
 def test_drawn_replies_follow_the_probabilities():
     truth = dataclasses.replace(TRUTH, reply_base={"email": 0.1})
     n = 4000
-    best, late = reply_share(ResponseModel(truth, seed=3), n), reply_share(ResponseModel(truth, seed=3), n, hour=16)
+    best, late = reply_share(ResponseModel(truth, seed=3), n), reply_share(ResponseModel(truth, seed=3), n, hour=13)
     model = ResponseModel(truth)
     p_best = model.reply_probability(touch(), lead(), client(), "email")
-    p_late = model.reply_probability(touch(hour=16), lead(), client(), "email")
+    p_late = model.reply_probability(touch(hour=13), lead(), client(), "email")
     # Hard bounces (2%) never answer; within four standard errors of the planted chance otherwise.
     for share, p in ((best, p_best * 0.98), (late, p_late * 0.98)):
         assert abs(share - p) < 4 * (p * (1 - p) / n) ** 0.5
