@@ -305,7 +305,7 @@ class TestGetActivePattern:
     def test_the_valid_pattern_is_found_behind_many_invalid_ones(self):
         now = timezone.now()
         client = ClientFactory()
-        valid = ConversionPatternFactory(client=client, computed_at=now - timedelta(days=30))
+        valid = ConversionPatternFactory(client=client, computed_at=now - timedelta(days=3))
         for hours in range(1, 2 * CANDIDATE_CHUNK + 2):
             ConversionPatternFactory(
                 client=client, computed_at=now - timedelta(hours=hours), patterns={"recommended_weights": {}}
