@@ -26,13 +26,31 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--leads", type=int, default=DEFAULTS.leads_per_cohort, help="leads per client in each of the two cohorts"
+            "--leads",
+            type=int,
+            default=DEFAULTS.leads_per_cohort,
+            help="leads per client in each of the two cohorts, 20-20000 (default %(default)s)",
         )
-        parser.add_argument("--weeks-before", type=int, default=DEFAULTS.weeks_before, help="weeks before learning")
-        parser.add_argument("--weeks-after", type=int, default=DEFAULTS.weeks_after, help="weeks after learning")
-        parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the leads and their answers")
         parser.add_argument(
-            "--out", default=str(settings.BASE_DIR / "var" / "demo"), help="folder for the spreadsheets and report"
+            "--weeks-before",
+            type=int,
+            default=DEFAULTS.weeks_before,
+            help="weeks before the second cohort is imported, 1-12 (default %(default)s; learning needs about five: "
+            "a sequence runs four weeks and a lead counts as finished ten days after its last touch)",
+        )
+        parser.add_argument(
+            "--weeks-after",
+            type=int,
+            default=DEFAULTS.weeks_after,
+            help="weeks after it, 1-12; both cohorts are measured over this many weeks (default %(default)s)",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=DEFAULTS.seed, help="seed of the leads and their answers (default %(default)s)"
+        )
+        parser.add_argument(
+            "--out",
+            default=str(settings.BASE_DIR / "var" / "demo"),
+            help="folder for the spreadsheets and the HTML report (default %(default)s)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
