@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, CharField, F, IntegerField, Q, Value, When
 
 from engines.services.detectors.evidence import (
     CHANNELS,
@@ -215,7 +215,10 @@ def _plans(evidence: Evidence) -> _Plans:
             "touch": "touch_number",
             "channel": code_column("channel", CHANNELS),
             "tier": code_column("lead_tier", TIERS),
-            "strategy": "planned_sequence",
+            # Every touch of a plan records the same strategy: read it once, from touch 1.
+            "strategy": Case(
+                When(touch_number=1, then=F("planned_sequence")), default=Value(""), output_field=CharField()
+            ),
             "exploration": Case(
                 When(is_exploration=True, then=Value(1)), default=Value(0), output_field=IntegerField()
             ),
