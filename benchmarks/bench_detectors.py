@@ -61,7 +61,7 @@ def main() -> None:
         from django.db import connections
 
         from engines.services.detectors import DETECTORS, detect, detect_patterns, run_detectors
-        from outreach.models import Client
+        from outreach.models import Client, ConversionPattern
 
         connections.close_all()  # the child must not share this process's connection
         queue: multiprocessing.Queue = multiprocessing.get_context("fork").Queue()
@@ -73,7 +73,7 @@ def main() -> None:
         client = Client.objects.get(pk=data["client"])
 
         seconds: dict[str, float] = {}
-        saved: dict[str, object] = {}
+        saved: dict[str, ConversionPattern] = {}
         for _ in range(ROUNDS):
             for pattern_type in DETECTORS:
                 round_times: dict[str, float] = {}
