@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from engines.exceptions import ProviderError
 from engines.services import sending
-from engines.services.content import build_content_snapshot
 from engines.services.unsubscribe import list_unsubscribe_headers, unsubscribe_url
 from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
 
@@ -95,16 +94,7 @@ def send_email(
 
 def email_snapshot(outgoing: sending.Outgoing, subject: str, body: str, *, template_id: Any) -> dict[str, Any]:
     """The content snapshot of an email, with the template it was written from."""
-    snapshot = build_content_snapshot(
-        body,
-        outgoing.lead,
-        subject=subject,
-        touch_number=outgoing.touch_number,
-        sequence_id=outgoing.sequence_id,
-        channel=Channel.EMAIL.value,
-        sent_at=outgoing.now,
-        client=outgoing.client,
-    )
+    snapshot = sending.content_snapshot(outgoing, body, subject=subject)
     snapshot["template_id"] = str(template_id) if template_id is not None else None
     return snapshot
 

@@ -19,7 +19,6 @@ from engines.exceptions import InvalidTouch
 from engines.providers import load_provider
 from engines.providers.linkedin import LinkedInBackend, ManualTaskBackend
 from engines.services import manual_tasks, sending
-from engines.services.content import build_content_snapshot
 from outreach.models import Activity, Channel, Client, Lead, ManualTask, ScheduledTouch, TaskKind
 
 MessageType = Literal["connection_request", "inmail", "message"]
@@ -49,15 +48,7 @@ def linkedin_record(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The content snapshot and metadata of a LinkedIn touch (sent by a backend or by a person)."""
     analysed = connection_note if message_type == "connection_request" else message
-    snapshot = build_content_snapshot(
-        analysed,
-        outgoing.lead,
-        touch_number=outgoing.touch_number,
-        sequence_id=outgoing.sequence_id,
-        channel=Channel.LINKEDIN.value,
-        sent_at=outgoing.now,
-        client=outgoing.client,
-    )
+    snapshot = sending.content_snapshot(outgoing, analysed)
     snapshot.update(message_type=message_type, body=message, connection_note=connection_note)
     metadata = {
         "delivery": delivery,

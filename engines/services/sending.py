@@ -24,6 +24,7 @@ from django.core.validators import URLValidator, validate_email
 
 from engines.exceptions import InvalidTouch, SendBlocked, SentNotRecorded
 from engines.services.compliance import check_contact_hours
+from engines.services.content import build_content_snapshot
 from engines.services.touches import check_reachable, current_lead, record_touch, touch_context
 from outreach.models import Activity, Client, Lead, ScheduledTouch
 
@@ -87,6 +88,20 @@ def start(
         check_contact_hours(lead, channel, now, client)
     number, sequence_uuid = touch_context(touch_number, sequence_id)
     return Outgoing(lead, client, channel, now, number, sequence_uuid, touch)
+
+
+def content_snapshot(outgoing: Outgoing, text: str | None, *, subject: str | None = None) -> dict[str, Any]:
+    """The standard content snapshot of what this touch says, at its time, as its step of its sequence."""
+    return build_content_snapshot(
+        text,
+        outgoing.lead,
+        subject=subject,
+        touch_number=outgoing.touch_number,
+        sequence_id=outgoing.sequence_id,
+        channel=str(outgoing.channel),
+        sent_at=outgoing.now,
+        client=outgoing.client,
+    )
 
 
 def check_text(text: Any, *, what: str, limit: int | None = None, required: bool = True) -> str:

@@ -13,7 +13,6 @@ from engines.exceptions import SendBlocked
 from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut, SmsProvider
 from engines.services import sending
-from engines.services.content import build_content_snapshot
 from engines.services.geo import e164
 from engines.services.sequences import cancel_planned_touches
 from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
@@ -122,15 +121,7 @@ def send_sms(
 
 def sms_snapshot(outgoing: sending.Outgoing, message: str) -> dict[str, Any]:
     """The content snapshot of a text, with how it is billed (segments, encoding)."""
-    snapshot = build_content_snapshot(
-        message,
-        outgoing.lead,
-        touch_number=outgoing.touch_number,
-        sequence_id=outgoing.sequence_id,
-        channel=Channel.SMS.value,
-        sent_at=outgoing.now,
-        client=outgoing.client,
-    )
+    snapshot = sending.content_snapshot(outgoing, message)
     snapshot["segment_count"] = sms_segment_count(message)
     snapshot["encoding"] = sms_encoding(message)
     return snapshot

@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from engines.exceptions import InvalidTouch
 from engines.services import sending
-from engines.services.content import build_content_snapshot
 from engines.services.outcomes import apply_call_outcome
 from engines.services.sequences import cancel_planned_touches
 from engines.services.touches import record_touch
@@ -55,15 +54,7 @@ def call_snapshot(
     notes: str | None,
 ) -> dict[str, Any]:
     """The content snapshot of a call: the script analysed like any text, with how the call went."""
-    snapshot = build_content_snapshot(
-        script_content,
-        outgoing.lead,
-        touch_number=outgoing.touch_number,
-        sequence_id=outgoing.sequence_id,
-        channel=Channel.VOICE.value,
-        sent_at=outgoing.now,
-        client=outgoing.client,
-    )
+    snapshot = sending.content_snapshot(outgoing, script_content)
     snapshot.update(
         script_id=str(script_id) if script_id is not None else None,
         script_content=script_content,
