@@ -28,7 +28,7 @@ PERSONALIZATION_FLAGS = {
     "has_mutual_connection": "Mutual connection",
 }
 # A search by lead reads the activities of at most this many matching leads (the newest): their ids go to the
-# database as a list, which it can combine with the body's full-text index; a subquery there cannot be.
+# database as a list, which it can read through an index beside the body's match; a subquery there cannot be.
 LEAD_MATCH_LIMIT = 1000
 
 
@@ -108,10 +108,13 @@ class ActivityAdmin(ClientScopedAdmin):
         by_body = body_matches(words)
         if not lead_ids:
             return queryset.filter(by_body), False
-        # As a subquery, the body match is read once from the full-text index; in an OR beside the lead ids it
-        # would be computed row by row for every activity that is not the lead's.
-        by_body_once = Q(pk__in=Activity.objects.filter(by_body).values("pk"))
-        return queryset.filter(Q(lead_id__in=lead_ids) | by_body_once), False
+        # Beside a list of lead ids, the body match as a list of ids too when it is short: the database then reads
+        # both through their indexes. A long one is dense enough to be met early in the newest-first scan.
+        body = scope_to_clients(Activity.objects.filter(by_body), request)
+        body_ids = list(body.values_list("pk", flat=True)[: LEAD_MATCH_LIMIT + 1])
+        if len(body_ids) <= LEAD_MATCH_LIMIT:
+            by_body = Q(pk__in=body_ids)
+        return queryset.filter(Q(lead_id__in=lead_ids) | by_body), False
 
     @admin.display(description="Snapshot")
     def snapshot_card(self, obj: Activity) -> SafeString:

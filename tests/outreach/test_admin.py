@@ -154,3 +154,12 @@ def test_a_huge_history_is_counted_only_up_to_a_cap(admin_client, monkeypatch):
     assert "more than 2 results" in searched
     monkeypatch.setattr(CappedCountPaginator, "cap", 10)
     assert "3 activities" in admin_client.get(reverse("admin:outreach_activity_changelist")).content.decode()
+
+
+def test_a_search_matching_a_lead_and_many_bodies_finds_them_all(admin_client, monkeypatch):
+    from outreach.admin import activity as activity_admin
+
+    monkeypatch.setattr(activity_admin, "LEAD_MATCH_LIMIT", 1)
+    by_lead = ActivityFactory(lead=LeadFactory(last_name="Okonkwo"), content_snapshot={"body": "Hello there"})
+    mentions = {ActivityFactory(content_snapshot={"body": f"Okonkwo said hi {i}"}).pk for i in range(3)}
+    assert _changelist_ids(admin_client, q="okonkwo") == {by_lead.pk, *mentions}
