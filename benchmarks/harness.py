@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from devtools.throwaway_postgres import throwaway_postgres  # noqa: E402
+from devtools.throwaway_postgres import throwaway_postgres  # noqa: E402 (the path is set just above)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ lead list.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -154,9 +154,10 @@ def _cells(row: ImportRow, values: dict[str, Any]) -> dict[str, Any]:
 
 def _limit_to_user(form: forms.Form, request: HttpRequest) -> None:
     """Only the user's clients; updating existing leads only for users who may change leads."""
-    form.fields["client"].queryset = visible_clients(request)  # type: ignore[attr-defined]
+    # Both import forms declare these two fields; form.fields is typed as plain Fields.
+    cast(forms.ModelChoiceField, form.fields["client"]).queryset = visible_clients(request)
     if not request.user.has_perm("outreach.change_lead"):
-        form.fields["on_duplicate"].choices = DUPLICATE_CHOICES[:1]  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, form.fields["on_duplicate"]).choices = DUPLICATE_CHOICES[:1]
 
 
 class LeadImportMixin(ImportMixin):
