@@ -4,4 +4,4 @@ activity, lead, client, patterns, sequences, tasks (the task queue): the pages; 
 Lead page; charts and pattern_views draw; scoping cuts every queryset to the user's clients.
 """
 
-from . import activity, client, lead, patterns, sequences, tasks  # noqa: F401
+from . import activity, client, lead, patterns, sequences, tasks  # noqa: F401  (importing registers the ModelAdmins)
