@@ -193,6 +193,8 @@ PHONE_TAIL_DIGITS = 5
 def mobile_number(country: str, tail: int) -> str:
     """A dialable mobile number of `country` (E.164): its example mobile number with the last five digits varied."""
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        raise ValueError(f"phonenumbers has no example mobile number for {country!r}")
     digits = str(example.national_number)
     tail %= 10**PHONE_TAIL_DIGITS
     candidate = phonenumbers.parse(f"+{example.country_code}{digits[:-PHONE_TAIL_DIGITS]}{tail:0{PHONE_TAIL_DIGITS}d}")

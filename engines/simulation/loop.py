@@ -109,7 +109,8 @@ class LoopResult:
     exploration_rate: float = DEMO_EXPLORATION_RATE
 
 
-Progress = Callable[[str, int], None]
+# Whatever the callback returns is ignored (a progress bar's update() returns a flag).
+Progress = Callable[[str, int], object]
 
 
 @contextmanager
