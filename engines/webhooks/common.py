@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
@@ -19,15 +20,21 @@ class MalformedEvent(Exception):
     """A webhook event that lacks what we need (message id, sender...): answered 400, nothing written."""
 
 
-# What the receivers made of each event of the current anymail request ("recorded", "replayed", "ignored",
-# "unknown"): a request whose every event names a message we never sent answers 404.
-event_results: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("event_results", default=None)
+# The writes of the current anymail request, queued by the receivers while anymail parses the request: the
+# guard runs them once every event of the request has parsed and validated. Each returns what became of its
+# event ("recorded", "replayed", "ignored", "unknown").
+pending_writes: contextvars.ContextVar[list[Callable[[], str]] | None] = contextvars.ContextVar(
+    "pending_writes", default=None
+)
 
 
-def note(result: str) -> None:
-    results = event_results.get()
-    if results is not None:
-        results.append(result)
+def write_or_queue(write: Callable[[], str]) -> None:
+    """Queue the write when a guarded request is being parsed; outside one (a signal sent directly), write now."""
+    queue = pending_writes.get()
+    if queue is None:
+        write()
+    else:
+        queue.append(write)
 
 
 def _content_length(request: HttpRequest) -> int:

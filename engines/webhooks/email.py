@@ -31,16 +31,17 @@ from engines.webhooks.common import (
     MAX_CALLBACK_BYTES,
     MAX_INBOUND_BYTES,
     MalformedEvent,
-    event_results,
     logger,
-    note,
+    pending_writes,
     too_big,
+    write_or_queue,
 )
 from outreach.models import Activity, ActivityAction, Channel, Client, Lead
 
 
 def _guard_anymail(view: Callable, *, limit: int) -> Callable:
-    """Wrap an anymail webhook view: size limit, one transaction per request, 4xx instead of 500 on bad input."""
+    """Wrap an anymail webhook view: size limit; every event parsed and validated before any is written, a
+    batch written in one transaction; 4xx instead of 500 on bad input."""
 
     @wraps(view)
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -49,11 +50,10 @@ def _guard_anymail(view: Callable, *, limit: int) -> Callable:
         if limit > settings.DATA_UPLOAD_MAX_MEMORY_SIZE and request.method == "POST":
             # Read the body ourselves so Django's smaller form limit does not refuse an inbound email.
             request._body = request.read()
-        results: list[str] = []
-        token = event_results.set(results)
+        queue: list[Callable[[], str]] = []
         try:
-            with transaction.atomic():
-                response = view(request, *args, **kwargs)
+            response = _parse(view, queue, request, *args, **kwargs)
+            results = _write(queue)
         except SuspiciousOperation:
             raise  # anymail's failed basic auth or wrong webhook: Django answers 400 and logs it
         except (MalformedEvent, AnymailError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
@@ -61,13 +61,29 @@ def _guard_anymail(view: Callable, *, limit: int) -> Callable:
             unexpected = not isinstance(exc, (MalformedEvent, AnymailError, json.JSONDecodeError))
             logger.warning("webhook %s refused: %s: %s", request.path, type(exc).__name__, exc, exc_info=unexpected)
             return HttpResponse(f"malformed event: {type(exc).__name__}", status=400)
-        finally:
-            event_results.reset(token)
         if results and all(result == "unknown" for result in results):
             return HttpResponse("unknown message", status=404)
         return response
 
     return csrf_exempt(guarded)
+
+
+def _parse(view: Callable, queue: list[Callable[[], str]], request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+    """Run anymail's view: it parses every event and sends our receivers, which validate and queue; no write."""
+    token = pending_writes.set(queue)
+    try:
+        return view(request, *args, **kwargs)
+    finally:
+        pending_writes.reset(token)
+
+
+def _write(queue: list[Callable[[], str]]) -> list[str]:
+    """Run the request's writes: a batch in one transaction (all or nothing), a single event in its own
+    statements (a delivery or an open is one INSERT, with no BEGIN and COMMIT round trips around it)."""
+    if len(queue) == 1:
+        return [queue[0]()]
+    with transaction.atomic():
+        return [write() for write in queue]
 
 
 def anymail_urlpatterns() -> tuple[list[URLPattern | URLResolver], str]:
@@ -91,6 +107,9 @@ ENGAGEMENT_ACTIONS = {
     EventType.DEFERRED: ActivityAction.EMAIL_DEFERRED,
     EventType.AUTORESPONDED: ActivityAction.EMAIL_AUTO_REPLIED,
 }
+HANDLED_EVENTS = frozenset({*ENGAGEMENT_ACTIONS, EventType.BOUNCED, EventType.COMPLAINED, EventType.UNSUBSCRIBED})
+# A rejection because the address is known bad is a hard bounce.
+HARD_REJECTS = frozenset({RejectReason.INVALID, RejectReason.BOUNCED})
 SOFT_BOUNCE_TYPES = frozenset({"SoftBounce", "Transient", "DnsError"})  # Postmark's `Type`, SES's `bounceType`
 
 
@@ -140,7 +159,9 @@ def _tracking_metadata(event: AnymailTrackingEvent) -> dict[str, Any]:
 @receiver(tracking, dispatch_uid="engines.webhooks.on_tracking")
 def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
     """One normalized anymail tracking event -> one outcome service call."""
-    note(record_tracking_event(event, provider=provider_name(esp_name)))
+    provider = provider_name(esp_name)
+    check_tracking_event(event, provider=provider)
+    write_or_queue(lambda: record_tracking_event(event, provider=provider))
 
 
 def _unknown(provider: str, kind: str, message_id: str) -> str:
@@ -148,16 +169,24 @@ def _unknown(provider: str, kind: str, message_id: str) -> str:
     return "unknown"
 
 
+def check_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> None:
+    """Refuse (MalformedEvent) an event we would store but cannot place: no message id."""
+    if _handled(event) and not event.message_id:
+        raise MalformedEvent(f"{provider} {event.event_type} event without a message id")
+
+
+def _handled(event: AnymailTrackingEvent) -> bool:
+    hard_reject = event.event_type == EventType.REJECTED and event.reject_reason in HARD_REJECTS
+    return event.event_type in HANDLED_EVENTS or hard_reject
+
+
 def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
     """Store one tracking event; what became of it: recorded, replayed, ignored or unknown (message not ours)."""
     kind = event.event_type
-    hard_reject = kind == EventType.REJECTED and event.reject_reason in (RejectReason.INVALID, RejectReason.BOUNCED)
-    handled = set(ENGAGEMENT_ACTIONS) | {EventType.BOUNCED, EventType.COMPLAINED, EventType.UNSUBSCRIBED}
-    if kind not in handled and not hard_reject:
+    if not _handled(event):
         logger.info("%s event %s for message %s ignored", provider, kind, event.message_id)
         return "ignored"
-    if not event.message_id:
-        raise MalformedEvent(f"{provider} {kind} event without a message id")
+    hard_reject = kind == EventType.REJECTED
     message_id = str(event.message_id)
     at = event.timestamp or timezone.now()
     event_id = str(event.event_id or "") or outcomes.event_key(message_id, kind, event.timestamp)
@@ -230,14 +259,21 @@ def _recipients(message: Any) -> list[str]:
 
 @receiver(inbound, dispatch_uid="engines.webhooks.on_inbound")
 def on_inbound(sender: Any, event: AnymailInboundEvent, esp_name: str, **kwargs: Any) -> None:
-    note(record_inbound_email(event, provider=provider_name(esp_name)))
+    provider = provider_name(esp_name)
+    check_inbound_email(event, provider=provider)
+    write_or_queue(lambda: record_inbound_email(event, provider=provider))
+
+
+def check_inbound_email(event: AnymailInboundEvent, *, provider: str) -> None:
+    """Refuse (MalformedEvent) an inbound email without a sender: nobody to attribute it to."""
+    message = event.message
+    if message is None or message.from_email is None or not message.from_email.addr_spec:
+        raise MalformedEvent(f"{provider} inbound message without a sender")
 
 
 def record_inbound_email(event: AnymailInboundEvent, *, provider: str) -> str:
     """A reply, an auto-reply or a request to stop, linked to the lead and the email it answers."""
     message = event.message
-    if message is None or message.from_email is None or not message.from_email.addr_spec:
-        raise MalformedEvent(f"{provider} inbound message without a sender")
     sender = message.from_email.addr_spec.lower()
     header_id = (message.get("Message-ID") or "").strip()
     ids = message_ids(message.get("In-Reply-To"), message.get("References"))

@@ -4,6 +4,7 @@ import base64
 import json
 
 import pytest
+from anymail.signals import AnymailTrackingEvent, tracking
 from django.urls import reverse
 
 from outreach.models import Activity
@@ -390,3 +391,12 @@ def test_a_reply_with_an_attachment_larger_than_djangos_form_limit_is_recorded(c
     payload["Attachments"] = [{"Name": "deck.pdf", "Content": content, "ContentType": "application/pdf"}]
     assert postmark_inbound(client, payload).status_code == 200
     assert outcome_rows(seq.lead)[0].action == "email_replied"
+
+
+def test_a_tracking_signal_sent_outside_a_webhook_request_is_recorded_at_once():
+    seq = sequence()
+    event = AnymailTrackingEvent(
+        event_type="delivered", message_id=seq.sent.provider_message_id, event_id="direct-1", timestamp=None
+    )
+    tracking.send(sender=None, event=event, esp_name="Postmark")
+    assert [row.action for row in outcome_rows(seq.lead)] == ["email_delivered"]
