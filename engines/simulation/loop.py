@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -107,6 +108,16 @@ class LoopResult:
     nights: int = 0
     truth: DemoTruth = TRUTH
     exploration_rate: float = DEMO_EXPLORATION_RATE
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, part: str) -> Iterator[None]:
+        """Adds the CPU time of the block to `part` (the report shows where a run's time went)."""
+        started = time.process_time()
+        try:
+            yield
+        finally:
+            self.cpu_seconds[part] = self.cpu_seconds.get(part, 0.0) + time.process_time() - started
 
 
 # Whatever the callback returns is ignored (a progress bar's update() returns a flag).
@@ -161,7 +172,8 @@ class Simulation:
                 self.clients, [], start, end, learned_at, truth=self.config.truth,
                 exploration_rate=self.config.exploration_rate,
             )  # fmt: skip
-            result.cohorts.append(self.import_cohort("before learning", start, seed=self.config.seed))
+            with result.timed("lead import (scoring, planning)"):
+                result.cohorts.append(self.import_cohort("before learning", start, seed=self.config.seed))
             hour = start
             while hour < end:
                 # The same steps as an hourly loop: the hours skipped are those in which nothing would happen.
@@ -170,11 +182,15 @@ class Simulation:
                 hour = after
                 clock.move_to(hour)
                 if hour == learned_at:
-                    result.cohorts.append(
-                        self.import_cohort(
-                            "after learning", hour, seed=self.config.seed + 1, serial_start=self.config.leads_per_cohort
+                    with result.timed("lead import (scoring, planning)"):
+                        result.cohorts.append(
+                            self.import_cohort(
+                                "after learning",
+                                hour,
+                                seed=self.config.seed + 1,
+                                serial_start=self.config.leads_per_cohort,
+                            )
                         )
-                    )
                 self.step(hour, result)
         result.events = dict(self.callbacks.answered)
         return result
@@ -221,14 +237,19 @@ class Simulation:
         return cohort
 
     def step(self, now: datetime, result: LoopResult) -> None:
-        counts = dispatch_due_touches(now=now, threads=1, client_ids=self.client_ids)
+        with result.timed("dispatcher (sends, tasks opened)"):
+            counts = dispatch_due_touches(now=now, threads=1, client_ids=self.client_ids)
         result.sends += counts.get("sent", 0)
-        result.tasks_closed += self.close_tasks(now)
-        self.answer_new_touches(now)
-        self.deliver_events(now)
+        with result.timed("tasks closed by a person"):
+            result.tasks_closed += self.close_tasks(now)
+        with result.timed("response model"):
+            self.answer_new_touches(now)
+        with result.timed("webhook requests"):
+            self.deliver_events(now)
         if now.hour == NIGHTLY_HOUR_UTC:
-            for client_id in self.client_ids:
-                detect_client_patterns(client_id)
+            with result.timed("nightly learning (and re-planning)"):
+                for client_id in self.client_ids:
+                    detect_client_patterns(client_id)
             result.nights += 1
 
     def close_tasks(self, now: datetime) -> int:

@@ -196,6 +196,9 @@ def terminal_lines(report: DemoReport) -> list[str]:
         "",
         f"Booking rate within {report.horizon_days} days of import (same lead mix):",
     ]
+    if loop.cpu_seconds:
+        parts = sorted(loop.cpu_seconds.items(), key=lambda item: -item[1])
+        lines[1:1] = ["CPU time by part: " + ", ".join(f"{part} {seconds:.0f} s" for part, seconds in parts) + "."]
     lines += [f"  {name:16} {rate.text()}" for name, rate in report.rates.items()]
     if report.lift is not None:
         lines.append(f"  after / before: {report.lift:.2f}x")
