@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 CAP = 1_000
@@ -16,6 +19,7 @@ class CappedCountPaginator(Paginator):
     """
 
     cap = CAP
+    object_list: QuerySet[Any]  # the admin pages querysets only
 
     @cached_property
     def count(self) -> int:

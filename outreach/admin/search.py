@@ -35,7 +35,7 @@ class BodyMatches(Func):
     def __init__(self, query: str) -> None:
         super().__init__(KeyTextTransform("body", "content_snapshot"), Value(query))
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
         body, query = (compiler.compile(expression) for expression in self.get_source_expressions())
         sql = f"to_tsvector('english', COALESCE({body[0]}, '')) @@ plainto_tsquery('english', {query[0]})"
         return sql, (*body[1], *query[1])
@@ -49,7 +49,7 @@ class LeadSearchText(Func):
     def __init__(self) -> None:
         super().__init__(F("first_name"), F("last_name"), F("email"), F("company_name"))
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
         parts = [compiler.compile(expression) for expression in self.get_source_expressions()]
         return "UPPER(" + " || ' ' || ".join(sql for sql, _ in parts) + ")", tuple(p for _, ps in parts for p in ps)
 
