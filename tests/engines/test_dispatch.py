@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
 from django.core import mail
 from django.db import DatabaseError, connection
 
@@ -19,7 +18,7 @@ from engines.services.dispatch import (
     retry_delay,
 )
 from outreach.models import Activity, Lead, ManualTask, ScheduledTouch
-from tests.engines.providers.fakes import FakeEspHttp, http_response
+from tests.engines.providers.fakes import http_response
 from tests.factories import ActivityFactory, ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,16 +36,6 @@ def providers(settings):
     mail.outbox = []
     RecordingSmsProvider.outbox.clear()
     return settings
-
-
-@pytest.fixture
-def postmark(settings, monkeypatch):
-    """The real anymail Postmark backend, with only its HTTP call faked."""
-    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
-    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "test-server-token"}
-    fake = FakeEspHttp()
-    monkeypatch.setattr(requests.Session, "request", fake)
-    return fake
 
 
 def postmark_accepts(message_id="pm-1"):
