@@ -321,7 +321,8 @@ class TestCompanyFit:
         assert self.fit(icp, employee_count=40) == 0
 
     def test_icp_defaults_apply_to_an_empty_or_broken_icp(self):
-        for icp in ({}, {"employee_min": None, "employee_max": "many", "countries": None}, []):
+        broken = [{"employee_min": None, "employee_max": "many", "countries": None}, {"employee_min": 10**400}]
+        for icp in ({}, *broken, []):
             assert self.fit(icp, employee_count=10, country="Australia", industry="Dental") == 15
 
     def test_full_fit(self):
