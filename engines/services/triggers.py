@@ -110,12 +110,15 @@ def stop_contact(lead: Lead, before: dict[str, Any]) -> int:
     return cancelled
 
 
+def may_want_allocation(lead: Lead) -> bool:
+    """Scored, new and reachable on some channel (read from the instance: no query on the save path)."""
+    return lead.als_score is not None and lead.status == LeadStatus.NEW and bool(reachable_channels(lead))
+
+
 def wants_allocation(lead: Lead) -> bool:
     """Scored, new, reachable on some channel, and without a live sequence."""
     return (
-        lead.als_score is not None
-        and lead.status == LeadStatus.NEW
-        and bool(reachable_channels(lead))
+        may_want_allocation(lead)
         and not ScheduledTouch.objects.filter(lead_id=lead.pk, status__in=LIVE_STATUSES).exists()
     )
 
@@ -133,7 +136,8 @@ def lead_saved(lead: Lead, *, created: bool, raw: bool = False) -> None:
     if created or changed:
         # Its score save comes back here and allocates with the new tier.
         enqueue("engines.tasks.score_one_lead", lead.pk, group="score_lead")
-    elif wants_allocation(lead):
+    elif may_want_allocation(lead):
+        # The task checks for a live sequence: a query here would slow every save of a planned lead.
         enqueue("engines.tasks.allocate_one_lead", lead.pk, group="allocate_lead")
 
 

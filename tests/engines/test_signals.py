@@ -66,9 +66,12 @@ def test_saving_the_score_does_not_score_again(sync_queue, committed):
     ScheduledTouchFactory(lead=lead)  # planned already: nothing to allocate either
     lead.als_score = 40
 
-    _, callbacks = committed(lambda: lead.save(update_fields=["als_score"]))
+    committed(lambda: lead.save(update_fields=["als_score"]))
 
-    assert callbacks == [] and funcs_run() == []
+    # Only the allocation check runs, and it leaves the live plan alone.
+    assert funcs_run() == ["engines.tasks.allocate_one_lead"]
+    assert Task.objects.get().result is None
+    assert ScheduledTouch.objects.filter(lead=lead).count() == 1
 
 
 def test_a_change_to_a_field_the_score_reads_rescores(sync_queue, committed):
@@ -82,7 +85,8 @@ def test_a_change_to_a_field_the_score_reads_rescores(sync_queue, committed):
 
     lead.refresh_from_db()
     assert lead.als_score > 1
-    assert funcs_run() == ["engines.tasks.score_one_lead"]
+    assert "engines.tasks.score_one_lead" in funcs_run()
+    assert ScheduledTouch.objects.filter(lead=lead).count() == 1
 
 
 def test_a_change_to_a_field_the_score_ignores_does_nothing(sync_queue, committed):
@@ -92,9 +96,11 @@ def test_a_change_to_a_field_the_score_ignores_does_nothing(sync_queue, committe
     lead.refresh_from_db()
     lead.last_name = "Other"
 
-    _, callbacks = committed(lambda: lead.save())
+    committed(lambda: lead.save())
 
-    assert callbacks == [] and Lead.objects.get(pk=lead.pk).als_score == 42
+    assert "engines.tasks.score_one_lead" not in funcs_run()
+    assert Lead.objects.get(pk=lead.pk).als_score == 42
+    assert ScheduledTouch.objects.filter(lead=lead).count() == 1
 
 
 def test_a_scored_lead_without_a_plan_is_planned_but_not_one_that_replied(sync_queue, committed):
