@@ -32,6 +32,7 @@ from pathlib import Path
 from uuid import UUID
 
 import time_machine
+from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 from django_q.conf import Conf
@@ -64,7 +65,8 @@ class DemoError(EngineError):
 
 @dataclass(frozen=True)
 class DemoConfig:
-    leads_per_cohort: int = 500  # per client
+    # Per client: 2 clients x 2 cohorts x 300 = 1,200 leads, about 5,000 touches, in about two minutes.
+    leads_per_cohort: int = 300
     # A sequence runs about four weeks and a lead counts as finished ten days after its last touch.
     weeks_before: int = 5
     weeks_after: int = 3
@@ -131,6 +133,10 @@ def demo_environment() -> Iterator[None]:
     Conf.SYNC = True
     try:
         with override_settings(
+            # DEBUG logs every query (on SQLite with one more query to quote its parameters): not in a long run.
+            DEBUG=False,
+            # The simulated providers call the webhook views on this host.
+            ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "localhost"],
             EMAIL_BACKEND="anymail.backends.test.EmailBackend",
             SMS_PROVIDER="engines.providers.sms.RecordingSmsProvider",
             LINKEDIN_BACKEND="engines.providers.linkedin.ManualTaskBackend",
