@@ -200,7 +200,11 @@ if (
 # --- SMS and voice: Twilio.
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
-SMS_PROVIDER = env_str("SMS_PROVIDER", "engines.providers.sms.TwilioSmsProvider")
+# Development records SMS instead of sending them (no Twilio account needed); production requires Twilio.
+SMS_PROVIDER = env_str(
+    "SMS_PROVIDER",
+    "engines.providers.sms.TwilioSmsProvider" if PRODUCTION else "engines.providers.sms.RecordingSmsProvider",
+)
 if PRODUCTION and SMS_PROVIDER.endswith("TwilioSmsProvider") and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
     refuse("SMS_PROVIDER is Twilio: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
 
