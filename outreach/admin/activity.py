@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString
 from outreach.models import Activity, Lead, MessageTemplate
 
 from .pagination import CappedCountPaginator
-from .scoping import ClientScopedAdmin, VisibleClientFilter, scope_to_clients
+from .scoping import ServiceWrittenAdmin, VisibleClientFilter, scope_to_clients
 from .search import BodyMatches, leads_matching, search_words
 
 PERSONALIZATION_FLAGS = {
@@ -43,7 +43,7 @@ def body_matches(words: list[str]) -> Q:
 
 
 @admin.register(Activity)
-class ActivityAdmin(ClientScopedAdmin):
+class ActivityAdmin(ServiceWrittenAdmin):
     list_display = ("created_at", "client", "lead", "action", "channel", "touch_number", "led_to_booking")
     list_filter = (
         ("client", VisibleClientFilter),
@@ -83,16 +83,6 @@ class ActivityAdmin(ClientScopedAdmin):
 
     class Media:
         css = {"all": ("outreach/admin.css",)}
-
-    # History is written by services only.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Activity]:
         return super().get_queryset(request).select_related("client", "lead")

@@ -76,3 +76,16 @@ class ClientScopedAdmin(admin.ModelAdmin):
         return request.user.is_superuser or (
             request.user.is_staff and visible_clients(request).exists() and super().has_module_permission(request)
         )
+
+
+class ServiceWrittenAdmin(ClientScopedAdmin):
+    """Rows only the services write: shown (to the user's clients), never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False

@@ -12,7 +12,7 @@ from engines.services.rendering import PLACEHOLDERS
 from outreach.models import MessageTemplate, ScheduledTouch
 
 from .pagination import CappedCountPaginator
-from .scoping import ClientScopedAdmin, VisibleClientFilter
+from .scoping import ClientScopedAdmin, ServiceWrittenAdmin, VisibleClientFilter
 
 
 @admin.register(MessageTemplate)
@@ -31,8 +31,9 @@ class MessageTemplateAdmin(ClientScopedAdmin):
         return field
 
 
+# Touches are planned by the allocator and claimed by the dispatcher: edited by hand, one could be sent twice.
 @admin.register(ScheduledTouch)
-class ScheduledTouchAdmin(ClientScopedAdmin):
+class ScheduledTouchAdmin(ServiceWrittenAdmin):
     list_display = ("lead", "client", "touch_number", "channel", "scheduled_at", "status", "reason", "attempts")
     list_filter = (("client", VisibleClientFilter), "status", "channel", "is_exploration")
     list_select_related = ("client", "lead")
@@ -43,13 +44,3 @@ class ScheduledTouchAdmin(ClientScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ScheduledTouch]:
         return super().get_queryset(request).select_related("client", "lead", "activity")
-
-    # Touches are planned by the allocator and claimed by the dispatcher: edited by hand, one could be sent twice.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
