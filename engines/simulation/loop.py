@@ -75,6 +75,9 @@ class DemoConfig:
     exploration_rate: float = DEMO_EXPLORATION_RATE
     truth: DemoTruth = TRUTH
     clients: int = len(DEMO_CLIENTS)
+    # The simulated weeks end here (UTC, on the hour); by default at the present hour, so the admin shows them
+    # as recent history. A test fixes it, so the weekdays of the run do not depend on the day it runs.
+    end: datetime | None = None
 
     def check(self) -> None:
         if not 20 <= self.leads_per_cohort <= 20000:
@@ -166,7 +169,7 @@ class Simulation:
 
     def run(self) -> LoopResult:
         weeks = self.config.weeks_before + self.config.weeks_after
-        end = timezone.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        end = (self.config.end or timezone.now()).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         start = end - timedelta(weeks=weeks)
         learned_at = start + timedelta(weeks=self.config.weeks_before)
         with demo_environment(), time_machine.travel(start, tick=False) as clock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
@@ -133,9 +133,9 @@ def truth_rows(truth: DemoTruth) -> list[tuple[str, str]]:
     ]
 
 
-def client_findings(client: Client, truth: DemoTruth) -> ClientReport:
-    """The client's active patterns next to the planted truth."""
-    who, when, how, what = (get_active_pattern(client, kind) for kind in ("who", "when", "how", "what"))
+def client_findings(client: Client, truth: DemoTruth, *, now: datetime) -> ClientReport:
+    """The client's patterns active at `now` (the end of the simulated weeks) next to the planted truth."""
+    who, when, how, what = (get_active_pattern(client, kind, now=now) for kind in ("who", "when", "how", "what"))
     weights = who.patterns.get("recommended_weights") if who else None
     report = ClientReport(client, weights, "learned (WHO pattern)" if weights else "defaults (no WHO pattern active)")
     when_data, how_data, what_data = (p.patterns if p else {} for p in (when, how, what))
@@ -180,7 +180,7 @@ def build_report(loop: LoopResult, horizon_days: int) -> DemoReport:
         loop=loop,
         horizon_days=horizon_days,
         rates={cohort.name: cohort_rate(cohort, horizon) for cohort in loop.cohorts},
-        clients=[client_findings(client, loop.truth) for client in loop.clients],
+        clients=[client_findings(client, loop.truth, now=loop.end) for client in loop.clients],
         sends_by_channel=sends,
     )
 

@@ -46,12 +46,17 @@ def loop_result():
     clients = build_agency()
     now = timezone.now()
     learned = {"data_quality": 0.10, "authority": 0.15, "company_fit": 0.40, "timing": 0.20}
-    ConversionPatternFactory(client=clients[0], patterns={"recommended_weights": learned}, activated=True)
+    # Learned an hour before the simulated weeks ended: the report shows the patterns active at their end.
+    learned_at = now - timedelta(hours=1)
+    ConversionPatternFactory(
+        client=clients[0], patterns={"recommended_weights": learned}, activated=True, computed_at=learned_at
+    )
     ConversionPatternFactory(
         client=clients[0],
         pattern_type="when",
         patterns=when_patterns(best_days=[{"day_index": 3, "conversion_rate": 0.1}]),
         activated=True,
+        computed_at=learned_at,
     )
     cohorts = [Cohort("before learning", now - timedelta(weeks=4)), Cohort("after learning", now - timedelta(weeks=2))]
     return LoopResult(clients, cohorts, now - timedelta(weeks=4), now, now - timedelta(weeks=2))
