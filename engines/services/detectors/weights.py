@@ -20,6 +20,7 @@ Held-out check: `compare_auc` ranks the held-out leads with both weightings
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -93,6 +94,14 @@ def deviation_statistic(fit: LogisticFit, current: np.ndarray) -> float:
     scale = float(current @ precision @ fit.coefficients) / float(current @ precision @ current)
     deviation = fit.coefficients - scale * current
     return float(deviation @ precision @ deviation)
+
+
+def ranking_evidence(fit: LogisticFit) -> float:
+    """Strength of the evidence that the components rank leads at all: 1 - the p-value of "every coefficient is 0"
+    (Wald, chi-square with 4 degrees of freedom), and 0 when that p-value is above 5%."""
+    statistic = float(fit.coefficients @ np.linalg.pinv(fit.covariance) @ fit.coefficients)
+    p_value = math.exp(-statistic / 2) * (1 + statistic / 2)  # the chi-square survival function for 4 degrees
+    return round(1 - p_value, 3) if p_value <= 0.05 else 0.0
 
 
 def shrinkage(statistic: float, critical: float = CHI2_95_3DF) -> float:

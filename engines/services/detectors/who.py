@@ -11,7 +11,9 @@ uncertainty of the regression allows (weights.py). The most recent finished
 leads (HOLDOUT_SHARE of them, by first touch) are held out: the pattern is
 activated only when its weights rank them no worse than the weights in use
 (`activation`); otherwise it is stored for the record and not used, and the
-client's fallback weights are left alone.
+client's fallback weights are left alone. `confidence` is the strength of the
+evidence that the components rank leads at all (0 unless credible);
+`model.shrinkage_toward_learned` says how far the weights moved.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from engines.services.detectors.weights import (
     compare_auc,
     deviation_statistic,
     fit_logistic,
+    ranking_evidence,
     shrinkage,
     weights_from_coefficients,
 )
@@ -104,7 +107,7 @@ def learn(evidence: Evidence) -> dict:
         "unit": "leads",
         "window_days": evidence.window_days,
         "sample_size": int(finished.sum()),
-        "confidence": model["shrinkage_toward_learned"],
+        "confidence": model.pop("ranking_evidence"),
     }
 
 
@@ -142,6 +145,7 @@ def _model(evidence: Evidence, x: np.ndarray, converted: np.ndarray, first_at: n
         "weights_in_use_source": source,
         "deviation_statistic": round(statistic, 3),
         "shrinkage_toward_learned": share,
+        "ranking_evidence": ranking_evidence(fit),
         "leads": int(train.sum()),
         "activation": {
             "auc_new": round(check.auc_new, 4),

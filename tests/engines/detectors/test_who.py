@@ -101,11 +101,12 @@ def test_weights_move_away_from_the_defaults_in_proportion_to_the_evidence(plant
     small = detect("who", generate_client(n_leads=400, seed=5, now=NOW).client, now=NOW).pattern.patterns
 
     for pattern in (big, small):
-        strength = pattern["confidence"]
+        strength = pattern["model"]["shrinkage_toward_learned"]
         for key in WEIGHT_KEYS:
             blended = strength * pattern["model"]["learned_weights"][key] + (1 - strength) * DEFAULT_WEIGHTS[key]
             assert pattern["recommended_weights"][key] == pytest.approx(blended, abs=0.002)
-    assert small["confidence"] < 0.5 < big["confidence"]
+    assert small["model"]["shrinkage_toward_learned"] < 0.5 < big["model"]["shrinkage_toward_learned"]
+    assert big["confidence"] > 0.95
 
     def distance(pattern):
         return sum(abs(pattern["recommended_weights"][key] - DEFAULT_WEIGHTS[key]) for key in WEIGHT_KEYS)
