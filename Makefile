@@ -23,7 +23,7 @@ demo: migrate
 
 ## Lint and types, then the whole suite on a throwaway PostgreSQL cluster (when its binaries exist), then on SQLite.
 ## Without PostgreSQL binaries the PostgreSQL half is skipped loudly; with CI=true that is an error.
-test: venv
+test: venv lint
 	@if $(PY) -c "import sys; from devtools.throwaway_postgres import postgres_bin_dir; sys.exit(postgres_bin_dir() is None)"; then \
 		$(MAKE) --no-print-directory test-postgres; \
 	elif [ "$${CI:-}" = "true" ]; then \
