@@ -103,10 +103,3 @@ class NotEnoughEvidence(EngineError):
 
     Wait for more outcomes, or widen the detection window (`window_days`).
     """
-
-
-class NotEnoughEvidence(EngineError):
-    """A detector's data cannot support a pattern (too few finished units or outcomes); nothing is saved.
-
-    Wait for more outcomes, or widen the detection window (`window_days`).
-    """
