@@ -27,7 +27,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from benchmarks.harness import ROOT, django_database, timed
+from benchmarks.harness import ROOT, django_database, record_figure, timed
 
 TOUCHES = int(os.environ.get("BENCH_TOUCHES", "10000"))
 CLUSTER_TOUCHES = int(os.environ.get("BENCH_CLUSTER_TOUCHES", "3000"))
@@ -232,7 +232,8 @@ def main() -> None:
             (GOAL_INSTANT, TOUCHES / best, "instant provider, one worker"),
             (GOAL_SLOW, TOUCHES / slow, "50 ms provider, one worker"),
         ):
-            print(f"goal >= {goal:,} touches/s ({what}): {'met' if rate >= goal else 'NOT met'}")
+            record_figure(what, goal=f">= {goal:,} touches/s", measured=rate, unit="touches/s", ratio=rate / goal,
+                          met=rate >= goal)  # fmt: skip
 
 
 if __name__ == "__main__":
