@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from outreach.models import Lead, ManualTask, ScheduledTouch, TaskStatus, TouchStatus
@@ -31,7 +32,17 @@ def cancel_planned_touches(lead: Lead | int, *, reason: str, channels: Iterable[
         touch_ids = list(touches.select_for_update().values_list("pk", flat=True))
         if not touch_ids:
             return 0
-        ManualTask.objects.filter(scheduled_touch_id__in=touch_ids, status=TaskStatus.OPEN).update(
-            status=TaskStatus.SKIPPED, closed_at=timezone.now(), outcome=reason[:30]
-        )
-        return ScheduledTouch.objects.filter(pk__in=touch_ids).update(status=TouchStatus.CANCELLED, reason=reason[:120])
+        return cancel_touches(ScheduledTouch.objects.filter(pk__in=touch_ids), reason=reason)
+
+
+def cancel_touches(touches: QuerySet[ScheduledTouch], *, reason: str) -> int:
+    """Cancel those of `touches` not yet sent, and skip their open manual tasks, with `reason`; how many.
+
+    The one cancelling write, shared by stopping contact and by re-planning.
+    """
+    unsent = touches.filter(status__in=UNSENT_STATUSES)
+    stamp = timezone.now()
+    ManualTask.objects.filter(scheduled_touch__in=unsent, status=TaskStatus.OPEN).update(
+        status=TaskStatus.SKIPPED, closed_at=stamp, outcome=reason[:30]
+    )
+    return unsent.update(status=TouchStatus.CANCELLED, reason=reason[:120], updated_at=stamp)

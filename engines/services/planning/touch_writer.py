@@ -17,10 +17,10 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from engines.services.planning.plan import Plan
-from outreach.models import Lead, ManualTask, ScheduledTouch, TaskStatus, TouchStatus
+from engines.services.sequences import UNSENT_STATUSES, cancel_touches
+from outreach.models import Lead, ScheduledTouch, TouchStatus
 
 LIVE_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING, TouchStatus.SENDING, TouchStatus.REVIEW)
-UNSENT_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING)
 REPLAN_REASON = "replanned"
 INSERT_BATCH_SIZE = 5000
 
@@ -76,12 +76,7 @@ def progress_of(lead_ids: Sequence[int]) -> dict[int, Progress]:
 
 def cancel_for_replan(lead_ids: Sequence[int]) -> int:
     """Cancel the leads' unsent touches (reason "replanned") and skip their open manual tasks; how many."""
-    unsent = ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), status__in=UNSENT_STATUSES)
-    stamp = timezone.now()
-    ManualTask.objects.filter(scheduled_touch__in=unsent, status=TaskStatus.OPEN).update(
-        status=TaskStatus.SKIPPED, closed_at=stamp, outcome=REPLAN_REASON
-    )
-    return unsent.update(status=TouchStatus.CANCELLED, reason=REPLAN_REASON, updated_at=stamp)
+    return cancel_touches(ScheduledTouch.objects.filter(lead_id__in=list(lead_ids)), reason=REPLAN_REASON)
 
 
 def insert_touches(plans: Sequence[Plan]) -> int:
