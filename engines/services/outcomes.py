@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
+from engines.exceptions import InvalidTouch
 from engines.services.sequences import cancel_planned_touches
 from outreach.models import (
     Activity,
@@ -275,6 +276,10 @@ def record_reply(
         Channel.SMS: ActivityAction.SMS_REPLIED,
         Channel.LINKEDIN: ActivityAction.LINKEDIN_REPLIED,
     }
+    if channel not in replies:
+        raise InvalidTouch(
+            f"a reply is recorded on email, sms or linkedin, not {channel!r}; record a call with its outcome instead"
+        )
     action = replies[channel]
     with transaction.atomic():
         recorded = record_outcome(

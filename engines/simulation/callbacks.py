@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -88,7 +89,7 @@ class ProviderCallbacks:
 
     def _bounce(self, kind: str, event: Event, activity: Activity, lead: Lead):
         return self._tracking(
-            "Bounce", activity, lead, event.at, ID=abs(hash((str(activity.pk), kind))) % 10**12, Type=kind,
+            "Bounce", activity, lead, event.at, ID=activity.pk.int % 10**12, Type=kind,
             Email=lead.email, BouncedAt=_iso(event.at), Description="Simulated bounce", Inactive=kind == "HardBounce",
         )  # fmt: skip
 
@@ -177,7 +178,7 @@ class ProviderCallbacks:
 
     def _twilio_inbound(self, event: Event, lead: Lead, client: Client, body: str):
         params = {
-            "MessageSid": f"SMin{abs(hash((lead.pk, event.at))) % 10**16:016d}",
+            "MessageSid": "SM" + uuid.uuid5(uuid.NAMESPACE_URL, f"inbound:{lead.pk}:{event.at.isoformat()}").hex,
             "From": lead.phone,
             "To": client.sending_phone,
             "Body": body,

@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from engines.exceptions import InvalidTouch
 from engines.services import outcomes
 from engines.services.compliance import channel_block_reason
 from outreach.models import Activity, Lead
@@ -223,3 +224,14 @@ def test_the_fast_path_finds_only_messages_sent_on_its_channel():
     assert outcomes.record_message_event(message_id="SM-1", channel="email", action="email_opened", **kwargs) is None
     with pytest.raises(ValueError):
         outcomes.record_message_event(message_id="SM-1", channel="sms", action="email_opened", **kwargs)
+
+
+def test_a_reply_on_a_channel_without_replies_is_refused_and_writes_nothing():
+    seq = sequence()
+    with pytest.raises(InvalidTouch, match="record a call with its outcome"):
+        outcomes.record_reply(
+            seq.lead, channel="voice", provider="person", event_id="reply-voice", at=timezone.now(),
+            answers=seq.sent, metadata={},
+        )  # fmt: skip
+    assert outcome_rows(seq.lead) == []
+    assert seq.statuses() == ["planned", "planned"]
