@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
+from engines.services import allocator
 from engines.services.allocator import allocate_lead, allocate_leads
 from outreach.models import Lead, ScheduledTouch
 from tests.factories import ClientFactory, LeadFactory
@@ -40,14 +41,27 @@ def race(*jobs):
     return results
 
 
+def both_planned_before_either_locks(monkeypatch):
+    """Hold each allocation at the lead lock until both have planned, so the two runs truly overlap."""
+    planned = threading.Barrier(2)
+    lock = allocator.lock_leads
+
+    def lock_after_both_planned(*args, **kwargs):
+        planned.wait(timeout=30)
+        return lock(*args, **kwargs)
+
+    monkeypatch.setattr(allocator, "lock_leads", lock_after_both_planned)
+
+
 def live_sequences(lead):
     touches = ScheduledTouch.objects.filter(lead=lead, status__in=("planned", "waiting", "sending"))
     return set(touches.values_list("sequence_id", flat=True))
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_threads_allocating_one_lead_leave_one_sequence():
+def test_two_threads_allocating_one_lead_leave_one_sequence(monkeypatch):
     lead = LeadFactory()
+    both_planned_before_either_locks(monkeypatch)
 
     results = race(*(lambda: allocate_lead(Lead.objects.get(pk=lead.pk), now=MONDAY) for _ in range(2)))
 
@@ -59,9 +73,10 @@ def test_two_threads_allocating_one_lead_leave_one_sequence():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_racing_replans_cancel_the_old_plan_but_not_each_others():
+def test_two_racing_replans_cancel_the_old_plan_but_not_each_others(monkeypatch):
     lead = LeadFactory()
     old = allocate_lead(lead, now=MONDAY)
+    both_planned_before_either_locks(monkeypatch)
 
     later = MONDAY + timedelta(days=1)
     results = race(*(lambda: allocate_lead(Lead.objects.get(pk=lead.pk), now=later, replan=True) for _ in range(2)))
