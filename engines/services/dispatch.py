@@ -12,10 +12,13 @@ One run (`dispatch_due_touches`, every minute from a django-q2 schedule):
    slot, the surplus over the client's daily limit of its channel moves to the next day (both in
    engines.services.send_windows), and a lead that can no longer be reached on the channel blocks it.
    The claim (status `sending`, claimed_at, attempts + 1) commits before any provider is called.
-3. Hands each claimed touch to `outbox.deliver_touch` on a few threads (each with its own database
-   connection, closed at the end), so sends overlap their provider round-trips, and records the outcome:
-   sent; waiting (a ManualTask was opened); blocked (SendBlocked / MissingField, with its reason, never
-   retried); a retryable ProviderError back to `planned` with exponential backoff, up to MAX_ATTEMPTS,
+3. Delivers each claimed batch (deliver_batch): email and SMS touches are rendered and checked again (leads
+   read in one query, templates in one), their provider calls made on a small thread pool (SendPool: the
+   threads only wait on providers and hold no database connection), and the accepted sends recorded together
+   (one transaction writes the Activities, the touches `sent` and the leads' counts; if it fails, each is
+   recorded alone). LinkedIn and call touches go one by one (a ManualTask, or an automated LinkedIn backend).
+   Outcomes: sent; waiting (a ManualTask was opened); blocked (SendBlocked / MissingField, with its reason,
+   never retried); a retryable ProviderError back to `planned` with exponential backoff, up to MAX_ATTEMPTS,
    then failed; any other error failed with last_error; SentNotRecorded (or an unexpected error, which may
    have come after the provider accepted) `review`.
 """
@@ -23,31 +26,34 @@ One run (`dispatch_due_touches`, every minute from a django-q2 schedule):
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time as monotonic_time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core import mail
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from engines.exceptions import InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut
-from engines.services import outbox
+from engines.services import outbox, sending
 from engines.services.compliance import channel_block_reason
+from engines.services.rendering import TemplateBook
 from engines.services.send_windows import DailyBudget, next_contact_slot, next_day_slot
+from engines.services.sms import record_provider_opt_out
 from outreach.models import (
     Activity,
     Channel,
     Client,
+    Lead,
     LeadStatus,
     ManualTask,
     ScheduledTouch,
@@ -65,7 +71,7 @@ MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(minutes=5)
 # A run stops claiming after this long, well inside django-q2's task timeout; the next minute's run goes on.
 TIME_BUDGET_SECONDS = 45.0
-# Sends in flight per run: enough to overlap provider round-trips without crowding the database.
+# Provider calls in flight per run: enough to overlap their round-trips (50 ms each: about 300 sends/s).
 DEFAULT_THREADS = 16
 # A lead in one of these has a person talking to them: no touch goes out.
 STOPPED_STATUSES = (LeadStatus.REPLIED, LeadStatus.CONVERTED, LeadStatus.CLOSED)
@@ -128,9 +134,9 @@ def preview_due_touches(
 ) -> list[Decision]:
     """What a run at `now` would do with each due touch (oldest first), without claiming or changing anything."""
     now = now or timezone.now()
-    due = _due(now, client_ids)
-    budget = DailyBudget(now)
-    return [decide(touch, now, budget) for touch in (due if limit is None else due[:limit])]
+    due = list(_due(now, client_ids) if limit is None else _due(now, client_ids)[:limit])
+    budget = DailyBudget(now, due)
+    return [decide(touch, now, budget) for touch in due]
 
 
 def _claim_batch(
@@ -144,13 +150,13 @@ def _claim_batch(
             # of one client count its daily sends one after the other.
             locked = sorted({touch.client_id for touch in touches})
             list(Client.objects.select_for_update(no_key=True).filter(pk__in=locked).values_list("pk"))
-            budget = DailyBudget(now)
+            budget = DailyBudget(now, touches)
             claimed = _apply([decide(t, now, budget) for t in touches], now, counts, conditional=False)
         return len(touches), claimed
     # SQLite: each write is its own short transaction, so a reader never has to upgrade its lock (which
     # SQLite refuses at once, without waiting, while another connection writes).
     touches = list(_due(now, client_ids)[:size])
-    budget = DailyBudget(now)
+    budget = DailyBudget(now, touches)
     return len(touches), _apply([decide(t, now, budget) for t in touches], now, counts, conditional=True)
 
 
@@ -197,61 +203,158 @@ def _finish(touch: ScheduledTouch, **fields) -> None:
 
 
 class Senders:
-    """One thread's provider connections, opened at first use and reused for all its touches (an ESP keeps
+    """One thread's provider handles, opened at first use and reused for all its touches (an ESP keeps
     its HTTP session, the SMS provider its client), then closed."""
 
     def __init__(self) -> None:
         self._email: Any = None
         self._sms: Any = None
 
-    def for_channel(self, channel: str) -> dict[str, Any]:
+    def handle(self, channel: str) -> Any:
+        """The email connection or SMS provider for `channel` (None for the others)."""
         if channel == Channel.EMAIL:
             if self._email is None:
                 self._email = mail.get_connection()
                 self._email.open()
-            return {"email_connection": self._email}
+            return self._email
         if channel == Channel.SMS:
             if self._sms is None:
                 self._sms = load_provider(settings.SMS_PROVIDER)
-            return {"sms_provider": self._sms}
-        return {}
+            return self._sms
+        return None
 
     def close(self) -> None:
         if self._email is not None:
             self._email.close()
 
 
+class SendPool:
+    """Where a run's provider calls happen: on `threads` threads, so they overlap their network waits (one
+    thread: in the caller's). The calls never touch the database, so the threads hold no connection."""
+
+    def __init__(self, threads: int):
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="dispatch-send") if threads > 1 else None
+        self._local = threading.local()
+        self._opened: list[Senders] = []
+        self._lock = threading.Lock()
+
+    def senders(self) -> Senders:
+        """This thread's provider handles."""
+        senders = getattr(self._local, "senders", None)
+        if senders is None:
+            senders = self._local.senders = Senders()
+            with self._lock:
+                self._opened.append(senders)
+        return senders
+
+    def send_all(self, ready: list[sending.Prepared]) -> list[sending.Sent | Exception]:
+        """Each prepared touch sent: what its provider answered, or the exception it raised, in order."""
+        if self._executor is None or len(ready) < 2:
+            return [self._send(prepared) for prepared in ready]
+        return list(self._executor.map(self._send, ready))
+
+    def _send(self, prepared: sending.Prepared) -> sending.Sent | Exception:
+        try:
+            return prepared.send(self.senders().handle(prepared.outgoing.channel))
+        except Exception as exc:  # the caller settles the touch from it
+            return exc
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        for senders in self._opened:
+            senders.close()
+
+
+def settle(touch: ScheduledTouch, error: Exception, *, now: datetime) -> str:
+    """Record on a claimed touch what its failed delivery means; the outcome's name.
+
+    Blocked (never retried) for what the lead or its data forbid; a retryable
+    ProviderError back to `planned` with backoff until MAX_ATTEMPTS, then
+    failed; an unknown error, which may have come after the provider
+    accepted, `review` for a person rather than a retry.
+    """
+    if isinstance(error, SentNotRecorded):
+        _finish(touch, status=TouchStatus.REVIEW, reason="sent_not_recorded", last_error=str(error))
+        return "review"
+    if isinstance(error, SendBlocked):
+        _finish(touch, status=TouchStatus.BLOCKED, reason=error.reason[:120], last_error=str(error))
+        return "blocked"
+    if isinstance(error, SmsOptedOut):
+        _finish(touch, status=TouchStatus.BLOCKED, reason="sms_opted_out", last_error=str(error))
+        return "blocked"
+    if isinstance(error, ProviderError):
+        if error.retryable and touch.attempts < MAX_ATTEMPTS:
+            at = now + retry_delay(touch.attempts)
+            _finish(touch, status=TouchStatus.PLANNED, scheduled_at=at, claimed_at=None, last_error=str(error))
+            return "retried"
+        _finish(touch, status=TouchStatus.FAILED, reason="provider_error", last_error=str(error))
+        return "failed"
+    if isinstance(error, InvalidTouch):
+        _finish(touch, status=TouchStatus.FAILED, reason="invalid_touch", last_error=str(error))
+        return "failed"
+    logger.error("touch %s failed unexpectedly; left for review", touch.pk, exc_info=error)
+    _finish(touch, status=TouchStatus.REVIEW, reason="unexpected_error", last_error=repr(error)[:2000])
+    return "review"
+
+
 def deliver(touch: ScheduledTouch, *, now: datetime, senders: Senders | None = None) -> str:
     """Send one claimed touch through the outbox and record the outcome; the outcome's name."""
+    if touch.channel == Channel.EMAIL:
+        providers: dict[str, Any] = {"email_connection": senders.handle(touch.channel) if senders else None}
+    elif touch.channel == Channel.SMS:
+        providers = {"sms_provider": senders.handle(touch.channel) if senders else None}
+    else:
+        providers = {}
     try:
-        providers = senders.for_channel(touch.channel) if senders is not None else {}
         result = outbox.deliver_touch(touch, now=now, **providers)
     except SentNotRecorded as exc:
         logger.error("touch %s %s; left for review", touch.pk, exc)
-        _finish(touch, status=TouchStatus.REVIEW, reason="sent_not_recorded", last_error=str(exc))
-        return "review"
-    except SendBlocked as exc:
-        _finish(touch, status=TouchStatus.BLOCKED, reason=exc.reason[:120], last_error=str(exc))
-        return "blocked"
-    except SmsOptedOut as exc:
-        _finish(touch, status=TouchStatus.BLOCKED, reason="sms_opted_out", last_error=str(exc))
-        return "blocked"
-    except ProviderError as exc:
-        if exc.retryable and touch.attempts < MAX_ATTEMPTS:
-            at = now + retry_delay(touch.attempts)
-            _finish(touch, status=TouchStatus.PLANNED, scheduled_at=at, claimed_at=None, last_error=str(exc))
-            return "retried"
-        _finish(touch, status=TouchStatus.FAILED, reason="provider_error", last_error=str(exc))
-        return "failed"
-    except InvalidTouch as exc:
-        _finish(touch, status=TouchStatus.FAILED, reason="invalid_touch", last_error=str(exc))
-        return "failed"
+        return settle(touch, exc, now=now)
     except Exception as exc:
-        # Unknown: it may have come after the provider accepted, so a person decides rather than a retry.
-        logger.exception("touch %s failed unexpectedly; left for review", touch.pk)
-        _finish(touch, status=TouchStatus.REVIEW, reason="unexpected_error", last_error=repr(exc)[:2000])
-        return "review"
+        return settle(touch, exc, now=now)
     return "waiting" if isinstance(result, ManualTask) else "sent"
+
+
+def deliver_batch(touches: list[ScheduledTouch], *, clock: Callable[[], datetime], pool: SendPool) -> Counter:
+    """Deliver a batch of claimed touches; counts by outcome.
+
+    Email and SMS touches are prepared here (their leads read in one query,
+    their templates in another), sent on the pool's threads, and recorded
+    together (sending.record_many: one transaction, else one each). LinkedIn
+    and call touches go one by one through outbox.deliver_touch.
+    """
+    counts: Counter = Counter()
+    leads = Lead.objects.in_bulk({touch.lead_id for touch in touches})
+    templates = TemplateBook({touch.client_id for touch in touches})
+    ready: list[tuple[ScheduledTouch, sending.Prepared]] = []
+    for touch in touches:
+        if touch.channel not in outbox.AUTOMATED_CHANNELS:
+            counts[deliver(touch, now=clock(), senders=pool.senders())] += 1
+            continue
+        try:
+            ready.append(
+                (touch, outbox.prepare_touch(touch, lead=leads.get(touch.lead_id), now=clock(), templates=templates))
+            )
+        except Exception as exc:
+            counts[settle(touch, exc, now=clock())] += 1
+    answers = pool.send_all([prepared for _, prepared in ready])
+    accepted: list[tuple[ScheduledTouch, sending.Prepared, sending.Sent]] = []
+    for (touch, prepared), answer in zip(ready, answers, strict=True):
+        if isinstance(answer, sending.Sent):
+            accepted.append((touch, prepared, answer))
+            continue
+        if isinstance(answer, SmsOptedOut):
+            record_provider_opt_out(prepared.outgoing.lead)
+        counts[settle(touch, answer, now=clock())] += 1
+    recorded = sending.record_many([(prepared, sent) for _, prepared, sent in accepted])
+    for (touch, _, _), result in zip(accepted, recorded, strict=True):
+        if isinstance(result, SentNotRecorded):
+            outbox.hold_for_review(touch, result)
+            counts["review"] += 1
+        else:
+            counts["sent"] += 1
+    return counts
 
 
 # ----------------------------------------------------------------------------
@@ -322,28 +425,26 @@ def _reconcile(touch: ScheduledTouch) -> str:
 
 
 def default_threads() -> int:
-    """Threads per run: DISPATCH_THREADS; one on SQLite (one writer at a time) and inside a transaction
-    (other threads could not see its rows, and its claims commit only with it)."""
-    if connection.vendor == "sqlite" or connection.in_atomic_block:
-        return 1
+    """Sending threads per run: DISPATCH_THREADS (they only wait on providers, and hold no database connection)."""
     return int(getattr(settings, "DISPATCH_THREADS", DEFAULT_THREADS))
 
 
-def _claims(
+def _claimed_batches(
     now: datetime,
     limit: int | None,
     batch_size: int,
     deadline: float,
     counts: Counter,
     client_ids: Collection[int] | None = None,
-) -> Iterator[ScheduledTouch]:
+) -> Iterator[list[ScheduledTouch]]:
     """Claimed touches, batch after batch, until none is due, `limit` were claimed or the time is up."""
     claimed = 0
     while limit is None or claimed < limit:
         size = batch_size if limit is None else min(batch_size, limit - claimed)
         looked_at, touches = _claim_batch(now, size, counts, client_ids)
         claimed += len(touches)
-        yield from touches
+        if touches:
+            yield touches
         if looked_at == 0 or monotonic_time.monotonic() > deadline:
             return
 
@@ -360,80 +461,23 @@ def dispatch_due_touches(
     """Send the due touches (at most `limit`); counts by outcome (see OUTCOMES).
 
     `now` fixes the clock for the whole run (tests); by default each touch is
-    sent at the real time. Runs with `threads` sending threads (default
-    `default_threads()`); with one, everything happens in the caller's thread.
-    `client_ids` limits the run to those clients' touches (the demo sends only its own).
+    sent at the real time. Provider calls run on `threads` threads (default
+    `default_threads()`); with one, in the caller's thread. `client_ids`
+    limits the run to those clients' touches (the demo sends only its own).
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else timezone.now
     start = clock()
     counts: Counter = Counter({outcome: 0 for outcome in OUTCOMES})
     counts.update(reconcile_stale_claims(now=start))
-    threads = threads or default_threads()
     deadline = monotonic_time.monotonic() + time_budget
-    claims = _claims(start, limit, batch_size, deadline, counts, client_ids)
-    if threads <= 1 or not _deliver_on_threads(claims, threads, clock, counts):
-        _deliver_here(claims, clock, counts)
-    return dict(counts)
-
-
-def _deliver_here(claims: Iterator[ScheduledTouch], clock: Callable[[], datetime], counts: Counter) -> None:
-    senders = Senders()
+    pool = SendPool(threads or default_threads())
     try:
-        for touch in claims:
-            counts[deliver(touch, now=clock(), senders=senders)] += 1
-    finally:
-        senders.close()
-
-
-def _deliver_on_threads(
-    claims: Iterator[ScheduledTouch], threads: int, clock: Callable[[], datetime], counts: Counter
-) -> bool:
-    """Deliver claimed touches on up to `threads` threads while this one claims the next batch.
-
-    A thread takes touches only once it has its database connection, so a
-    database at its connection limit strands no claimed touch: the run goes
-    on with the threads that connected, or returns False (nothing claimed
-    yet) when none did. The hand-over queue is short, so few touches sit
-    claimed but unsent if the process dies (those go to review after the
-    claim timeout).
-    """
-    handover: queue.Queue[ScheduledTouch | None] = queue.Queue(maxsize=threads * 2)
-    connected: queue.Queue[Counter | None] = queue.Queue()
-
-    def send() -> None:
-        tally: Counter = Counter()
-        senders = Senders()
-        try:
+        for batch in _claimed_batches(start, limit, batch_size, deadline, counts, client_ids):
             try:
-                connection.ensure_connection()
-            except DatabaseError:
-                logger.warning("a dispatch thread could not connect to the database; the others go on", exc_info=True)
-                connected.put(None)
-                return
-            connected.put(tally)
-            while (touch := handover.get()) is not None:
-                try:
-                    tally[deliver(touch, now=clock(), senders=senders)] += 1
-                except Exception:  # recording the outcome failed: the claim expires and goes to review
-                    logger.exception("touch %s: the outcome could not be recorded", touch.pk)
-                    tally["unsettled"] += 1
-        finally:
-            senders.close()
-            connections.close_all()  # this thread's own database connections
-
-    workers = [threading.Thread(target=send, daemon=True) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    tallies = [tally for tally in (connected.get() for _ in workers) if tally is not None]
-    try:
-        if tallies:
-            for touch in claims:
-                handover.put(touch)
+                counts.update(deliver_batch(batch, clock=clock, pool=pool))
+            except DatabaseError:  # recording outcomes failed: the claims expire into review
+                logger.exception("a batch of %d touches: the outcomes could not be recorded", len(batch))
+                counts["unsettled"] += len(batch)
     finally:
-        for _ in tallies:
-            handover.put(None)
-        for worker in workers:
-            worker.join()
-    for tally in tallies:
-        counts.update(tally)
-    return bool(tallies)
+        pool.close()
+    return dict(counts)

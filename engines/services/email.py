@@ -18,10 +18,11 @@ from engines.services.unsubscribe import list_unsubscribe_headers, unsubscribe_u
 from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
 
 
-def footer(client: Client, lead: Lead) -> str:
-    """Who is writing and how to stop it: commercial email must carry both (Spam Act 2003, CAN-SPAM)."""
+def footer(client: Client, unsubscribe: str) -> str:
+    """Who is writing and how to stop it (the lead's unsubscribe URL): commercial email must carry both
+    (Spam Act 2003, CAN-SPAM)."""
     sender = ", ".join(part for part in (client.name, " ".join(client.physical_address.split())) if part)
-    return f"\n\n--\n{sender}\nTo stop receiving these emails: {unsubscribe_url(lead)}"
+    return f"\n\n--\n{sender}\nTo stop receiving these emails: {unsubscribe}"
 
 
 def email_provider_error(exc: AnymailError) -> ProviderError:
@@ -71,24 +72,26 @@ def send_email(
         sequence_id=sequence_id,
         touch=touch,
     )
-    sending.check_email_text(subject, body)
-    to = sending.email_address(lead.email, reason="invalid_email")
-    sender = sending.email_address(getattr(client, "sending_email", ""), reason="no_sender_email")
+    prepared = prepare_email(outgoing, subject, body, template_id=template_id)
+    return sending.deliver(prepared, provider=connection)
 
+
+def prepare_email(outgoing: sending.Outgoing, subject: str, body: str, *, template_id: Any) -> sending.Prepared:
+    """Check an email past the gate and build its message and snapshot; its `send` takes an email connection."""
+    sending.check_email_text(subject, body)
+    to = sending.email_address(outgoing.lead.email, reason="invalid_email")
+    sender = sending.email_address(getattr(outgoing.client, "sending_email", ""), reason="no_sender_email")
     snapshot = email_snapshot(outgoing, subject, body, template_id=template_id)
-    message = email_message(outgoing, subject, body, to=to, sender=sender, connection=connection)
-    return sending.deliver(
-        outgoing,
-        action="email_sent",
-        snapshot=snapshot,
-        metadata={
-            "touch_number": outgoing.touch_number,
-            "sequence_id": snapshot["sequence_id"],
-            "template_id": snapshot["template_id"],
-            "to": to,
-            "from": sender,
-        },
-        send=lambda: send_message(message),
+    message = email_message(outgoing, subject, body, to=to, sender=sender)
+    metadata = {
+        "touch_number": outgoing.touch_number,
+        "sequence_id": snapshot["sequence_id"],
+        "template_id": snapshot["template_id"],
+        "to": to,
+        "from": sender,
+    }
+    return sending.Prepared(
+        outgoing, "email_sent", snapshot, metadata, send=lambda connection: send_message(message, connection)
     )
 
 
@@ -99,11 +102,10 @@ def email_snapshot(outgoing: sending.Outgoing, subject: str, body: str, *, templ
     return snapshot
 
 
-def email_message(
-    outgoing: sending.Outgoing, subject: str, body: str, *, to: str, sender: str, connection: Any
-) -> AnymailMessage:
+def email_message(outgoing: sending.Outgoing, subject: str, body: str, *, to: str, sender: str) -> AnymailMessage:
     """The message as the ESP gets it: footer, List-Unsubscribe headers, and the ids that find it again."""
     lead, client = outgoing.lead, outgoing.client
+    unsubscribe = unsubscribe_url(lead)
     ids = {"client_id": str(client.pk), "lead_id": str(lead.pk), "touch_number": str(outgoing.touch_number)}
     if outgoing.sequence_id is not None:
         ids["sequence_id"] = str(outgoing.sequence_id)
@@ -111,20 +113,21 @@ def email_message(
         ids["touch_id"] = str(outgoing.touch.pk)
     return AnymailMessage(
         subject=subject,
-        body=body + footer(client, lead),
+        body=body + footer(client, unsubscribe),
         # A line break in the client's name would be refused as a header injection, after the checks.
         from_email=formataddr((" ".join(client.name.split()), sender)),
         to=[to],
-        headers=list_unsubscribe_headers(lead),
+        headers=list_unsubscribe_headers(unsubscribe),
         # One tag: Postmark accepts no more (anymail raises); the ids ride in the metadata.
         tags=[f"client-{client.pk}"],
         metadata=ids,
-        connection=connection,
     )
 
 
-def send_message(message: AnymailMessage) -> sending.Sent:
-    """Hand the message to the email backend; a ProviderError (retryable or not) when it fails."""
+def send_message(message: AnymailMessage, connection: Any = None) -> sending.Sent:
+    """Hand the message to the email backend (`connection`, else the configured one); a ProviderError
+    (retryable or not) when it fails."""
+    message.connection = connection
     try:
         message.send()
     except AnymailError as exc:

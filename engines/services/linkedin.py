@@ -104,7 +104,7 @@ def send_linkedin(
         outgoing, message_type=message_type, message=message, connection_note=connection_note, delivery="sent"
     )
 
-    def send() -> sending.Sent:
+    def send(_: object) -> sending.Sent:
         delivery = chosen.send(
             profile_url=profile_url,
             message_type=message_type,
@@ -114,4 +114,4 @@ def send_linkedin(
         )
         return sending.Sent(delivery.message_id, {**delivery.details, "delivery": delivery.delivery})
 
-    return sending.deliver(outgoing, action="linkedin_sent", snapshot=snapshot, metadata=metadata, send=send)
+    return sending.deliver(sending.Prepared(outgoing, "linkedin_sent", snapshot, metadata, send=send))

@@ -15,14 +15,14 @@ from django.db import DatabaseError
 
 from engines.exceptions import InvalidTouch, SendBlocked, SentNotRecorded
 from engines.providers.linkedin import LinkedInBackend, ManualTaskBackend
-from engines.providers.sms import SmsProvider
+from engines.providers.sms import SmsOptedOut, SmsProvider
 from engines.services import sending
 from engines.services.compliance import check_can_contact
-from engines.services.email import send_email
+from engines.services.email import prepare_email
 from engines.services.linkedin import send_linkedin
 from engines.services.manual_tasks import open_task
-from engines.services.rendering import RenderedTouch, render_touch
-from engines.services.sms import send_sms
+from engines.services.rendering import TemplateBook, render_touch
+from engines.services.sms import prepare_sms, record_provider_opt_out
 from engines.services.touches import check_owner
 from outreach.models import Activity, Channel, Lead, LeadStatus, ManualTask, ScheduledTouch, TaskKind, TouchStatus
 
@@ -34,6 +34,10 @@ STATUS_BLOCKS: dict[str, str] = {
     LeadStatus.CONVERTED: "lead_converted",
     LeadStatus.CLOSED: "lead_closed",
 }
+
+
+# Channels whose touches go to a provider (the others open a ManualTask, or an automated LinkedIn backend).
+AUTOMATED_CHANNELS = (Channel.EMAIL, Channel.SMS)
 
 
 def check_lead_open(lead: Lead, channel: str) -> None:
@@ -63,49 +67,25 @@ def deliver_touch(
     (with the provider message id in last_error) for a person, never resent.
     Optional providers let a dispatcher reuse one connection for many touches.
     """
-    if touch.status != TouchStatus.SENDING:
-        raise InvalidTouch(f"touch {touch.pk} is {touch.status}; only a claimed (sending) touch is delivered")
     lead = Lead.objects.filter(pk=touch.lead_id).first()
-    if lead is None:
-        raise SendBlocked("lead_deleted", f"lead {touch.lead_id} no longer exists")
-    check_owner(lead, touch.client)
-    check_lead_open(lead, touch.channel)
+    if touch.channel in AUTOMATED_CHANNELS:
+        prepared = prepare_touch(touch, lead=lead, now=now)
+        try:
+            provider = email_connection if touch.channel == Channel.EMAIL else sms_provider
+            return sending.deliver(prepared, provider=provider)
+        except SmsOptedOut:
+            record_provider_opt_out(prepared.outgoing.lead)
+            raise
+        except SentNotRecorded as exc:
+            hold_for_review(touch, exc)
+            raise
+    lead = check_deliverable(touch, lead)
     rendered = render_touch(touch, lead=lead)
-    try:
-        return _send(touch, lead, rendered, now, email_connection, sms_provider, linkedin_backend)
-    except SentNotRecorded as exc:
-        hold_for_review(touch, exc)
-        raise
-
-
-def _send(
-    touch: ScheduledTouch,
-    lead: Lead,
-    rendered: RenderedTouch,
-    now: datetime,
-    email_connection: Any,
-    sms_provider: SmsProvider | None,
-    linkedin_backend: LinkedInBackend | ManualTaskBackend | None,
-) -> Activity | ManualTask:
-    client = touch.client
-    if touch.channel == Channel.EMAIL:
-        return send_email(
-            lead,
-            client,
-            rendered.subject,
-            rendered.body,
-            template_id=rendered.template.pk,
-            now=now,
-            touch=touch,
-            connection=email_connection,
-        )
-    if touch.channel == Channel.SMS:
-        return send_sms(lead, client, rendered.body, now=now, touch=touch, provider=sms_provider)
     if touch.channel == Channel.LINKEDIN:
         note = rendered.subject or None
         return send_linkedin(
             lead,
-            client,
+            touch.client,
             rendered.body,
             message_type="connection_request" if note else "message",
             connection_note=note,
@@ -115,10 +95,43 @@ def _send(
         )
     if touch.channel == Channel.VOICE:
         # No automated dialer: a person places the call, once the gates allow calling this lead at all.
-        outgoing = sending.start(lead, client, Channel.VOICE, now=now, touch=touch)
+        outgoing = sending.start(lead, touch.client, Channel.VOICE, now=now, touch=touch, lead_is_current=True)
         sending.check_text(rendered.body, what="a call script")
         return open_task(outgoing, kind=TaskKind.CALL, message=rendered.body, due_at=touch.scheduled_at or now)
     raise InvalidTouch(f"touch {touch.pk} has unknown channel {touch.channel!r}")
+
+
+def check_deliverable(touch: ScheduledTouch, lead: Lead | None) -> Lead:
+    """The touch's lead (`lead`, as just read from the database) when the claimed touch may go to it; else
+    InvalidTouch (not claimed) or SendBlocked (the lead is gone, another client's, or may not get it)."""
+    if touch.status != TouchStatus.SENDING:
+        raise InvalidTouch(f"touch {touch.pk} is {touch.status}; only a claimed (sending) touch is delivered")
+    if lead is None:
+        raise SendBlocked("lead_deleted", f"lead {touch.lead_id} no longer exists")
+    check_owner(lead, touch.client)
+    check_lead_open(lead, touch.channel)
+    return lead
+
+
+def prepare_touch(
+    touch: ScheduledTouch, *, lead: Lead | None, now: datetime, templates: TemplateBook | None = None
+) -> sending.Prepared:
+    """A claimed email or SMS touch rendered, checked and ready for its provider.
+
+    `lead` is the touch's lead as just read from the database (None: it was
+    deleted). Raises what deliver_touch raises before a provider is called.
+    """
+    lead = check_deliverable(touch, lead)
+    rendered = render_touch(touch, lead=lead, templates=templates)
+    if touch.channel == Channel.EMAIL:
+        outgoing = sending.start(lead, touch.client, Channel.EMAIL, now=now, touch=touch, lead_is_current=True)
+        return prepare_email(outgoing, rendered.subject, rendered.body, template_id=rendered.template.pk)
+    if touch.channel == Channel.SMS:
+        outgoing = sending.start(
+            lead, touch.client, Channel.SMS, now=now, touch=touch, check_hours=True, lead_is_current=True
+        )
+        return prepare_sms(outgoing, rendered.body)
+    raise InvalidTouch(f"touch {touch.pk} is a {touch.channel} touch; only email and SMS go to a provider here")
 
 
 def hold_for_review(touch: ScheduledTouch, error: SentNotRecorded) -> None:

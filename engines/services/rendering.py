@@ -19,7 +19,7 @@ templates: the body is the call script.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from engines.exceptions import MissingField, SendBlocked
@@ -129,27 +129,33 @@ def render_text(text: str, lead: Lead, client: Client) -> str:
     return _TOKEN.sub(fill, text or "")
 
 
-def template_for(touch: ScheduledTouch) -> MessageTemplate:
-    """The active template for the touch's slot, else the nearest lower one of its channel; SendBlocked if none."""
-    template = (
-        MessageTemplate.objects.filter(
-            client_id=touch.client_id, channel=touch.channel, active=True, touch_number__lte=touch.touch_number
-        )
-        .order_by("-touch_number")
-        .first()
-    )
-    if template is None:
+class TemplateBook:
+    """The active templates of some clients, read in one query: a dispatcher's batch renders from one book."""
+
+    def __init__(self, client_ids: Iterable[int]):
+        self._slots: dict[tuple[int, str], list[MessageTemplate]] = {}
+        active = MessageTemplate.objects.filter(client_id__in=set(client_ids), active=True).order_by("-touch_number")
+        for template in active:
+            self._slots.setdefault((template.client_id, template.channel), []).append(template)
+
+    def template_for(self, touch: ScheduledTouch) -> MessageTemplate:
+        """The template for the touch's slot, else the nearest lower one of its channel; SendBlocked if none."""
+        for template in self._slots.get((touch.client_id, touch.channel), ()):
+            if template.touch_number <= touch.touch_number:
+                return template
         raise SendBlocked(
             "no_template",
             f"client {touch.client_id} has no active {touch.channel} template for touch {touch.touch_number} "
             "or any earlier one",
         )
-    return template
 
 
-def render_touch(touch: ScheduledTouch, *, lead: Lead | None = None) -> RenderedTouch:
-    """What the touch says to its lead (the given fresh copy of the lead, else touch.lead)."""
-    template = template_for(touch)
+def render_touch(
+    touch: ScheduledTouch, *, lead: Lead | None = None, templates: TemplateBook | None = None
+) -> RenderedTouch:
+    """What the touch says to its lead (the given fresh copy of the lead, else touch.lead), from `templates`
+    (else the client's templates as they are now)."""
+    template = (templates or TemplateBook([touch.client_id])).template_for(touch)
     lead = lead or touch.lead
     client = touch.client
     return RenderedTouch(

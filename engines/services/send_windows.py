@@ -4,7 +4,11 @@ per channel. The dispatcher asks these just before it claims a touch."""
 from __future__ import annotations
 
 import zoneinfo
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
+
+from django.db.models import Count, Q
 
 from engines.exceptions import EngineError
 from engines.services.compliance import (
@@ -73,34 +77,39 @@ def next_day_slot(touch: ScheduledTouch, now: datetime) -> datetime:
     return next_contact_slot(touch, candidate.astimezone(UTC))
 
 
-def sends_today(client: Client, channel: str, now: datetime) -> int:
-    """The client's sends on `channel` since its midnight, counting touches claimed or handed to a person."""
-    start = client_day_start(client, now)
-    recorded = Activity.objects.filter(
-        client=client, channel=channel, action__in=SENT_ACTIONS, created_at__gte=start
-    ).count()
-    in_flight = ScheduledTouch.objects.filter(
-        client=client,
-        channel=channel,
-        status__in=(TouchStatus.SENDING, TouchStatus.WAITING),
-        claimed_at__gte=start,
-    ).count()
-    return recorded + in_flight
+def sends_today(clients: Iterable[Client], now: datetime) -> Counter[tuple[int, str]]:
+    """Each client's sends per channel since its midnight, counting touches claimed or handed to a person
+    (two grouped queries for all the clients)."""
+    since_activity, since_claim = Q(pk__in=[]), Q(pk__in=[])
+    for client in {client.pk: client for client in clients}.values():
+        start = client_day_start(client, now)
+        since_activity |= Q(client_id=client.pk, created_at__gte=start)
+        since_claim |= Q(client_id=client.pk, claimed_at__gte=start)
+    recorded = Activity.objects.filter(since_activity, action__in=SENT_ACTIONS)
+    in_flight = ScheduledTouch.objects.filter(since_claim, status__in=(TouchStatus.SENDING, TouchStatus.WAITING))
+    counts: Counter[tuple[int, str]] = Counter()
+    for rows in (recorded, in_flight):
+        for row in rows.values("client_id", "channel").annotate(sends=Count("pk")).order_by():
+            counts[(row["client_id"], row["channel"])] += row["sends"]
+    return counts
 
 
 class DailyBudget:
-    """Sends left today per (client, channel), counted once per claim batch and spent as touches are claimed."""
+    """Sends left today per (client, channel) for a batch of due touches: counted once, spent as touches are
+    claimed."""
 
-    def __init__(self, now: datetime):
-        self.now = now
-        self._left: dict[tuple[int, str], int] = {}
+    def __init__(self, now: datetime, touches: Iterable[ScheduledTouch]):
+        touches = list(touches)
+        sent = sends_today((touch.client for touch in touches), now)
+        self._left = {
+            (touch.client_id, touch.channel): getattr(touch.client, f"daily_{touch.channel}_limit")
+            - sent[(touch.client_id, touch.channel)]
+            for touch in touches
+        }
 
     def take(self, client: Client, channel: str) -> bool:
         key = (client.pk, channel)
-        if key not in self._left:
-            limit = getattr(client, f"daily_{channel}_limit")
-            self._left[key] = limit - sends_today(client, channel, self.now)
-        if self._left[key] <= 0:
+        if self._left.get(key, 0) <= 0:
             return False
         self._left[key] -= 1
         return True

@@ -23,9 +23,16 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
 from engines.exceptions import InvalidTouch, SendBlocked, SentNotRecorded
-from engines.services.compliance import check_contact_hours
+from engines.services.compliance import check_can_contact, check_contact_hours
 from engines.services.content import build_content_snapshot
-from engines.services.touches import check_reachable, current_lead, record_touch, touch_context
+from engines.services.touches import (
+    SentTouch,
+    check_owner,
+    check_reachable,
+    current_lead,
+    record_touches,
+    touch_context,
+)
 from outreach.models import Activity, Client, Lead, ScheduledTouch
 
 logger = logging.getLogger(__name__)
@@ -69,18 +76,23 @@ def start(
     touch: ScheduledTouch | None = None,
     gated: bool = True,
     check_hours: bool = False,
+    lead_is_current: bool = False,
 ) -> Outgoing:
     """The gate: the lead is the client's, reachable on `channel` now (and inside contact hours when asked).
 
     A touch given sets the touch number and sequence. `gated=False` records
     what already happened (a call made) without the reachability gate; the
-    lead must still be the client's.
+    lead must still be the client's. `lead_is_current` says the caller has
+    just read the lead from the database, so it is not read again.
     """
     if touch is not None:
         touch_number, sequence_id = touch.touch_number, touch.sequence_id
         if touch.lead_id != lead.pk or touch.client_id != getattr(client, "pk", None):
             raise InvalidTouch(f"touch {touch.pk} is for lead {touch.lead_id} of client {touch.client_id}")
-    if gated:
+    if gated and lead_is_current:
+        check_owner(lead, client)
+        check_can_contact(lead, channel)
+    elif gated:
         check_reachable(lead, channel, client)
     else:
         current_lead(lead, client)
@@ -159,50 +171,94 @@ def linkedin_profile(value: Any) -> str:
     return url
 
 
-def deliver(
-    outgoing: Outgoing,
-    *,
-    action: str,
-    snapshot: dict[str, Any],
-    metadata: dict[str, Any],
-    send: Callable[[], Sent],
-) -> Activity:
+@dataclass(frozen=True)
+class Prepared:
+    """A touch checked and ready for its provider: what will be recorded, and the call that sends it.
+
+    `send` takes the channel's provider handle (an email connection, an SMS
+    provider; None means the configured one) so a dispatcher can send from
+    its own threads' connections; it never touches the database.
+    """
+
+    outgoing: Outgoing
+    action: str
+    snapshot: dict[str, Any]
+    metadata: dict[str, Any]
+    send: Callable[[Any], Sent]
+
+
+def deliver(prepared: Prepared, *, provider: Any = None) -> Activity:
     """Call the provider, then record the Activity (and the touch as sent) in one transaction.
 
     A provider failure raises its ProviderError with nothing recorded. When
     the provider accepted and the record then fails, the provider message id
     is logged at ERROR and SentNotRecorded is raised: never send it again.
     """
-    sent = send()
+    return record(prepared, prepared.send(provider))
+
+
+def record(prepared: Prepared, sent: Sent) -> Activity:
+    """Record one accepted send; SentNotRecorded (logged with the provider message id) when that fails."""
     try:
-        return record_touch(
-            outgoing.lead,
-            outgoing.client,
-            action=action,
-            channel=outgoing.channel,
-            content_snapshot=snapshot,
-            metadata={**metadata, **sent.details, "provider_message_id": sent.message_id},
-            at=outgoing.now,
-            touch_number=outgoing.touch_number,
-            sequence_id=outgoing.sequence_id,
-            provider_message_id=sent.message_id,
-            touch=outgoing.touch,
-        )
+        return record_touches([sent_touch(prepared, sent)])[0]
     except Exception as exc:
-        touch_id = outgoing.touch.pk if outgoing.touch is not None else None
-        logger.error(
-            "sent, not recorded: %s to lead %s (client %s, touch %s) accepted with provider message id %r; "
-            "recording it failed: %s",
-            outgoing.channel,
-            outgoing.lead.pk,
-            outgoing.client.pk,
-            touch_id,
-            sent.message_id,
-            exc,
-        )
-        raise SentNotRecorded(
-            f"{outgoing.channel} to lead {outgoing.lead.pk}: {exc}",
-            provider_message_id=sent.message_id,
-            channel=outgoing.channel,
-            touch_id=touch_id,
-        ) from exc
+        raise sent_not_recorded(prepared, sent, exc) from exc
+
+
+def record_many(accepted: list[tuple[Prepared, Sent]]) -> list[Activity | SentNotRecorded]:
+    """Record many accepted sends: one transaction for all, else (when that fails) one each. The leads in
+    memory are not refreshed.
+
+    Each result is the send's Activity or, when even its own record failed,
+    the SentNotRecorded error (already logged) for the caller to settle.
+    """
+    try:
+        return list(record_touches([sent_touch(prepared, sent) for prepared, sent in accepted], refresh=False))
+    except Exception:
+        logger.warning("recording %d sends together failed; recording them one by one", len(accepted), exc_info=True)
+    results: list[Activity | SentNotRecorded] = []
+    for prepared, sent in accepted:
+        try:
+            results.append(record(prepared, sent))
+        except SentNotRecorded as exc:
+            results.append(exc)
+    return results
+
+
+def sent_touch(prepared: Prepared, sent: Sent) -> SentTouch:
+    outgoing = prepared.outgoing
+    return SentTouch(
+        lead=outgoing.lead,
+        client=outgoing.client,
+        action=prepared.action,
+        channel=outgoing.channel,
+        content_snapshot=prepared.snapshot,
+        metadata={**prepared.metadata, **sent.details, "provider_message_id": sent.message_id},
+        at=outgoing.now,
+        touch_number=outgoing.touch_number,
+        sequence_id=outgoing.sequence_id,
+        provider_message_id=sent.message_id,
+        touch=outgoing.touch,
+    )
+
+
+def sent_not_recorded(prepared: Prepared, sent: Sent, exc: Exception) -> SentNotRecorded:
+    """The error for a send the provider accepted and we failed to record, logged at ERROR with its message id."""
+    outgoing = prepared.outgoing
+    touch_id = outgoing.touch.pk if outgoing.touch is not None else None
+    logger.error(
+        "sent, not recorded: %s to lead %s (client %s, touch %s) accepted with provider message id %r; "
+        "recording it failed: %s",
+        outgoing.channel,
+        outgoing.lead.pk,
+        outgoing.client.pk,
+        touch_id,
+        sent.message_id,
+        exc,
+    )
+    return SentNotRecorded(
+        f"{outgoing.channel} to lead {outgoing.lead.pk}: {exc}",
+        provider_message_id=sent.message_id,
+        channel=outgoing.channel,
+        touch_id=touch_id,
+    )

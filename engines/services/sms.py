@@ -95,28 +95,44 @@ def send_sms(
         touch=touch,
         check_hours=True,
     )
+    prepared = prepare_sms(outgoing, message)
+    try:
+        return sending.deliver(prepared, provider=provider)
+    except SmsOptedOut:
+        record_provider_opt_out(lead)
+        raise
+
+
+def prepare_sms(outgoing: sending.Outgoing, message: str) -> sending.Prepared:
+    """Check a text past the gate and build its snapshot; its `send` takes an SMS provider (None: the
+    configured one) and raises SmsOptedOut when the provider says the number opted out."""
     sending.check_text(message, what="an SMS message", limit=MAX_SMS_CHARS)
+    lead, client = outgoing.lead, outgoing.client
     to = e164(lead.phone)
     sender = e164(getattr(client, "sending_phone", None))
     if sender is None:
         raise SendBlocked("no_sender_phone", f"client {client.pk} has no valid sending phone number")
     if to is None:  # the gate already refused it; kept so the type is a str below
         raise SendBlocked("no_phone", f"lead {lead.pk} has no valid phone number")
-
     snapshot = sms_snapshot(outgoing, message)
-    chosen = provider or load_provider(settings.SMS_PROVIDER)
-    return sending.deliver(
-        outgoing,
-        action="sms_sent",
-        snapshot=snapshot,
-        metadata={
-            "touch_number": outgoing.touch_number,
-            "sequence_id": snapshot["sequence_id"],
-            "to": to,
-            "from": sender,
-        },
-        send=lambda: send_text(chosen, lead, to=to, from_=sender, body=message),
-    )
+    metadata = {"touch_number": outgoing.touch_number, "sequence_id": snapshot["sequence_id"], "to": to, "from": sender}
+
+    def send(provider: SmsProvider | None) -> sending.Sent:
+        sent = (provider or load_provider(settings.SMS_PROVIDER)).send(to=to, from_=sender, body=message)
+        return sending.Sent(sent.message_id, {"provider_status": sent.status})
+
+    return sending.Prepared(outgoing, "sms_sent", snapshot, metadata, send=send)
+
+
+def record_provider_opt_out(lead: Lead) -> None:
+    """The provider refused a text because the number opted out (Twilio 21610): save it on the lead.
+
+    A queryset update fires no signal: the lead's other SMS touches are cancelled here, with it.
+    """
+    with transaction.atomic():
+        Lead.objects.filter(pk=lead.pk).update(sms_opted_out=True)
+        cancel_planned_touches(lead, reason="sms_opted_out", channels=[Channel.SMS])
+    lead.sms_opted_out = True
 
 
 def sms_snapshot(outgoing: sending.Outgoing, message: str) -> dict[str, Any]:
@@ -125,17 +141,3 @@ def sms_snapshot(outgoing: sending.Outgoing, message: str) -> dict[str, Any]:
     snapshot["segment_count"] = sms_segment_count(message)
     snapshot["encoding"] = sms_encoding(message)
     return snapshot
-
-
-def send_text(provider: SmsProvider, lead: Lead, *, to: str, from_: str, body: str) -> sending.Sent:
-    """Hand the text to the provider; a STOP the provider reports is saved on the lead before re-raising."""
-    try:
-        sent = provider.send(to=to, from_=from_, body=body)
-    except SmsOptedOut:
-        # A queryset update fires no signal: the lead's other SMS touches are cancelled here, with it.
-        with transaction.atomic():
-            Lead.objects.filter(pk=lead.pk).update(sms_opted_out=True)
-            cancel_planned_touches(lead, reason="sms_opted_out", channels=[Channel.SMS])
-        lead.sms_opted_out = True
-        raise
-    return sending.Sent(sent.message_id, {"provider_status": sent.status})

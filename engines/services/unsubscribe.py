@@ -38,6 +38,7 @@ def lead_id_from_token(token: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def list_unsubscribe_headers(lead: Lead) -> dict[str, str]:
-    """The List-Unsubscribe headers (RFC 2369, RFC 8058) Gmail and Yahoo require of bulk senders."""
-    return {"List-Unsubscribe": f"<{unsubscribe_url(lead)}>", "List-Unsubscribe-Post": ONE_CLICK_POST}
+def list_unsubscribe_headers(url: str) -> dict[str, str]:
+    """The List-Unsubscribe headers (RFC 2369, RFC 8058) Gmail and Yahoo require of bulk senders, for the
+    lead's unsubscribe_url."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": ONE_CLICK_POST}

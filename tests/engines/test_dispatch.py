@@ -9,7 +9,7 @@ from django.db import DatabaseError, connection
 
 from engines import tasks
 from engines.providers.sms import RecordingSmsProvider
-from engines.services import dispatch
+from engines.services import dispatch, touches
 from engines.services.dispatch import (
     CLAIM_TIMEOUT,
     MAX_ATTEMPTS,
@@ -197,18 +197,21 @@ def test_the_daily_limit_is_per_channel():
     assert len(mail.outbox) == 1 and len(RecordingSmsProvider.outbox) == 2
 
 
-def test_one_email_connection_serves_every_touch_of_a_run(monkeypatch):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_each_sending_thread_opens_one_email_connection_for_all_its_touches(monkeypatch, threads):
     from anymail.backends.test import EmailBackend
 
     client = ClientFactory()
-    for _ in range(3):
+    for _ in range(6):
         due_touch(client=client)
-    opened = []
-    real_open = EmailBackend.open
-    monkeypatch.setattr(EmailBackend, "open", lambda self: opened.append(self) or real_open(self))
+    opened, closed = [], []
+    real_open, real_close = EmailBackend.open, EmailBackend.close
+    monkeypatch.setattr(EmailBackend, "open", lambda self: opened.append(id(self)) or real_open(self))
+    monkeypatch.setattr(EmailBackend, "close", lambda self: closed.append(id(self)) or real_close(self))
 
-    assert dispatch_due_touches(now=NOW)["sent"] == 3
-    assert len({id(backend) for backend in opened}) == 1 and len(mail.outbox) == 3
+    assert dispatch_due_touches(now=NOW, threads=threads)["sent"] == 6
+    assert 1 <= len(set(opened)) <= threads and len(mail.outbox) == 6
+    assert set(closed) == set(opened)
 
 
 # --- outcomes --------------------------------------------------------------------------------------
@@ -226,13 +229,14 @@ def test_a_lead_who_opted_out_since_planning_is_blocked_without_a_send():
 
 def test_a_lead_who_replied_is_blocked_even_when_the_change_lands_after_the_claim(monkeypatch):
     touch = due_touch()
-    deliver = dispatch.outbox.deliver_touch
+    claim = dispatch._claim_batch
 
-    def reply_then_deliver(claimed, *, now, **providers):
-        Lead.objects.filter(pk=claimed.lead_id).update(status="replied")
-        return deliver(claimed, now=now, **providers)
+    def claim_then_reply(*args, **kwargs):
+        claimed = claim(*args, **kwargs)
+        Lead.objects.filter(pk=touch.lead_id).update(status="replied")
+        return claimed
 
-    monkeypatch.setattr(dispatch.outbox, "deliver_touch", reply_then_deliver)
+    monkeypatch.setattr(dispatch, "_claim_batch", claim_then_reply)
 
     counts = dispatch_due_touches(now=NOW)
 
@@ -296,10 +300,10 @@ def test_a_send_the_provider_accepted_but_the_database_did_not_record_goes_to_re
     touch = due_touch()
     postmark.responses = [postmark_accepts("pm-accepted-42")]
 
-    def lost_connection(**fields):
+    def lost_connection(rows, *args, **kwargs):
         raise DatabaseError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(Activity.objects, "create", lost_connection)
+    monkeypatch.setattr(touches, "insert_activities", lost_connection)
 
     with caplog.at_level(logging.ERROR):
         counts = dispatch_due_touches(now=NOW)
@@ -314,16 +318,21 @@ def test_a_send_the_provider_accepted_but_the_database_did_not_record_goes_to_re
     assert len(postmark.calls) == 1  # never sent again
 
 
-def test_an_unexpected_error_goes_to_review_not_to_a_retry(monkeypatch):
+@pytest.mark.parametrize("where", ["preparing", "sending"])
+def test_an_unexpected_error_goes_to_review_not_to_a_retry(monkeypatch, where):
     touch = due_touch()
 
-    def broken(claimed, *, now, **providers):
+    def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(dispatch.outbox, "deliver_touch", broken)
+    if where == "preparing":
+        monkeypatch.setattr(dispatch.outbox, "prepare_touch", broken)
+    else:
+        monkeypatch.setattr(dispatch.SendPool, "senders", broken)
 
     assert dispatch_due_touches(now=NOW)["review"] == 1
     assert (reloaded(touch).status, reloaded(touch).reason) == ("review", "unexpected_error")
+    assert not mail.outbox and not Activity.objects.exists()
 
 
 # --- crash safety -----------------------------------------------------------------------------------
@@ -424,14 +433,14 @@ def test_the_preview_says_what_would_go_and_why_others_wait():
 def test_one_due_touch_dispatched_by_two_threads_at_once_is_sent_once(monkeypatch):
     touch = due_touch()
     start = threading.Barrier(2)
-    deliver = dispatch.outbox.deliver_touch
+    prepare = dispatch.outbox.prepare_touch
     calls = []
 
-    def slow_deliver(claimed, *, now, **providers):
+    def counted_prepare(claimed, **kwargs):
         calls.append(claimed.pk)
-        return deliver(claimed, now=now, **providers)
+        return prepare(claimed, **kwargs)
 
-    monkeypatch.setattr(dispatch.outbox, "deliver_touch", slow_deliver)
+    monkeypatch.setattr(dispatch.outbox, "prepare_touch", counted_prepare)
     results = []
 
     def run():
@@ -468,32 +477,28 @@ def test_a_run_on_several_threads_sends_every_touch_once():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("refused", [2, 3], ids=["some threads", "every thread"])
-def test_threads_that_cannot_connect_strand_no_touch(monkeypatch, refused):
-    """A database at its connection limit: threads that cannot connect take no touch; with none, the run's own
-    thread sends them."""
+def test_sending_threads_never_touch_the_database(monkeypatch):
+    """Provider calls run on the pool's threads; everything that reads or writes rows stays in the run's thread,
+    so a run needs one database connection however many threads it sends from."""
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    client = ClientFactory()
-    touches = [due_touch(client=client) for _ in range(12)]
+    client = ClientFactory(daily_email_limit=1000, daily_sms_limit=1000)
+    touches = [due_touch(client=client, channel="sms" if i % 2 else "email") for i in range(12)]
     main = threading.main_thread()
     real = BaseDatabaseWrapper.ensure_connection
-    lock = threading.Lock()
-    left = [refused]
+    from_threads = []
 
-    def at_the_limit(self):
-        if threading.current_thread() is not main and self.connection is None:
-            with lock:
-                if left[0] > 0:
-                    left[0] -= 1
-                    raise DatabaseError("sorry, too many clients already")
+    def only_the_main_thread(self):
+        if threading.current_thread() is not main:
+            from_threads.append(threading.current_thread().name)
+            raise DatabaseError("a sending thread asked for a database connection")
         return real(self)
 
-    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", at_the_limit)
+    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", only_the_main_thread)
 
     counts = dispatch_due_touches(now=NOW, threads=3)
 
-    assert left == [0]  # the refusals happened
-    assert counts["sent"] == 12 and counts["unsettled"] == 0
+    assert from_threads == []
+    assert counts["sent"] == 12
     assert {reloaded(t).status for t in touches} == {"sent"}
-    assert len(mail.outbox) == 12
+    assert len(mail.outbox) + len(RecordingSmsProvider.outbox) == 12

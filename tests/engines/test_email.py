@@ -257,19 +257,10 @@ def test_touch_count_is_incremented_in_the_database(anymail_test_backend):
 def test_the_activity_is_not_kept_when_the_lead_update_fails(anymail_test_backend, monkeypatch, caplog):
     lead = LeadFactory()
 
-    class FailingLeads:
-        @staticmethod
-        def filter(**kwargs):
-            class Rows:
-                def update(self, **fields):
-                    raise DatabaseError("lost the connection")
+    def lost_connection(*args, **kwargs):
+        raise DatabaseError("lost the connection")
 
-                def first(self):
-                    return Lead.objects.filter(**kwargs).first()
-
-            return Rows()
-
-    monkeypatch.setattr(touches, "Lead", type("Lead", (), {"objects": FailingLeads}))
+    monkeypatch.setattr(touches, "update_from_values", lost_connection)  # the leads' update, after the insert
 
     # The ESP accepted: the failure to record is "sent, not recorded", with the ESP's message id.
     with pytest.raises(SentNotRecorded) as raised:

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError, OperationalError, connection
 
 from engines.exceptions import InvalidTouch
+from engines.services import touches
 from engines.services.manual_tasks import complete_task, instructions, open_tasks, skip_task
 from engines.services.outbox import deliver_touch
 from outreach.models import Activity, Lead, ManualTask, ScheduledTouch
@@ -166,10 +167,10 @@ def test_what_happened_is_recorded_even_if_the_lead_opted_out_meanwhile():
 def test_when_the_record_fails_the_task_and_touch_stay_as_they_were(monkeypatch):
     task = opened()
 
-    def create(**fields):
+    def create(rows, *args, **kwargs):
         raise DatabaseError("connection lost")
 
-    monkeypatch.setattr(Activity.objects, "create", create)
+    monkeypatch.setattr(touches, "insert_activities", create)
 
     with pytest.raises(DatabaseError):
         complete_task(task, now=LATER)

@@ -12,6 +12,7 @@ from django.db import DatabaseError
 from engines.exceptions import InvalidTouch, MissingField, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers.linkedin import RecordingLinkedInBackend
 from engines.providers.sms import TwilioSmsProvider
+from engines.services import touches
 from engines.services.outbox import deliver_touch
 from outreach.models import Activity, Lead, ManualTask
 from tests.engines.providers.fakes import (
@@ -181,10 +182,10 @@ def test_a_provider_failure_records_nothing_and_leaves_the_touch_to_the_dispatch
 def test_accepted_then_not_recorded_keeps_the_touch_findable_for_a_person(monkeypatch, caplog):
     touch = claimed()
 
-    def create(**fields):
+    def create(rows, *args, **kwargs):
         raise DatabaseError("connection lost")
 
-    monkeypatch.setattr(Activity.objects, "create", create)
+    monkeypatch.setattr(touches, "insert_activities", create)
 
     with caplog.at_level(logging.ERROR):
         with pytest.raises(SentNotRecorded) as raised:

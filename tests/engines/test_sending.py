@@ -12,6 +12,7 @@ from django.db import DatabaseError
 from engines.exceptions import InvalidTouch, SendBlocked, SentNotRecorded
 from engines.providers.linkedin import RecordingLinkedInBackend
 from engines.providers.sms import TwilioSmsProvider
+from engines.services import touches
 from engines.services.email import send_email
 from engines.services.linkedin import CONNECTION_NOTE_LIMIT, INMAIL_LIMIT, MESSAGE_LIMIT, send_linkedin
 from engines.services.sending import EMAIL_LINE_LIMIT, EMAIL_SUBJECT_LIMIT
@@ -212,10 +213,10 @@ def test_a_lead_moved_to_another_client_since_it_was_loaded_is_not_contacted_for
 
 
 def refuse_to_record(monkeypatch):
-    def create(**fields):
+    def create(rows, *args, **kwargs):
         raise DatabaseError('invalid byte sequence for encoding "UTF8"')
 
-    monkeypatch.setattr(Activity.objects, "create", create)
+    monkeypatch.setattr(touches, "insert_activities", create)
 
 
 @pytest.mark.parametrize("channel", ["email", "sms", "linkedin"])
@@ -259,14 +260,13 @@ def test_with_a_touch_the_activity_and_the_sent_touch_commit_together(outboxes):
 
 def test_when_the_touch_cannot_be_marked_sent_the_activity_is_rolled_back_too(outboxes, monkeypatch):
     touch = ScheduledTouchFactory(channel="email", status="sending")
-    create = Activity.objects.create
+    insert = touches.insert_activities
 
-    def create_then_lose_the_touch(**fields):
-        activity = create(**fields)
+    def create_then_lose_the_touch(rows):
+        insert(rows)
         type(touch).objects.filter(pk=touch.pk).update(status="failed")  # e.g. a reconciler, meanwhile
-        return activity
 
-    monkeypatch.setattr(Activity.objects, "create", create_then_lose_the_touch)
+    monkeypatch.setattr(touches, "insert_activities", create_then_lose_the_touch)
 
     with pytest.raises(SentNotRecorded):
         send_email(touch.lead, touch.client, "Hello", "Hi there", now=NOW, touch=touch)

@@ -62,7 +62,7 @@ def test_the_url_is_absolute_under_the_public_base(settings):
 
 def test_one_click_headers(settings):
     settings.PUBLIC_BASE_URL = "https://outreach.example.com"
-    headers = list_unsubscribe_headers(SimpleNamespace(pk=42))
+    headers = list_unsubscribe_headers(unsubscribe_url(SimpleNamespace(pk=42)))
     assert headers == {
         "List-Unsubscribe": f"<{unsubscribe_url(SimpleNamespace(pk=42))}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

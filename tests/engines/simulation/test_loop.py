@@ -109,17 +109,17 @@ def run(django_db_setup, django_db_blocker, tmp_path_factory):
     """One small demo, committed (tasks hand off on commit, as in production), deleted afterwards."""
     out = tmp_path_factory.mktemp("demo")
     delivered: list[int] = []
-    real_deliver = dispatch.deliver
+    real_deliver = dispatch.deliver_batch
 
-    def counting_deliver(touch, **kwargs):
-        delivered.append(touch.pk)
-        return real_deliver(touch, **kwargs)
+    def counting_deliver(touches, **kwargs):
+        delivered.extend(touch.pk for touch in touches)
+        return real_deliver(touches, **kwargs)
 
     with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as patch:
         try:
             # Another client's touch, due all along: the demo must leave it alone.
             outsider = ScheduledTouchFactory(scheduled_at=CONFIG.end - timedelta(weeks=10))
-            patch.setattr(dispatch, "deliver", counting_deliver)
+            patch.setattr(dispatch, "deliver_batch", counting_deliver)
             result = run_loop(CONFIG, out_dir=out)
             report = build_report(result, horizon_days=CONFIG.weeks_after * 7)
             html = write_html(report, out / "report.html")
