@@ -160,6 +160,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Write-ahead log: readers never block the writer (web, worker and dispatcher share the file), and a
     # commit needs no fsync of its own (synchronous=NORMAL is durable across crashes of the process).
     DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+elif "postgresql" in DATABASES["default"]["ENGINE"] and env_bool("DB_PREPARED_STATEMENTS", default=True):
+    # psycopg may prepare what a server-binding cursor runs again and again (the tracking webhooks' INSERT; the
+    # ORM's client-side cursors never prepare). Set false behind PgBouncer older than 1.21 in transaction mode.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
