@@ -166,7 +166,7 @@ def record_message_event(
         _FIELDS["created_at"].get_db_prep_save(at, connection), message_id, f"{channel}_sent",
     ]  # fmt: skip
     ends = bool(lead_updates or cancel_reason)
-    with transaction.atomic(using=connection.alias, savepoint=False) if ends else nullcontext():
+    with transaction.atomic(using=connection.alias) if ends else nullcontext():
         with _statement_cursor(connection) as cursor:
             cursor.execute(_message_event_sql(connection, returning=ends), params)
             written = cursor.fetchone() if ends else cursor.rowcount == 1

@@ -80,8 +80,8 @@ def _parse(view: Callable, queue: list[Callable[[], str]], request: HttpRequest,
 def _write(queue: list[Callable[[], str]]) -> list[str]:
     """Run the request's writes: a batch in one transaction (all or nothing), a single event in its own
     statements (a delivery or an open is one INSERT, with no BEGIN and COMMIT round trips around it)."""
-    if len(queue) == 1:
-        return [queue[0]()]
+    if len(queue) <= 1:
+        return [write() for write in queue]
     with transaction.atomic():
         return [write() for write in queue]
 
@@ -186,27 +186,40 @@ def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
     if not _handled(event):
         logger.info("%s event %s for message %s ignored", provider, kind, event.message_id)
         return "ignored"
-    hard_reject = kind == EventType.REJECTED
     message_id = str(event.message_id)
     at = event.timestamp or timezone.now()
     event_id = str(event.event_id or "") or outcomes.event_key(message_id, kind, event.timestamp)
     common: dict[str, Any] = {"provider": provider, "event_id": event_id, "at": at}
     metadata = _tracking_metadata(event)
-    if kind in ENGAGEMENT_ACTIONS:  # most of the traffic: one statement finds the message and stores the event
+    if kind in (EventType.COMPLAINED, EventType.UNSUBSCRIBED):
+        return _record_unsubscribing(kind, message_id, metadata=metadata, **common)
+    # The bulk of the traffic: one statement finds the message and stores the event (a hard bounce, in the
+    # transaction that also marks the address bounced and cancels the email touches).
+    fast: dict[str, Any] = {"message_id": message_id, "channel": Channel.EMAIL, "metadata": metadata, **common}
+    if kind in ENGAGEMENT_ACTIONS:
+        stored = outcomes.record_message_event(action=ENGAGEMENT_ACTIONS[kind], **fast)
+    elif kind == EventType.BOUNCED and is_soft_bounce(event):  # a deferral: later mail may still arrive
         stored = outcomes.record_message_event(
-            message_id=message_id, channel=Channel.EMAIL, action=ENGAGEMENT_ACTIONS[kind], metadata=metadata, **common
+            action=ActivityAction.EMAIL_DEFERRED, **{**fast, "metadata": {**metadata, "soft_bounce": True}}
         )
-        return _unknown(provider, kind, message_id) if stored is None else ("recorded" if stored else "replayed")
+    else:  # a hard bounce, or a rejection because the address is known bad
+        stored = outcomes.record_message_event(
+            action=ActivityAction.EMAIL_BOUNCED, lead_updates={"has_bounced": True}, cancel_reason="bounced",
+            cancel_channels=[Channel.EMAIL], **fast,
+        )  # fmt: skip
+    return _unknown(provider, kind, message_id) if stored is None else ("recorded" if stored else "replayed")
+
+
+def _record_unsubscribing(kind: str, message_id: str, *, metadata: dict[str, Any], **common: Any) -> str:
+    """A spam complaint or an ESP-side unsubscribe: the lead is unsubscribed from everything."""
+    provider = common["provider"]
     sent = _sent_email(message_id)
     if sent is None:
         return _unknown(provider, kind, message_id)
     if kind == EventType.COMPLAINED:
         recorded = outcomes.record_complaint(sent, metadata=metadata, **common)
-    elif kind == EventType.UNSUBSCRIBED:
-        recorded = outcomes.record_opt_out(sent.lead, channel=Channel.EMAIL, answers=sent, metadata=metadata, **common)
     else:
-        hard = hard_reject or not is_soft_bounce(event)
-        recorded = outcomes.record_bounce(sent, hard=hard, metadata=metadata, **common)
+        recorded = outcomes.record_opt_out(sent.lead, channel=Channel.EMAIL, answers=sent, metadata=metadata, **common)
     return "recorded" if recorded.created else "replayed"
 
 

@@ -235,3 +235,90 @@ def test_a_reply_on_a_channel_without_replies_is_refused_and_writes_nothing():
         )  # fmt: skip
     assert outcome_rows(seq.lead) == []
     assert seq.statuses() == ["planned", "planned"]
+
+
+def hard_bounce(message_id, event_id="hb-1", **overrides):
+    fields = {
+        "message_id": message_id, "channel": "email", "action": "email_bounced", "provider": "postmark",
+        "event_id": event_id, "at": timezone.now(), "metadata": {"description": "mailbox unavailable"},
+        "lead_updates": {"has_bounced": True}, "cancel_reason": "bounced", "cancel_channels": ["email"],
+    }  # fmt: skip
+    return outcomes.record_message_event(**{**fields, **overrides})
+
+
+def test_a_hard_bounce_on_the_fast_path_writes_record_bounces_row_marks_the_lead_and_cancels_email_only():
+    seq, twin = sequence(message_id="pm-hb"), sequence(message_id="pm-hb-twin")
+    at = timezone.now() - timedelta(hours=1)
+    slow = outcomes.record_bounce(twin.sent, hard=True, provider="postmark", event_id="slow", at=at, metadata={})
+    assert hard_bounce("pm-hb", at=at, metadata={}) is True
+    fast = Activity.objects.get(provider="postmark", provider_event_id="hb-1")
+    columns = [name for name in ROW_FIELDS if name not in ("lead_id", "client_id", "sequence_id", "in_reply_to_id")]
+    assert {k: row(fast.pk)[k] for k in columns} == {k: row(slow.activity.pk)[k] for k in columns}
+    assert fast.in_reply_to_id == seq.sent.pk and fast.sequence_id == seq.sent.sequence_id
+    assert seq.refresh().has_bounced
+    assert seq.statuses() == ["cancelled", "planned"] == twin.statuses()
+
+
+def test_a_replayed_hard_bounce_changes_nothing_on_the_fast_path():
+    seq = sequence(message_id="pm-hb2")
+    assert hard_bounce("pm-hb2") is True
+    Lead.objects.filter(pk=seq.lead.pk).update(has_bounced=False)  # a person cleared it since
+    assert hard_bounce("pm-hb2") is False
+    assert not seq.refresh().has_bounced
+    assert hard_bounce("pm-nobody", event_id="hb-2") is None
+    assert len(outcome_rows(seq.lead)) == 1
+
+
+def test_a_fast_path_bounce_and_its_cancellation_commit_or_fail_together():
+    seq = sequence(message_id="pm-hb3")
+    with mock.patch.object(outcomes, "cancel_planned_touches", side_effect=RuntimeError("boom")):
+        with pytest.raises(RuntimeError):
+            hard_bounce("pm-hb3")
+    assert outcome_rows(seq.lead) == []
+    assert not seq.refresh().has_bounced
+    assert seq.statuses() == ["planned", "planned"]
+
+
+def test_an_event_costs_one_query_and_a_replay_two(django_assert_num_queries):
+    sequence(message_id="pm-q")
+    kwargs = {"channel": "email", "action": "email_opened", "provider": "postmark", "at": timezone.now()}
+    with django_assert_num_queries(1):
+        assert outcomes.record_message_event(message_id="pm-q", event_id="q1", metadata={"a": 1}, **kwargs) is True
+    with django_assert_num_queries(2):
+        assert outcomes.record_message_event(message_id="pm-q", event_id="q1", metadata={"a": 1}, **kwargs) is False
+
+
+@pytest.fixture
+def prepared_statements():
+    """Let psycopg prepare statements on this connection (settings: DB_PREPARED_STATEMENTS; the test settings
+    leave it off), from the first execution. SQLite has nothing to switch."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    raw = connection.connection
+    before = getattr(raw, "prepare_threshold", None)
+    if connection.vendor == "postgresql":
+        raw.prepare_threshold = 0
+    yield connection
+    if connection.vendor == "postgresql":
+        raw.prepare_threshold = before
+
+
+def test_prepared_fast_path_statements_store_events_and_tell_replays(prepared_statements):
+    seq = sequence(message_id="pm-p")
+    kwargs = {"channel": "email", "provider": "postmark", "at": timezone.now(), "metadata": {"n": 1}}
+    for number in range(3):  # a prepared statement runs again with new parameters
+        assert outcomes.record_message_event(message_id="pm-p", action="email_opened", event_id=f"o{number}", **kwargs)
+        assert (
+            outcomes.record_message_event(message_id="pm-p", action="email_opened", event_id=f"o{number}", **kwargs)
+            is False
+        )
+    assert hard_bounce("pm-p") is True
+    assert outcomes.record_message_event(message_id="pm-none", action="email_opened", event_id="z", **kwargs) is None
+    assert sorted(row.provider_event_id for row in outcome_rows(seq.lead)) == ["hb-1", "o0", "o1", "o2"]
+    assert seq.refresh().has_bounced
+    if prepared_statements.vendor == "postgresql":
+        with prepared_statements.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = [statement for (statement,) in cursor.fetchall()]
+        assert any(statement.startswith('INSERT INTO "outreach_activity"') for statement in prepared)
