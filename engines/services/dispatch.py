@@ -26,6 +26,7 @@ One run (`dispatch_due_touches`, every minute from a django-q2 schedule):
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time as monotonic_time
 from collections import Counter
@@ -37,7 +38,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import mail
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -316,13 +317,86 @@ def deliver(touch: ScheduledTouch, *, now: datetime, senders: Senders | None = N
     return "waiting" if isinstance(result, ManualTask) else "sent"
 
 
-def deliver_batch(touches: list[ScheduledTouch], *, clock: Callable[[], datetime], pool: SendPool) -> Counter:
-    """Deliver a batch of claimed touches; counts by outcome.
+Accepted = list[tuple[ScheduledTouch, sending.Prepared, sending.Sent]]
+
+
+def record_accepted(accepted: Accepted) -> Counter:
+    """Record sends the providers accepted (sending.record_many: together, else one each); counts by outcome."""
+    counts: Counter = Counter()
+    recorded = sending.record_many([(prepared, sent) for _, prepared, sent in accepted])
+    for (touch, _, _), result in zip(accepted, recorded, strict=True):
+        if isinstance(result, SentNotRecorded):
+            outbox.hold_for_review(touch, result)
+            counts["review"] += 1
+        else:
+            counts["sent"] += 1
+    return counts
+
+
+class Recorder:
+    """Records a run's accepted sends: in the run's thread, or (`behind`) on a thread of its own with its own
+    database connection, so that recording one batch overlaps preparing and sending the next.
+
+    Behind, at most one batch waits, and a recorder that cannot connect falls back to recording in the run's
+    thread: a send the provider accepted is never left unrecorded for want of a connection.
+    """
+
+    def __init__(self, *, behind: bool):
+        self.counts: Counter = Counter()
+        self._waiting: queue.Queue[Accepted | None] = queue.Queue(maxsize=1)
+        self._thread: threading.Thread | None = None
+        self._connected = False
+        if behind:
+            started = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(started,), name="dispatch-record", daemon=True)
+            self._thread.start()
+            started.wait()
+            if not self._connected:
+                self._thread.join()
+                self._thread = None
+
+    def record(self, accepted: Accepted) -> None:
+        if self._thread is None:
+            self.counts.update(record_accepted(accepted))
+        elif accepted:
+            self._waiting.put(accepted)
+
+    def close(self) -> Counter:
+        """Wait for what is still being recorded; the counts of everything recorded."""
+        if self._thread is not None:
+            self._waiting.put(None)
+            self._thread.join()
+        return self.counts
+
+    def _run(self, started: threading.Event) -> None:
+        try:
+            try:
+                connection.ensure_connection()
+                self._connected = True
+            except DatabaseError:
+                logger.warning("the dispatch recorder could not connect; recording in the run's thread", exc_info=True)
+                return
+            finally:
+                started.set()
+            while (accepted := self._waiting.get()) is not None:
+                try:
+                    self.counts.update(record_accepted(accepted))
+                except Exception:  # not even `review` could be written: the claims expire into review
+                    logger.exception("%d accepted sends could not be recorded", len(accepted))
+                    self.counts["unsettled"] += len(accepted)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+
+def deliver_batch(
+    touches: list[ScheduledTouch], *, clock: Callable[[], datetime], pool: SendPool, recorder: Recorder
+) -> Counter:
+    """Deliver a batch of claimed touches; counts by outcome (the accepted sends are counted by `recorder`).
 
     Email and SMS touches are prepared here (their leads read in one query,
-    their templates in another), sent on the pool's threads, and recorded
-    together (sending.record_many: one transaction, else one each). LinkedIn
-    and call touches go one by one through outbox.deliver_touch.
+    their templates in another), sent on the pool's threads, and handed to
+    the recorder. LinkedIn and call touches go one by one through
+    outbox.deliver_touch.
     """
     counts: Counter = Counter()
     leads = Lead.objects.in_bulk({touch.lead_id for touch in touches})
@@ -347,13 +421,7 @@ def deliver_batch(touches: list[ScheduledTouch], *, clock: Callable[[], datetime
         if isinstance(answer, SmsOptedOut):
             record_provider_opt_out(prepared.outgoing.lead)
         counts[settle(touch, answer, now=clock())] += 1
-    recorded = sending.record_many([(prepared, sent) for _, prepared, sent in accepted])
-    for (touch, _, _), result in zip(accepted, recorded, strict=True):
-        if isinstance(result, SentNotRecorded):
-            outbox.hold_for_review(touch, result)
-            counts["review"] += 1
-        else:
-            counts["sent"] += 1
+    recorder.record(accepted)
     return counts
 
 
@@ -471,13 +539,17 @@ def dispatch_due_touches(
     counts.update(reconcile_stale_claims(now=start))
     deadline = monotonic_time.monotonic() + time_budget
     pool = SendPool(threads or default_threads())
+    # Behind only on PostgreSQL outside a transaction: SQLite has one writer, and a second connection
+    # would not see what a caller's open transaction claimed.
+    recorder = Recorder(behind=connection.vendor == "postgresql" and not connection.in_atomic_block)
     try:
         for batch in _claimed_batches(start, limit, batch_size, deadline, counts, client_ids):
             try:
-                counts.update(deliver_batch(batch, clock=clock, pool=pool))
+                counts.update(deliver_batch(batch, clock=clock, pool=pool, recorder=recorder))
             except DatabaseError:  # recording outcomes failed: the claims expire into review
                 logger.exception("a batch of %d touches: the outcomes could not be recorded", len(batch))
                 counts["unsettled"] += len(batch)
     finally:
         pool.close()
+        counts.update(recorder.close())
     return dict(counts)

@@ -9,10 +9,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Model, Value, When
+from django.db.models import Case, F, JSONField, Model, Value, When
 
 from engines.exceptions import InvalidTouch, SendBlocked
 from engines.services.compliance import check_can_contact
@@ -159,7 +159,7 @@ def insert_activities(activities: Sequence[Activity]) -> None:
         Activity.objects.bulk_create(activities)
         return
     meta = Activity._meta
-    encoders = {name: meta.get_field(name).encoder for name in ("content_snapshot", "metadata")}
+    encoders = {name: cast(JSONField, meta.get_field(name)).encoder for name in ("content_snapshot", "metadata")}
     quote = connection.ops.quote_name
     columns = ", ".join(quote(column) for column in _ACTIVITY_COLUMNS)
     with connection.cursor() as cursor:

@@ -477,28 +477,34 @@ def test_a_run_on_several_threads_sends_every_touch_once():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sending_threads_never_touch_the_database(monkeypatch):
-    """Provider calls run on the pool's threads; everything that reads or writes rows stays in the run's thread,
-    so a run needs one database connection however many threads it sends from."""
+@pytest.mark.parametrize("refused", ["dispatch-send", "dispatch-record"])
+def test_sending_threads_never_touch_the_database_and_a_recorder_that_cannot_connect_is_replaced(
+    monkeypatch, refused
+):
+    """Provider calls run on the pool's threads and never read or write rows. On PostgreSQL the accepted sends
+    are recorded on a thread of the run's own; when that thread cannot connect (the database at its connection
+    limit), the run records them itself."""
     from django.db.backends.base.base import BaseDatabaseWrapper
 
     client = ClientFactory(daily_email_limit=1000, daily_sms_limit=1000)
     touches = [due_touch(client=client, channel="sms" if i % 2 else "email") for i in range(12)]
-    main = threading.main_thread()
     real = BaseDatabaseWrapper.ensure_connection
-    from_threads = []
+    refusals = []
 
-    def only_the_main_thread(self):
-        if threading.current_thread() is not main:
-            from_threads.append(threading.current_thread().name)
-            raise DatabaseError("a sending thread asked for a database connection")
+    def refuse_some_threads(self):
+        if threading.current_thread().name.startswith(refused):
+            refusals.append(threading.current_thread().name)
+            raise DatabaseError("sorry, too many clients already")
         return real(self)
 
-    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", only_the_main_thread)
+    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", refuse_some_threads)
 
     counts = dispatch_due_touches(now=NOW, threads=3)
 
-    assert from_threads == []
-    assert counts["sent"] == 12
+    if refused == "dispatch-send" or connection.vendor != "postgresql":
+        assert refusals == []
+    else:
+        assert refusals == ["dispatch-record"]
+    assert counts["sent"] == 12 and counts["unsettled"] == 0
     assert {reloaded(t).status for t in touches} == {"sent"}
     assert len(mail.outbox) + len(RecordingSmsProvider.outbox) == 12
