@@ -151,8 +151,8 @@ def record_message_event(
     cancel_channels: Iterable[str] | None = None,
 ) -> bool | None:  # fmt: skip
     """The fast path of record_outcome for tracking webhooks: find the message we sent and store the event
-    in one INSERT ... SELECT (the same row, proven by a test), skipping the look-up round trip and the ORM.
-    On first storage `lead_updates` and `cancel_reason` apply to the message's lead, in the same transaction.
+    in one statement (the same row, proven by a test), skipping the look-up round trip and the ORM. On first
+    storage `lead_updates` and `cancel_reason` apply to the message's lead, in the same transaction.
 
     True: stored; False: already stored (a replay); None: no message we sent on `channel` has this id.
     """
@@ -160,54 +160,62 @@ def record_message_event(
         raise ValueError(f"{action} is not an action on {channel}")
     connection = connections[router.db_for_write(Activity)]
     provider, event_id = provider[:20], event_id[:255]
-    params = [
-        _FIELDS["id"].get_db_prep_save(uuid.uuid4(), connection), action,
-        _FIELDS["metadata"].get_db_prep_save(dict(metadata), connection), provider, event_id,
-        _FIELDS["created_at"].get_db_prep_save(at, connection), message_id, f"{channel}_sent",
-    ]  # fmt: skip
+    params = {
+        "id": _FIELDS["id"].get_db_prep_save(uuid.uuid4(), connection), "action": action,
+        "metadata": _FIELDS["metadata"].get_db_prep_save(dict(metadata), connection), "provider": provider,
+        "event_id": event_id, "at": _FIELDS["created_at"].get_db_prep_save(at, connection),
+        "message_id": message_id, "sent_action": f"{channel}_sent",
+    }  # fmt: skip
     ends = bool(lead_updates or cancel_reason)
     with transaction.atomic(using=connection.alias) if ends else nullcontext():
         with _statement_cursor(connection) as cursor:
-            cursor.execute(_message_event_sql(connection, returning=ends), params)
-            written = cursor.fetchone() if ends else cursor.rowcount == 1
-            if not written:
-                return _replayed(cursor, provider, event_id)
-        if ends:
-            (lead_id,) = written
-            if lead_updates:
-                Lead.objects.filter(pk=lead_id).update(**lead_updates)
-            if cancel_reason:
-                cancel_planned_touches(lead_id, reason=cancel_reason, channels=cancel_channels)
+            cursor.execute(_message_event_sql(connection), params)
+            row = cursor.fetchone()
+            if connection.vendor == "postgresql":
+                lead_id, replay = row[0], row[1]  # the message found and nothing written: a conflict, a replay
+            else:  # SQLite has no INSERT inside WITH: a row when one was written, else look the event up
+                lead_id, replay = (row[0], False) if row else (None, _stored_already(cursor, provider, event_id))
+        if lead_id is None:
+            return False if replay else None
+        if lead_updates:
+            Lead.objects.filter(pk=lead_id).update(**lead_updates)
+        if cancel_reason:
+            cancel_planned_touches(lead_id, reason=cancel_reason, channels=cancel_channels)
     return True
 
 
 _FIELDS = {field.name: field for field in Activity._meta.concrete_fields}
 # The fast path's statement per database vendor, built once: composing it each time cost a third of running it.
-_MESSAGE_EVENT_SQL: dict[tuple[str, bool], str] = {}
+_MESSAGE_EVENT_SQL: dict[str, str] = {}
 
 
-def _message_event_sql(connection: BaseDatabaseWrapper, *, returning: bool) -> str:
-    """INSERT ... SELECT copying what the touch is from the message sent, and the message itself as in_reply_to;
-    a conflict writes nothing (no error, so no savepoint). Parameters: id, action, metadata, provider, event id,
-    created_at, then the message id and the action of the message sent."""
-    key = (connection.vendor, returning)
-    if key not in _MESSAGE_EVENT_SQL:
+def _message_event_sql(connection: BaseDatabaseWrapper) -> str:
+    """Find the message sent (the first with this id), copy what the touch is from it and the message itself as
+    in_reply_to, and insert the event; a conflict writes nothing (no error, so no savepoint). PostgreSQL answers
+    (lead_id or NULL, whether the message was found) in one round trip; SQLite the lead_id of a written row."""
+    vendor = connection.vendor
+    if vendor not in _MESSAGE_EVENT_SQL:
         quote = connection.ops.quote_name
-        given = ["id", "action", "metadata", "provider", "provider_event_id", "created_at"]
+        given = {"id": "id", "action": "action", "metadata": "metadata", "provider": "provider",
+                 "provider_event_id": "event_id", "created_at": "at"}  # fmt: skip
         constants = {"content_snapshot": "'{}'", "provider_message_id": "''", "led_to_booking": "FALSE"}
         copied = ["client", "lead", "channel", "sequence_id", "touch_number", "in_reply_to"]
         columns = ", ".join(quote(_FIELDS[name].column) for name in [*given, *constants, *copied])
-        sources = [quote(_FIELDS[name].column) for name in copied[:-1]] + [quote("id")]
-        sqlite = connection.vendor == "sqlite"
+        sources = ", ".join([quote(_FIELDS[name].column) for name in copied[:-1]] + [quote("id")])
         table = quote(Activity._meta.db_table)
-        _MESSAGE_EVENT_SQL[key] = (
-            f"INSERT{' OR IGNORE' if sqlite else ''} INTO {table} ({columns}) "
-            f"SELECT {', '.join(['%s'] * len(given))}, {', '.join(constants.values())}, {', '.join(sources)} "
-            f"FROM {table} WHERE {quote('provider_message_id')} = %s AND {quote('action')} = %s "
-            f"ORDER BY {quote('created_at')} LIMIT 1{'' if sqlite else ' ON CONFLICT DO NOTHING'}"
-            f"{' RETURNING ' + quote('lead_id') if returning else ''}"
+        sent = (
+            f"SELECT {sources} FROM {table} WHERE {quote('provider_message_id')} = %(message_id)s "
+            f"AND {quote('action')} = %(sent_action)s ORDER BY {quote('created_at')} LIMIT 1"
         )
-    return _MESSAGE_EVENT_SQL[key]
+        values = ", ".join([*(f"%({param})s" for param in given.values()), *constants.values(), sources])
+        lead = quote("lead_id")
+        _MESSAGE_EVENT_SQL[vendor] = (
+            f"INSERT OR IGNORE INTO {table} ({columns}) SELECT {values} FROM ({sent}) RETURNING {lead}"
+            if vendor == "sqlite"
+            else f"WITH sent AS ({sent}), written AS (INSERT INTO {table} ({columns}) SELECT {values} FROM sent "
+            f"ON CONFLICT DO NOTHING RETURNING {lead}) SELECT (SELECT {lead} FROM written), EXISTS (SELECT FROM sent)"
+        )
+    return _MESSAGE_EVENT_SQL[vendor]
 
 
 def _statement_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
@@ -228,19 +236,15 @@ def _statement_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     return wrap(raw)  # type: ignore[arg-type]  # django-stubs names the wrapper, not the raw cursor, here
 
 
-def _replayed(cursor: CursorWrapper, provider: str, event_id: str) -> bool | None:
-    """After an INSERT that wrote nothing: False when the event is stored already, None when the message is not
-    ours (nothing to copy from)."""
+def _stored_already(cursor: CursorWrapper, provider: str, event_id: str) -> bool:
     if not event_id:
-        return None
+        return False
     table, quote = Activity._meta.db_table, cursor.db.ops.quote_name
-    # `<> ''` repeats the unique index's condition, so even a prepared (generic) plan can use that index.
     cursor.execute(
-        f"SELECT 1 FROM {quote(table)} WHERE {quote('provider')} = %s AND {quote('provider_event_id')} = %s "
-        f"AND {quote('provider_event_id')} <> ''",
+        f"SELECT 1 FROM {quote(table)} WHERE {quote('provider')} = %s AND {quote('provider_event_id')} = %s",
         [provider, event_id],
     )
-    return False if cursor.fetchone() else None
+    return cursor.fetchone() is not None
 
 
 def record_bounce(

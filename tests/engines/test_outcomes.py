@@ -279,12 +279,14 @@ def test_a_fast_path_bounce_and_its_cancellation_commit_or_fail_together():
     assert seq.statuses() == ["planned", "planned"]
 
 
-def test_an_event_costs_one_query_and_a_replay_two(django_assert_num_queries):
+def test_an_event_costs_one_query_and_so_does_a_replay_on_postgresql(django_assert_num_queries):
+    from django.db import connection
+
     sequence(message_id="pm-q")
     kwargs = {"channel": "email", "action": "email_opened", "provider": "postmark", "at": timezone.now()}
     with django_assert_num_queries(1):
         assert outcomes.record_message_event(message_id="pm-q", event_id="q1", metadata={"a": 1}, **kwargs) is True
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 2):  # SQLite looks the event up
         assert outcomes.record_message_event(message_id="pm-q", event_id="q1", metadata={"a": 1}, **kwargs) is False
 
 
@@ -321,4 +323,4 @@ def test_prepared_fast_path_statements_store_events_and_tell_replays(prepared_st
         with prepared_statements.cursor() as cursor:
             cursor.execute("SELECT statement FROM pg_prepared_statements")
             prepared = [statement for (statement,) in cursor.fetchall()]
-        assert any(statement.startswith('INSERT INTO "outreach_activity"') for statement in prepared)
+        assert any('written AS (INSERT INTO "outreach_activity"' in statement for statement in prepared)
