@@ -11,7 +11,7 @@ anymail with a recording test backend, Activity + touch + lead update):
    default thread pool), against a raw bulk insert of the same Activity rows;
 2. a provider that takes 50 ms a call, one dispatcher with its thread pool;
 3. the same 50 ms provider behind a real `qcluster` with 1, 2 and 4 workers
-   (BENCH_CLUSTER_TOUCHES, 3,000 touches each, 8 threads a worker; start-up excluded).
+   (BENCH_CLUSTER_TOUCHES, 3,000 touches each, DISPATCH_THREADS threads a worker; start-up excluded).
 
 Goals: >= 1,000 touches/s with the instant provider and >= 200 touches/s with
 the 50 ms one, for one worker.
@@ -32,8 +32,6 @@ from benchmarks.harness import ROOT, django_database, record_figure, timed
 TOUCHES = int(os.environ.get("BENCH_TOUCHES", "10000"))
 CLUSTER_TOUCHES = int(os.environ.get("BENCH_CLUSTER_TOUCHES", "3000"))
 CLUSTER_WORKERS = (1, 2, 4)
-# Threads per cluster worker: 4 workers x (8 + 1) connections stay under the throwaway cluster's 50.
-CLUSTER_THREADS = 8
 CLIENTS = 10
 LATENCY = 0.05
 GOAL_INSTANT, GOAL_SLOW = 1000, 200
@@ -170,7 +168,6 @@ def with_cluster(n: int, *, workers: int, latency: float) -> float:
         **os.environ,
         "Q_WORKERS": str(workers),
         "Q_SYNC": "0",
-        "DISPATCH_THREADS": str(CLUSTER_THREADS),
         "RECORDING_EMAIL_LATENCY": str(latency),
         "DATABASE_URL": os.environ["DATABASE_URL"],
     }
@@ -225,7 +222,7 @@ def main() -> None:
         for workers in CLUSTER_WORKERS:
             figures[workers] = CLUSTER_TOUCHES / with_cluster(CLUSTER_TOUCHES, workers=workers, latency=LATENCY)
         side_by_side = ", ".join(f"{w} worker{'s' if w > 1 else ''}: {rate:,.0f}/s" for w, rate in figures.items())
-        setup = f"{CLUSTER_TOUCHES:,} touches, {CLUSTER_THREADS} threads a worker"
+        setup = f"{CLUSTER_TOUCHES:,} touches, {pool} threads a worker"
         print(f"50 ms provider, qcluster ({setup}): {side_by_side}")
 
         for goal, rate, what in (

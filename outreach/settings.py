@@ -238,9 +238,9 @@ Q_CLUSTER = {
 }
 if _Q_RETRY <= _Q_TIMEOUT:
     refuse("Q_RETRY must be greater than Q_TIMEOUT, or long tasks run twice")
-# Threads per dispatcher run, overlapping provider round-trips. Each holds a database connection while the
-# run lasts: keep Q_WORKERS x DISPATCH_THREADS under the database's connection limit.
-DISPATCH_THREADS = env_int("DISPATCH_THREADS", 16)
+# Threads per dispatcher run that make the provider calls, overlapping their round-trips. They hold no
+# database connection (a run uses two on PostgreSQL: its own and its recorder's).
+DISPATCH_THREADS = env_int("DISPATCH_THREADS", 32)
 
 LOGGING = {
     "version": 1,

@@ -72,8 +72,9 @@ MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(minutes=5)
 # A run stops claiming after this long, well inside django-q2's task timeout; the next minute's run goes on.
 TIME_BUDGET_SECONDS = 45.0
-# Provider calls in flight per run: enough to overlap their round-trips (50 ms each: about 300 sends/s).
-DEFAULT_THREADS = 16
+# Provider calls in flight per run: enough to overlap their round-trips (at 50 ms each, 32 threads allow
+# 640 sends/s). They hold no database connection.
+DEFAULT_THREADS = 32
 # A lead in one of these has a person talking to them: no touch goes out.
 STOPPED_STATUSES = (LeadStatus.REPLIED, LeadStatus.CONVERTED, LeadStatus.CLOSED)
 OUTCOMES = (
@@ -248,11 +249,13 @@ class SendPool:
                 self._opened.append(senders)
         return senders
 
-    def send_all(self, ready: list[sending.Prepared]) -> list[sending.Sent | Exception]:
-        """Each prepared touch sent: what its provider answered, or the exception it raised, in order."""
-        if self._executor is None or len(ready) < 2:
-            return [self._send(prepared) for prepared in ready]
-        return list(self._executor.map(self._send, ready))
+    def submit(self, prepared: sending.Prepared) -> Callable[[], sending.Sent | Exception]:
+        """Start sending one prepared touch (at once, with one thread); call the result for the provider's
+        answer, or the exception it raised."""
+        if self._executor is None:
+            answer = self._send(prepared)
+            return lambda: answer
+        return self._executor.submit(self._send, prepared).result
 
     def _send(self, prepared: sending.Prepared) -> sending.Sent | Exception:
         try:
@@ -401,20 +404,20 @@ def deliver_batch(
     counts: Counter = Counter()
     leads = Lead.objects.in_bulk({touch.lead_id for touch in touches})
     templates = TemplateBook({touch.client_id for touch in touches})
-    ready: list[tuple[ScheduledTouch, sending.Prepared]] = []
+    in_flight: list[tuple[ScheduledTouch, sending.Prepared, Callable[[], sending.Sent | Exception]]] = []
     for touch in touches:
         if touch.channel not in outbox.AUTOMATED_CHANNELS:
             counts[deliver(touch, now=clock(), senders=pool.senders())] += 1
             continue
         try:
-            ready.append(
-                (touch, outbox.prepare_touch(touch, lead=leads.get(touch.lead_id), now=clock(), templates=templates))
-            )
+            prepared = outbox.prepare_touch(touch, lead=leads.get(touch.lead_id), now=clock(), templates=templates)
         except Exception as exc:
             counts[settle(touch, exc, now=clock())] += 1
-    answers = pool.send_all([prepared for _, prepared in ready])
-    accepted: list[tuple[ScheduledTouch, sending.Prepared, sending.Sent]] = []
-    for (touch, prepared), answer in zip(ready, answers, strict=True):
+            continue
+        in_flight.append((touch, prepared, pool.submit(prepared)))  # sending while the next is prepared
+    accepted: Accepted = []
+    for touch, prepared, answer_of in in_flight:
+        answer = answer_of()
         if isinstance(answer, sending.Sent):
             accepted.append((touch, prepared, answer))
             continue
