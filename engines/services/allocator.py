@@ -45,6 +45,7 @@ from engines.services.planning.sequence_rules import (
     SEPARATOR,
     build_sequence,
     fit_to_lead,
+    hot_voice_applies,
     lead_tier,
     plannable_channels,
     strategy,
@@ -195,6 +196,16 @@ def _clock(now: datetime | None) -> datetime:
     if timezone.is_naive(now):
         raise ValueError("now must be an aware datetime, such as django.utils.timezone.now()")
     return now
+
+
+def planning_preferences(pattern_type: str, data: dict | None) -> tuple:
+    """What plans follow from a (valid) WHEN or HOW pattern: the best days, hours and gaps, or the sequence
+    and the hot-lead voice rule. Two patterns with equal preferences plan alike (their exploration odds aside),
+    so a new pattern that changes none needs no re-plan."""
+    if pattern_type == PatternType.WHEN:
+        timing = timing_from(data)
+        return (sorted(timing.best_days), timing.best_hours, sorted(timing.gaps.items()))
+    return (strategy(data), hot_voice_applies(data))
 
 
 def allocate_lead(

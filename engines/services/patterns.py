@@ -161,12 +161,13 @@ def validate_pattern(pattern_type: str, data: Any) -> dict:
 
 
 def get_active_pattern(
-    client: Client | int, pattern_type: str, *, now: datetime | None = None
+    client: Client | int, pattern_type: str, *, now: datetime | None = None, excluding: int | None = None
 ) -> ConversionPattern | None:
     """The newest activated pattern of this client and type that is in force at `now` and valid, or None.
 
     Several may be in force (history is kept): the newest valid one wins, and
-    each newer invalid one is skipped with a log line saying why.
+    each newer invalid one is skipped with a log line saying why. `excluding`
+    leaves one pattern out (the one that was active before it).
     """
     now = now or timezone.now()
     client_id = client.pk if isinstance(client, Client) else client
@@ -177,6 +178,8 @@ def get_active_pattern(
         valid_until__gt=now,
         computed_at__lte=now,
     ).order_by("-computed_at", "-pk")
+    if excluding is not None:
+        candidates = candidates.exclude(pk=excluding)
     # Slices, not iterator(): on PostgreSQL that opens a server-side cursor, three round trips for one row.
     start = 0
     while True:

@@ -25,8 +25,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django_q.tasks import async_task
 
-from engines.services.allocator import ALLOCATABLE_STATUSES, allocate_leads
+from engines.services.allocator import ALLOCATABLE_STATUSES, allocate_leads, planning_preferences
 from engines.services.compliance import reachable_channels
+from engines.services.patterns import get_active_pattern, pattern_errors
 from engines.services.scorer import LEAD_COLUMNS, score_leads
 from engines.services.sequences import cancel_planned_touches
 from outreach.models import (
@@ -166,8 +167,24 @@ def pattern_saved(pattern: ConversionPattern, *, raw: bool = False) -> None:
         return
     if pattern.pattern_type == PatternType.WHO:
         enqueue("engines.tasks.rescore_client_leads", pattern.client_id, group="rescore_client")
-    elif pattern.pattern_type in (PatternType.HOW, PatternType.WHEN):
+    elif pattern.pattern_type in (PatternType.HOW, PatternType.WHEN) and changes_plans(pattern):
         enqueue("engines.tasks.replan_client_touches", pattern.client_id, group="replan_client")
+
+
+def changes_plans(pattern: ConversionPattern) -> bool:
+    """Whether plans made under this new WHEN or HOW pattern differ from those under the one active before it.
+
+    The nightly detection saves a new pattern every night; most nights its
+    counts move but its preferences (best days, hours, gaps; sequence) do not,
+    and re-planning every open lead then would change nothing.
+    """
+    if pattern_errors(pattern.pattern_type, pattern.patterns):
+        return False  # consumers skip an invalid pattern
+    before = get_active_pattern(pattern.client_id, pattern.pattern_type, now=pattern.computed_at, excluding=pattern.pk)
+    previous = None if before is None else before.patterns
+    return planning_preferences(pattern.pattern_type, pattern.patterns) != planning_preferences(
+        pattern.pattern_type, previous
+    )
 
 
 # ----------------------------------------------------------------------------

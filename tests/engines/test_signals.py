@@ -317,6 +317,37 @@ def test_a_new_how_or_when_pattern_replans_unsent_touches_and_leaves_sent_ones(
     assert "engines.tasks.replan_client_touches" in funcs_run()
 
 
+@pytest.mark.parametrize(
+    ("pattern_type", "patterns", "same", "changed"),
+    [
+        (
+            "when",
+            when_patterns,
+            {"sample_size": 900, "confidence": 0.8},
+            {"best_hours": [{"hour": 15, "conversion_rate": 0.2}]},
+        ),
+        ("how", how_patterns, {"sample_size": 900}, {"best_first_channel": "email"}),
+    ],
+    ids=["when", "how"],
+)
+def test_a_new_pattern_replans_only_when_its_preferences_change(
+    sync_queue, committed, pattern_type, patterns, same, changed
+):
+    """The nightly detection saves a pattern every night; most nights only its counts move."""
+    client = ClientFactory()
+    lead = LeadFactory(client=client, status="in_sequence")
+    Lead.objects.filter(pk=lead.pk).update(als_score=60)
+    planned_sequence(lead)
+    committed(lambda: ConversionPatternFactory(client=client, pattern_type=pattern_type, patterns=patterns()))
+    replans = funcs_run().count("engines.tasks.replan_client_touches")
+
+    committed(lambda: ConversionPatternFactory(client=client, pattern_type=pattern_type, patterns=patterns(**same)))
+    assert funcs_run().count("engines.tasks.replan_client_touches") == replans
+
+    committed(lambda: ConversionPatternFactory(client=client, pattern_type=pattern_type, patterns=patterns(**changed)))
+    assert funcs_run().count("engines.tasks.replan_client_touches") == replans + 1
+
+
 def test_bulk_writes_fire_nothing(committed):
     client = ClientFactory()
 

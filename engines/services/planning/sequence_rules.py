@@ -99,14 +99,17 @@ def fit_to_lead(
     if not fitted:
         # The sequence uses only channels this lead lacks: the default covers every channel.
         fitted = [channel for channel in DEFAULT_SEQUENCE if channel in reachable]
-    if tier == Tier.HOT and how and Channel.VOICE in reachable and _hot_voice_rate(how) > HOT_VOICE_RATE:
+    if tier == Tier.HOT and Channel.VOICE in reachable and hot_voice_applies(how):
         _move_voice_to_touch_3(fitted)
     return fitted
 
 
-def _hot_voice_rate(how: dict) -> float:
+def hot_voice_applies(how: dict | None) -> bool:
+    """Whether the HOW pattern puts voice at touch 3 for hot leads (voice converts hot leads well enough)."""
+    if not how:
+        return False
     hot = how.get("channel_effectiveness_by_tier", {}).get(Tier.HOT, {})
-    return hot.get(Channel.VOICE, {}).get("conversion_rate", 0)
+    return hot.get(Channel.VOICE, {}).get("conversion_rate", 0) > HOT_VOICE_RATE
 
 
 def _move_voice_to_touch_3(channels: list[str]) -> None:
