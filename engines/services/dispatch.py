@@ -128,7 +128,17 @@ def _due(now: datetime, client_ids: Collection[int] | None = None):
     due = ScheduledTouch.objects.filter(status=TouchStatus.PLANNED, scheduled_at__lte=now)
     if client_ids is not None:
         due = due.filter(client_id__in=client_ids)
-    return due.select_related("lead", "client").order_by("scheduled_at", "pk")
+    return due.select_related("lead").order_by("scheduled_at", "pk")
+
+
+def _with_clients(touches: list[ScheduledTouch], clients: dict[int, Client] | None = None) -> list[ScheduledTouch]:
+    """The touches, each given its client from `clients` (else from one query): a batch has few clients, and a
+    join would build one client object per touch."""
+    if clients is None:
+        clients = Client.objects.in_bulk({touch.client_id for touch in touches})
+    for touch in touches:
+        touch.client = clients[touch.client_id]
+    return touches
 
 
 def preview_due_touches(
@@ -136,7 +146,7 @@ def preview_due_touches(
 ) -> list[Decision]:
     """What a run at `now` would do with each due touch (oldest first), without claiming or changing anything."""
     now = now or timezone.now()
-    due = list(_due(now, client_ids) if limit is None else _due(now, client_ids)[:limit])
+    due = _with_clients(list(_due(now, client_ids) if limit is None else _due(now, client_ids)[:limit]))
     budget = DailyBudget(now, due)
     return [decide(touch, now, budget) for touch in due]
 
@@ -150,14 +160,14 @@ def _claim_batch(
             touches = list(_due(now, client_ids).select_for_update(skip_locked=True, of=("self",))[:size])
             # Locked (no-key, so foreign-key checks of concurrent inserts are not blocked): two claimers
             # of one client count its daily sends one after the other.
-            locked = sorted({touch.client_id for touch in touches})
-            list(Client.objects.select_for_update(no_key=True).filter(pk__in=locked).values_list("pk"))
+            locked = Client.objects.select_for_update(no_key=True).filter(pk__in={t.client_id for t in touches})
+            _with_clients(touches, {client.pk: client for client in locked.order_by("pk")})
             budget = DailyBudget(now, touches)
             claimed = _apply([decide(t, now, budget) for t in touches], now, counts, conditional=False)
         return len(touches), claimed
     # SQLite: each write is its own short transaction, so a reader never has to upgrade its lock (which
     # SQLite refuses at once, without waiting, while another connection writes).
-    touches = list(_due(now, client_ids)[:size])
+    touches = _with_clients(list(_due(now, client_ids)[:size]))
     budget = DailyBudget(now, touches)
     return len(touches), _apply([decide(t, now, budget) for t in touches], now, counts, conditional=True)
 
