@@ -34,11 +34,13 @@ def resolve_callback(path: str, urlconf: str | None = None) -> ResolverMatch:
 class ProviderCallbackMiddleware:
     """Answers a provider callback with its view straight away, skipping the middleware after this one.
 
-    Listed after SecurityMiddleware and CommonMiddleware, so the HTTPS redirect and the allowed-hosts check
-    still apply; what a callback skips is sessions, CSRF, authentication, messages and the clickjacking header
-    (about a sixth of a tracking event's cost). A callback carries no cookies and renders no page; every
-    callback view is CSRF-exempt and checks its caller itself (basic auth, Twilio or Cal.com signatures).
-    An unknown path under these prefixes answers 404 (Django turns the Resolver404 into the usual response).
+    Listed right after SecurityMiddleware, so the HTTPS redirect and HSTS still apply, and it checks the host
+    against ALLOWED_HOSTS as CommonMiddleware would (400 otherwise). What a callback skips is sessions, CSRF,
+    authentication, messages, the clickjacking header and CommonMiddleware's slash and www redirects, which a
+    provider posting to the exact URL it was given does not need; with the cached resolving above, 0.1 ms, a
+    tenth of a tracking event. A callback carries no cookies and renders no page; every callback view is
+    CSRF-exempt and checks its caller itself (basic auth, Twilio or Cal.com signatures). An unknown path under
+    these prefixes answers 404.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -47,6 +49,7 @@ class ProviderCallbackMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path_info.startswith(CALLBACK_PREFIXES):
             return self.get_response(request)
+        request.get_host()  # DisallowedHost (400) for a host not in ALLOWED_HOSTS
         match = resolve_callback(request.path_info, getattr(request, "urlconf", None))
         request.resolver_match = match
         return match.func(request, *match.args, **match.kwargs)
