@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +27,7 @@ from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from engines.exceptions import InvalidTouch
-from engines.services.sequences import cancel_planned_touches
+from engines.services.sequences import UNSENT_STATUSES, cancel_planned_touches
 from outreach.models import (
     Activity,
     ActivityAction,
@@ -35,6 +35,7 @@ from outreach.models import (
     Lead,
     LeadStatus,
     ManualTask,
+    ScheduledTouch,
     TaskKind,
     TaskStatus,
 )
@@ -152,7 +153,7 @@ def record_message_event(
 ) -> bool | None:  # fmt: skip
     """The fast path of record_outcome for tracking webhooks: find the message we sent and store the event
     in one statement (the same row, proven by a test), skipping the look-up round trip and the ORM. On first
-    storage `lead_updates` and `cancel_reason` apply to the message's lead, in the same transaction.
+    storage `lead_updates` (plain values) and `cancel_reason` apply to the message's lead, in one transaction.
 
     True: stored; False: already stored (a replay); None: no message we sent on `channel` has this id.
     """
@@ -160,41 +161,58 @@ def record_message_event(
         raise ValueError(f"{action} is not an action on {channel}")
     connection = connections[router.db_for_write(Activity)]
     provider, event_id = provider[:20], event_id[:255]
+    channels = None if cancel_channels is None else list(cancel_channels)
+    shape = _Shape(connection.vendor, tuple(lead_updates or {}), bool(cancel_reason), channels is not None)
     params = {
         "id": _FIELDS["id"].get_db_prep_save(uuid.uuid4(), connection), "action": action,
         "metadata": _FIELDS["metadata"].get_db_prep_save(dict(metadata), connection), "provider": provider,
         "event_id": event_id, "at": _FIELDS["created_at"].get_db_prep_save(at, connection),
         "message_id": message_id, "sent_action": f"{channel}_sent",
     }  # fmt: skip
-    ends = bool(lead_updates or cancel_reason)
-    with transaction.atomic(using=connection.alias) if ends else nullcontext():
+    if shape.vendor == "postgresql":  # what the statement also does there (SQLite's query log binds every value)
+        params.update({f"lead_{name}": value for name, value in (lead_updates or {}).items()})
+        params.update({"unsent": list(UNSENT_STATUSES), "channels": channels} if shape.cancels else {})
+    with transaction.atomic(using=connection.alias) if shape.updates or shape.cancels else nullcontext():
         with _statement_cursor(connection) as cursor:
-            cursor.execute(_message_event_sql(connection), params)
+            cursor.execute(_message_event_sql(connection, shape), params)
             row = cursor.fetchone()
-            if connection.vendor == "postgresql":
-                lead_id, replay = row[0], row[1]  # the message found and nothing written: a conflict, a replay
+            if shape.vendor == "postgresql":  # (lead_id or NULL, message found, open touches to cancel)
+                lead_id, replay, cancel = row[0], row[0] is None and row[1], row[2]
             else:  # SQLite has no INSERT inside WITH: a row when one was written, else look the event up
-                lead_id, replay = (row[0], False) if row else (None, _stored_already(cursor, provider, event_id))
+                lead_id, cancel = (row[0], shape.cancels) if row else (None, False)
+                replay = row is None and _stored_already(cursor, provider, event_id)
+                if lead_id is not None and lead_updates:
+                    Lead.objects.filter(pk=lead_id).update(**lead_updates)
         if lead_id is None:
             return False if replay else None
-        if lead_updates:
-            Lead.objects.filter(pk=lead_id).update(**lead_updates)
-        if cancel_reason:
-            cancel_planned_touches(lead_id, reason=cancel_reason, channels=cancel_channels)
+        if cancel:
+            cancel_planned_touches(lead_id, reason=cancel_reason, channels=channels)
     return True
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What the fast path's statement must do besides storing the event: which lead columns it sets, whether it
+    asks for the lead's open touches (of some channels only)."""
+
+    vendor: str
+    updates: tuple[str, ...]
+    cancels: bool
+    some_channels: bool
+
+
 _FIELDS = {field.name: field for field in Activity._meta.concrete_fields}
-# The fast path's statement per database vendor, built once: composing it each time cost a third of running it.
-_MESSAGE_EVENT_SQL: dict[str, str] = {}
+_LEAD_COLUMNS = {field.name: field.column for field in Lead._meta.concrete_fields}
+# The fast path's statements, built once per shape: composing one each time cost a third of running it.
+_MESSAGE_EVENT_SQL: dict[_Shape, str] = {}
 
 
-def _message_event_sql(connection: BaseDatabaseWrapper) -> str:
+def _message_event_sql(connection: BaseDatabaseWrapper, shape: _Shape) -> str:
     """Find the message sent (the first with this id), copy what the touch is from it and the message itself as
-    in_reply_to, and insert the event; a conflict writes nothing (no error, so no savepoint). PostgreSQL answers
-    (lead_id or NULL, whether the message was found) in one round trip; SQLite the lead_id of a written row."""
-    vendor = connection.vendor
-    if vendor not in _MESSAGE_EVENT_SQL:
+    in_reply_to, and insert the event; a conflict writes nothing (no error, so no savepoint). PostgreSQL also
+    sets the lead's columns and answers (lead_id or NULL, whether the message was found, whether the lead has
+    touches to cancel) in one round trip; SQLite answers the lead_id of a written row."""
+    if shape not in _MESSAGE_EVENT_SQL:
         quote = connection.ops.quote_name
         given = {"id": "id", "action": "action", "metadata": "metadata", "provider": "provider",
                  "provider_event_id": "event_id", "created_at": "at"}  # fmt: skip
@@ -202,20 +220,42 @@ def _message_event_sql(connection: BaseDatabaseWrapper) -> str:
         copied = ["client", "lead", "channel", "sequence_id", "touch_number", "in_reply_to"]
         columns = ", ".join(quote(_FIELDS[name].column) for name in [*given, *constants, *copied])
         sources = ", ".join([quote(_FIELDS[name].column) for name in copied[:-1]] + [quote("id")])
-        table = quote(Activity._meta.db_table)
+        table, lead = quote(Activity._meta.db_table), quote("lead_id")
         sent = (
             f"SELECT {sources} FROM {table} WHERE {quote('provider_message_id')} = %(message_id)s "
             f"AND {quote('action')} = %(sent_action)s ORDER BY {quote('created_at')} LIMIT 1"
         )
         values = ", ".join([*(f"%({param})s" for param in given.values()), *constants.values(), sources])
-        lead = quote("lead_id")
-        _MESSAGE_EVENT_SQL[vendor] = (
-            f"INSERT OR IGNORE INTO {table} ({columns}) SELECT {values} FROM ({sent}) RETURNING {lead}"
-            if vendor == "sqlite"
-            else f"WITH sent AS ({sent}), written AS (INSERT INTO {table} ({columns}) SELECT {values} FROM sent "
-            f"ON CONFLICT DO NOTHING RETURNING {lead}) SELECT (SELECT {lead} FROM written), EXISTS (SELECT FROM sent)"
+        insert = f"INSERT INTO {table} ({columns}) SELECT {values} FROM"
+        _MESSAGE_EVENT_SQL[shape] = (
+            f"INSERT OR IGNORE{insert.removeprefix('INSERT')} ({sent}) RETURNING {lead}"
+            if shape.vendor == "sqlite"
+            else f"WITH sent AS ({sent}), written AS ({insert} sent ON CONFLICT DO NOTHING RETURNING {lead})"
+            f"{_lead_sql(shape, quote)} SELECT (SELECT {lead} FROM written), EXISTS (SELECT FROM sent), "
+            f"{_open_touches_sql(shape, quote)}"
         )
-    return _MESSAGE_EVENT_SQL[vendor]
+    return _MESSAGE_EVENT_SQL[shape]
+
+
+def _lead_sql(shape: _Shape, quote: Callable[[str], str]) -> str:
+    """PostgreSQL: the lead's columns set in the same statement, only when the event was written."""
+    if not shape.updates:
+        return ""
+    columns = ", ".join(f"{quote(_LEAD_COLUMNS[name])} = %(lead_{name})s" for name in shape.updates)
+    written = f"(SELECT {quote('lead_id')} FROM written)"
+    return f", marked AS (UPDATE {quote(Lead._meta.db_table)} SET {columns} WHERE {quote('id')} = {written})"
+
+
+def _open_touches_sql(shape: _Shape, quote: Callable[[str], str]) -> str:
+    """PostgreSQL: whether the lead has unsent touches (of the channels) for cancel_planned_touches to cancel,
+    so a lead with none costs no further round trip."""
+    if not shape.cancels:
+        return "FALSE"
+    channel = f" AND {quote('channel')} = ANY(%(channels)s)" if shape.some_channels else ""
+    return (
+        f"EXISTS (SELECT 1 FROM {quote(ScheduledTouch._meta.db_table)} WHERE {quote('lead_id')} = "
+        f"(SELECT {quote('lead_id')} FROM sent) AND {quote('status')} = ANY(%(unsent)s){channel})"
+    )
 
 
 def _statement_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from engines.exceptions import InvalidTouch
 from engines.services import outcomes
 from engines.services.compliance import channel_block_reason
-from outreach.models import Activity, Lead
+from outreach.models import Activity, Lead, ScheduledTouch
 from tests.engines.webhook_support import outcome_rows, sequence
 from tests.factories import ActivityFactory, LeadFactory, ScheduledTouchFactory
 
@@ -277,6 +277,20 @@ def test_a_fast_path_bounce_and_its_cancellation_commit_or_fail_together():
     assert outcome_rows(seq.lead) == []
     assert not seq.refresh().has_bounced
     assert seq.statuses() == ["planned", "planned"]
+
+
+def test_a_hard_bounce_with_nothing_left_to_cancel_on_its_channel_leaves_other_channels_alone():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    seq = sequence(message_id="pm-hb4")
+    ScheduledTouch.objects.filter(pk=seq.planned[0].pk).update(status="failed")  # nothing unsent on email
+    with CaptureQueriesContext(connection) as queries:
+        assert hard_bounce("pm-hb4") is True
+    assert seq.refresh().has_bounced
+    assert seq.statuses() == ["failed", "planned"]  # the SMS touch stays
+    if connection.vendor == "postgresql":  # the event, the lead's flag and the look for open touches: one statement
+        assert [query["sql"].split()[0] for query in queries.captured_queries] == ["SAVEPOINT", "WITH", "RELEASE"]
 
 
 def test_an_event_costs_one_query_and_so_does_a_replay_on_postgresql(django_assert_num_queries):
