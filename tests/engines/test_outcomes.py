@@ -338,3 +338,17 @@ def test_prepared_fast_path_statements_store_events_and_tell_replays(prepared_st
             cursor.execute("SELECT statement FROM pg_prepared_statements")
             prepared = [statement for (statement,) in cursor.fetchall()]
         assert any('written AS (INSERT INTO "outreach_activity"' in statement for statement in prepared)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_fast_path_works_again_after_the_database_connection_was_closed():
+    from django.db import connection
+
+    seq = sequence(message_id="pm-reconnect")
+    kwargs = {"message_id": "pm-reconnect", "channel": "email", "action": "email_opened", "provider": "postmark",
+              "at": timezone.now(), "metadata": {}}  # fmt: skip
+    assert outcomes.record_message_event(event_id="before", **kwargs) is True
+    connection.close()  # its kept cursor goes with it
+    assert outcomes.record_message_event(event_id="after", **kwargs) is True
+    assert outcomes.record_message_event(event_id="after", **kwargs) is False
+    assert sorted(row.provider_event_id for row in outcome_rows(seq.lead)) == ["after", "before"]
