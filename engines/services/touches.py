@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import Case, F, JSONField, Model, Value, When
+from django.db.models import Case, F, JSONField, Value, When
 
 from engines.exceptions import InvalidTouch, SendBlocked
+from engines.services.bulk_sql import update_from_values
 from engines.services.compliance import check_can_contact
 from outreach.models import Activity, Client, Lead, LeadStatus, ScheduledTouch, TouchStatus
 
@@ -205,30 +206,6 @@ def _count_on_leads(sends: Sequence[SentTouch]) -> None:
         if send.led_to_booking:
             converted = Case(When(converted_at__isnull=True, then=Value(send.at)), default=F("converted_at"))
             Lead.objects.filter(pk=send.lead.pk).update(status=LeadStatus.CONVERTED, converted_at=converted)
-
-
-def update_from_values(
-    model: type[Model], assignments: str, rows: Sequence[Sequence[Any]], *, params: Sequence[Any] = (), where: str = ""
-) -> int:
-    """One `UPDATE table SET <assignments> FROM (VALUES <rows>) v WHERE id = v.column1 <where>`; rows changed.
-
-    Each row starts with the id of the row it updates; the assignments read
-    its other values as v.column2, v.column3, ... (PostgreSQL and SQLite
-    >= 3.33 both take this). `params` fill the %s of the assignments, then
-    of `where` (" AND ..."). A per-row value in one ORM UPDATE would be a
-    CASE with a branch per row, which Django takes about half a millisecond
-    a branch to compile.
-    """
-    if not rows:
-        return 0
-    table = connection.ops.quote_name(model._meta.db_table)
-    row_sql = "(" + ", ".join(["%s"] * len(rows[0])) + ")"
-    values = ", ".join([row_sql] * len(rows))
-    sql = f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v WHERE {table}.id = v.column1{where}"
-    assignment_params, where_params = list(params[: assignments.count("%s")]), list(params[assignments.count("%s") :])
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*assignment_params, *(value for row in rows for value in row), *where_params])
-        return cursor.rowcount
 
 
 def _refresh_leads(leads: Sequence[Lead]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from engines.simulation.loop import DemoConfig, DemoError, run_loop
@@ -66,8 +67,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         out_dir = Path(options["out"]).resolve()
         hours = (config.weeks_before + config.weeks_after) * 7 * 24
-        # django-q2 logs every in-process task at INFO: thousands of lines that would bury the progress bar.
-        logging.getLogger("django-q").setLevel(logging.WARNING)
+        # django-q2 logs every in-process task at INFO, the detectors every nightly pattern: thousands of lines
+        # that would bury the progress bar (the report sums them up).
+        for name in ("django-q", "engines.services.detectors"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        # The demo's own database is brought up to date first, as `make demo` does.
+        call_command("migrate", verbosity=0)
         started, cpu = time.monotonic(), time.process_time()
         with progress_bar(self, hours, verbosity=options["verbosity"], unit="h", desc="simulated") as bar:
             loop = run_loop(config, out_dir=out_dir, progress=lambda label, n: bar.update(n))
