@@ -312,7 +312,9 @@ def settle(touch: ScheduledTouch, error: Exception, *, now: datetime) -> str:
     return "review"
 
 
-def deliver(touch: ScheduledTouch, *, now: datetime, senders: Senders | None = None) -> str:
+def deliver(
+    touch: ScheduledTouch, *, now: datetime, senders: Senders | None = None, templates: TemplateBook | None = None
+) -> str:
     """Send one claimed touch through the outbox and record the outcome; the outcome's name."""
     if touch.channel == Channel.EMAIL:
         providers: dict[str, Any] = {"email_connection": senders.handle(touch.channel) if senders else None}
@@ -321,7 +323,7 @@ def deliver(touch: ScheduledTouch, *, now: datetime, senders: Senders | None = N
     else:
         providers = {}
     try:
-        result = outbox.deliver_touch(touch, now=now, **providers)
+        result = outbox.deliver_touch(touch, now=now, templates=templates, **providers)
     except SentNotRecorded as exc:
         logger.error("touch %s %s; left for review", touch.pk, exc)
         return settle(touch, exc, now=now)
@@ -417,7 +419,7 @@ def deliver_batch(
     in_flight: list[tuple[ScheduledTouch, sending.Prepared, Callable[[], sending.Sent | Exception]]] = []
     for touch in touches:
         if touch.channel not in outbox.AUTOMATED_CHANNELS:
-            counts[deliver(touch, now=clock(), senders=pool.senders())] += 1
+            counts[deliver(touch, now=clock(), senders=pool.senders(), templates=templates)] += 1
             continue
         try:
             prepared = outbox.prepare_touch(touch, lead=leads.get(touch.lead_id), now=clock(), templates=templates)
@@ -526,7 +528,8 @@ def _claimed_batches(
         claimed += len(touches)
         if touches:
             yield touches
-        if looked_at == 0 or monotonic_time.monotonic() > deadline:
+        # Fewer due than asked for: none is left (those deferred or blocked are no longer due).
+        if looked_at < size or monotonic_time.monotonic() > deadline:
             return
 
 

@@ -72,6 +72,7 @@ def send_linkedin(
     now: datetime | None = None,
     backend: LinkedInBackend | ManualTaskBackend | None = None,
     touch: ScheduledTouch | None = None,
+    lead_is_current: bool = False,
 ) -> Activity | ManualTask:
     """Send one LinkedIn touch through an automation backend (the saved linkedin_sent Activity), or, with
     the default manual backend, open a ManualTask for a person (returned; nothing is recorded as sent yet).
@@ -81,7 +82,7 @@ def send_linkedin(
     URL, a lead of another client) or InvalidTouch (unknown type, empty
     text, over LinkedIn's limits, text the database cannot store) before
     the backend is called; SentNotRecorded when the backend sent and the
-    record failed.
+    record failed. `lead_is_current`: the caller has just read the lead.
     """
     outgoing = sending.start(
         lead,
@@ -91,6 +92,7 @@ def send_linkedin(
         touch_number=touch_number,
         sequence_id=sequence_id,
         touch=touch,
+        lead_is_current=lead_is_current,
     )
     check_linkedin_text(message_type, message, connection_note)
     profile_url = sending.linkedin_profile(lead.linkedin_url)

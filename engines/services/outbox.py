@@ -55,6 +55,7 @@ def deliver_touch(
     email_connection: Any = None,
     sms_provider: SmsProvider | None = None,
     linkedin_backend: LinkedInBackend | ManualTaskBackend | None = None,
+    templates: TemplateBook | None = None,
 ) -> Activity | ManualTask:
     """Send one claimed touch and return its Activity (touch `sent`), or the ManualTask a person must do
     (LinkedIn with the manual backend, and calls; touch `waiting`).
@@ -65,11 +66,12 @@ def deliver_touch(
     InvalidTouch, ProviderError (.retryable), or SentNotRecorded: the provider
     accepted and the record failed; the touch is then moved to `review`
     (with the provider message id in last_error) for a person, never resent.
-    Optional providers let a dispatcher reuse one connection for many touches.
+    Optional providers let a dispatcher reuse one connection for many touches,
+    `templates` one read of the templates for a batch.
     """
     lead = Lead.objects.filter(pk=touch.lead_id).first()
     if touch.channel in AUTOMATED_CHANNELS:
-        prepared = prepare_touch(touch, lead=lead, now=now)
+        prepared = prepare_touch(touch, lead=lead, now=now, templates=templates)
         try:
             provider = email_connection if touch.channel == Channel.EMAIL else sms_provider
             return sending.deliver(prepared, provider=provider)
@@ -80,7 +82,7 @@ def deliver_touch(
             hold_for_review(touch, exc)
             raise
     lead = check_deliverable(touch, lead)
-    rendered = render_touch(touch, lead=lead)
+    rendered = render_touch(touch, lead=lead, templates=templates)
     if touch.channel == Channel.LINKEDIN:
         note = rendered.subject or None
         return send_linkedin(
@@ -92,6 +94,7 @@ def deliver_touch(
             now=now,
             touch=touch,
             backend=linkedin_backend,
+            lead_is_current=True,
         )
     if touch.channel == Channel.VOICE:
         # No automated dialer: a person places the call, once the gates allow calling this lead at all.

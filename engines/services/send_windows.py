@@ -80,14 +80,17 @@ def next_day_slot(touch: ScheduledTouch, now: datetime) -> datetime:
 def sends_today(clients: Iterable[Client], now: datetime) -> Counter[tuple[int, str]]:
     """Each client's sends per channel since its midnight, counting touches claimed or handed to a person
     (two grouped queries for all the clients)."""
+    counts: Counter[tuple[int, str]] = Counter()
+    distinct = {client.pk: client for client in clients}
+    if not distinct:
+        return counts
     since_activity, since_claim = Q(pk__in=[]), Q(pk__in=[])
-    for client in {client.pk: client for client in clients}.values():
+    for client in distinct.values():
         start = client_day_start(client, now)
         since_activity |= Q(client_id=client.pk, created_at__gte=start)
         since_claim |= Q(client_id=client.pk, claimed_at__gte=start)
     recorded = Activity.objects.filter(since_activity, action__in=SENT_ACTIONS)
     in_flight = ScheduledTouch.objects.filter(since_claim, status__in=(TouchStatus.SENDING, TouchStatus.WAITING))
-    counts: Counter[tuple[int, str]] = Counter()
     for rows in (recorded, in_flight):
         for row in rows.values("client_id", "channel").annotate(sends=Count("pk")).order_by():
             counts[(row["client_id"], row["channel"])] += row["sends"]
