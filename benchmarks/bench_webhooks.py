@@ -5,8 +5,8 @@
 
 Posts Postmark's documented tracking payloads (40% deliveries, 40% opens,
 15% clicks, 5% soft and hard bounces) with the basic-auth secret through
-Django's test client to anymail's URL, so every request runs the whole stack: middleware,
-anymail's auth and parsing, our guard (one transaction per request), the
+Django's test client to anymail's URL, so every request runs the whole stack: middleware (the
+provider-callback middleware and what runs before it), anymail's auth and parsing, our guard, the
 receiver and the outcome service. A tenth of the requests replay an event
 already posted. Measured: events per second over all requests (goal >=
 1,000/s), the 50th and 99th percentile of one request, and the rows written,
