@@ -65,9 +65,9 @@ class DemoError(EngineError):
 
 @dataclass(frozen=True)
 class DemoConfig:
-    # Per client: 2 clients x 2 cohorts x 200 = 800 leads, about 3,700 touches, in under two minutes of CPU. The
-    # cost grows faster than the leads (nightly learning reads all of them): 1,200 leads take twice as long.
-    leads_per_cohort: int = 200
+    # Per client: 2 clients x 2 cohorts x 600 = 2,400 leads, about 10,000 touches and as many provider callbacks,
+    # in about two minutes of CPU. Nightly learning reads the whole window, so the cost grows a little faster.
+    leads_per_cohort: int = 600
     # A sequence runs about four weeks and a lead counts as finished ten days after its last touch.
     weeks_before: int = 5
     weeks_after: int = 3
