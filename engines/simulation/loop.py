@@ -41,6 +41,7 @@ from engines.exceptions import EngineError
 from engines.services.dispatch import dispatch_due_touches
 from engines.services.lead_import import apply_import, load_table, preview_import
 from engines.services.manual_tasks import complete_task
+from engines.services.planning.exploration import seeded_draws
 from engines.simulation.agency import DEMO_CLIENTS, build_agency, lead_rows, reset_demo_data, write_lead_csv
 from engines.simulation.callbacks import ProviderCallbacks
 from engines.simulation.responses import TRUTH, DemoTruth, Event, ResponseModel
@@ -131,21 +132,25 @@ Progress = Callable[[str, int], object]
 
 
 @contextmanager
-def demo_environment() -> Iterator[None]:
-    """Test backends (nothing leaves the machine), known secrets for the simulated providers, tasks in process."""
+def demo_environment(seed: int) -> Iterator[None]:
+    """Test backends (nothing leaves the machine), known secrets for the simulated providers, tasks in process,
+    exploration drawn from `seed`."""
     saved_sync = Conf.SYNC
     Conf.SYNC = True
     try:
-        with override_settings(
-            # DEBUG logs every query (on SQLite with one more query to quote its parameters): not in a long run.
-            DEBUG=False,
-            # The simulated providers call the webhook views on this host.
-            ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "localhost"],
-            EMAIL_BACKEND="anymail.backends.test.EmailBackend",
-            SMS_PROVIDER="engines.providers.sms.RecordingSmsProvider",
-            LINKEDIN_BACKEND="engines.providers.linkedin.ManualTaskBackend",
-            TWILIO_AUTH_TOKEN=DEMO_TWILIO_TOKEN,
-            CAL_COM_WEBHOOK_SECRET=DEMO_CAL_SECRET,
+        with (
+            seeded_draws(seed),
+            override_settings(
+                # DEBUG logs every query (on SQLite with one more query to quote its parameters): not in a long run.
+                DEBUG=False,
+                # The simulated providers call the webhook views on this host.
+                ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "localhost"],
+                EMAIL_BACKEND="anymail.backends.test.EmailBackend",
+                SMS_PROVIDER="engines.providers.sms.RecordingSmsProvider",
+                LINKEDIN_BACKEND="engines.providers.linkedin.ManualTaskBackend",
+                TWILIO_AUTH_TOKEN=DEMO_TWILIO_TOKEN,
+                CAL_COM_WEBHOOK_SECRET=DEMO_CAL_SECRET,
+            ),
         ):
             yield
     finally:
@@ -172,7 +177,7 @@ class Simulation:
         end = (self.config.end or timezone.now()).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         start = end - timedelta(weeks=weeks)
         learned_at = start + timedelta(weeks=self.config.weeks_before)
-        with demo_environment(), time_machine.travel(start, tick=False) as clock:
+        with demo_environment(self.config.seed), time_machine.travel(start, tick=False) as clock:
             reset_demo_data()
             self.clients = build_agency(self.config.clients)
             self.client_ids = [client.pk for client in self.clients]

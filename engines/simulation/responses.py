@@ -114,9 +114,11 @@ class ResponseModel:
         self.seed = seed
         self.finished: set[int] = set()
 
-    def _rng(self, activity: Activity) -> np.random.Generator:
-        # One stream per touch, so the draws do not depend on the order touches are handled in.
-        return np.random.default_rng([self.seed, zlib.crc32(str(activity.pk).encode())])
+    def _rng(self, activity: Activity, lead: Lead) -> np.random.Generator:
+        # One stream per touch, so the draws do not depend on the order touches are handled in, keyed by what
+        # a re-run reproduces (the seeded lead's address, the touch and its time; not the random Activity id).
+        key = f"{lead.email}|{activity.channel}|{activity.touch_number}|{activity.created_at.isoformat()}"
+        return np.random.default_rng([self.seed, zlib.crc32(key.encode())])
 
     def reply_probability(self, activity: Activity, lead: Lead, client: Client, first_channel: str) -> float:
         truth, snapshot = self.truth, activity.content_snapshot
@@ -133,7 +135,7 @@ class ResponseModel:
         """What follows one sent touch, in time order."""
         if lead.pk in self.finished:
             return []
-        rng = self._rng(activity)
+        rng = self._rng(activity, lead)
         sent = activity.created_at
 
         def event(kind: str, hours: float) -> Event:

@@ -21,7 +21,8 @@ the channels that can reach the lead, so no compliance rule depends on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -187,6 +188,22 @@ class Exploration:
 
 
 # Decisions are drawn this many at a time: one numpy call per plan would cost more than the plan's other steps.
+# The generator of planners given none, inside seeded_draws (else each planner makes an unseeded one).
+_seeded: np.random.Generator | None = None
+
+
+@contextmanager
+def seeded_draws(seed: int) -> Iterator[None]:
+    """Within the block, planners given no generator draw from one seeded with `seed`, so a simulation that
+    plans through signals and tasks (the demo) explores the same way each time it runs."""
+    global _seeded
+    saved, _seeded = _seeded, np.random.default_rng(seed)
+    try:
+        yield
+    finally:
+        _seeded = saved
+
+
 DECISION_CHUNK = 1024
 
 
@@ -195,7 +212,7 @@ class Explorer:
 
     def __init__(self, rate: float, how: dict | None, when: dict | None, rng: np.random.Generator | None = None):
         self.rate = rate if isinstance(rate, (int, float)) and 0 < rate <= 1 else 0.0
-        self.rng = rng if rng is not None else np.random.default_rng()
+        self.rng = rng if rng is not None else _seeded if _seeded is not None else np.random.default_rng()
         self.sequences = ArmSet(sequence_arms(how) if self.rate else [])
         self.days = ArmSet(day_arms(when) if self.rate else [])
         self.hours = ArmSet(hour_arms(when) if self.rate else [])

@@ -183,7 +183,7 @@ def test_learning_found_the_planted_truth(run):
 def test_booking_rate_after_learning_beats_before(run):
     before, after = run.report.rates["before learning"], run.report.rates["after learning"]
     assert before.leads == after.leads == CONFIG.leads_per_cohort
-    # 2 x 200 leads: about 45% before and 70% after, each within about 7 points (95%).
+    # 2 x 200 leads; the run repeats exactly (seeded leads, answers and exploration): 41% before, 47.5% after.
     assert after.value > before.value
 
 
