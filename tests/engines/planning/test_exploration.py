@@ -24,6 +24,7 @@ from engines.services.planning.exploration import (
     Explorer,
     day_arms,
     hour_arms,
+    seeded_draws,
     sequence_arms,
 )
 from outreach.models import ScheduledTouch
@@ -239,3 +240,19 @@ def test_a_sequence_override_never_explores():
     assert (result["is_exploration"], result["exploration"]) == (False, None)
     assert [touch["hour"] for touch in result["scheduled_touches"]] == [10, 10]
     assert not ScheduledTouch.objects.filter(lead=lead, is_exploration=True).exists()
+
+
+def test_planners_given_no_generator_repeat_their_draws_inside_seeded_draws():
+    def draws():
+        explorer = Explorer(1.0, None, None)
+        return [explorer.draw().sequence for _ in range(20)]
+
+    with seeded_draws(11):
+        first = draws()
+    with seeded_draws(11):
+        again = draws()
+    with seeded_draws(12):
+        other = draws()
+
+    assert first == again
+    assert first != other
