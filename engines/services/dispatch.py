@@ -371,9 +371,11 @@ class Recorder:
                 self._thread = None
 
     def record(self, accepted: Accepted) -> None:
+        if not accepted:
+            return
         if self._thread is None:
             self.counts.update(record_accepted(accepted))
-        elif accepted:
+        else:
             self._waiting.put(accepted)
 
     def close(self) -> Counter:
