@@ -8,7 +8,7 @@ from django.core import mail
 from django.db import DatabaseError, connection
 
 from engines import tasks
-from engines.providers.sms import RecordingSmsProvider
+from engines.providers.sms import RecordingSmsProvider, SmsOptedOut
 from engines.services import dispatch, touches
 from engines.services.dispatch import (
     CLAIM_TIMEOUT,
@@ -215,6 +215,25 @@ def test_each_sending_thread_opens_one_email_connection_for_all_its_touches(monk
 
 
 # --- outcomes --------------------------------------------------------------------------------------
+
+
+def test_a_number_the_provider_says_opted_out_blocks_the_touch_and_stops_its_other_texts(monkeypatch):
+    touch = due_touch(channel="sms")
+    later = ScheduledTouchFactory(
+        lead=touch.lead, client=touch.client, channel="sms", touch_number=2, scheduled_at=NOW + timedelta(days=3)
+    )
+
+    def opted_out(self, *, to, from_, body):
+        raise SmsOptedOut("21610: attempt to send to unsubscribed recipient", retryable=False, code=21610)
+
+    monkeypatch.setattr(RecordingSmsProvider, "send", opted_out)
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert (counts["blocked"], counts["sent"]) == (1, 0)
+    assert (reloaded(touch).status, reloaded(touch).reason) == ("blocked", "sms_opted_out")
+    assert Lead.objects.get(pk=touch.lead_id).sms_opted_out
+    assert reloaded(later).status == "cancelled"
 
 
 def test_a_lead_who_opted_out_since_planning_is_blocked_without_a_send():
@@ -478,9 +497,7 @@ def test_a_run_on_several_threads_sends_every_touch_once():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("refused", ["dispatch-send", "dispatch-record"])
-def test_sending_threads_never_touch_the_database_and_a_recorder_that_cannot_connect_is_replaced(
-    monkeypatch, refused
-):
+def test_sending_threads_never_touch_the_database_and_a_recorder_that_cannot_connect_is_replaced(monkeypatch, refused):
     """Provider calls run on the pool's threads and never read or write rows. On PostgreSQL the accepted sends
     are recorded on a thread of the run's own; when that thread cannot connect (the database at its connection
     limit), the run records them itself."""
