@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Case, F, JSONField, Value, When
@@ -133,26 +133,6 @@ def record_touches(sends: Sequence[SentTouch], *, refresh: bool = True) -> list[
     return activities
 
 
-# Every column of an Activity row, in the order insert_activities copies them.
-_ACTIVITY_COLUMNS = (
-    "id",
-    "client_id",
-    "lead_id",
-    "action",
-    "channel",
-    "content_snapshot",
-    "metadata",
-    "sequence_id",
-    "touch_number",
-    "provider_message_id",
-    "provider",
-    "provider_event_id",
-    "in_reply_to_id",
-    "led_to_booking",
-    "created_at",
-)
-
-
 def insert_activities(activities: Sequence[Activity]) -> None:
     """Insert the rows: one COPY on PostgreSQL (bulk_create's INSERT costs three times the CPU), bulk_create on
     SQLite. The database's constraints hold either way."""
@@ -160,30 +140,19 @@ def insert_activities(activities: Sequence[Activity]) -> None:
         Activity.objects.bulk_create(activities)
         return
     meta = Activity._meta
-    encoders = {name: cast(JSONField, meta.get_field(name)).encoder for name in ("content_snapshot", "metadata")}
+    fields = [
+        (field.attname, getattr(field, "encoder", None), isinstance(field, JSONField)) for field in meta.concrete_fields
+    ]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(column) for column in _ACTIVITY_COLUMNS)
+    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
             for row in activities:
                 copy.write_row(
-                    (
-                        row.id,
-                        row.client_id,
-                        row.lead_id,
-                        row.action,
-                        row.channel,
-                        json.dumps(row.content_snapshot, cls=encoders["content_snapshot"]),
-                        json.dumps(row.metadata, cls=encoders["metadata"]),
-                        row.sequence_id,
-                        row.touch_number,
-                        row.provider_message_id,
-                        row.provider,
-                        row.provider_event_id,
-                        row.in_reply_to_id,
-                        row.led_to_booking,
-                        row.created_at,
-                    )
+                    [
+                        json.dumps(getattr(row, name), cls=encoder) if is_json else getattr(row, name)
+                        for name, encoder, is_json in fields
+                    ]
                 )
 
 
