@@ -324,10 +324,7 @@ def deliver(
         providers = {}
     try:
         result = outbox.deliver_touch(touch, now=now, templates=templates, **providers)
-    except SentNotRecorded as exc:
-        logger.error("touch %s %s; left for review", touch.pk, exc)
-        return settle(touch, exc, now=now)
-    except Exception as exc:
+    except Exception as exc:  # a sent-but-unrecorded send was logged with its message id by the send path
         return settle(touch, exc, now=now)
     return "waiting" if isinstance(result, ManualTask) else "sent"
 
