@@ -315,6 +315,53 @@ def test_a_refusal_that_cannot_succeed_fails_at_once(postmark):
     assert len(postmark.calls) == 1
 
 
+def test_when_a_batch_cannot_be_recorded_together_each_send_is_recorded_alone(monkeypatch, caplog):
+    """One touch cancelled while its email was on its way makes the batch's transaction fail: the others are
+    still recorded, and the one the database refused is logged with its message id, never sent again."""
+    client = ClientFactory()
+    kept, cancelled = due_touch(client=client), due_touch(client=client)
+    record = dispatch.Recorder.record
+
+    def cancel_then_record(self, accepted):
+        ScheduledTouch.objects.filter(pk=cancelled.pk).update(status="cancelled")
+        return record(self, accepted)
+
+    monkeypatch.setattr(dispatch.Recorder, "record", cancel_then_record)
+
+    with caplog.at_level(logging.ERROR):
+        counts = dispatch_due_touches(now=NOW)
+
+    assert (counts["sent"], counts["review"]) == (1, 1)
+    assert reloaded(kept).status == "sent" and reloaded(kept).activity_id is not None
+    assert reloaded(cancelled).status == "cancelled"
+    assert list(Activity.objects.values_list("lead_id", flat=True)) == [kept.lead_id]
+    [unrecorded] = [m for m in mail.outbox if m.to == [cancelled.lead.email]]
+    assert str(unrecorded.anymail_status.message_id) in caplog.text
+    assert dispatch_due_touches(now=NOW + timedelta(hours=1))["sent"] == 0
+    assert len(mail.outbox) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sends_that_cannot_be_recorded_at_all_stay_claimed_for_the_reconciler(monkeypatch):
+    """The database gone while recording (on PostgreSQL in the recorder's thread): nothing is resent, and the
+    claims stay `sending`, so after the claim timeout they go to review."""
+    touches = [due_touch() for _ in range(3)]
+
+    def database_gone(accepted):
+        raise DatabaseError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(dispatch, "record_accepted", database_gone)
+
+    counts = dispatch_due_touches(now=NOW)
+
+    assert (counts["unsettled"], counts["sent"]) == (3, 0)
+    assert {reloaded(t).status for t in touches} == {"sending"}
+    monkeypatch.undo()
+    later = dispatch_due_touches(now=NOW + dispatch.CLAIM_TIMEOUT + timedelta(minutes=1))
+    assert (later["reconciled_review"], later["sent"]) == (3, 0)
+    assert len(mail.outbox) == 3
+
+
 def test_a_send_the_provider_accepted_but_the_database_did_not_record_goes_to_review(postmark, monkeypatch, caplog):
     touch = due_touch()
     postmark.responses = [postmark_accepts("pm-accepted-42")]
