@@ -12,6 +12,7 @@ from outreach.models import (
     Client,
     ClientMembership,
     ConversionPattern,
+    EarlyStatus,
     Lead,
     ManualTask,
     MessageTemplate,
@@ -142,6 +143,17 @@ class StaffUserFactory(factory.django.DjangoModelFactory[User]):
         if create:
             for client in extracted or ():
                 ClientMembership.objects.create(user=self, client=client)
+
+
+class EarlyStatusFactory(factory.django.DjangoModelFactory[EarlyStatus]):
+    class Meta:
+        model = EarlyStatus
+
+    provider = "twilio"
+    message_id = factory.Sequence(lambda n: f"SM{n:032x}")
+    status = "delivered"
+    error_code = ""
+    metadata = factory.LazyAttribute(lambda early: {"status": early.status, "error_code": early.error_code})
 
 
 class ManualTaskFactory(factory.django.DjangoModelFactory[ManualTask]):

@@ -45,7 +45,7 @@ from django.utils import timezone
 from engines.exceptions import InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut
-from engines.services import outbox, sending
+from engines.services import early_statuses, outbox, sending
 from engines.services.compliance import channel_block_reason
 from engines.services.rendering import TemplateBook
 from engines.services.send_windows import DailyBudget, next_contact_slot, next_day_slot
@@ -552,6 +552,7 @@ def dispatch_due_touches(
     start = clock()
     counts: Counter = Counter({outcome: 0 for outcome in OUTCOMES})
     counts.update(reconcile_stale_claims(now=start))
+    early_statuses.settle_parked(now=start)
     deadline = monotonic_time.monotonic() + time_budget
     pool = SendPool(threads or default_threads())
     # Behind only on PostgreSQL outside a transaction: SQLite has one writer, and a second connection

@@ -4,6 +4,7 @@ Activity and lead update written together once the provider accepted it."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -11,13 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, F, JSONField, Value, When
 
 from engines.exceptions import InvalidTouch, SendBlocked
+from engines.services import early_statuses
 from engines.services.bulk_sql import update_from_values
 from engines.services.compliance import check_can_contact
 from outreach.models import Activity, Client, Lead, LeadStatus, ScheduledTouch, TouchStatus
+
+logger = logging.getLogger(__name__)
 
 # A touch is marked sent from these: claimed by a dispatcher, handed to a person, or held for review.
 SENDABLE_STATUSES = (TouchStatus.SENDING, TouchStatus.WAITING, TouchStatus.REVIEW)
@@ -128,9 +132,19 @@ def record_touches(sends: Sequence[SentTouch], *, refresh: bool = True) -> list[
         _count_on_leads(sends)
         pairs = zip(sends, activities, strict=True)
         mark_touches_sent([(send.touch, activity) for send, activity in pairs if send.touch is not None])
+    _apply_early_statuses(activities)
     if refresh:
         _refresh_leads([send.lead for send in sends])
     return activities
+
+
+def _apply_early_statuses(activities: Sequence[Activity]) -> None:
+    """Statuses Twilio reported before these sends were recorded. The sends are recorded whatever happens
+    here: a status that cannot be applied now stays parked for the dispatcher's next sweep."""
+    try:
+        early_statuses.apply_parked(activities)
+    except DatabaseError:
+        logger.exception("parked statuses of %d recorded sends not applied; the next sweep retries", len(activities))
 
 
 def insert_activities(activities: Sequence[Activity]) -> None:

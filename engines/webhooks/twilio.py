@@ -17,10 +17,10 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from engines.exceptions import InvalidTouch, SendBlocked
-from engines.services import outcomes
+from engines.services import early_statuses, outcomes
 from engines.services.inbound import SmsIntent, classify_sms
 from engines.webhooks.common import MAX_CALLBACK_BYTES, logger, too_big
-from outreach.models import Activity, ActivityAction, Channel, Client, Lead
+from outreach.models import ActivityAction, Channel, Client, Lead
 
 
 def twilio_signed(url_name: str) -> Callable[[Callable], Callable]:
@@ -65,20 +65,14 @@ def twilio_sms_status(request: HttpRequest) -> HttpResponse:
     if isinstance(fields, HttpResponse):
         return fields
     sid, status = fields
-    sent = (
-        Activity.objects.select_related("lead")
-        .filter(provider_message_id=sid, action=ActivityAction.SMS_SENT)
-        .order_by("created_at")
-        .first()
-    )
-    if sent is None:
-        logger.warning("Twilio status %s for unknown message %s", status, sid)
-        return HttpResponse("unknown message", status=404)
     error_code = request.POST.get("ErrorCode", "").strip()
     metadata = {"status": status[:30], "error_code": error_code[:10]}
-    outcomes.record_sms_status(
-        sent, status=status.lower(), error_code=error_code, provider="twilio", at=timezone.now(), metadata=metadata
-    )
+    result = early_statuses.record_status(
+        sid[:255], status=status.lower()[:30], error_code=error_code[:10], provider="twilio", at=timezone.now(),
+        metadata=metadata,
+    )  # fmt: skip
+    if result == "parked":
+        return HttpResponse("parked until the send is recorded", status=202)
     return HttpResponse(status=204)
 
 

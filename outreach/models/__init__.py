@@ -12,6 +12,7 @@ from .choices import (
 )
 from .client import Client
 from .conversion_pattern import ConversionPattern
+from .early_status import EarlyStatus
 from .lead import Lead
 from .manual_task import ManualTask
 from .membership import ClientMembership
@@ -25,6 +26,7 @@ __all__ = [
     "Client",
     "ClientMembership",
     "ConversionPattern",
+    "EarlyStatus",
     "Lead",
     "LeadStatus",
     "ManualTask",

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from twilio.request_validator import RequestValidator
 
-from outreach.models import Activity, ManualTask, ScheduledTouch
+from outreach.models import Activity, EarlyStatus, ManualTask, ScheduledTouch
 from tests.engines.webhook_support import TWILIO_TOKEN, outcome_rows, sequence, twilio_post
 from tests.factories import LeadFactory, ScheduledTouchFactory
 
@@ -148,10 +148,24 @@ def test_undelivered_because_the_lead_texted_stop_opts_the_lead_out(client):
     assert seq.statuses() == ["planned", "cancelled"]
 
 
-def test_a_status_for_an_unknown_message_answers_404(client, caplog):
+def test_a_status_for_a_message_not_recorded_yet_is_parked_not_lost(client):
     seq = sms_sequence()
-    assert twilio_post(client, "twilio-sms-status", sms_status("SMunknown", "delivered")).status_code == 404
-    assert outcome_rows(seq.lead) == [] and "unknown message" in caplog.text
+    response = twilio_post(client, "twilio-sms-status", sms_status("SMnotrecordedyet", "delivered"))
+    assert response.status_code == 202  # Twilio does not retry a status callback: a 404 would lose it
+    assert outcome_rows(seq.lead) == []
+    assert list(EarlyStatus.objects.values_list("message_id", "status")) == [("SMnotrecordedyet", "delivered")]
+
+
+def test_a_replayed_early_status_is_parked_once(client):
+    params = sms_status("SMnotrecordedyet", "sent")
+    assert twilio_post(client, "twilio-sms-status", params).status_code == 202
+    assert twilio_post(client, "twilio-sms-status", params).status_code == 202
+    assert EarlyStatus.objects.count() == 1
+
+
+def test_an_unsigned_status_for_an_unknown_message_is_refused_and_not_parked(client):
+    response = client.post(reverse("twilio-sms-status"), data=sms_status("SMforged", "delivered"))
+    assert response.status_code == 403 and not EarlyStatus.objects.exists()
 
 
 def test_a_status_without_its_fields_answers_400(client):
