@@ -25,12 +25,14 @@ instances.
 from __future__ import annotations
 
 import functools
-import itertools
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db import connections
+from django.db.models import Case, F, FloatField, Func, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import Combinable
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
@@ -173,31 +175,61 @@ def _bit_mask(conditions: list[Q]) -> Combinable:
     return functools.reduce(lambda a, b: a + b, terms)
 
 
+class Epoch(Func):
+    """A datetime column as seconds since 1970 (a float), computed by the database: equal to Python's
+    `datetime.timestamp()` of the value, without making a datetime object per row (a third of reading the
+    evidence went to parsing them)."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        # Stored as 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC. The whole seconds and the microseconds apart (SQLite's
+        # date functions round to milliseconds), then one division: it rounds as Python's timestamp() does.
+        template = (
+            "((CAST(strftime('%%%%s', substr(%(expressions)s, 1, 19)) AS INTEGER) * 1000000"
+            " + CAST(substr(%(expressions)s, 21, 6) AS INTEGER)) / 1000000.0)"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
 def fetch_columns(queryset: QuerySet, columns: dict[str, object]) -> dict[str, list]:
-    """Read `columns` (name -> field name or expression) of every row, chunk by chunk, as one list per column."""
+    """Read `columns` (name -> field name or expression) of every row, chunk by chunk, as one list per column.
+
+    Values come as the database driver gives them, without Django's per-value converters (most of the time
+    of reading a million rows): numbers, strings, booleans (0/1 on SQLite), UUIDs (hex text on SQLite; see
+    `uuid_bytes`). Datetimes are to be read as `Epoch(...)`.
+    """
     # Expressions are selected under a prefixed alias: the short names may be model fields ("channel").
     selected = [expr if isinstance(expr, str) else f"col_{name}" for name, expr in columns.items()]
     annotations = {f"col_{name}": expr for name, expr in columns.items() if not isinstance(expr, str)}
-    rows = queryset.order_by().annotate(**annotations).values_list(*selected).iterator(chunk_size=_CHUNK)
+    rows = queryset.order_by().annotate(**annotations).values_list(*selected)
+    sql, params = rows.query.get_compiler(using=rows.db).as_sql()
     out: dict[str, list] = {name: [] for name in columns}
-    while chunk := list(itertools.islice(rows, _CHUNK)):
-        for values, name in zip(zip(*chunk, strict=True), columns, strict=True):
-            out[name].extend(values)
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(_CHUNK):
+            for values, name in zip(zip(*chunk, strict=True), columns, strict=True):
+                out[name].extend(values)
     return out
 
 
-def _epoch(values: list) -> np.ndarray:
-    return np.fromiter((v.timestamp() for v in values), dtype=np.float64, count=len(values))
-
-
-def _uuid_bytes(values: list) -> np.ndarray:
-    return np.frombuffer(b"".join(v.bytes if v is not None else _NO_SEQUENCE for v in values), dtype="S16")
+def uuid_bytes(values: list) -> np.ndarray:
+    """16-byte keys of UUID column values (UUID objects, or hex text on SQLite; None: no sequence)."""
+    return np.frombuffer(
+        b"".join(
+            _NO_SEQUENCE if v is None else v.bytes if isinstance(v, uuid.UUID) else bytes.fromhex(v) for v in values
+        ),
+        dtype="S16",
+    )
 
 
 def _touch_columns(content: bool) -> dict[str, object]:
     columns: dict[str, object] = {
         "lead": "lead_id",
-        "at": "created_at",
+        "at": Epoch("created_at"),
         "channel": code_column("channel", CHANNELS),
         "touch": Coalesce(F("touch_number"), Value(0)),
         "seq": "sequence_id",
@@ -233,10 +265,10 @@ def load_evidence(
     raw = fetch_columns(queryset, _touch_columns(content))
 
     lead_of_touch = np.asarray(raw["lead"], dtype=np.int64)
-    at = _epoch(raw["at"])
+    at = np.asarray(raw["at"], dtype=np.float64)
     order = np.lexsort((at, lead_of_touch))
     lead_ids, t_lead = np.unique(lead_of_touch[order], return_inverse=True)
-    sequence_keys, t_seq = np.unique(_uuid_bytes(raw["seq"])[order], return_inverse=True)
+    sequence_keys, t_seq = np.unique(uuid_bytes(raw["seq"])[order], return_inverse=True)
     t_seq = t_seq.astype(np.int32)
     if len(sequence_keys) and sequence_keys[0] == _NO_SEQUENCE:
         sequence_keys = sequence_keys[1:]
@@ -282,7 +314,7 @@ def _outcomes(client: Client, since: datetime, now: datetime) -> tuple[np.ndarra
         ),
         {
             "lead": "lead_id",
-            "at": "created_at",
+            "at": Epoch("created_at"),
             "booking": Case(
                 When(Q(action=ActivityAction.MEETING_BOOKED) | Q(led_to_booking=True), then=Value(1)),
                 default=Value(0),
@@ -292,10 +324,10 @@ def _outcomes(client: Client, since: datetime, now: datetime) -> tuple[np.ndarra
     )
     marked = fetch_columns(
         Lead.objects.filter(client=client, converted_at__gte=since, converted_at__lte=now),
-        {"lead": "id", "at": "converted_at"},
+        {"lead": "id", "at": Epoch("converted_at")},
     )
     o_lead = np.asarray(outcomes["lead"] + marked["lead"], dtype=np.int64)
-    o_at = np.concatenate([_epoch(outcomes["at"]), _epoch(marked["at"])])
+    o_at = np.asarray(outcomes["at"] + marked["at"], dtype=np.float64)
     o_booking = np.concatenate([np.asarray(outcomes["booking"], dtype=bool), np.ones(len(marked["lead"]), bool)])
     return o_lead, o_at, o_booking
 

@@ -45,6 +45,7 @@ from engines.services.detectors.evidence import (
     code_column,
     fetch_columns,
     require_events,
+    uuid_bytes,
 )
 from engines.services.detectors.registry import register
 from engines.services.detectors.stats import (
@@ -224,7 +225,7 @@ def _plans(evidence: Evidence) -> _Plans:
             ),
         },
     )
-    keys = np.frombuffer(b"".join(u.bytes for u in plan["seq"]), dtype="S16")
+    keys = uuid_bytes(plan["seq"])
     plan_seq = np.searchsorted(evidence.sequence_keys, keys)
     known = plan_seq < n_sequences
     known[known] = evidence.sequence_keys[plan_seq[known]] == keys[known]

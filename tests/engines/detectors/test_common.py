@@ -17,11 +17,14 @@ from engines.services.detectors.evidence import (
     OUTCOME_BOOKING,
     OUTCOME_RESPONSE,
     PAIN_POINTS,
+    Epoch,
+    fetch_columns,
     load_evidence,
+    uuid_bytes,
 )
 from engines.services.detectors.persistence import save_pattern
 from engines.services.detectors.stats import lift_interval, smoothed_rate
-from outreach.models import ConversionPattern
+from outreach.models import Activity, ConversionPattern
 from outreach.models.choices import ACTION_CHANNEL
 from tests.engines.detectors.conftest import NOW
 from tests.factories import ActivityFactory, ClientFactory, LeadFactory, ScheduledTouchFactory, who_patterns
@@ -71,6 +74,21 @@ def lead_state(evidence, lead):
 
 def touches_of(evidence, lead):
     return evidence.t_lead == np.searchsorted(evidence.lead_ids, lead.pk)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [NOW, NOW - timedelta(days=3, microseconds=1), NOW + timedelta(microseconds=999_999), NOW - timedelta(days=400)],
+)
+def test_times_are_read_as_the_exact_epoch_python_gives_and_sequences_as_their_uuid_bytes(at):
+    sequence_id = uuid.uuid4()
+    sent = touch(LeadFactory(), 0, sequence_id=sequence_id)
+    Activity.objects.filter(pk=sent.pk).update(created_at=at)
+
+    columns = fetch_columns(Activity.objects.filter(pk=sent.pk), {"at": Epoch("created_at"), "seq": "sequence_id"})
+
+    assert columns["at"] == [at.timestamp()]
+    assert uuid_bytes(columns["seq"]).tolist() == [sequence_id.bytes]
 
 
 def test_a_booking_converts_the_lead_and_credits_the_last_touch_before_it():
