@@ -18,7 +18,7 @@ Window. The evidence is the touches sent in the last `window_days` before
 `now` and the outcomes of that period; older data is ignored.
 
 Everything is read with a handful of queries into numpy columns
-(`values_list`, chunked) and computed with numpy; nothing loops over model
+(`fetch_columns`) and computed with numpy; nothing loops over model
 instances.
 """
 
@@ -196,11 +196,13 @@ class Epoch(Func):
 
 
 def fetch_columns(queryset: QuerySet, columns: dict[str, object]) -> dict[str, list]:
-    """Read `columns` (name -> field name or expression) of every row, chunk by chunk, as one list per column.
+    """Read `columns` (name -> field name or expression) of every row, as one list per column.
 
-    Values come as the database driver gives them, without Django's per-value converters (most of the time
-    of reading a million rows): numbers, strings, booleans (0/1 on SQLite), UUIDs (hex text on SQLite; see
-    `uuid_bytes`). Datetimes are to be read as `Epoch(...)`.
+    A plain cursor, not a server-side one: PostgreSQL may then scan in parallel, and the result (a few
+    hundred thousand narrow rows) is turned into lists chunk by chunk. Values come as the database driver
+    gives them, without Django's per-value converters (most of the time of reading a million rows):
+    numbers, strings, booleans (0/1 on SQLite), UUIDs (hex text on SQLite; see `uuid_bytes`). Datetimes
+    are to be read as `Epoch(...)`.
     """
     # Expressions are selected under a prefixed alias: the short names may be model fields ("channel").
     selected = [expr if isinstance(expr, str) else f"col_{name}" for name, expr in columns.items()]
