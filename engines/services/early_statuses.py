@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from engines.services import outcomes
 from outreach.models import Activity, ActivityAction, EarlyStatus
@@ -94,15 +94,21 @@ def apply_parked(sends: Iterable[Activity]) -> int:
 
 
 def settle_parked(*, now: datetime) -> int:
-    """Apply the parked statuses whose sends are recorded by now (recording may have failed to apply them), and
-    drop those older than UNMATCHED_AFTER: their message is not one we sent. How many were dropped."""
-    parked = EarlyStatus.objects.values_list("message_id", flat=True)
-    recorded = Activity.objects.select_related("lead").filter(
-        action=ActivityAction.SMS_SENT, provider_message_id__in=parked
-    )
-    apply_parked(recorded)
+    """Drop the parked statuses older than UNMATCHED_AFTER (their message is not one we sent), then apply those
+    whose sends are recorded by now (recording may have failed to apply them). How many were dropped.
+
+    Never raises a database error: the dispatcher calls it before sending, and sends must not wait on it.
+    """
     stale = EarlyStatus.objects.filter(received_at__lt=now - UNMATCHED_AFTER)
     for provider, message_id, status in stale.values_list("provider", "message_id", "status")[:100]:
         logger.warning("%s status %s for message %s matched no send; dropped", provider, status, message_id)
     dropped, _ = stale.delete()
+    parked = EarlyStatus.objects.values_list("message_id", flat=True)
+    recorded = Activity.objects.select_related("lead").filter(
+        action=ActivityAction.SMS_SENT, provider_message_id__in=parked
+    )
+    try:
+        apply_parked(recorded)
+    except DatabaseError:
+        logger.exception("parked SMS statuses not applied; the next sweep retries")
     return dropped

@@ -157,6 +157,26 @@ def test_the_sweep_drops_statuses_whose_message_never_appears_and_keeps_young_on
     assert "SMold" in caplog.text and "matched no send" in caplog.text
 
 
+def test_a_status_that_cannot_be_applied_neither_stops_the_dispatcher_nor_outlives_the_sweep(monkeypatch, caplog):
+    seq = sequence(channel="sms", message_id="SMpoison")
+    EarlyStatusFactory(message_id="SMpoison", received_at=NOW - timedelta(minutes=5))
+
+    def refused(*args, **kwargs):
+        raise DatabaseError("refused by a constraint")
+
+    monkeypatch.setattr(outcomes, "record_sms_status", refused)
+    due = ScheduledTouchFactory(lead=LeadFactory(client=seq.lead.client), channel="email", scheduled_at=NOW)
+    MessageTemplateFactory(client=seq.lead.client, channel="email", touch_number=1, subject="Hi {first_name}")
+
+    with caplog.at_level(logging.ERROR):
+        counts = dispatch_due_touches(now=NOW + timedelta(minutes=1), threads=1)
+
+    assert counts["sent"] == 1 and ScheduledTouch.objects.get(pk=due.pk).status == "sent"
+    assert EarlyStatus.objects.count() == 1 and "next sweep retries" in caplog.text
+    assert early_statuses.settle_parked(now=NOW + early_statuses.UNMATCHED_AFTER) == 1
+    assert not EarlyStatus.objects.exists()
+
+
 def test_each_dispatch_run_sweeps_the_parked_statuses():
     EarlyStatusFactory(message_id="SMold", received_at=NOW - early_statuses.UNMATCHED_AFTER - timedelta(hours=1))
     dispatch_due_touches(now=NOW)
