@@ -77,15 +77,20 @@ def test_statuses_that_beat_the_dispatcher_are_recorded_against_their_send(setti
 def test_a_status_parked_just_before_its_send_was_recorded_is_applied_by_the_callback(monkeypatch):
     """The recorder looked for parked statuses before this one was parked: the callback finds the send itself."""
     seq = sequence(channel="sms", message_id="SMraced")
-    looked_up = iter([None])  # the first lookup misses: the send commits between it and the parking
     real_lookup = early_statuses.sent_sms
-    monkeypatch.setattr(early_statuses, "sent_sms", lambda sid: next(looked_up, None) or real_lookup(sid))
+    lookups: list[str] = []
+
+    def lookup(sid):  # the first lookup misses: the send commits between it and the parking
+        lookups.append(sid)
+        return None if len(lookups) == 1 else real_lookup(sid)
+
+    monkeypatch.setattr(early_statuses, "sent_sms", lookup)
 
     result = early_statuses.record_status(
         "SMraced", status="delivered", error_code="", provider="twilio", at=NOW, metadata={}
     )  # fmt: skip
 
-    assert result == "recorded"
+    assert result == "recorded" and lookups == ["SMraced", "SMraced"]
     assert [row.action for row in outcome_rows(seq.lead)] == ["sms_delivered"]
     assert not EarlyStatus.objects.exists()
 
