@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 
 from engines.services import outcomes
 from outreach.models import Activity, ActivityAction, EarlyStatus
@@ -97,7 +97,7 @@ def settle_parked(*, now: datetime) -> int:
     """Drop the parked statuses older than UNMATCHED_AFTER (their message is not one we sent), then apply those
     whose sends are recorded by now (recording may have failed to apply them). How many were dropped.
 
-    Never raises a database error: the dispatcher calls it before sending, and sends must not wait on it.
+    Never raises: the dispatcher calls it before sending, and sends must not wait on it.
     """
     stale = EarlyStatus.objects.filter(received_at__lt=now - UNMATCHED_AFTER)
     for provider, message_id, status in stale.values_list("provider", "message_id", "status")[:100]:
@@ -109,6 +109,6 @@ def settle_parked(*, now: datetime) -> int:
     )
     try:
         apply_parked(recorded)
-    except DatabaseError:
+    except Exception:  # any error: the run goes on to send
         logger.exception("parked SMS statuses not applied; the next sweep retries")
     return dropped

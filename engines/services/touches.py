@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, JSONField, Value, When
 
 from engines.exceptions import InvalidTouch, SendBlocked
@@ -143,7 +143,7 @@ def _apply_early_statuses(activities: Sequence[Activity]) -> None:
     here: a status that cannot be applied now stays parked for the dispatcher's next sweep."""
     try:
         early_statuses.apply_parked(activities)
-    except DatabaseError:
+    except Exception:  # any error: raised from here, it would make the caller record the sends again
         logger.exception("parked statuses of %d recorded sends not applied; the next sweep retries", len(activities))
 
 

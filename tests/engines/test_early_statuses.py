@@ -127,12 +127,13 @@ def test_parked_statuses_of_other_messages_and_email_sends_are_left_alone():
     assert EarlyStatus.objects.count() == 2
 
 
-def test_a_send_is_recorded_even_when_its_parked_statuses_cannot_be_applied(monkeypatch, caplog, settings):
+@pytest.mark.parametrize("error", [DatabaseError("connection lost"), RuntimeError("a bug of ours")])
+def test_a_send_is_recorded_even_when_its_parked_statuses_cannot_be_applied(monkeypatch, caplog, settings, error):
     settings.SMS_PROVIDER = f"{__name__}.FastCallbackSmsProvider"
     FastCallbackSmsProvider.answers.clear()
 
     def broken(*args, **kwargs):
-        raise DatabaseError("connection lost")
+        raise error
 
     monkeypatch.setattr(outcomes, "record_sms_status", broken)
     client = ClientFactory()
@@ -162,12 +163,15 @@ def test_the_sweep_drops_statuses_whose_message_never_appears_and_keeps_young_on
     assert "SMold" in caplog.text and "matched no send" in caplog.text
 
 
-def test_a_status_that_cannot_be_applied_neither_stops_the_dispatcher_nor_outlives_the_sweep(monkeypatch, caplog):
+@pytest.mark.parametrize("error", [DatabaseError("refused by a constraint"), RuntimeError("a bug of ours")])
+def test_a_status_that_cannot_be_applied_neither_stops_the_dispatcher_nor_outlives_the_sweep(
+    monkeypatch, caplog, error
+):
     seq = sequence(channel="sms", message_id="SMpoison")
     EarlyStatusFactory(message_id="SMpoison", received_at=NOW - timedelta(minutes=5))
 
     def refused(*args, **kwargs):
-        raise DatabaseError("refused by a constraint")
+        raise error
 
     monkeypatch.setattr(outcomes, "record_sms_status", refused)
     due = ScheduledTouchFactory(lead=LeadFactory(client=seq.lead.client), channel="email", scheduled_at=NOW)
