@@ -49,6 +49,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 ## The web server and one qcluster worker on the same database; Ctrl-C stops both.
 run: migrate

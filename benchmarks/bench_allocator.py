@@ -115,7 +115,7 @@ def analyse(connection, vendor: str) -> None:
 
 def _warm_up() -> None:
     """Plan and drop a few hundred leads, so neither measured run pays for first imports and cold caches."""
-    from engines.services.allocator import allocate_leads
+    from engines.services.planning.allocator import allocate_leads
     from outreach.models import Lead, ScheduledTouch
 
     allocate_leads(Lead.objects.order_by("pk")[:WARM_UP])
@@ -148,7 +148,7 @@ def _raw_insert(results: dict[str, float]) -> None:
 
 def _first_plan_without_exploration(results: dict[str, float]) -> dict:
     """The first run again with exploration off, on the same leads: what exploring 10% of plans costs."""
-    from engines.services.allocator import allocate_leads
+    from engines.services.planning.allocator import allocate_leads
     from outreach.models import Client, Lead, ScheduledTouch
 
     ScheduledTouch.objects.all().delete()
@@ -159,7 +159,7 @@ def _first_plan_without_exploration(results: dict[str, float]) -> dict:
 
 def _single(results: dict[str, float]) -> None:
     from engines.exceptions import PlanningError
-    from engines.services.allocator import allocate_lead
+    from engines.services.planning.allocator import allocate_lead
     from outreach.models import Lead
 
     sample = list(Lead.objects.select_related("client").order_by("?")[:SAMPLE])
@@ -214,7 +214,7 @@ def main() -> None:
     with django_database() as vendor:
         from django.db import connection
 
-        from engines.services.allocator import allocate_leads
+        from engines.services.planning.allocator import allocate_leads
         from outreach.models import Lead
 
         results: dict[str, float] = {}

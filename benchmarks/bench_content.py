@@ -288,7 +288,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from engines.services import content
+    from engines.rules import content
 
     emails = corpus(args.emails)
     words = [len(body.split()) for _, body, _ in emails]

@@ -60,7 +60,7 @@ def main() -> None:
     with django_database() as vendor:
         from django.db import connections
 
-        from engines.services.detectors import DETECTORS, detect, detect_patterns, run_detectors
+        from engines.services.learning import DETECTORS, detect, detect_patterns, run_detectors
         from outreach.models import Client, ConversionPattern
 
         connections.close_all()  # the child must not share this process's connection

@@ -140,7 +140,7 @@ def raw_insert_seconds() -> float:
 
 def in_process(n: int, *, threads: int, latency: float) -> tuple[float, dict]:
     """Seconds for one dispatcher (this process) to send `n` fresh due touches, and its counts."""
-    from engines.services.dispatch import dispatch_due_touches
+    from engines.services.sending.dispatcher import dispatch_due_touches
 
     reset()
     seed(n)
@@ -200,7 +200,7 @@ def main() -> None:
     with django_database() as vendor:
         from django.db import connection
 
-        from engines.services.dispatch import default_threads
+        from engines.services.sending.dispatcher import default_threads
 
         pool = default_threads()
         print(f"database: {vendor} ({connection.vendor}), {TOUCHES:,} due email touches, {CLIENTS} clients")

@@ -71,7 +71,8 @@ def seed_existing(client) -> list[str]:
 
 def main() -> None:
     with django_database() as vendor, tempfile.TemporaryDirectory(prefix="outreach-import-") as folder:
-        from engines.services.lead_import import apply_import, load_table, preview_import, score_and_plan_leads
+        from engines.services.intake.lead_import import apply_import, load_table, preview_import
+        from engines.services.journey.triggers import score_and_plan_leads
         from outreach.models import Client, Lead
 
         client = Client.objects.create(name="Import Co", country="AU", icp={"industries": ["Dental"]})

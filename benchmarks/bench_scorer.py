@@ -196,7 +196,7 @@ def main() -> None:
     with django_database() as vendor:
         from django.db import connection
 
-        from engines.services.scorer import BATCH_SIZE, score_lead, score_leads
+        from engines.services.scoring.lead_score import BATCH_SIZE, score_lead, score_leads
         from outreach.models import Lead
 
         start = time.perf_counter()

@@ -1,14 +1,23 @@
-"""Signal receivers: one line each. They hand off to engines.services.triggers, which enqueues a task on commit.
+"""Signal receivers and the hooks of engines.services.later: one line each.
+
+Model signals hand off to engines.services.journey.triggers, which enqueues a task on commit. The
+outcomes stage's share of sending (SMS statuses that arrived before their send was recorded) is
+connected to the send path's hooks here, so sending never imports a later stage.
 
 The one synchronous step is stopping contact: a lead saved as do-not-contact, unsubscribed, opted out,
 bounced, replied, converted or closed has its unsent touches cancelled in the transaction of that save.
 """
 
+from datetime import datetime
+
 from django.apps import apps
 from django.db.models.signals import post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
-from engines.services import schedules, triggers
+from engines import schedules
+from engines.services import later
+from engines.services.journey import triggers
+from engines.services.outcomes import early_statuses
 from outreach.models import Client, ConversionPattern, Lead
 
 
@@ -41,3 +50,11 @@ def client_saved(sender, instance: Client, raw: bool = False, **kwargs) -> None:
 @receiver(post_save, sender=ConversionPattern, dispatch_uid="engines.pattern_saved")
 def pattern_saved(sender, instance: ConversionPattern, raw: bool = False, **kwargs) -> None:
     triggers.pattern_saved(instance, raw=raw)
+
+
+def settle_parked_statuses(now: datetime) -> None:
+    early_statuses.settle_parked(now=now)
+
+
+later.after_sends_recorded.connect(early_statuses.apply_parked)
+later.before_dispatch_run.connect(settle_parked_statuses)

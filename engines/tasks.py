@@ -1,17 +1,23 @@
-"""django-q2 entry points: take ids, re-fetch, return early when nothing is left, call one service."""
+"""django-q2 entry points: take ids, re-fetch, return early when nothing is left, call one service.
+
+`TaskQueue` is the queue of engines.services.later: the stages hand work on through it, and it
+enqueues these functions, named by their own import path (never a string typed by hand).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from django_q.tasks import async_task
 
 from engines.exceptions import NotPlannable
-from engines.services import dispatch, triggers
-from engines.services.allocator import allocate_lead
-from engines.services.detectors import detect_patterns
-from engines.services.lead_import import score_and_plan_leads
-from engines.services.scorer import score_lead
+from engines.services.journey import triggers
+from engines.services.learning import detect_patterns
+from engines.services.planning.allocator import allocate_lead
+from engines.services.scoring.lead_score import score_lead
+from engines.services.sending import dispatcher
 from outreach.models import Client, Lead
 
 logger = logging.getLogger(__name__)
@@ -36,7 +42,7 @@ def detect_patterns_for_all_clients() -> int:
     for client_id in client_ids:
         try:
             async_task(
-                "engines.tasks.detect_client_patterns",
+                task_path(detect_client_patterns),
                 client_id,
                 task_name=f"detect patterns of client {client_id}",
                 group="detect_patterns",
@@ -51,7 +57,7 @@ def score_and_plan_imported_leads(client_id: int, lead_ids: list[int]) -> dict[s
     client = Client.objects.filter(pk=client_id).first()
     if client is None:
         return None
-    return score_and_plan_leads(client, lead_ids)
+    return triggers.score_and_plan_leads(client, lead_ids)
 
 
 def score_one_lead(lead_id: int) -> int | None:
@@ -91,7 +97,37 @@ def replan_client_touches(client_id: int) -> dict[str, int] | None:
 
 
 def dispatch_touches(
-    limit: int | None = None, batch_size: int = dispatch.BATCH_SIZE, threads: int | None = None
+    limit: int | None = None, batch_size: int = dispatcher.BATCH_SIZE, threads: int | None = None
 ) -> dict:
-    """The every-minute job: send the due touches (engines.services.dispatch); counts by outcome."""
-    return dispatch.dispatch_due_touches(limit=limit, batch_size=batch_size, threads=threads)
+    """The every-minute job: send the due touches (engines.services.sending.dispatcher); counts by outcome."""
+    return dispatcher.dispatch_due_touches(limit=limit, batch_size=batch_size, threads=threads)
+
+
+def task_path(func: Callable[..., Any]) -> str:
+    """The dotted path django-q2 stores for a task function (and a worker imports)."""
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+class TaskQueue:
+    """engines.services.later's queue on django-q2: one task per call, grouped by kind of work."""
+
+    def score_and_plan_leads(self, client_id: int, lead_ids: Sequence[int]) -> None:
+        async_task(
+            task_path(score_and_plan_imported_leads),
+            client_id,
+            list(lead_ids),
+            task_name=f"score and plan {len(lead_ids)} imported leads of client {client_id}",
+            group="lead_import",
+        )
+
+    def score_lead(self, lead_id: int) -> None:
+        async_task(task_path(score_one_lead), lead_id, group="score_lead")
+
+    def plan_lead(self, lead_id: int) -> None:
+        async_task(task_path(allocate_one_lead), lead_id, group="allocate_lead")
+
+    def rescore_client(self, client_id: int) -> None:
+        async_task(task_path(rescore_client_leads), client_id, group="rescore_client")
+
+    def replan_client(self, client_id: int) -> None:
+        async_task(task_path(replan_client_touches), client_id, group="replan_client")

@@ -43,7 +43,7 @@ def task_instructions(*, profile_url: str, message_type: str, message: str, conn
 
 class ManualTaskBackend:
     """The default: sends nothing. The engine opens a ManualTask for a person instead, and records the touch
-    when that person marks the task done (engines.services.manual_tasks)."""
+    when that person marks the task done (engines.services.sending.manual_tasks)."""
 
 
 class RecordingLinkedInBackend:

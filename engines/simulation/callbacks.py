@@ -26,8 +26,8 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 from twilio.request_validator import RequestValidator
 
-from engines.services import outcomes
-from engines.services.unsubscribe import ONE_CLICK_POST, unsubscribe_token
+from engines.services.outcomes import events
+from engines.services.sending.unsubscribe import ONE_CLICK_POST, unsubscribe_token
 from engines.simulation.responses import Event
 from outreach.models import Activity, Client, Lead
 
@@ -140,7 +140,7 @@ class ProviderCallbacks:
         if event.channel != "linkedin":
             return None  # a call that went well is its own outcome; the booking follows through Cal.com
         # LinkedIn has no webhook: the person who read the reply records it.
-        outcomes.record_reply(
+        events.record_reply(
             lead, channel=event.channel, provider="person", event_id=f"reply:{activity.pk}", at=event.at,
             answers=activity, metadata={"text": text},
         )  # fmt: skip

@@ -38,10 +38,10 @@ from django.utils import timezone
 from django_q.conf import Conf
 
 from engines.exceptions import EngineError
-from engines.services.dispatch import dispatch_due_touches
-from engines.services.lead_import import apply_import, load_table, preview_import
-from engines.services.manual_tasks import complete_task
+from engines.services.intake.lead_import import apply_import, load_table, preview_import
 from engines.services.planning.exploration import seeded_draws
+from engines.services.sending.dispatcher import dispatch_due_touches
+from engines.services.sending.manual_tasks import complete_task
 from engines.simulation.agency import DEMO_CLIENTS, build_agency, lead_rows, reset_demo_data, write_lead_csv
 from engines.simulation.callbacks import ProviderCallbacks
 from engines.simulation.responses import TRUTH, DemoTruth, Event, ResponseModel

@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from engines.services.patterns import get_active_pattern
-from engines.services.scorer import DEFAULT_WEIGHTS
+from engines.services.scoring.lead_score import DEFAULT_WEIGHTS
 from engines.simulation import responses
 from engines.simulation.loop import Cohort, LoopResult
 from engines.simulation.responses import DemoTruth

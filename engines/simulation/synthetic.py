@@ -40,9 +40,9 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from engines.services.content import build_content_snapshot
-from engines.services.geo import lead_timezone_name
-from engines.services.scorer import als_tier, score_leads
+from engines.rules.content import build_content_snapshot
+from engines.rules.geography import lead_timezone_name
+from engines.services.scoring.lead_score import als_tier, score_leads
 from outreach.models import Activity, Client, Lead, LeadStatus, ScheduledTouch, TouchStatus
 
 

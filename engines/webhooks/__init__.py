@@ -1,7 +1,7 @@
 """Provider callbacks: anymail's tracking and inbound signals, Twilio, Cal.com, and the unsubscribe link.
 
 Each one checks who is calling, parses the request into one normalized
-event and hands it to one service in engines.services.outcomes. A replay
+event and hands it to one service in engines.services.outcomes.events. A replay
 answers 200 so the provider stops retrying; a malformed body (bad JSON,
 missing fields, unknown message id, oversized) answers 4xx with a log line
 and writes nothing; a forged signature answers 403 (anymail's basic auth: 400).

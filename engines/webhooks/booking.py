@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from engines.services import outcomes
+from engines.services.outcomes import events
 from engines.webhooks.common import MAX_CALLBACK_BYTES, logger, too_big
 from outreach.models import Lead
 
@@ -79,5 +79,5 @@ def booking_webhook(request: HttpRequest) -> HttpResponse:
     if timezone.is_naive(at):
         at = timezone.make_aware(at, UTC)
     meta = {"uid": uid, "title": str(payload.get("title", ""))[:200], "start": str(payload.get("startTime", ""))}
-    activity = outcomes.record_booking(lead, source="calcom", event_id=f"booking_created:{uid}", at=at, metadata=meta)
+    activity = events.record_booking(lead, source="calcom", event_id=f"booking_created:{uid}", at=at, metadata=meta)
     return JsonResponse({"status": "recorded", "activity": str(activity.pk)})

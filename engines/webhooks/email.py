@@ -25,8 +25,8 @@ from django.urls import URLPattern, URLResolver
 from django.utils import timezone
 from django.views import View
 
-from engines.services import outcomes
-from engines.services.inbound import EmailIntent, classify_email
+from engines.services.outcomes import events
+from engines.services.outcomes.replies import EmailIntent, classify_email
 from engines.webhooks.common import (
     MAX_CALLBACK_BYTES,
     MAX_INBOUND_BYTES,
@@ -209,7 +209,7 @@ def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
         return "ignored"
     message_id = str(event.message_id)
     at = event.timestamp or timezone.now()
-    event_id = str(event.event_id or "") or outcomes.event_key(message_id, kind, event.timestamp)
+    event_id = str(event.event_id or "") or events.event_key(message_id, kind, event.timestamp)
     common: dict[str, Any] = {"provider": provider, "event_id": event_id, "at": at}
     metadata = _tracking_metadata(event)
     if kind in (EventType.COMPLAINED, EventType.UNSUBSCRIBED):
@@ -218,13 +218,13 @@ def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
     # transaction that also marks the address bounced and cancels the email touches).
     fast: dict[str, Any] = {"message_id": message_id, "channel": Channel.EMAIL, "metadata": metadata, **common}
     if kind in ENGAGEMENT_ACTIONS:
-        stored = outcomes.record_message_event(action=ENGAGEMENT_ACTIONS[kind], **fast)
+        stored = events.record_message_event(action=ENGAGEMENT_ACTIONS[kind], **fast)
     elif kind == EventType.BOUNCED and is_soft_bounce(event):  # a deferral: later mail may still arrive
-        stored = outcomes.record_message_event(
+        stored = events.record_message_event(
             action=ActivityAction.EMAIL_DEFERRED, **{**fast, "metadata": {**metadata, "soft_bounce": True}}
         )
     else:  # a hard bounce, or a rejection because the address is known bad
-        stored = outcomes.record_message_event(
+        stored = events.record_message_event(
             action=ActivityAction.EMAIL_BOUNCED, lead_updates={"has_bounced": True}, cancel_reason="bounced",
             cancel_channels=[Channel.EMAIL], **fast,
         )  # fmt: skip
@@ -238,9 +238,9 @@ def _record_unsubscribing(kind: str, message_id: str, *, metadata: dict[str, Any
     if sent is None:
         return _unknown(provider, kind, message_id)
     if kind == EventType.COMPLAINED:
-        recorded = outcomes.record_complaint(sent, metadata=metadata, **common)
+        recorded = events.record_complaint(sent, metadata=metadata, **common)
     else:
-        recorded = outcomes.record_opt_out(sent.lead, channel=Channel.EMAIL, answers=sent, metadata=metadata, **common)
+        recorded = events.record_opt_out(sent.lead, channel=Channel.EMAIL, answers=sent, metadata=metadata, **common)
     return "recorded" if recorded.created else "replayed"
 
 
@@ -278,7 +278,7 @@ def _answered_email(ids: list[str], sender: str, recipients: list[str]) -> tuple
             return None, None
     if not candidates:
         return None, None
-    return candidates[0], outcomes.last_sent(candidates[0], channel=Channel.EMAIL)
+    return candidates[0], events.last_sent(candidates[0], channel=Channel.EMAIL)
 
 
 def _recipients(message: Any) -> list[str]:
@@ -318,7 +318,7 @@ def record_inbound_email(event: AnymailInboundEvent, *, provider: str) -> str:
     subject = message.subject or ""
     text = message.stripped_text or message.text or ""
     at = event.timestamp or timezone.now()
-    event_id = str(event.event_id or "") or header_id or outcomes.event_key(sender, subject, message.get("Date"), text)
+    event_id = str(event.event_id or "") or header_id or events.event_key(sender, subject, message.get("Date"), text)
     metadata = {"from": sender, "subject": subject[:300], "text": text[:5000], "message_id": header_id}
     intent = classify_email(message.items(), subject, text)
     common: dict[str, Any] = {"provider": provider, "event_id": event_id, "at": at}
@@ -326,13 +326,13 @@ def record_inbound_email(event: AnymailInboundEvent, *, provider: str) -> str:
         if answers is None:  # a machine answering nothing we sent
             return "ignored"
         action = ActivityAction.EMAIL_AUTO_REPLIED
-        recorded = outcomes.record_delivery(answers, action=action, metadata=metadata, **common)
+        recorded = events.record_delivery(answers, action=action, metadata=metadata, **common)
         return "recorded" if recorded.created else "replayed"
     common["answers"] = answers
     if intent == EmailIntent.STOP:
-        recorded = outcomes.record_opt_out(lead, channel=Channel.EMAIL, metadata={**metadata, "via": "reply"}, **common)
+        recorded = events.record_opt_out(lead, channel=Channel.EMAIL, metadata={**metadata, "via": "reply"}, **common)
     else:
-        recorded = outcomes.record_reply(
+        recorded = events.record_reply(
             lead, channel=Channel.EMAIL, metadata=metadata, provider_message_id=header_id, **common
         )
     return "recorded" if recorded.created else "replayed"

@@ -8,8 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from engines.services import outcomes
-from engines.services.unsubscribe import lead_id_from_token
+from engines.services.outcomes import events
+from engines.services.sending.unsubscribe import lead_id_from_token
 from engines.webhooks.common import logger
 from outreach.models import Lead
 
@@ -31,5 +31,5 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "engines/unsubscribe_confirm.html", context)
     if request.POST.get("List-Unsubscribe") != "One-Click":
         return HttpResponse("POST List-Unsubscribe=One-Click to unsubscribe", status=400)
-    outcomes.unsubscribe_lead(lead, source="unsubscribe_link")
+    events.unsubscribe_lead(lead, source="unsubscribe_link")
     return render(request, "engines/unsubscribe_done.html", context)

@@ -17,8 +17,8 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from engines.exceptions import InvalidTouch, SendBlocked
-from engines.services import early_statuses, outcomes
-from engines.services.inbound import SmsIntent, classify_sms
+from engines.services.outcomes import calls, early_statuses, events
+from engines.services.outcomes.replies import SmsIntent, classify_sms
 from engines.webhooks.common import MAX_CALLBACK_BYTES, logger, too_big
 from outreach.models import ActivityAction, Channel, Client, Lead
 
@@ -114,16 +114,16 @@ def twilio_sms_inbound(request: HttpRequest) -> HttpResponse:
     lead, now = leads[0], timezone.now()
     common: dict[str, Any] = {"provider": "twilio", "event_id": sid, "at": now, "metadata": {"text": body[:1600]}}
     if intent == SmsIntent.OPT_OUT:
-        answers = outcomes.last_sent(lead, channel=Channel.SMS)
-        outcomes.record_opt_out(lead, channel=Channel.SMS, answers=answers, same_person=leads, **common)
+        answers = events.last_sent(lead, channel=Channel.SMS)
+        events.record_opt_out(lead, channel=Channel.SMS, answers=answers, same_person=leads, **common)
     elif intent == SmsIntent.OPT_IN:
-        outcomes.record_opt_in(lead, channel=Channel.SMS, **common)
+        events.record_opt_in(lead, channel=Channel.SMS, **common)
     elif intent == SmsIntent.HELP:
-        outcomes.record_outcome(lead, action=ActivityAction.SMS_HELP, channel=Channel.SMS, **common)
+        events.record_outcome(lead, action=ActivityAction.SMS_HELP, channel=Channel.SMS, **common)
         return _twiml(help_text(lead.client))
     else:
-        answers = outcomes.last_sent(lead, channel=Channel.SMS)
-        outcomes.record_reply(lead, channel=Channel.SMS, answers=answers, provider_message_id=sid, **common)
+        answers = events.last_sent(lead, channel=Channel.SMS)
+        events.record_reply(lead, channel=Channel.SMS, answers=answers, provider_message_id=sid, **common)
     return _twiml()
 
 
@@ -134,7 +134,7 @@ def twilio_voice_status(request: HttpRequest) -> HttpResponse:
     if isinstance(fields, HttpResponse):
         return fields
     sid, status, from_phone, to_phone = fields
-    if status not in outcomes.CALL_STATUS_OUTCOMES:
+    if status not in calls.CALL_STATUS_OUTCOMES:
         return HttpResponse(status=204)  # ringing, in-progress: the final status follows
     leads = _leads_by_phone(to_phone, from_phone)
     if not leads:
@@ -145,7 +145,7 @@ def twilio_voice_status(request: HttpRequest) -> HttpResponse:
     except ValueError:
         return HttpResponse("CallDuration must be whole seconds", status=400)
     try:
-        outcomes.record_call(
+        calls.record_call_status(
             leads[0], provider="twilio", call_sid=sid, status=status, duration_seconds=duration,
             answered_by=request.POST.get("AnsweredBy", ""),
         )  # fmt: skip

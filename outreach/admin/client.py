@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from engines.services.geo import country_code
-from engines.services.patterns import WEIGHT_KEYS, weights_errors
+from engines.rules.geography import country_code
+from engines.rules.pattern_checks import WEIGHT_KEYS, weights_errors
 from outreach.models import Client, ConversionPattern, PatternType
 
 from .dashboard import dashboard

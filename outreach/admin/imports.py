@@ -2,7 +2,7 @@
 
 django-import-export supplies the upload, the temporary file between the
 two steps and the preview page; the checks and the writes are
-engines.services.lead_import's, the same as `manage.py import_leads`. Mixed
+engines.services.intake.lead_import's, the same as `manage.py import_leads`. Mixed
 into the Lead admin (`LeadImportMixin`), it adds an "Import" button to the
 lead list.
 """
@@ -24,7 +24,7 @@ from import_export.forms import ConfirmImportForm, ImportForm
 from import_export.results import Error, Result, RowResult
 from tablib import Dataset
 
-from engines.services.lead_import import (
+from engines.services.intake.lead_import import (
     HEADER_ALIASES,
     IMPORTED_FIELDS,
     ImportPreview,

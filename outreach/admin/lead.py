@@ -13,11 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from engines.services.allocator import allocate_leads
+from engines.services.journey.contact import cancel_planned_touches
 from engines.services.patterns import get_active_pattern
-from engines.services.scorer import DEFAULT_WEIGHTS, als_tier, explain_score, score_leads
-from engines.services.sequences import UNSENT_STATUSES, cancel_planned_touches
+from engines.services.planning.allocator import allocate_leads
+from engines.services.scoring.lead_score import DEFAULT_WEIGHTS, als_tier, explain_score, score_leads
 from outreach.models import Activity, Lead, PatternType, ScheduledTouch, Tier, TouchStatus
+from outreach.models.choices import UNSENT_TOUCH_STATUSES
 
 from .charts import Bar, bar_chart
 from .imports import LeadImportMixin
@@ -256,7 +257,7 @@ class LeadAdmin(LeadImportMixin, ClientScopedAdmin):
     def mark_do_not_contact(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
         leads = list(queryset.filter(do_not_contact=False).order_by("pk"))
         unsent = list(
-            ScheduledTouch.objects.filter(lead__in=leads, status__in=UNSENT_STATUSES).values_list("pk", flat=True)
+            ScheduledTouch.objects.filter(lead__in=leads, status__in=UNSENT_TOUCH_STATUSES).values_list("pk", flat=True)
         )
         for lead in leads:
             with transaction.atomic():
@@ -273,7 +274,7 @@ class LeadAdmin(LeadImportMixin, ClientScopedAdmin):
 
     @admin.action(description="Record a meeting booked", permissions=["change"])
     def record_meeting_booked(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
-        from engines.services.outcomes import record_booking
+        from engines.services.outcomes.events import record_booking
 
         booked = 0
         for lead in queryset.exclude(status="converted").order_by("pk"):

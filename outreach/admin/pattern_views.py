@@ -13,7 +13,7 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from engines.services.scorer import DEFAULT_WEIGHTS
+from engines.services.scoring.lead_score import DEFAULT_WEIGHTS
 from outreach.models import ConversionPattern, PatternType
 
 from .charts import Bar, Series, bar_chart, heat_map, line_chart

@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from engines.services.pattern_schemas import SCHEMAS, json_schema, required_keys
-from engines.services.patterns import pattern_errors
+from engines.rules.pattern_checks import pattern_errors
+from engines.rules.pattern_schemas import SCHEMAS, json_schema, required_keys
 from outreach.models import ConversionPattern, PatternType
 
 from .pattern_views import readable, weights_over_time

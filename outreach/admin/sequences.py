@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from engines.services.rendering import PLACEHOLDERS
+from engines.rules.placeholders import PLACEHOLDERS
 from outreach.models import MessageTemplate, ScheduledTouch
 
 from .pagination import CappedCountPaginator

@@ -1,7 +1,7 @@
 """Task queue: the LinkedIn messages to send and calls to make by hand, soonest due first.
 
 A task's page shows what to do (the message to copy, or the call script) and
-closes it through engines.services.manual_tasks: "done" records what was
+closes it through engines.services.sending.manual_tasks: "done" records what was
 actually sent or the call's outcome, "skip" cancels its touch with a reason.
 Tasks are opened by the dispatcher, never added here.
 """
@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from engines.exceptions import EngineError
-from engines.services.manual_tasks import complete_task, instructions, skip_task
-from engines.services.voice import CALL_OUTCOMES
+from engines.services.sending.manual_tasks import complete_task, instructions, skip_task
+from engines.services.sending.voice import CALL_OUTCOMES
 from outreach.models import ManualTask, TaskKind, TaskStatus
 
 from .scoping import ClientScopedAdmin, VisibleClientFilter

@@ -100,10 +100,24 @@ class TouchStatus(models.TextChoices):
     REVIEW = "review", "Needs review"
 
 
+# Touches that have not gone out: still planned, or handed to a person who has not acted yet.
+UNSENT_TOUCH_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING)
+# A sequence is live while one of its touches may still go out or is being settled.
+LIVE_TOUCH_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING, TouchStatus.SENDING, TouchStatus.REVIEW)
+# Leads still in play, and leads whose sequence a reply, a booking or a person has ended.
+OPEN_LEAD_STATUSES = (LeadStatus.NEW, LeadStatus.IN_SEQUENCE)
+STOPPED_LEAD_STATUSES = (LeadStatus.REPLIED, LeadStatus.CONVERTED, LeadStatus.CLOSED)
+
+
 class Tier(models.TextChoices):
     HOT = "hot", "Hot"
     WARM = "warm", "Warm"
     COOL = "cool", "Cool"
+
+
+# The lowest ALS score of each tier above "cool".
+HOT_MIN_SCORE = 80
+WARM_MIN_SCORE = 50
 
 
 def in_choices(field: str, choices: type[models.TextChoices]) -> models.Q:

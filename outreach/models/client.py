@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from engines.services.normalize import is_timezone, normalize_client
+from engines.rules.normalization import is_timezone, normalize_client
 
 
 def validate_timezone(value: str) -> None:

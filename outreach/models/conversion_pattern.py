@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from engines.rules.pattern_checks import pattern_errors
+
 from .choices import PatternType, in_choices
 
 
@@ -41,8 +43,6 @@ class ConversionPattern(models.Model):
         return f"{self.client} · {self.pattern_type} · {self.computed_at:%Y-%m-%d %H:%M}"
 
     def clean(self) -> None:
-        from engines.services.patterns import pattern_errors
-
         errors = pattern_errors(self.pattern_type, self.patterns)
         if errors:
             raise ValidationError({"patterns": errors})

@@ -9,7 +9,7 @@ class EarlyStatus(models.Model):
     return, so Twilio can report "sent" or "delivered" for a message SID we
     do not know yet, and Twilio does not retry a status callback. The status
     waits here and is applied when the send is recorded
-    (engines.services.early_statuses).
+    (engines.services.outcomes.early_statuses).
     """
 
     provider = models.CharField(max_length=20)

@@ -3,7 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from engines.services.normalize import normalize_lead
+from engines.rules.normalization import normalize_lead
 
 from .choices import LeadStatus, in_choices
 from .client import validate_timezone

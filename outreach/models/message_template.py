@@ -2,6 +2,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from engines.rules.placeholders import text_errors
+
 from .choices import Channel, in_choices
 
 
@@ -33,11 +35,8 @@ class MessageTemplate(models.Model):
         return self.name or f"{self.client} · {self.channel} touch {self.touch_number}"
 
     def clean(self) -> None:
-        """Refuse an unknown or malformed placeholder on save, naming it (see engines.services.rendering),
+        """Refuse an unknown or malformed placeholder on save, naming it (see engines.rules.placeholders),
         and an email template without a subject."""
-        # Imported here: the engines import the models.
-        from engines.services.rendering import text_errors
-
         errors = {name: text_errors(getattr(self, name)) for name in ("subject", "body")}
         if self.channel == Channel.EMAIL and not (self.subject or "").strip():
             errors["subject"].append("an email template needs a subject")

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from engines.services.content import build_content_snapshot
-from engines.services.scorer import score_lead
+from engines.rules.content import build_content_snapshot
+from engines.services.scoring.lead_score import score_lead
 from outreach.models import Lead
 from tests.browser.conftest import screenshot
 from tests.factories import ActivityFactory, ClientFactory, ConversionPatternFactory, LeadFactory, when_patterns

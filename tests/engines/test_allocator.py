@@ -9,7 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engines.exceptions import NotPlannable
-from engines.services.allocator import (
+from engines.rules.compliance import TIMED_CHANNELS, is_public_holiday, lead_country, within_contact_hours
+from engines.rules.geography import lead_timezone
+from engines.services.planning.allocator import (
     DEFAULT_BEST_DAYS,
     DEFAULT_BEST_HOURS,
     DEFAULT_GAPS,
@@ -19,8 +21,6 @@ from engines.services.allocator import (
     build_sequence,
     leads_to_allocate,
 )
-from engines.services.compliance import TIMED_CHANNELS, is_public_holiday, lead_country, within_contact_hours
-from engines.services.geo import lead_timezone
 from outreach.models import LeadStatus, ScheduledTouch
 from tests.factories import (
     ActivityFactory,

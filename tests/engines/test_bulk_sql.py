@@ -1,7 +1,7 @@
 import pytest
 
-from engines.services import bulk_sql
-from engines.services.bulk_sql import update_from_values
+from engines.db import bulk
+from engines.db.bulk import update_from_values
 from outreach.models import Lead
 from tests.factories import ClientFactory
 
@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_each_row_gets_its_own_values_across_statements(monkeypatch):
-    monkeypatch.setattr(bulk_sql, "ROWS_PER_STATEMENT", 7)
+    monkeypatch.setattr(bulk, "ROWS_PER_STATEMENT", 7)
     client = ClientFactory()
     leads = Lead.objects.bulk_create(Lead(client=client, email=f"l{i}@example.com") for i in range(20))
     others = Lead.objects.bulk_create([Lead(client=client, email="untouched@example.com", touch_count=3)])

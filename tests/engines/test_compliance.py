@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engines.exceptions import SendBlocked
-from engines.services.compliance import (
+from engines.rules.compliance import (
     DEFAULT_CONTACT_HOURS,
     ContactHours,
     channel_block_reason,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engines.services import content
-from engines.services.content import (
+from engines.rules import content
+from engines.rules.content import (
     CTA_PATTERNS,
     PAIN_POINT_KEYWORDS,
     PERSONALIZATION_FLAGS,

@@ -9,8 +9,8 @@ from django.db import DatabaseError, connection
 
 from engines import tasks
 from engines.providers.sms import RecordingSmsProvider, SmsOptedOut
-from engines.services import dispatch, touches
-from engines.services.dispatch import (
+from engines.services.sending import dispatcher, recording
+from engines.services.sending.dispatcher import (
     CLAIM_TIMEOUT,
     MAX_ATTEMPTS,
     dispatch_due_touches,
@@ -248,14 +248,14 @@ def test_a_lead_who_opted_out_since_planning_is_blocked_without_a_send():
 
 def test_a_lead_who_replied_is_blocked_even_when_the_change_lands_after_the_claim(monkeypatch):
     touch = due_touch()
-    claim = dispatch._claim_batch
+    claim = dispatcher._claim_batch
 
     def claim_then_reply(*args, **kwargs):
         claimed = claim(*args, **kwargs)
         Lead.objects.filter(pk=touch.lead_id).update(status="replied")
         return claimed
 
-    monkeypatch.setattr(dispatch, "_claim_batch", claim_then_reply)
+    monkeypatch.setattr(dispatcher, "_claim_batch", claim_then_reply)
 
     counts = dispatch_due_touches(now=NOW)
 
@@ -320,13 +320,13 @@ def test_when_a_batch_cannot_be_recorded_together_each_send_is_recorded_alone(mo
     still recorded, and the one the database refused is logged with its message id, never sent again."""
     client = ClientFactory()
     kept, cancelled = due_touch(client=client), due_touch(client=client)
-    record = dispatch.Recorder.record
+    record = dispatcher.Recorder.record
 
     def cancel_then_record(self, accepted):
         ScheduledTouch.objects.filter(pk=cancelled.pk).update(status="cancelled")
         return record(self, accepted)
 
-    monkeypatch.setattr(dispatch.Recorder, "record", cancel_then_record)
+    monkeypatch.setattr(dispatcher.Recorder, "record", cancel_then_record)
 
     with caplog.at_level(logging.ERROR):
         counts = dispatch_due_touches(now=NOW)
@@ -350,14 +350,14 @@ def test_sends_that_cannot_be_recorded_at_all_stay_claimed_for_the_reconciler(mo
     def database_gone(accepted):
         raise DatabaseError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(dispatch, "record_accepted", database_gone)
+    monkeypatch.setattr(dispatcher, "record_accepted", database_gone)
 
     counts = dispatch_due_touches(now=NOW)
 
     assert (counts["unsettled"], counts["sent"]) == (3, 0)
     assert {reloaded(t).status for t in touches} == {"sending"}
     monkeypatch.undo()
-    later = dispatch_due_touches(now=NOW + dispatch.CLAIM_TIMEOUT + timedelta(minutes=1))
+    later = dispatch_due_touches(now=NOW + dispatcher.CLAIM_TIMEOUT + timedelta(minutes=1))
     assert (later["reconciled_review"], later["sent"]) == (3, 0)
     assert len(mail.outbox) == 3
 
@@ -369,7 +369,7 @@ def test_a_send_the_provider_accepted_but_the_database_did_not_record_goes_to_re
     def lost_connection(rows, *args, **kwargs):
         raise DatabaseError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(touches, "insert_activities", lost_connection)
+    monkeypatch.setattr(recording, "insert_activities", lost_connection)
 
     with caplog.at_level(logging.ERROR):
         counts = dispatch_due_touches(now=NOW)
@@ -392,9 +392,9 @@ def test_an_unexpected_error_goes_to_review_not_to_a_retry(monkeypatch, where):
         raise RuntimeError("bug")
 
     if where == "preparing":
-        monkeypatch.setattr(dispatch.outbox, "prepare_touch", broken)
+        monkeypatch.setattr(dispatcher.outbox, "prepare_touch", broken)
     else:
-        monkeypatch.setattr(dispatch.SendPool, "senders", broken)
+        monkeypatch.setattr(dispatcher.SendPool, "senders", broken)
 
     assert dispatch_due_touches(now=NOW)["review"] == 1
     assert (reloaded(touch).status, reloaded(touch).reason) == ("review", "unexpected_error")
@@ -462,13 +462,13 @@ def test_a_duplicated_dispatch_task_sends_each_touch_once():
 
 def test_a_touch_claimed_elsewhere_is_not_delivered_again(monkeypatch):
     touch = due_touch()
-    real = dispatch._apply
+    real = dispatcher._apply
 
     def another_dispatcher_claims_first(decisions, now, counts, *, conditional):
         ScheduledTouch.objects.filter(pk=touch.pk).update(status="sending", claimed_at=now)
         return real(decisions, now, counts, conditional=True)
 
-    monkeypatch.setattr(dispatch, "_apply", another_dispatcher_claims_first)
+    monkeypatch.setattr(dispatcher, "_apply", another_dispatcher_claims_first)
 
     assert dispatch_due_touches(now=NOW)["sent"] == 0
     assert not mail.outbox
@@ -499,14 +499,14 @@ def test_the_preview_says_what_would_go_and_why_others_wait():
 def test_one_due_touch_dispatched_by_two_threads_at_once_is_sent_once(monkeypatch):
     touch = due_touch()
     start = threading.Barrier(2)
-    prepare = dispatch.outbox.prepare_touch
+    prepare = dispatcher.outbox.prepare_touch
     calls = []
 
     def counted_prepare(claimed, **kwargs):
         calls.append(claimed.pk)
         return prepare(claimed, **kwargs)
 
-    monkeypatch.setattr(dispatch.outbox, "prepare_touch", counted_prepare)
+    monkeypatch.setattr(dispatcher.outbox, "prepare_touch", counted_prepare)
     results = []
 
     def run():

@@ -10,8 +10,8 @@ from django.db import DatabaseError
 from django.test import Client as HttpClient
 
 from engines.providers.sms import RecordingSmsProvider, SentSms
-from engines.services import early_statuses, outcomes
-from engines.services.dispatch import dispatch_due_touches
+from engines.services.outcomes import early_statuses, events
+from engines.services.sending.dispatcher import dispatch_due_touches
 from outreach.models import Activity, EarlyStatus, ScheduledTouch
 from tests.engines.webhook_support import TWILIO_TOKEN, outcome_rows, sequence, twilio_post
 from tests.factories import (
@@ -97,7 +97,7 @@ def test_a_status_parked_just_before_its_send_was_recorded_is_applied_by_the_cal
 
 def test_applying_a_parked_status_twice_stores_it_once():
     seq = sequence(channel="sms", message_id="SMtwice")
-    outcomes.record_sms_status(
+    events.record_sms_status(
         seq.sent, status="delivered", error_code="", provider="twilio", at=NOW, metadata={}
     )  # fmt: skip
     EarlyStatusFactory(message_id="SMtwice", status="delivered")
@@ -135,7 +135,7 @@ def test_a_send_is_recorded_even_when_its_parked_statuses_cannot_be_applied(monk
     def broken(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(outcomes, "record_sms_status", broken)
+    monkeypatch.setattr(events, "record_sms_status", broken)
     client = ClientFactory()
     MessageTemplateFactory(client=client, channel="sms", touch_number=1, subject="", body="Hi {first_name}")
     ScheduledTouchFactory(lead=LeadFactory(client=client), client=client, channel="sms", scheduled_at=NOW)
@@ -173,7 +173,7 @@ def test_a_status_that_cannot_be_applied_neither_stops_the_dispatcher_nor_outliv
     def refused(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(outcomes, "record_sms_status", refused)
+    monkeypatch.setattr(events, "record_sms_status", refused)
     due = ScheduledTouchFactory(lead=LeadFactory(client=seq.lead.client), channel="email", scheduled_at=NOW)
     MessageTemplateFactory(client=seq.lead.client, channel="email", touch_number=1, subject="Hi {first_name}")
 

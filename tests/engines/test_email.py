@@ -10,9 +10,9 @@ from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import DatabaseError
 
 from engines.exceptions import InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
-from engines.services import touches
-from engines.services.email import send_email
-from engines.services.unsubscribe import lead_id_from_token
+from engines.services.sending import recording
+from engines.services.sending.email import send_email
+from engines.services.sending.unsubscribe import lead_id_from_token
 from outreach.models import Activity, Lead
 from tests.engines.providers.fakes import http_response
 from tests.factories import ClientFactory, LeadFactory
@@ -260,7 +260,7 @@ def test_the_activity_is_not_kept_when_the_lead_update_fails(anymail_test_backen
     def lost_connection(*args, **kwargs):
         raise DatabaseError("lost the connection")
 
-    monkeypatch.setattr(touches, "update_from_values", lost_connection)  # the leads' update, after the insert
+    monkeypatch.setattr(recording, "update_from_values", lost_connection)  # the leads' update, after the insert
 
     # The ESP accepted: the failure to record is "sent, not recorded", with the ESP's message id.
     with pytest.raises(SentNotRecorded) as raised:

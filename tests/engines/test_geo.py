@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from engines.services.geo import (
+from engines.rules.geography import (
     country_code,
     e164,
     lead_local_time,

@@ -1,6 +1,6 @@
 import pytest
 
-from engines.services.inbound import (
+from engines.services.outcomes.replies import (
     OPT_OUT_WORDS,
     EmailIntent,
     SmsIntent,

@@ -9,8 +9,8 @@ from django_q.conf import Conf
 from django_q.models import Task
 
 from engines import tasks
-from engines.services import lead_import
-from engines.services.lead_import import (
+from engines.services.intake import lead_import
+from engines.services.intake.lead_import import (
     InvalidImport,
     LeadImportError,
     OnDuplicate,
@@ -19,8 +19,8 @@ from engines.services.lead_import import (
     load_table,
     map_columns,
     preview_import,
-    score_and_plan_leads,
 )
+from engines.services.journey.triggers import score_and_plan_leads
 from outreach.models import Lead, ScheduledTouch
 from tests.factories import ClientFactory, LeadFactory
 

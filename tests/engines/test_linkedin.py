@@ -5,7 +5,8 @@ import pytest
 
 from engines.exceptions import InvalidTouch, ProviderError, SendBlocked
 from engines.providers.linkedin import RecordingLinkedInBackend
-from engines.services.linkedin import CONNECTION_NOTE_LIMIT, send_linkedin
+from engines.services.sending.linkedin import send_linkedin
+from engines.services.sending.linkedin_messages import CONNECTION_NOTE_LIMIT
 from outreach.models import Activity, Lead, ManualTask
 from tests.factories import LeadFactory, ScheduledTouchFactory
 
@@ -37,7 +38,7 @@ def test_by_default_a_touch_becomes_an_open_task_and_nothing_is_recorded_as_sent
     task.refresh_from_db()
     assert (task.kind, task.status, task.message, task.subject, task.due_at) == ("linkedin", "open", message, "", NOW)
     assert (task.lead, task.client) == (lead, lead.client)
-    # The history claims nothing until a person sends it (engines.services.manual_tasks.complete_task).
+    # The history claims nothing until a person sends it (engines.services.sending.manual_tasks.complete_task).
     assert not Activity.objects.exists()
     assert_untouched(lead)
 

@@ -9,9 +9,9 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError, OperationalError, connection
 
 from engines.exceptions import InvalidTouch
-from engines.services import touches
-from engines.services.manual_tasks import complete_task, instructions, open_tasks, skip_task
-from engines.services.outbox import deliver_touch
+from engines.services.sending import recording
+from engines.services.sending.manual_tasks import complete_task, instructions, open_tasks, skip_task
+from engines.services.sending.outbox import deliver_touch
 from outreach.models import Activity, Lead, ManualTask, ScheduledTouch
 from tests.factories import LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 
@@ -170,7 +170,7 @@ def test_when_the_record_fails_the_task_and_touch_stay_as_they_were(monkeypatch)
     def create(rows, *args, **kwargs):
         raise DatabaseError("connection lost")
 
-    monkeypatch.setattr(touches, "insert_activities", create)
+    monkeypatch.setattr(recording, "insert_activities", create)
 
     with pytest.raises(DatabaseError):
         complete_task(task, now=LATER)

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from engines.services.normalize import (
+from engines.rules.normalization import (
     is_timezone,
     normalize_country,
     normalize_email,

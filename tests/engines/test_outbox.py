@@ -12,8 +12,8 @@ from django.db import DatabaseError
 from engines.exceptions import InvalidTouch, MissingField, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers.linkedin import RecordingLinkedInBackend
 from engines.providers.sms import TwilioSmsProvider
-from engines.services import touches
-from engines.services.outbox import deliver_touch
+from engines.services.sending import recording
+from engines.services.sending.outbox import deliver_touch
 from outreach.models import Activity, Lead, ManualTask
 from tests.engines.providers.fakes import (
     ACCOUNT_SID,
@@ -185,7 +185,7 @@ def test_accepted_then_not_recorded_keeps_the_touch_findable_for_a_person(monkey
     def create(rows, *args, **kwargs):
         raise DatabaseError("connection lost")
 
-    monkeypatch.setattr(touches, "insert_activities", create)
+    monkeypatch.setattr(recording, "insert_activities", create)
 
     with caplog.at_level(logging.ERROR):
         with pytest.raises(SentNotRecorded) as raised:

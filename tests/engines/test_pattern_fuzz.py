@@ -16,13 +16,14 @@ from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engines.services.allocator import allocate_lead, allocate_leads
-from engines.services.pattern_schemas import WEIGHT_KEYS
-from engines.services.patterns import load_active_patterns, pattern_errors
+from engines.rules.pattern_checks import pattern_errors
+from engines.rules.pattern_schemas import WEIGHT_KEYS
+from engines.services.patterns import load_active_patterns
+from engines.services.planning.allocator import allocate_lead, allocate_leads
 from engines.services.planning.calendar import timing_from
 from engines.services.planning.exploration import day_arms, hour_arms, sequence_arms
 from engines.services.planning.sequence_rules import build_sequence
-from engines.services.scorer import score_lead, score_leads, validate_weights
+from engines.services.scoring.lead_score import score_lead, score_leads, validate_weights
 from outreach.models import Client, ConversionPattern, Lead
 
 PER_TYPE = 5_000

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from engines.services import pattern_schemas
-from engines.services.pattern_schemas import SCHEMA_FILE, SCHEMAS, json_schema, render_json_schema, required_keys
+from engines.rules import pattern_schemas
+from engines.rules.pattern_schemas import SCHEMA_FILE, SCHEMAS, json_schema, render_json_schema, required_keys
 from outreach.models import Channel, PatternType, Tier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_published_json_schema_is_up_to_date():
     published = (ROOT / SCHEMA_FILE).read_text(encoding="utf-8")
     assert published == render_json_schema(), (
-        f"{SCHEMA_FILE} is out of date: regenerate it with `python -m engines.services.pattern_schemas`"
+        f"{SCHEMA_FILE} is out of date: regenerate it with `python -m engines.rules.pattern_schemas`"
     )
 
 

@@ -5,16 +5,10 @@ import pytest
 from django.utils import timezone
 
 from engines.exceptions import InvalidPattern
-from engines.services.allocator import DEFAULT_SEQUENCE, allocate_lead
-from engines.services.patterns import (
-    CANDIDATE_CHUNK,
-    get_active_pattern,
-    load_active_patterns,
-    pattern_errors,
-    validate_pattern,
-    weights_errors,
-)
-from engines.services.scorer import score_lead
+from engines.rules.pattern_checks import pattern_errors, validate_pattern, weights_errors
+from engines.services.patterns import CANDIDATE_CHUNK, get_active_pattern, load_active_patterns
+from engines.services.planning.allocator import DEFAULT_SEQUENCE, allocate_lead
+from engines.services.scoring.lead_score import score_lead
 from tests.factories import (
     VALID_PATTERNS,
     ClientFactory,

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engines.exceptions import MissingField, SendBlocked
-from engines.services.rendering import PLACEHOLDERS, render_text, render_touch, template_errors, text_errors
+from engines.rules.placeholders import PLACEHOLDERS, template_errors, text_errors
+from engines.services.sending.rendering import render_text, render_touch
 from outreach.models import Client, Lead
 from tests.factories import ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 from django_q.models import Schedule
 
-from engines.services.schedules import (
+from engines.schedules import (
     DETECTION_FUNC,
     DETECTION_SCHEDULE_NAME,
     DISPATCH_FUNC,

@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from engines.services import scorer
-from engines.services.scorer import (
+from engines.services.scoring import lead_score
+from engines.services.scoring.lead_score import (
     COMPONENT_MAX,
     DEFAULT_WEIGHTS,
     als_tier,
@@ -366,7 +366,7 @@ class TestWeightSources:
     def test_invalid_client_weights_fall_through_to_the_defaults(self, weights, caplog):
         client = ClientFactory(als_learned_weights=weights)
         lead = LeadFactory(client=client)
-        with caplog.at_level(logging.WARNING, logger="engines.services.scorer"):
+        with caplog.at_level(logging.WARNING, logger="engines.services.scoring.lead_score"):
             score_lead(lead, client)
         assert (lead.als_weights_used, lead.als_weights_source) == (DEFAULT_WEIGHTS, "default")
         assert f"ignoring invalid learned weights of client {client.pk}" in caplog.text
@@ -381,7 +381,7 @@ class TestWeightSources:
             "timing": 0.15,
         }
         lead = LeadFactory(client=client)
-        with caplog.at_level(logging.WARNING, logger="engines.services.scorer"):
+        with caplog.at_level(logging.WARNING, logger="engines.services.scoring.lead_score"):
             score_lead(lead, client)
         assert lead.als_weights_source == "default"
         assert "must be a number, got nan" in caplog.text
@@ -543,7 +543,7 @@ class TestScoreLeads:
     def test_weights_are_resolved_once_per_client(self):
         clients = three_clients()
         varied_leads(clients, 60)
-        with mock.patch.object(scorer, "load_active_patterns", wraps=scorer.load_active_patterns) as load:
+        with mock.patch.object(lead_score, "load_active_patterns", wraps=lead_score.load_active_patterns) as load:
             assert score_leads(Lead.objects.all(), batch_size=7) == 60
         assert sorted(call.args[0].pk for call in load.call_args_list) == sorted(c.pk for c in clients)
 

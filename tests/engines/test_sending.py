@@ -12,12 +12,13 @@ from django.db import DatabaseError
 from engines.exceptions import InvalidTouch, SendBlocked, SentNotRecorded
 from engines.providers.linkedin import RecordingLinkedInBackend
 from engines.providers.sms import TwilioSmsProvider
-from engines.services import touches
-from engines.services.email import send_email
-from engines.services.linkedin import CONNECTION_NOTE_LIMIT, INMAIL_LIMIT, MESSAGE_LIMIT, send_linkedin
-from engines.services.sending import EMAIL_LINE_LIMIT, EMAIL_SUBJECT_LIMIT
-from engines.services.sms import send_sms
-from engines.services.voice import complete_call
+from engines.services.sending import recording
+from engines.services.sending.email import send_email
+from engines.services.sending.linkedin import send_linkedin
+from engines.services.sending.linkedin_messages import CONNECTION_NOTE_LIMIT, INMAIL_LIMIT, MESSAGE_LIMIT
+from engines.services.sending.send_path import EMAIL_LINE_LIMIT, EMAIL_SUBJECT_LIMIT
+from engines.services.sending.sms import send_sms
+from engines.services.sending.voice import complete_call
 from outreach.models import Activity, Lead
 from tests.engines.providers.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp, twilio_message
 from tests.factories import ClientFactory, LeadFactory, ScheduledTouchFactory
@@ -216,7 +217,7 @@ def refuse_to_record(monkeypatch):
     def create(rows, *args, **kwargs):
         raise DatabaseError('invalid byte sequence for encoding "UTF8"')
 
-    monkeypatch.setattr(touches, "insert_activities", create)
+    monkeypatch.setattr(recording, "insert_activities", create)
 
 
 @pytest.mark.parametrize("channel", ["email", "sms", "linkedin"])
@@ -227,7 +228,7 @@ def test_a_send_the_provider_accepted_but_the_database_did_not_is_sent_not_recor
     lead = LeadFactory()
     refuse_to_record(monkeypatch)
 
-    with caplog.at_level(logging.ERROR, logger="engines.services.sending"):
+    with caplog.at_level(logging.ERROR, logger="engines.services.sending.send_path"):
         with pytest.raises(SentNotRecorded, match="sent, not recorded") as raised:
             send(channel, lead, lead.client, outboxes)
 
@@ -260,13 +261,13 @@ def test_with_a_touch_the_activity_and_the_sent_touch_commit_together(outboxes):
 
 def test_when_the_touch_cannot_be_marked_sent_the_activity_is_rolled_back_too(outboxes, monkeypatch):
     touch = ScheduledTouchFactory(channel="email", status="sending")
-    insert = touches.insert_activities
+    insert = recording.insert_activities
 
     def create_then_lose_the_touch(rows):
         insert(rows)
         type(touch).objects.filter(pk=touch.pk).update(status="failed")  # e.g. a reconciler, meanwhile
 
-    monkeypatch.setattr(touches, "insert_activities", create_then_lose_the_touch)
+    monkeypatch.setattr(recording, "insert_activities", create_then_lose_the_touch)
 
     with pytest.raises(SentNotRecorded):
         send_email(touch.lead, touch.client, "Hello", "Hi there", now=NOW, touch=touch)

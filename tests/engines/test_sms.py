@@ -6,7 +6,7 @@ import requests
 
 from engines.exceptions import InvalidTouch, ProviderError, SendBlocked
 from engines.providers.sms import RecordingSmsProvider, TwilioSmsProvider
-from engines.services.sms import GSM7_EXTENSION, send_sms, sms_encoding, sms_segment_count
+from engines.services.sending.sms import GSM7_EXTENSION, send_sms, sms_encoding, sms_segment_count
 from outreach.models import Activity, Lead
 from tests.engines.providers.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp, twilio_error, twilio_message
 from tests.factories import ClientFactory, LeadFactory, ScheduledTouchFactory

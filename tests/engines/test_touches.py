@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from engines.exceptions import InvalidTouch, SendBlocked
-from engines.services.touches import check_reachable, record_touch, touch_context
+from engines.services.sending.recording import check_reachable, record_touch, touch_context
 from outreach.models import Activity, Lead
 from tests.factories import ClientFactory, LeadFactory, ScheduledTouchFactory
 

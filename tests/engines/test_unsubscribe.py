@@ -5,7 +5,7 @@ from django.core import signing
 from django.test import Client
 from django.urls import reverse
 
-from engines.services.unsubscribe import (
+from engines.services.sending.unsubscribe import (
     SALT,
     lead_id_from_token,
     list_unsubscribe_headers,

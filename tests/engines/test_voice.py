@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engines.exceptions import InvalidTouch, SendBlocked
-from engines.services.compliance import channel_block_reason
-from engines.services.voice import CALL_OUTCOMES, complete_call
+from engines.rules.compliance import channel_block_reason
+from engines.services.sending.voice import CALL_OUTCOMES, complete_call
 from outreach.models import Activity, Lead, ScheduledTouch
 from tests.factories import ClientFactory, LeadFactory, ScheduledTouchFactory
 

@@ -4,7 +4,7 @@ import pytest
 from django.http import HttpResponse
 from django.urls import get_resolver, path, reverse
 
-from engines.services.unsubscribe import unsubscribe_token
+from engines.services.sending.unsubscribe import unsubscribe_token
 from engines.webhooks import middleware
 from tests.engines.test_webhooks_email import delivery
 from tests.engines.webhook_support import WEBHOOK_SECRET, basic_auth, post_json, postmark_tracking, sequence

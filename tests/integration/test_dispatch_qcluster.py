@@ -22,8 +22,8 @@ from django.utils import timezone
 from django_q.models import Schedule, Task
 from django_q.tasks import async_task
 
-from engines.services.dispatch import CLAIM_TIMEOUT, dispatch_due_touches
-from engines.services.schedules import DISPATCH_SCHEDULE_NAME
+from engines.schedules import DISPATCH_SCHEDULE_NAME
+from engines.services.sending.dispatcher import CLAIM_TIMEOUT, dispatch_due_touches
 from outreach.models import Activity, Lead, ScheduledTouch
 from tests.factories import ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 from tests.integration.recording_email import recorded

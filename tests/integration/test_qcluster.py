@@ -25,8 +25,7 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 from django_q.tasks import async_task, fetch
 
-from engines.services.patterns import get_active_pattern
-from engines.services.schedules import (
+from engines.schedules import (
     DETECTION_FUNC,
     DETECTION_SCHEDULE_NAME,
     DETECTION_TIME_UTC,
@@ -34,6 +33,7 @@ from engines.services.schedules import (
     ensure_detection_schedule,
     next_daily_run,
 )
+from engines.services.patterns import get_active_pattern
 from engines.simulation.synthetic import generate_client
 from outreach.models import Client, ConversionPattern
 from tests.factories import ClientFactory

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from engines.services.content import build_content_snapshot
+from engines.rules.content import build_content_snapshot
 from outreach.models import Activity
 from tests.factories import (
     ActivityFactory,

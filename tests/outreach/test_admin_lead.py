@@ -9,7 +9,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from engines.services.scorer import score_lead
+from engines.services.scoring.lead_score import score_lead
 from outreach.models import Activity, Lead, ScheduledTouch
 from tests.factories import ClientFactory, ConversionPatternFactory, LeadFactory, ScheduledTouchFactory
 

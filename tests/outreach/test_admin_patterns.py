@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from engines.services.patterns import pattern_errors
+from engines.rules.pattern_checks import pattern_errors
 from outreach.admin.pattern_views import wilson_interval
 from outreach.admin.patterns import pattern_states
 from outreach.models import ConversionPattern

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from engines.services.content import build_content_snapshot
-from engines.services.scorer import score_lead
+from engines.rules.content import build_content_snapshot
+from engines.services.scoring.lead_score import score_lead
 from tests.factories import (
     ActivityFactory,
     ClientFactory,

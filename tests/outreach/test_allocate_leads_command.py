@@ -3,7 +3,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from engines.services import allocator
+from engines.services.planning import allocator
 from outreach.models import LeadStatus, ScheduledTouch
 from tests.factories import ClientFactory, LeadFactory
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from engines.services.outbox import deliver_touch
+from engines.services.sending.outbox import deliver_touch
 from outreach.models import Activity, ManualTask, ScheduledTouch
 from tests.factories import LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 

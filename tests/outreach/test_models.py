@@ -203,8 +203,8 @@ def test_a_lead_time_zone_outside_iana_is_refused_by_clean():
 
 
 def test_a_lead_time_zone_outside_iana_saved_anyway_is_not_used_for_planning():
-    from engines.services.allocator import allocate_lead
-    from engines.services.geo import lead_timezone_name
+    from engines.rules.geography import lead_timezone_name
+    from engines.services.planning.allocator import allocate_lead
 
     lead = LeadFactory(timezone="Mars/Base", country="", phone="")
     assert lead_timezone_name(lead) == lead.client.timezone

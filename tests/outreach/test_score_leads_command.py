@@ -4,7 +4,7 @@ from unittest import mock
 import pytest
 from django.core.management import CommandError, call_command
 
-from engines.services import scorer
+from engines.services.scoring import lead_score
 from outreach.models import Lead
 from tests.factories import ClientFactory, LeadFactory
 
@@ -60,7 +60,7 @@ def failing_for(bad_client):
     def score(leads, **kwargs):
         if leads.filter(client=bad_client).exists():
             raise OverflowError("int too large to convert to float")
-        return scorer.score_leads(leads, **kwargs)
+        return lead_score.score_leads(leads, **kwargs)
 
     return mock.patch("outreach.management.commands.score_leads.score_leads", side_effect=score)
 

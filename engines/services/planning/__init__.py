@@ -6,6 +6,6 @@
 - `plan`: the plan of one lead, as the allocator returns and saves it.
 - `touch_writer`: saving plans (COPY on PostgreSQL), live-plan checks and re-plan cancellation.
 
-`engines.services.allocator` composes them and keeps the public names (allocate_lead, allocate_leads,
+`engines.services.planning.allocator` composes them and keeps the public names (allocate_lead, allocate_leads,
 DEFAULT_SEQUENCE, DEFAULT_GAPS, DEFAULT_BEST_DAYS, DEFAULT_BEST_HOURS).
 """

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from engines.exceptions import NoContactWindow
-from engines.services.compliance import TIMED_CHANNELS, is_public_holiday, within_contact_hours
+from engines.rules.compliance import TIMED_CHANNELS, is_public_holiday, within_contact_hours
 from engines.services.planning.preferences import no_preference
 
 DEFAULT_GAPS = {

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from engines.exceptions import InvalidOverride, NotPlannable
-from engines.services.compliance import channel_block_reason, reachable_channels
-from engines.services.patterns import CHANNELS
+from engines.rules.compliance import channel_block_reason, reachable_channels
+from engines.rules.pattern_checks import CHANNELS
 from engines.services.planning.preferences import no_preference
-from engines.services.scorer import als_tier
+from engines.services.scoring.lead_score import als_tier
 from outreach.models import Channel, Lead, LeadStatus, Tier
 
 DEFAULT_SEQUENCE = ["email", "linkedin", "email", "sms", "voice", "email"]

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import F, Max
+from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
 from engines.services.planning.plan import Plan
-from engines.services.sequences import UNSENT_STATUSES, cancel_touches
-from outreach.models import Lead, ScheduledTouch, TouchStatus
+from outreach.models import Lead, ManualTask, ScheduledTouch, TaskStatus, TouchStatus
+from outreach.models.choices import LIVE_TOUCH_STATUSES, UNSENT_TOUCH_STATUSES
 
-LIVE_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING, TouchStatus.SENDING, TouchStatus.REVIEW)
 REPLAN_REASON = "replanned"
 INSERT_BATCH_SIZE = 5000
 
@@ -43,7 +42,7 @@ def lock_leads(lead_ids: Sequence[int], *, skip_locked: bool = False) -> list[Le
 
 def leads_with_live_plan(lead_ids: Sequence[int], *, created_since: datetime | None = None) -> set[int]:
     """The leads among `lead_ids` with a live touch (created at or after `created_since`, when given)."""
-    touches = ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), status__in=LIVE_STATUSES)
+    touches = ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), status__in=LIVE_TOUCH_STATUSES)
     if created_since is not None:
         touches = touches.filter(created_at__gte=created_since)
     return set(touches.values_list("lead_id", flat=True).distinct())
@@ -63,10 +62,10 @@ def progress_of(lead_ids: Sequence[int]) -> dict[int, Progress]:
     A re-plan replaces only what has not gone out: the new plan continues
     after these touches instead of starting the lead's sequence again.
     """
-    running = ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), status__in=UNSENT_STATUSES)
+    running = ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), status__in=UNSENT_TOUCH_STATUSES)
     used = (
         ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), sequence_id__in=running.values("sequence_id"))
-        .exclude(status__in=(*UNSENT_STATUSES, TouchStatus.CANCELLED))
+        .exclude(status__in=(*UNSENT_TOUCH_STATUSES, TouchStatus.CANCELLED))
         .order_by()
         .values("lead_id")
         .annotate(done=Max("touch_number"), last_at=Max("scheduled_at"))
@@ -137,3 +136,16 @@ def _copy_touches(plans: Sequence[Plan]) -> int:
         with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
             copy.write("".join(lines))
     return len(lines)
+
+
+def cancel_touches(touches: QuerySet[ScheduledTouch], *, reason: str) -> int:
+    """Cancel those of `touches` not yet sent, and skip their open manual tasks, with `reason`; how many.
+
+    The one cancelling write, shared by stopping contact and by re-planning.
+    """
+    unsent = touches.filter(status__in=UNSENT_TOUCH_STATUSES)
+    stamp = timezone.now()
+    ManualTask.objects.filter(scheduled_touch__in=unsent, status=TaskStatus.OPEN).update(
+        status=TaskStatus.SKIPPED, closed_at=stamp, outcome=reason[:30]
+    )
+    return unsent.update(status=TouchStatus.CANCELLED, reason=reason[:120], updated_at=stamp)

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from engines.services.allocator import allocate_clients, leads_to_allocate
+from engines.services.planning.allocator import allocate_clients, leads_to_allocate
 from outreach.management.progress import progress_bar
 from outreach.models import Client
 

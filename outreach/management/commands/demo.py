@@ -69,7 +69,7 @@ class Command(BaseCommand):
         hours = (config.weeks_before + config.weeks_after) * 7 * 24
         # django-q2 logs every in-process task at INFO, the detectors every nightly pattern: thousands of lines
         # that would bury the progress bar (the report sums them up).
-        for name in ("django-q", "engines.services.detectors"):
+        for name in ("django-q", "engines.services.learning"):
             logging.getLogger(name).setLevel(logging.WARNING)
         # The demo's own database is brought up to date first, as `make demo` does.
         call_command("migrate", verbosity=0)

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from engines.services.detectors import DetectionResult, run_detectors
+from engines.services.learning import DetectionResult, run_detectors
 from outreach.models import Client
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from engines.services.dispatch import OUTCOMES, dispatch_due_touches, preview_due_touches
+from engines.services.sending.dispatcher import OUTCOMES, dispatch_due_touches, preview_due_touches
 
 
 class Command(BaseCommand):

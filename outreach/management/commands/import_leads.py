@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from engines.services.lead_import import (
+from engines.services.intake.lead_import import (
     ImportPreview,
     LeadImportError,
     OnDuplicate,

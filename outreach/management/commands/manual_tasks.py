@@ -4,8 +4,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from engines.exceptions import EngineError
-from engines.services.manual_tasks import complete_task, instructions, open_tasks, skip_task
-from engines.services.voice import CALL_OUTCOMES
+from engines.services.sending.manual_tasks import complete_task, instructions, open_tasks, skip_task
+from engines.services.sending.voice import CALL_OUTCOMES
 from outreach.models import Client, ManualTask, TaskKind
 
 

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from engines.services.outcomes import record_booking
+from engines.services.outcomes.events import record_booking
 from outreach.models import Lead
 
 

@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import QuerySet
 
-from engines.services.scorer import score_leads
+from engines.services.scoring.lead_score import score_leads
 from outreach.management.progress import progress_bar
 from outreach.models import Client, Lead
 

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from engines.services.schedules import ensure_schedules
+from engines.schedules import ensure_schedules
 
 
 class Command(BaseCommand):

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from engines.services.detectors import detect
+from engines.services.learning import detect
 from engines.services.patterns import get_active_pattern
-from engines.services.scorer import resolve_weights
+from engines.services.scoring.lead_score import resolve_weights
 from outreach.models import Client, ConversionPattern
 from tests.engines.detectors.conftest import FIT_WEIGHTS, NOW, drifted_history
 

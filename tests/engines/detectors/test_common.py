@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from engines.exceptions import InvalidPattern
-from engines.services.content import build_content_snapshot
-from engines.services.detectors import detect
-from engines.services.detectors.evidence import (
+from engines.rules.content import build_content_snapshot
+from engines.services.learning import detect
+from engines.services.learning.evidence import (
     CONVERTED,
     CTAS,
     FLAGS,
@@ -22,8 +22,8 @@ from engines.services.detectors.evidence import (
     load_evidence,
     uuid_bytes,
 )
-from engines.services.detectors.persistence import save_pattern
-from engines.services.detectors.stats import lift_interval, smoothed_rate
+from engines.services.learning.persistence import save_pattern
+from engines.services.learning.stats import lift_interval, smoothed_rate
 from outreach.models import Activity, ConversionPattern
 from outreach.models.choices import ACTION_CHANNEL
 from tests.engines.detectors.conftest import NOW

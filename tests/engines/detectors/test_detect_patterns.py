@@ -2,10 +2,11 @@ from datetime import timedelta
 
 import pytest
 
-from engines.services.allocator import allocate_lead
-from engines.services.detectors import detect_patterns, run_detectors
-from engines.services.patterns import get_active_pattern, load_active_patterns, pattern_errors
-from engines.services.scorer import score_lead
+from engines.rules.pattern_checks import pattern_errors
+from engines.services.learning import detect_patterns, run_detectors
+from engines.services.patterns import get_active_pattern, load_active_patterns
+from engines.services.planning.allocator import allocate_lead
+from engines.services.scoring.lead_score import score_lead
 from engines.simulation.synthetic import PLANTED, generate_client
 from outreach.models import ConversionPattern
 from tests.engines.detectors.conftest import NOW

@@ -4,11 +4,11 @@ from datetime import timedelta
 
 import pytest
 
-from engines.services.content import build_content_snapshot
-from engines.services.detectors import detect
-from engines.services.detectors.evidence import load_evidence
-from engines.services.detectors.stats import MIN_BUCKET
-from engines.services.patterns import pattern_errors
+from engines.rules.content import build_content_snapshot
+from engines.rules.pattern_checks import pattern_errors
+from engines.services.learning import detect
+from engines.services.learning.evidence import load_evidence
+from engines.services.learning.stats import MIN_BUCKET
 from engines.simulation.synthetic import PLANTED, generate_client
 from outreach.models import Activity, ConversionPattern, ScheduledTouch
 from tests.engines.detectors.conftest import NOW

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engines.services.detectors import run_detectors
-from engines.services.patterns import WEIGHT_KEYS
-from engines.services.scorer import DEFAULT_WEIGHTS
+from engines.rules.pattern_checks import WEIGHT_KEYS
+from engines.services.learning import run_detectors
+from engines.services.scoring.lead_score import DEFAULT_WEIGHTS
 from engines.simulation.synthetic import NULL, generate_client
 from outreach.models import Client
 

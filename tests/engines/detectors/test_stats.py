@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from engines.services.detectors.stats import group, holdout_check, judge, lifts, q_values, stratified_lifts
-from engines.services.detectors.weights import compare_auc, deviation_statistic, fit_logistic, shrinkage
+from engines.services.learning.stats import group, holdout_check, judge, lifts, q_values, stratified_lifts
+from engines.services.learning.weights import compare_auc, deviation_statistic, fit_logistic, shrinkage
 
 
 def test_q_values_are_benjamini_hochberg_adjusted_p_values():

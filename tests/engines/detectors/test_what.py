@@ -1,9 +1,9 @@
 import pytest
 
-from engines.services.detectors import detect
-from engines.services.detectors.evidence import CHANNELS, OUTCOME_BOOKING
-from engines.services.detectors.stats import MIN_BUCKET
-from engines.services.patterns import pattern_errors
+from engines.rules.pattern_checks import pattern_errors
+from engines.services.learning import detect
+from engines.services.learning.evidence import CHANNELS, OUTCOME_BOOKING
+from engines.services.learning.stats import MIN_BUCKET
 from engines.simulation.synthetic import PLANTED, generate_client
 from outreach.models import Activity, ConversionPattern
 from outreach.models.choices import SENT_ACTIONS

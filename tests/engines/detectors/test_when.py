@@ -3,11 +3,11 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from engines.services.detectors import detect
-from engines.services.detectors.evidence import OUTCOME_BOOKING, OUTCOME_RESPONSE
-from engines.services.detectors.stats import MIN_BUCKET
-from engines.services.detectors.when import MIN_GAP_SAMPLES
-from engines.services.patterns import pattern_errors
+from engines.rules.pattern_checks import pattern_errors
+from engines.services.learning import detect
+from engines.services.learning.evidence import OUTCOME_BOOKING, OUTCOME_RESPONSE
+from engines.services.learning.stats import MIN_BUCKET
+from engines.services.learning.when import MIN_GAP_SAMPLES
 from engines.simulation.synthetic import GAP_DAYS, PLANTED, generate_client
 from outreach.models import Activity, ConversionPattern
 from outreach.models.choices import SENT_ACTIONS

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from django.db.models import Q
 
-from engines.services.detectors import detect
-from engines.services.detectors.evidence import IN_FLIGHT, SETTLE_DAYS, WINDOW_DAYS, load_evidence
-from engines.services.detectors.stats import MIN_BUCKET
-from engines.services.detectors.weights import fit_logistic, weights_from_coefficients
-from engines.services.patterns import WEIGHT_KEYS, pattern_errors
-from engines.services.scorer import COMPONENT_MAX, DEFAULT_WEIGHTS, validate_weights
+from engines.rules.pattern_checks import WEIGHT_KEYS, pattern_errors
+from engines.services.learning import detect
+from engines.services.learning.evidence import IN_FLIGHT, SETTLE_DAYS, WINDOW_DAYS, load_evidence
+from engines.services.learning.stats import MIN_BUCKET
+from engines.services.learning.weights import fit_logistic, weights_from_coefficients
+from engines.services.scoring.lead_score import COMPONENT_MAX, DEFAULT_WEIGHTS, validate_weights
 from engines.simulation.synthetic import ICP, generate_client
 from outreach.models import Client, ConversionPattern, Lead
 from outreach.models.choices import SENT_ACTIONS

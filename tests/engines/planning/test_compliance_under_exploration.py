@@ -8,15 +8,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engines.exceptions import NotPlannable
-from engines.services.allocator import allocate_lead
-from engines.services.compliance import (
+from engines.rules.compliance import (
     TIMED_CHANNELS,
     is_public_holiday,
     lead_country,
     reachable_channels,
     within_contact_hours,
 )
-from engines.services.geo import lead_timezone
+from engines.rules.geography import lead_timezone
+from engines.services.planning.allocator import allocate_lead
 from outreach.models import ScheduledTouch
 from tests.factories import ClientFactory, ConversionPatternFactory, LeadFactory, how_patterns, when_patterns
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from engines.services import allocator
-from engines.services.allocator import allocate_lead, allocate_leads
+from engines.services.planning import allocator
+from engines.services.planning.allocator import allocate_lead, allocate_leads
 from outreach.models import Lead, ScheduledTouch
 from tests.factories import ClientFactory, LeadFactory
 

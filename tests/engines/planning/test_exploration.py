@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines.services.allocator import (
+from engines.rules.pattern_checks import CHANNELS
+from engines.services.planning.allocator import (
     DEFAULT_BEST_DAYS,
     DEFAULT_BEST_HOURS,
     DEFAULT_SEQUENCE,
     allocate_lead,
     allocate_leads,
 )
-from engines.services.patterns import CHANNELS
 from engines.services.planning.exploration import (
     CANDIDATE_DAYS,
     CANDIDATE_HOURS,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engines.exceptions import NotPlannable
-from engines.services.allocator import DEFAULT_SEQUENCE, allocate_lead, allocate_leads
+from engines.services.planning.allocator import DEFAULT_SEQUENCE, allocate_lead, allocate_leads
 from outreach.models import ScheduledTouch
 from tests.factories import ActivityFactory, ClientFactory, ConversionPatternFactory, LeadFactory, how_patterns
 

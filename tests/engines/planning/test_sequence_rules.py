@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engines.exceptions import InvalidOverride, NotPlannable, PlanningError
-from engines.services.allocator import allocate_lead
+from engines.services.planning.allocator import allocate_lead
 from engines.services.planning.sequence_rules import (
     DEFAULT_SEQUENCE,
     build_sequence,

@@ -32,7 +32,7 @@ def test_the_recording_backend_keeps_what_it_was_given():
 
 
 def test_the_default_backend_sends_nothing_itself():
-    # The engine opens a ManualTask for it (engines.services.manual_tasks); a backend with `send` sends.
+    # The engine opens a ManualTask for it (engines.services.sending.manual_tasks); a backend with `send` sends.
     backend = load_provider("engines.providers.linkedin.ManualTaskBackend")
     assert isinstance(backend, ManualTaskBackend)
     assert not hasattr(backend, "send")

@@ -3,7 +3,7 @@
 import phonenumbers
 import pytest
 
-from engines.services.lead_import import RowAction, load_table, preview_import
+from engines.services.intake.lead_import import RowAction, load_table, preview_import
 from engines.simulation.agency import (
     DEMO_CLIENTS,
     LEAD_COLUMNS,

@@ -12,8 +12,8 @@ import pytest
 from django.core import mail
 from django_q.models import OrmQ, Task
 
-from engines.services import dispatch
-from engines.services.dispatch import dispatch_due_touches, preview_due_touches
+from engines.services.sending import dispatcher
+from engines.services.sending.dispatcher import dispatch_due_touches, preview_due_touches
 from engines.simulation.loop import DemoConfig, LoopResult, run_loop
 from engines.simulation.report import DemoReport, build_report, write_html
 from engines.simulation.responses import TRUTH
@@ -109,7 +109,7 @@ def run(django_db_setup, django_db_blocker, tmp_path_factory):
     """One small demo, committed (tasks hand off on commit, as in production), deleted afterwards."""
     out = tmp_path_factory.mktemp("demo")
     delivered: list[int] = []
-    real_deliver = dispatch.deliver_batch
+    real_deliver = dispatcher.deliver_batch
 
     def counting_deliver(touches, **kwargs):
         delivered.extend(touch.pk for touch in touches)
@@ -119,7 +119,7 @@ def run(django_db_setup, django_db_blocker, tmp_path_factory):
         try:
             # Another client's touch, due all along: the demo must leave it alone.
             outsider = ScheduledTouchFactory(scheduled_at=CONFIG.end - timedelta(weeks=10))
-            patch.setattr(dispatch, "deliver_batch", counting_deliver)
+            patch.setattr(dispatcher, "deliver_batch", counting_deliver)
             result = run_loop(CONFIG, out_dir=out)
             report = build_report(result, horizon_days=CONFIG.weeks_after * 7)
             html = write_html(report, out / "report.html")

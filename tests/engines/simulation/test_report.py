@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from engines.services.scorer import DEFAULT_WEIGHTS
+from engines.services.scoring.lead_score import DEFAULT_WEIGHTS
 from engines.simulation.agency import build_agency
 from engines.simulation.loop import Cohort, LoopResult
 from engines.simulation.report import Rate, build_report, cohort_rate, terminal_lines, truth_rows, write_html

@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db.models import Q
 
-from engines.services.geo import lead_local_time
-from engines.services.scorer import als_tier
+from engines.rules.geography import lead_local_time
+from engines.services.scoring.lead_score import als_tier
 from engines.simulation.synthetic import ICP, NULL, PLANTED, generate_client
 from outreach.models import Activity, Lead, ScheduledTouch
 from outreach.models.choices import SENT_ACTIONS

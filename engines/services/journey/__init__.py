@@ -1,0 +1,9 @@
+"""The journey: a lead's contact state and sequence, what stops it and what a saved lead sets in motion.
+
+Owns stopping contact (cancelling unsent touches, per channel or all),
+what a call outcome teaches about a phone, and the triggers behind the model
+signals (score a new lead, plan it, cancel what a stop forbids, rescore or
+re-plan a client after new patterns).
+May import: planning, scoring, intake, the pattern store, rules, db, models.
+Work that runs later (a task) is started through `engines.services.later`.
+"""

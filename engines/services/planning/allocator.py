@@ -1,0 +1,371 @@
+"""Allocator: plan each lead's sequence from HOW patterns, schedule it by WHEN patterns, and save it.
+
+The rules live in `engines.services.planning` (sequence rules, the calendar,
+exploration, the touch writer); this module composes them into the public
+`allocate_lead` / `allocate_leads`.
+
+One live sequence per lead: allocating a lead that already has one does
+nothing unless re-planning is asked for (`replan=True`). Each allocation
+locks its lead rows and checks for a live plan again after taking the lock,
+so concurrent allocations (signals, tasks, two command runs) leave exactly
+one live sequence and never cancel a plan another allocation has just made.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from engines.exceptions import NotPlannable, PlanningError
+from engines.rules.compliance import lead_country
+from engines.rules.geography import lead_timezone, lead_timezone_name
+from engines.services.patterns import load_active_patterns
+from engines.services.planning.calendar import (
+    DEFAULT_BEST_DAYS,
+    DEFAULT_BEST_HOURS,
+    DEFAULT_GAPS,
+    Place,
+    Timing,
+    timing_from,
+    touch_slots,
+)
+from engines.services.planning.exploration import Explorer
+from engines.services.planning.plan import Plan, Timeline, describe_touches
+from engines.services.planning.sequence_rules import (
+    ALLOCATABLE_STATUSES,
+    DEFAULT_SEQUENCE,
+    SEPARATOR,
+    build_sequence,
+    fit_to_lead,
+    hot_voice_applies,
+    lead_tier,
+    plannable_channels,
+    strategy,
+    validate_sequence_override,
+)
+from engines.services.planning.touch_writer import (
+    Progress,
+    cancel_for_replan,
+    insert_touches,
+    leads_with_live_plan,
+    lock_leads,
+    progress_of,
+)
+from outreach.models import Client, Lead, PatternType, ScheduledTouch
+from outreach.models.choices import LIVE_TOUCH_STATUSES
+
+__all__ = [
+    "ALLOCATABLE_STATUSES",
+    "DEFAULT_BEST_DAYS",
+    "DEFAULT_BEST_HOURS",
+    "DEFAULT_GAPS",
+    "DEFAULT_SEQUENCE",
+    "Planner",
+    "allocate_clients",
+    "allocate_lead",
+    "allocate_leads",
+    "build_sequence",
+    "leads_to_allocate",
+    "timing_from",
+    "validate_sequence_override",
+]
+
+logger = logging.getLogger("engines.allocator")
+
+BULK_BATCH_SIZE = 2000
+COUNT_KEYS = ("allocated", "blocked", "skipped", "touches", "cancelled")
+
+PlaceKey = tuple[str, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """What a lead's plan follows: its channels in order, its timing, the strategy and any exploration."""
+
+    tier: str
+    channels: tuple[str, ...]
+    timing: Timing
+    strategy: str
+    patterns_used: dict[str, bool]
+    exploration: dict | None = None
+
+
+class Planner:
+    """Plans leads of one client at one `now` under that client's active WHEN and HOW patterns.
+
+    Sequences and timelines depend only on (tier, reachable channels) and
+    (place, channels, preferred days and hours), so they are computed once
+    per distinct key: planning thousands of leads costs a few dictionary
+    lookups each. A share of plans (Client.exploration_rate) explores instead
+    of following the patterns; `rng` makes its draws reproducible.
+    """
+
+    def __init__(self, client: Client, *, now: datetime, rng: np.random.Generator | None = None):
+        self.client = client
+        self.now = now
+        when = load_active_patterns(client, PatternType.WHEN, now=now)
+        self.how = load_active_patterns(client, PatternType.HOW, now=now)
+        self.timing = timing_from(when)
+        self.patterns_used = {"when": when is not None, "how": self.how is not None}
+        self.strategy = SEPARATOR.join(strategy(self.how))
+        self.explorer = Explorer(client.exploration_rate, self.how, when, rng)
+        self._sequences: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}
+        self._places: dict[PlaceKey, Place] = {}
+        self._timelines: dict[tuple, Timeline] = {}
+
+    def plan(self, lead: Lead, sequence_override: Any = None, *, progress: Progress | None = None) -> Plan:
+        """The lead's plan (not saved); NotPlannable when the lead is past outreach or no channel can reach it.
+
+        With `progress` (a re-plan of a running sequence) the plan continues
+        after the touches that went out; NotPlannable("sequence_complete")
+        when the new plan has no touch left after them.
+        """
+        if sequence_override is not None:
+            choice = self._override(lead, sequence_override)
+        else:
+            choice = self._choose(lead)
+        if progress is None:
+            timeline = self._timeline(lead, choice.channels, choice.timing)
+        else:
+            timeline = self._continuation(lead, choice, progress)
+        return Plan(lead, choice.tier, timeline, choice.patterns_used, choice.strategy, choice.exploration)
+
+    def _choose(self, lead: Lead) -> _Choice:
+        reachable = plannable_channels(lead)
+        tier = lead_tier(lead)
+        drawn = self.explorer.draw()
+        if drawn is None:
+            key = (tier, reachable)
+            channels = self._sequences.get(key)
+            if channels is None:
+                channels = self._sequences[key] = tuple(build_sequence(tier, self.how, reachable))
+            return _Choice(tier, channels, self.timing, self.strategy, self.patterns_used)
+        channels = tuple(fit_to_lead(drawn.sequence, tier, self.how, reachable))
+        timing = Timing(frozenset(drawn.best_days), drawn.best_hours, self.timing.gaps)
+        return _Choice(tier, channels, timing, SEPARATOR.join(drawn.sequence), self.patterns_used, drawn.record)
+
+    def _override(self, lead: Lead, sequence_override: Any) -> _Choice:
+        requested = validate_sequence_override(sequence_override)
+        reachable = plannable_channels(lead)
+        channels = tuple(channel for channel in requested if channel in reachable)
+        if not channels:
+            raise NotPlannable(
+                "no_reachable_channel",
+                f"lead {lead.pk} cannot be reached on any channel of the sequence override",
+            )
+        used = {**self.patterns_used, "how": False}
+        return _Choice(lead_tier(lead), channels, self.timing, SEPARATOR.join(requested), used)
+
+    def _place(self, lead: Lead) -> tuple[PlaceKey, Place]:
+        region = (getattr(lead, "region", "") or "").strip().upper() or None
+        where = (lead_timezone_name(lead, self.client), lead_country(lead, self.client), region)
+        place = self._places.get(where)
+        if place is None:
+            place = self._places[where] = Place(*where)
+        return where, place
+
+    def _timeline(self, lead: Lead, channels: tuple[str, ...], timing: Timing) -> Timeline:
+        where, place = self._place(lead)
+        key = (where, channels, timing.best_days, timing.best_hours)
+        found = self._timelines.get(key)
+        if found is None:
+            found = self._timelines[key] = Timeline(channels, touch_slots(place, channels, timing, self.now))
+        return found
+
+    def _continuation(self, lead: Lead, choice: _Choice, progress: Progress) -> Timeline:
+        remaining = choice.channels[progress.done :]
+        if not remaining:
+            raise NotPlannable("sequence_complete", f"lead {lead.pk} has had every touch the new plan would send")
+        first = progress.done + 1
+        _, place = self._place(lead)
+        slots = touch_slots(place, remaining, choice.timing, self.now, first_number=first, after=progress.last_at)
+        return Timeline(remaining, slots, first_number=first)
+
+
+def _clock(now: datetime | None) -> datetime:
+    if now is None:
+        return timezone.now()
+    if timezone.is_naive(now):
+        raise ValueError("now must be an aware datetime, such as django.utils.timezone.now()")
+    return now
+
+
+def planning_preferences(pattern_type: str, data: dict | None) -> tuple:
+    """What plans follow from a (valid) WHEN or HOW pattern: the best days, hours and gaps, or the sequence
+    and the hot-lead voice rule. Two patterns with equal preferences plan alike (their exploration odds aside),
+    so a new pattern that changes none needs no re-plan."""
+    if pattern_type == PatternType.WHEN:
+        timing = timing_from(data)
+        return (sorted(timing.best_days), timing.best_hours, sorted(timing.gaps.items()))
+    return (strategy(data), hot_voice_applies(data))
+
+
+def allocate_lead(
+    lead: Lead,
+    client: Client | None = None,
+    *,
+    sequence_override: Any = None,
+    now: datetime | None = None,
+    replan: bool = False,
+    rng: np.random.Generator | None = None,
+) -> dict:
+    """Plan and save the lead's sequence; return the spec's allocation dict (plus sequence_id and "created").
+
+    A lead with a live plan keeps it (the dict describes it, "created" False)
+    unless `replan`: then its unsent touches are cancelled in the same
+    transaction and the new plan continues after the touches that went out
+    (their numbers and gaps), except when another allocation planned the lead
+    while this one ran (that fresh plan stands). Raises NotPlannable (and
+    saves nothing) when the lead cannot be contacted or a re-plan has no
+    touch left, InvalidOverride for a malformed `sequence_override`.
+    """
+    started = timezone.now()
+    now = _clock(now)
+    client = client or lead.client
+    planner = Planner(client, now=now, rng=rng)
+    plan = planner.plan(lead, sequence_override)
+    with transaction.atomic():
+        # Concurrent allocations of one lead queue on this lock; each then sees what the one before committed.
+        lock_leads([lead.pk])
+        if leads_with_live_plan([lead.pk], created_since=started if replan else None):
+            return _live_plan(lead, client)
+        if replan:
+            progress = progress_of([lead.pk]).get(lead.pk)
+            if progress is not None:
+                plan = planner.plan(lead, sequence_override, progress=progress)
+            cancel_for_replan([lead.pk])
+        insert_touches([plan])
+    return plan.as_dict()
+
+
+def _live_plan(lead: Lead, client: Client) -> dict:
+    """The allocation dict of the lead's newest live sequence, as saved."""
+    live = ScheduledTouch.objects.filter(lead_id=lead.pk, status__in=LIVE_TOUCH_STATUSES)
+    sequence_id = live.order_by("-created_at", "-pk").values_list("sequence_id", flat=True)[0]
+    rows = list(ScheduledTouch.objects.filter(lead_id=lead.pk, sequence_id=sequence_id).order_by("touch_number"))
+    zone = lead_timezone(lead, client)
+    return {
+        "lead_id": lead.pk,
+        "sequence_id": str(sequence_id),
+        **describe_touches((row.touch_number, row.channel, row.scheduled_at.astimezone(zone)) for row in rows),
+        "patterns_used": {},
+        "planned_sequence": rows[0].planned_sequence,
+        "is_exploration": rows[0].is_exploration,
+        "exploration": rows[0].exploration or None,
+        "created": False,
+    }
+
+
+def leads_to_allocate(client: Client | int | None = None, *, replan: bool = False) -> QuerySet[Lead]:
+    """Leads a bulk run should plan: new or in sequence, and (unless `replan`) without a live plan."""
+    leads = Lead.objects.filter(status__in=ALLOCATABLE_STATUSES)
+    if client is not None:
+        leads = leads.filter(client=client)
+    if not replan:
+        live = ScheduledTouch.objects.filter(lead=OuterRef("pk"), status__in=LIVE_TOUCH_STATUSES)
+        leads = leads.filter(~Exists(live))
+    return leads
+
+
+def allocate_leads(
+    queryset: QuerySet[Lead],
+    *,
+    replan: bool = False,
+    now: datetime | None = None,
+    batch_size: int = BULK_BATCH_SIZE,
+    progress: Callable[[int], Any] | None = None,
+    rng: np.random.Generator | None = None,
+) -> dict[str, int]:
+    """Plan and save sequences for many leads; counts: allocated, blocked, skipped, touches, cancelled.
+
+    Patterns are loaded once per client. Each batch is one transaction: its
+    leads are locked (skipping leads another allocation holds), leads with a
+    live plan are skipped (with `replan`, only those planned since this run
+    started), the unsent touches of re-planned leads are cancelled in one
+    UPDATE (their new plans continuing after the touches that went out) and
+    the new touches inserted at once (COPY on PostgreSQL). Leads that cannot
+    be planned, or whose re-plan has no touch left, are counted as blocked
+    and left as they are.
+    `progress(n)` is called after each batch with the number of leads done.
+
+    Bulk writes fire no signals: nothing else is triggered by this run.
+    """
+    started = timezone.now()
+    now = _clock(now)
+    # Sorted in Python so a sliced queryset works too; lock order by pk avoids deadlocks between runs.
+    ids = sorted(set(queryset.values_list("pk", flat=True)))
+    planners: dict[int, Planner] = {}
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+
+    def planner_for(client_id: int) -> Planner:
+        planner = planners.get(client_id)
+        if planner is None:
+            planner = planners[client_id] = Planner(Client.objects.get(pk=client_id), now=now, rng=rng)
+        return planner
+
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size]
+        with transaction.atomic():
+            _allocate_batch(batch, planner_for, counts, replan=replan, started=started)
+        if progress is not None:
+            progress(len(batch))
+    return counts
+
+
+def _allocate_batch(
+    batch: list[int], planner_for: Callable[[int], Planner], counts: dict[str, int], *, replan: bool, started: datetime
+) -> None:
+    leads = lock_leads(batch, skip_locked=True)
+    busy = leads_with_live_plan([lead.pk for lead in leads], created_since=started if replan else None)
+    counts["skipped"] += len(batch) - len(leads) + len(busy)
+    progress = progress_of([lead.pk for lead in leads if lead.pk not in busy]) if replan else {}
+    plans: list[Plan] = []
+    for lead in leads:
+        if lead.pk in busy:
+            continue
+        try:
+            plans.append(planner_for(lead.client_id).plan(lead, progress=progress.get(lead.pk)))
+        except PlanningError:
+            counts["blocked"] += 1
+    if plans:
+        if replan:
+            counts["cancelled"] += cancel_for_replan([plan.lead.pk for plan in plans])
+        counts["touches"] += insert_touches(plans)
+        counts["allocated"] += len(plans)
+
+
+def allocate_clients(
+    clients: Iterable[Client],
+    *,
+    replan: bool = False,
+    now: datetime | None = None,
+    progress: Callable[[int], Any] | None = None,
+    rng: np.random.Generator | None = None,
+) -> tuple[dict[str, int], list[tuple[Client, str]]]:
+    """Allocate each client's leads in turn (`leads_to_allocate`); the summed counts and the clients that failed.
+
+    One client's bad data must not stop the others: its error is logged with
+    the traceback and returned as (client, message); batches it committed
+    before failing stay.
+    """
+    totals = dict.fromkeys(COUNT_KEYS, 0)
+    failures: list[tuple[Client, str]] = []
+    for client in clients:
+        try:
+            leads = leads_to_allocate(client, replan=replan)
+            counts = allocate_leads(leads, replan=replan, now=now, progress=progress, rng=rng)
+        except Exception as error:  # one client's failure, whatever it is, is reported and the run goes on
+            logger.exception("allocation for client %s failed", client.pk)
+            failures.append((client, f"{type(error).__name__}: {error}"))
+            continue
+        for key, value in counts.items():
+            totals[key] += value
+    return totals, failures

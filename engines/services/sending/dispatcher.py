@@ -1,0 +1,570 @@
+"""Dispatcher: sends every due touch exactly once, through the outbox (`ScheduledTouch`).
+
+One run (`dispatch_due_touches`, every minute from a django-q2 schedule):
+
+1. Reconciles claims a dead worker left in `sending` for longer than CLAIM_TIMEOUT: a touch whose
+   Activity exists becomes `sent`, one whose ManualTask exists `waiting`, any other `review` (a person
+   checks the provider and decides). Nothing is resent blindly.
+2. Claims due touches in batches, oldest first: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED` then one
+   UPDATE, on SQLite one conditional `UPDATE ... WHERE status='planned'` per touch. Two dispatchers, two
+   clusters or a task delivered twice therefore never claim one touch twice. A touch that cannot go now is
+   not claimed: an SMS or call outside legal contact hours (however late it is) moves to the next legal
+   slot, the surplus over the client's daily limit of its channel moves to the next day (both in
+   engines.services.sending.windows), and a lead that can no longer be reached on the channel blocks it.
+   The claim (status `sending`, claimed_at, attempts + 1) commits before any provider is called.
+3. Delivers each claimed batch (deliver_batch): email and SMS touches are rendered and checked again (leads
+   read in one query, templates in one), their provider calls made on a small thread pool (SendPool: the
+   threads only wait on providers and hold no database connection), and the accepted sends recorded together
+   (one transaction writes the Activities, the touches `sent` and the leads' counts; if it fails, each is
+   recorded alone). LinkedIn and call touches go one by one (a ManualTask, or an automated LinkedIn backend).
+   Outcomes: sent; waiting (a ManualTask was opened); blocked (SendBlocked / MissingField, with its reason,
+   never retried); a retryable ProviderError back to `planned` with exponential backoff, up to MAX_ATTEMPTS,
+   then failed; any other error failed with last_error; SentNotRecorded (or an unexpected error, which may
+   have come after the provider accepted) `review`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time as monotonic_time
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import mail
+from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from engines.exceptions import InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
+from engines.providers import load_provider
+from engines.providers.sms import SmsOptedOut
+from engines.rules.compliance import channel_block_reason
+from engines.services import later
+from engines.services.sending import outbox, send_path
+from engines.services.sending.rendering import TemplateBook
+from engines.services.sending.sms import record_provider_opt_out
+from engines.services.sending.windows import DailyBudget, next_contact_slot, next_day_slot
+from outreach.models import (
+    Activity,
+    Channel,
+    Client,
+    Lead,
+    ManualTask,
+    ScheduledTouch,
+    TouchStatus,
+)
+from outreach.models.choices import SENT_ACTIONS, STOPPED_LEAD_STATUSES
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+# Far longer than one delivery can take (provider timeouts are 15-30 s), so only a dead worker's claim expires.
+CLAIM_TIMEOUT = timedelta(minutes=15)
+MAX_ATTEMPTS = 5
+# Waits after failed attempts 1, 2, 3, 4: 5, 10, 20 and 40 minutes.
+RETRY_BASE = timedelta(minutes=5)
+# A run stops claiming after this long, well inside django-q2's task timeout; the next minute's run goes on.
+TIME_BUDGET_SECONDS = 45.0
+# Provider calls in flight per run: enough to overlap their round-trips (at 50 ms each, 32 threads allow
+# 640 sends/s). They hold no database connection.
+DEFAULT_THREADS = 32
+# A lead in one of these has a person talking to them: no touch goes out.
+OUTCOMES = (
+    "sent",
+    "waiting",
+    "blocked",
+    "deferred",
+    "retried",
+    "failed",
+    "review",
+    # The outcome could not be recorded (the database went away): the claim expires into review.
+    "unsettled",
+    "reconciled_sent",
+    "reconciled_waiting",
+    "reconciled_review",
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a due touch gets now: "send", "defer" (to `at`, because of `reason`) or "block" (with `reason`)."""
+
+    touch: ScheduledTouch
+    action: str
+    reason: str = ""
+    at: datetime | None = None
+
+
+def decide(touch: ScheduledTouch, now: datetime, budget: DailyBudget) -> Decision:
+    """Whether a due touch goes now, waits (and until when), or cannot go at all."""
+    lead = touch.lead
+    if lead.status in STOPPED_LEAD_STATUSES:
+        return Decision(touch, "block", f"lead_{lead.status}")
+    blocked = channel_block_reason(lead, touch.channel)
+    if blocked is not None:
+        return Decision(touch, "block", blocked)
+    legal = next_contact_slot(touch, now)
+    if legal > now:
+        return Decision(touch, "defer", "quiet_hours", legal)
+    if not budget.take(touch.client, touch.channel):
+        return Decision(touch, "defer", "daily_limit", next_day_slot(touch, now))
+    return Decision(touch, "send")
+
+
+# ----------------------------------------------------------------------------
+# Claiming
+# ----------------------------------------------------------------------------
+
+
+def _due(now: datetime, client_ids: Collection[int] | None = None):
+    due = ScheduledTouch.objects.filter(status=TouchStatus.PLANNED, scheduled_at__lte=now)
+    if client_ids is not None:
+        due = due.filter(client_id__in=client_ids)
+    return due.select_related("lead").order_by("scheduled_at", "pk")
+
+
+def _with_clients(touches: list[ScheduledTouch], clients: dict[int, Client] | None = None) -> list[ScheduledTouch]:
+    """The touches, each given its client from `clients` (else from one query): a batch has few clients, and a
+    join would build one client object per touch."""
+    if clients is None:
+        clients = Client.objects.in_bulk({touch.client_id for touch in touches})
+    for touch in touches:
+        touch.client = clients[touch.client_id]
+    return touches
+
+
+def preview_due_touches(
+    *, now: datetime | None = None, limit: int | None = None, client_ids: Collection[int] | None = None
+) -> list[Decision]:
+    """What a run at `now` would do with each due touch (oldest first), without claiming or changing anything."""
+    now = now or timezone.now()
+    due = _with_clients(list(_due(now, client_ids) if limit is None else _due(now, client_ids)[:limit]))
+    budget = DailyBudget(now, due)
+    return [decide(touch, now, budget) for touch in due]
+
+
+def _claim_batch(
+    now: datetime, size: int, counts: Counter, client_ids: Collection[int] | None = None
+) -> tuple[int, list[ScheduledTouch]]:
+    """Decide the next `size` due touches and claim those that go; (how many were looked at, the claimed)."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            touches = list(_due(now, client_ids).select_for_update(skip_locked=True, of=("self",))[:size])
+            # Locked (no-key, so foreign-key checks of concurrent inserts are not blocked): two claimers
+            # of one client count its daily sends one after the other.
+            locked = Client.objects.select_for_update(no_key=True).filter(pk__in={t.client_id for t in touches})
+            _with_clients(touches, {client.pk: client for client in locked.order_by("pk")})
+            budget = DailyBudget(now, touches)
+            claimed = _apply([decide(t, now, budget) for t in touches], now, counts, conditional=False)
+        return len(touches), claimed
+    # SQLite: each write is its own short transaction, so a reader never has to upgrade its lock (which
+    # SQLite refuses at once, without waiting, while another connection writes).
+    touches = _with_clients(list(_due(now, client_ids)[:size]))
+    budget = DailyBudget(now, touches)
+    return len(touches), _apply([decide(t, now, budget) for t in touches], now, counts, conditional=True)
+
+
+def _apply(decisions: list[Decision], now: datetime, counts: Counter, *, conditional: bool) -> list[ScheduledTouch]:
+    """Write the decisions: claim, defer or block each touch; the claimed touches, as `sending`.
+
+    `conditional` claims each touch with its own UPDATE ... WHERE status='planned' and keeps only
+    those it won; otherwise the rows are locked by the caller and one UPDATE claims them all.
+    """
+    planned = ScheduledTouch.objects.filter(status=TouchStatus.PLANNED)
+    for decision in decisions:
+        if decision.action == "defer":
+            if planned.filter(pk=decision.touch.pk).update(scheduled_at=decision.at, reason=decision.reason):
+                counts["deferred"] += 1
+        elif decision.action == "block":
+            if planned.filter(pk=decision.touch.pk).update(
+                status=TouchStatus.BLOCKED, reason=decision.reason[:120], updated_at=now
+            ):
+                counts["blocked"] += 1
+    going = [decision.touch for decision in decisions if decision.action == "send"]
+    claim = {"status": TouchStatus.SENDING, "claimed_at": now, "attempts": F("attempts") + 1, "updated_at": now}
+    if conditional:
+        going = [touch for touch in going if planned.filter(pk=touch.pk).update(**claim)]
+    elif going:
+        planned.filter(pk__in=[touch.pk for touch in going]).update(**claim)
+    for touch in going:
+        touch.status, touch.claimed_at, touch.attempts = TouchStatus.SENDING, now, touch.attempts + 1
+    return going
+
+
+# ----------------------------------------------------------------------------
+# Delivering and recording the outcome
+# ----------------------------------------------------------------------------
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait before the next attempt, after `attempts` failed ones: 5 minutes, doubling each time."""
+    return RETRY_BASE * 2 ** max(attempts - 1, 0)
+
+
+def _finish(touch: ScheduledTouch, **fields) -> None:
+    """Record an outcome on a touch this run still holds (a reconciliation may have taken it meanwhile)."""
+    ScheduledTouch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(updated_at=timezone.now(), **fields)
+
+
+class Senders:
+    """One thread's provider handles, opened at first use and reused for all its touches (an ESP keeps
+    its HTTP session, the SMS provider its client), then closed."""
+
+    def __init__(self) -> None:
+        self._email: Any = None
+        self._sms: Any = None
+
+    def handle(self, channel: str) -> Any:
+        """The email connection or SMS provider for `channel` (None for the others)."""
+        if channel == Channel.EMAIL:
+            if self._email is None:
+                self._email = mail.get_connection()
+                self._email.open()
+            return self._email
+        if channel == Channel.SMS:
+            if self._sms is None:
+                self._sms = load_provider(settings.SMS_PROVIDER)
+            return self._sms
+        return None
+
+    def close(self) -> None:
+        if self._email is not None:
+            self._email.close()
+
+
+class SendPool:
+    """Where a run's provider calls happen: on `threads` threads, so they overlap their network waits (one
+    thread: in the caller's). The calls never touch the database, so the threads hold no connection."""
+
+    def __init__(self, threads: int):
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="dispatch-send") if threads > 1 else None
+        self._local = threading.local()
+        self._opened: list[Senders] = []
+        self._lock = threading.Lock()
+
+    def senders(self) -> Senders:
+        """This thread's provider handles."""
+        senders = getattr(self._local, "senders", None)
+        if senders is None:
+            senders = self._local.senders = Senders()
+            with self._lock:
+                self._opened.append(senders)
+        return senders
+
+    def submit(self, prepared: send_path.Prepared) -> Callable[[], send_path.Sent | Exception]:
+        """Start sending one prepared touch (at once, with one thread); call the result for the provider's
+        answer, or the exception it raised."""
+        if self._executor is None:
+            answer = self._send(prepared)
+            return lambda: answer
+        return self._executor.submit(self._send, prepared).result
+
+    def _send(self, prepared: send_path.Prepared) -> send_path.Sent | Exception:
+        try:
+            return prepared.send(self.senders().handle(prepared.outgoing.channel))
+        except Exception as exc:  # the caller settles the touch from it
+            return exc
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        for senders in self._opened:
+            senders.close()
+
+
+def settle(touch: ScheduledTouch, error: Exception, *, now: datetime) -> str:
+    """Record on a claimed touch what its failed delivery means; the outcome's name.
+
+    Blocked (never retried) for what the lead or its data forbid; a retryable
+    ProviderError back to `planned` with backoff until MAX_ATTEMPTS, then
+    failed; an unknown error, which may have come after the provider
+    accepted, `review` for a person rather than a retry.
+    """
+    if isinstance(error, SentNotRecorded):
+        _finish(touch, status=TouchStatus.REVIEW, reason="sent_not_recorded", last_error=str(error))
+        return "review"
+    if isinstance(error, SendBlocked):
+        _finish(touch, status=TouchStatus.BLOCKED, reason=error.reason[:120], last_error=str(error))
+        return "blocked"
+    if isinstance(error, SmsOptedOut):
+        _finish(touch, status=TouchStatus.BLOCKED, reason="sms_opted_out", last_error=str(error))
+        return "blocked"
+    if isinstance(error, ProviderError):
+        if error.retryable and touch.attempts < MAX_ATTEMPTS:
+            at = now + retry_delay(touch.attempts)
+            _finish(touch, status=TouchStatus.PLANNED, scheduled_at=at, claimed_at=None, last_error=str(error))
+            return "retried"
+        _finish(touch, status=TouchStatus.FAILED, reason="provider_error", last_error=str(error))
+        return "failed"
+    if isinstance(error, InvalidTouch):
+        _finish(touch, status=TouchStatus.FAILED, reason="invalid_touch", last_error=str(error))
+        return "failed"
+    logger.error("touch %s failed unexpectedly; left for review", touch.pk, exc_info=error)
+    _finish(touch, status=TouchStatus.REVIEW, reason="unexpected_error", last_error=repr(error)[:2000])
+    return "review"
+
+
+def deliver(
+    touch: ScheduledTouch, *, now: datetime, senders: Senders | None = None, templates: TemplateBook | None = None
+) -> str:
+    """Send one claimed touch through the outbox and record the outcome; the outcome's name."""
+    if touch.channel == Channel.EMAIL:
+        providers: dict[str, Any] = {"email_connection": senders.handle(touch.channel) if senders else None}
+    elif touch.channel == Channel.SMS:
+        providers = {"sms_provider": senders.handle(touch.channel) if senders else None}
+    else:
+        providers = {}
+    try:
+        result = outbox.deliver_touch(touch, now=now, templates=templates, **providers)
+    except Exception as exc:  # a sent-but-unrecorded send was logged with its message id by the send path
+        return settle(touch, exc, now=now)
+    return "waiting" if isinstance(result, ManualTask) else "sent"
+
+
+Accepted = list[tuple[ScheduledTouch, send_path.Prepared, send_path.Sent]]
+
+
+def record_accepted(accepted: Accepted) -> Counter:
+    """Record sends the providers accepted (send_path.record_many: together, else one each); counts by outcome."""
+    counts: Counter = Counter()
+    recorded = send_path.record_many([(prepared, sent) for _, prepared, sent in accepted])
+    for (touch, _, _), result in zip(accepted, recorded, strict=True):
+        if isinstance(result, SentNotRecorded):
+            outbox.hold_for_review(touch, result)
+            counts["review"] += 1
+        else:
+            counts["sent"] += 1
+    return counts
+
+
+class Recorder:
+    """Records a run's accepted sends: in the run's thread, or (`behind`) on a thread of its own with its own
+    database connection, so that recording one batch overlaps preparing and sending the next.
+
+    Behind, at most one batch waits, and a recorder that cannot connect falls back to recording in the run's
+    thread: a send the provider accepted is never left unrecorded for want of a connection.
+    """
+
+    def __init__(self, *, behind: bool):
+        self.counts: Counter = Counter()
+        self._waiting: queue.Queue[Accepted | None] = queue.Queue(maxsize=1)
+        self._thread: threading.Thread | None = None
+        self._connected = False
+        if behind:
+            started = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(started,), name="dispatch-record", daemon=True)
+            self._thread.start()
+            started.wait()
+            if not self._connected:
+                self._thread.join()
+                self._thread = None
+
+    def record(self, accepted: Accepted) -> None:
+        if not accepted:
+            return
+        if self._thread is None:
+            self.counts.update(record_accepted(accepted))
+        else:
+            self._waiting.put(accepted)
+
+    def close(self) -> Counter:
+        """Wait for what is still being recorded; the counts of everything recorded."""
+        if self._thread is not None:
+            self._waiting.put(None)
+            self._thread.join()
+        return self.counts
+
+    def _run(self, started: threading.Event) -> None:
+        try:
+            try:
+                connection.ensure_connection()
+                self._connected = True
+            except DatabaseError:
+                logger.warning("the dispatch recorder could not connect; recording in the run's thread", exc_info=True)
+                return
+            finally:
+                started.set()
+            while (accepted := self._waiting.get()) is not None:
+                try:
+                    self.counts.update(record_accepted(accepted))
+                except Exception:  # not even `review` could be written: the claims expire into review
+                    logger.exception("%d accepted sends could not be recorded", len(accepted))
+                    self.counts["unsettled"] += len(accepted)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+
+def deliver_batch(
+    touches: list[ScheduledTouch], *, clock: Callable[[], datetime], pool: SendPool, recorder: Recorder
+) -> Counter:
+    """Deliver a batch of claimed touches; counts by outcome (the accepted sends are counted by `recorder`).
+
+    Email and SMS touches are prepared here (their leads read in one query,
+    their templates in another), sent on the pool's threads, and handed to
+    the recorder. LinkedIn and call touches go one by one through
+    outbox.deliver_touch.
+    """
+    counts: Counter = Counter()
+    leads = Lead.objects.in_bulk({touch.lead_id for touch in touches})
+    templates = TemplateBook({touch.client_id for touch in touches})
+    in_flight: list[tuple[ScheduledTouch, send_path.Prepared, Callable[[], send_path.Sent | Exception]]] = []
+    for touch in touches:
+        if touch.channel not in outbox.AUTOMATED_CHANNELS:
+            counts[deliver(touch, now=clock(), senders=pool.senders(), templates=templates)] += 1
+            continue
+        try:
+            prepared = outbox.prepare_touch(touch, lead=leads.get(touch.lead_id), now=clock(), templates=templates)
+        except Exception as exc:
+            counts[settle(touch, exc, now=clock())] += 1
+            continue
+        in_flight.append((touch, prepared, pool.submit(prepared)))  # sending while the next is prepared
+    accepted: Accepted = []
+    for touch, prepared, answer_of in in_flight:
+        answer = answer_of()
+        if isinstance(answer, send_path.Sent):
+            accepted.append((touch, prepared, answer))
+            continue
+        if isinstance(answer, SmsOptedOut):
+            record_provider_opt_out(prepared.outgoing.lead)
+        counts[settle(touch, answer, now=clock())] += 1
+    recorder.record(accepted)
+    return counts
+
+
+# ----------------------------------------------------------------------------
+# Crash safety
+# ----------------------------------------------------------------------------
+
+
+def reconcile_stale_claims(*, now: datetime | None = None, timeout: timedelta = CLAIM_TIMEOUT) -> Counter:
+    """Settle touches left in `sending` longer than `timeout` (their worker died); counts by outcome.
+
+    deliver_touch writes the Activity and `sent` together and opens a
+    ManualTask with `waiting`, so a stale claim normally means the worker
+    died before or during the provider call. The provider may have accepted
+    it: such a touch goes to `review` for a person to check, never back to
+    `planned`. An Activity or ManualTask already written for the touch
+    settles it as sent or waiting.
+    """
+    now = now or timezone.now()
+    counts: Counter = Counter()
+    stale = ScheduledTouch.objects.filter(
+        Q(claimed_at__lt=now - timeout) | Q(claimed_at__isnull=True), status=TouchStatus.SENDING
+    ).order_by("pk")
+    if connection.vendor != "postgresql":
+        for touch in stale:  # each settled by its own conditional UPDATE
+            counts[_reconcile(touch)] += 1
+        return counts
+    with transaction.atomic():
+        for touch in stale.select_for_update(skip_locked=True):
+            counts[_reconcile(touch)] += 1
+    return counts
+
+
+def _reconcile(touch: ScheduledTouch) -> str:
+    activity = (
+        Activity.objects.filter(
+            lead_id=touch.lead_id,
+            sequence_id=touch.sequence_id,
+            touch_number=touch.touch_number,
+            action__in=SENT_ACTIONS,
+            scheduled_touch__isnull=True,
+        )
+        .order_by("created_at")
+        .first()
+    )
+    fields: dict = {"updated_at": timezone.now()}
+    if activity is not None:
+        fields.update(status=TouchStatus.SENT, activity=activity, reason="reconciled")
+        outcome = "reconciled_sent"
+    elif ManualTask.objects.filter(scheduled_touch_id=touch.pk).exists():
+        fields.update(status=TouchStatus.WAITING)
+        outcome = "reconciled_waiting"
+    else:
+        fields.update(
+            status=TouchStatus.REVIEW,
+            reason="claim_expired",
+            last_error=f"claimed at {touch.claimed_at} by a worker that never confirmed: check the provider "
+            "for this touch before sending it again or marking it sent",
+        )
+        outcome = "reconciled_review"
+    ScheduledTouch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(**fields)
+    logger.warning("touch %s was left in sending since %s: %s", touch.pk, touch.claimed_at, outcome)
+    return outcome
+
+
+# ----------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------
+
+
+def default_threads() -> int:
+    """Sending threads per run: DISPATCH_THREADS (they only wait on providers, and hold no database connection)."""
+    return int(getattr(settings, "DISPATCH_THREADS", DEFAULT_THREADS))
+
+
+def _claimed_batches(
+    now: datetime,
+    limit: int | None,
+    batch_size: int,
+    deadline: float,
+    counts: Counter,
+    client_ids: Collection[int] | None = None,
+) -> Iterator[list[ScheduledTouch]]:
+    """Claimed touches, batch after batch, until none is due, `limit` were claimed or the time is up."""
+    claimed = 0
+    while limit is None or claimed < limit:
+        size = batch_size if limit is None else min(batch_size, limit - claimed)
+        looked_at, touches = _claim_batch(now, size, counts, client_ids)
+        claimed += len(touches)
+        if touches:
+            yield touches
+        # Fewer due than asked for: none is left (those deferred or blocked are no longer due).
+        if looked_at < size or monotonic_time.monotonic() > deadline:
+            return
+
+
+def dispatch_due_touches(
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    threads: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    time_budget: float = TIME_BUDGET_SECONDS,
+    client_ids: Collection[int] | None = None,
+) -> dict:
+    """Send the due touches (at most `limit`); counts by outcome (see OUTCOMES).
+
+    `now` fixes the clock for the whole run (tests); by default each touch is
+    sent at the real time. Provider calls run on `threads` threads (default
+    `default_threads()`); with one, in the caller's thread. `client_ids`
+    limits the run to those clients' touches (the demo sends only its own).
+    """
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else timezone.now
+    start = clock()
+    counts: Counter = Counter({outcome: 0 for outcome in OUTCOMES})
+    counts.update(reconcile_stale_claims(now=start))
+    later.before_dispatch_run.run(start)
+    deadline = monotonic_time.monotonic() + time_budget
+    pool = SendPool(threads or default_threads())
+    # Behind only on PostgreSQL outside a transaction: SQLite has one writer, and a second connection
+    # would not see what a caller's open transaction claimed.
+    recorder = Recorder(behind=connection.vendor == "postgresql" and not connection.in_atomic_block)
+    try:
+        for batch in _claimed_batches(start, limit, batch_size, deadline, counts, client_ids):
+            try:
+                counts.update(deliver_batch(batch, clock=clock, pool=pool, recorder=recorder))
+            except DatabaseError:  # recording outcomes failed: the claims expire into review
+                logger.exception("a batch of %d touches: the outcomes could not be recorded", len(batch))
+                counts["unsettled"] += len(batch)
+    finally:
+        pool.close()
+        counts.update(recorder.close())
+    return dict(counts)

@@ -1,0 +1,153 @@
+"""Delivering one claimed outbox row (ScheduledTouch): render, re-check, send through the one send path, record.
+
+The dispatcher (engines.services.sending.dispatcher) claims a touch (status `sending`,
+committed) and calls deliver_touch; quiet-hours drift, daily limits, retries
+and claiming are its job, not this module's.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import DatabaseError
+
+from engines.exceptions import InvalidTouch, SendBlocked, SentNotRecorded
+from engines.providers.linkedin import LinkedInBackend, ManualTaskBackend
+from engines.providers.sms import SmsOptedOut, SmsProvider
+from engines.rules.compliance import check_can_contact
+from engines.services.sending import send_path
+from engines.services.sending.email import prepare_email
+from engines.services.sending.linkedin import send_linkedin
+from engines.services.sending.manual_tasks import open_task
+from engines.services.sending.recording import check_owner
+from engines.services.sending.rendering import TemplateBook, render_touch
+from engines.services.sending.sms import prepare_sms, record_provider_opt_out
+from outreach.models import Activity, Channel, Lead, LeadStatus, ManualTask, ScheduledTouch, TaskKind, TouchStatus
+
+logger = logging.getLogger(__name__)
+
+# A lead in these states has answered or is done: its remaining touches must not go out.
+STATUS_BLOCKS: dict[str, str] = {
+    LeadStatus.REPLIED: "lead_replied",
+    LeadStatus.CONVERTED: "lead_converted",
+    LeadStatus.CLOSED: "lead_closed",
+}
+
+
+# Channels whose touches go to a provider (the others open a ManualTask, or an automated LinkedIn backend).
+AUTOMATED_CHANNELS = (Channel.EMAIL, Channel.SMS)
+
+
+def check_lead_open(lead: Lead, channel: str) -> None:
+    """SendBlocked when the lead (as the database has it now) may not get this touch: status first, then gates."""
+    reason = STATUS_BLOCKS.get(lead.status)
+    if reason is not None:
+        raise SendBlocked(reason, f"lead {lead.pk} is {lead.status}; its remaining touches do not go out")
+    check_can_contact(lead, channel)
+
+
+def deliver_touch(
+    touch: ScheduledTouch,
+    *,
+    now: datetime,
+    email_connection: Any = None,
+    sms_provider: SmsProvider | None = None,
+    linkedin_backend: LinkedInBackend | ManualTaskBackend | None = None,
+    templates: TemplateBook | None = None,
+) -> Activity | ManualTask:
+    """Send one claimed touch and return its Activity (touch `sent`), or the ManualTask a person must do
+    (LinkedIn with the manual backend, and calls; touch `waiting`).
+
+    Precondition: touch.status == "sending", committed by the dispatcher.
+    Raises SendBlocked (lead replied/converted/closed, do-not-contact,
+    opted out, ...; MissingField for a placeholder with no data; "no_template"),
+    InvalidTouch, ProviderError (.retryable), or SentNotRecorded: the provider
+    accepted and the record failed; the touch is then moved to `review`
+    (with the provider message id in last_error) for a person, never resent.
+    Optional providers let a dispatcher reuse one connection for many touches,
+    `templates` one read of the templates for a batch.
+    """
+    lead = Lead.objects.filter(pk=touch.lead_id).first()
+    if touch.channel in AUTOMATED_CHANNELS:
+        prepared = prepare_touch(touch, lead=lead, now=now, templates=templates)
+        try:
+            provider = email_connection if touch.channel == Channel.EMAIL else sms_provider
+            return send_path.deliver(prepared, provider=provider)
+        except SmsOptedOut:
+            record_provider_opt_out(prepared.outgoing.lead)
+            raise
+        except SentNotRecorded as exc:
+            hold_for_review(touch, exc)
+            raise
+    lead = check_deliverable(touch, lead)
+    rendered = render_touch(touch, lead=lead, templates=templates)
+    if touch.channel == Channel.LINKEDIN:
+        note = rendered.subject or None
+        return send_linkedin(
+            lead,
+            touch.client,
+            rendered.body,
+            message_type="connection_request" if note else "message",
+            connection_note=note,
+            now=now,
+            touch=touch,
+            backend=linkedin_backend,
+            lead_is_current=True,
+        )
+    if touch.channel == Channel.VOICE:
+        # No automated dialer: a person places the call, once the gates allow calling this lead at all.
+        outgoing = send_path.start(lead, touch.client, Channel.VOICE, now=now, touch=touch, lead_is_current=True)
+        send_path.check_text(rendered.body, what="a call script")
+        return open_task(outgoing, kind=TaskKind.CALL, message=rendered.body, due_at=touch.scheduled_at or now)
+    raise InvalidTouch(f"touch {touch.pk} has unknown channel {touch.channel!r}")
+
+
+def check_deliverable(touch: ScheduledTouch, lead: Lead | None) -> Lead:
+    """The touch's lead (`lead`, as just read from the database) when the claimed touch may go to it; else
+    InvalidTouch (not claimed) or SendBlocked (the lead is gone, another client's, or may not get it)."""
+    if touch.status != TouchStatus.SENDING:
+        raise InvalidTouch(f"touch {touch.pk} is {touch.status}; only a claimed (sending) touch is delivered")
+    if lead is None:
+        raise SendBlocked("lead_deleted", f"lead {touch.lead_id} no longer exists")
+    check_owner(lead, touch.client)
+    check_lead_open(lead, touch.channel)
+    return lead
+
+
+def prepare_touch(
+    touch: ScheduledTouch, *, lead: Lead | None, now: datetime, templates: TemplateBook | None = None
+) -> send_path.Prepared:
+    """A claimed email or SMS touch rendered, checked and ready for its provider.
+
+    `lead` is the touch's lead as just read from the database (None: it was
+    deleted). Raises what deliver_touch raises before a provider is called.
+    """
+    lead = check_deliverable(touch, lead)
+    rendered = render_touch(touch, lead=lead, templates=templates)
+    if touch.channel == Channel.EMAIL:
+        outgoing = send_path.start(lead, touch.client, Channel.EMAIL, now=now, touch=touch, lead_is_current=True)
+        return prepare_email(outgoing, rendered.subject, rendered.body, template_id=rendered.template.pk)
+    if touch.channel == Channel.SMS:
+        outgoing = send_path.start(
+            lead, touch.client, Channel.SMS, now=now, touch=touch, check_hours=True, lead_is_current=True
+        )
+        return prepare_sms(outgoing, rendered.body)
+    raise InvalidTouch(f"touch {touch.pk} is a {touch.channel} touch; only email and SMS go to a provider here")
+
+
+def hold_for_review(touch: ScheduledTouch, error: SentNotRecorded) -> None:
+    """Move a sent-but-unrecorded touch to `review` with the provider message id; log when even that fails."""
+    try:
+        ScheduledTouch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(
+            status=TouchStatus.REVIEW, reason="sent_not_recorded", last_error=str(error)
+        )
+    except DatabaseError:
+        logger.exception(
+            "touch %s stays `sending`: could not mark it for review (provider message id %r)",
+            touch.pk,
+            error.provider_message_id,
+        )
+        return
+    touch.status, touch.reason, touch.last_error = TouchStatus.REVIEW, "sent_not_recorded", str(error)
