@@ -20,11 +20,10 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
 from engines.exceptions import ProviderError
+from engines.providers.errors import is_retryable_status, is_twilio_opt_out
 
 # Seconds to wait for Twilio; the client's own default is to wait forever.
 TWILIO_TIMEOUT = 15
-# Twilio error codes meaning the recipient texted STOP (or equivalent) to this sender.
-TWILIO_OPTED_OUT_CODES = frozenset({21610})
 
 
 @dataclass(frozen=True)
@@ -45,10 +44,11 @@ def provider_error(exc: TwilioRestException) -> ProviderError:
     """The ProviderError for a Twilio API error: 429 and 5xx may be retried, other 4xx may not."""
     status = exc.status
     description = f"Twilio refused the message (HTTP {status}, code {exc.code}): {exc.msg}"
-    if exc.code in TWILIO_OPTED_OUT_CODES:
+    if is_twilio_opt_out(exc.code):
         return SmsOptedOut(description, retryable=False, code=exc.code)
-    retryable = status == 429 or status >= 500
-    return ProviderError(description, retryable=retryable, code=exc.code if exc.code is not None else status)
+    return ProviderError(
+        description, retryable=is_retryable_status(status), code=exc.code if exc.code is not None else status
+    )
 
 
 class TwilioSmsProvider:

@@ -64,6 +64,12 @@ class Hooks(Generic[Arg]):
         if hook not in self._hooks:
             self._hooks.append(hook)
 
+    def __contains__(self, hook: object) -> bool:
+        return hook in self._hooks
+
+    def __len__(self) -> int:
+        return len(self._hooks)
+
     def run(self, arg: Arg) -> None:
         for hook in self._hooks:
             hook(arg)

@@ -18,7 +18,7 @@ from engines.services.patterns import get_active_pattern
 from engines.services.planning.allocator import allocate_leads
 from engines.services.scoring.lead_score import DEFAULT_WEIGHTS, als_tier, explain_score, score_leads
 from outreach.models import Activity, Lead, PatternType, ScheduledTouch, Tier, TouchStatus
-from outreach.models.choices import UNSENT_TOUCH_STATUSES
+from outreach.models.choices import HOT_MIN_SCORE, UNSENT_TOUCH_STATUSES, WARM_MIN_SCORE
 
 from .charts import Bar, bar_chart
 from .imports import LeadImportMixin
@@ -62,9 +62,9 @@ class TierFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
         ranges: dict[str | None, Q] = {
-            Tier.HOT: Q(als_score__gte=80),
-            Tier.WARM: Q(als_score__gte=50, als_score__lt=80),
-            Tier.COOL: Q(als_score__lt=50) | Q(als_score__isnull=True),
+            Tier.HOT: Q(als_score__gte=HOT_MIN_SCORE),
+            Tier.WARM: Q(als_score__gte=WARM_MIN_SCORE, als_score__lt=HOT_MIN_SCORE),
+            Tier.COOL: Q(als_score__lt=WARM_MIN_SCORE) | Q(als_score__isnull=True),
         }
         condition = ranges.get(self.value())
         return queryset if condition is None else queryset.filter(condition)

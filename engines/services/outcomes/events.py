@@ -28,6 +28,7 @@ from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from engines.exceptions import InvalidTouch
+from engines.providers.errors import is_twilio_opt_out
 from engines.services.journey.contact import cancel_planned_touches
 from outreach.models import (
     Activity,
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 # Statuses a reply moves on to `replied`; a converted or closed lead keeps its status.
 # Twilio error codes that mean the number must not be texted again (21610: the recipient texted STOP).
-SMS_OPT_OUT_ERRORS = frozenset({"21610"})
 SMS_STATUS_ACTIONS = {
     "delivered": ActivityAction.SMS_DELIVERED,
     "undelivered": ActivityAction.SMS_UNDELIVERED,
@@ -407,7 +407,7 @@ def record_sms_status(
     action = SMS_STATUS_ACTIONS.get(status, ActivityAction.SMS_STATUS)
     # Twilio sends no event id and no timestamp: each status happens once per message.
     event_id = f"{sent.provider_message_id}:{status}"
-    if error_code in SMS_OPT_OUT_ERRORS:
+    if is_twilio_opt_out(error_code):
         return record_outcome(
             sent.lead, action=action, channel=Channel.SMS, provider=provider, event_id=event_id, at=at,
             answers=sent, metadata=metadata, lead_updates={"sms_opted_out": True},

@@ -32,6 +32,7 @@ from engines.rules.geography import country_code
 from engines.rules.pattern_checks import WEIGHT_KEYS, weights_errors
 from engines.services.patterns import load_active_patterns
 from outreach.models import Client, Lead, PatternType, Tier
+from outreach.models.choices import HOT_MIN_SCORE, WARM_MIN_SCORE
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +92,10 @@ def validate_weights(weights: Any) -> bool:
 
 
 def als_tier(score: int | None) -> str:
-    """hot >= 80, warm >= 50, else cool."""
-    if score is not None and score >= 80:
+    """hot >= HOT_MIN_SCORE (80), warm >= WARM_MIN_SCORE (50), else cool."""
+    if score is not None and score >= HOT_MIN_SCORE:
         return Tier.HOT
-    if score is not None and score >= 50:
+    if score is not None and score >= WARM_MIN_SCORE:
         return Tier.WARM
     return Tier.COOL
 

@@ -311,7 +311,7 @@ def settle(touch: ScheduledTouch, error: Exception, *, now: datetime) -> str:
     return "review"
 
 
-def deliver(
+def send_claimed_touch(
     touch: ScheduledTouch, *, now: datetime, senders: Senders | None = None, templates: TemplateBook | None = None
 ) -> str:
     """Send one claimed touch through the outbox and record the outcome; the outcome's name."""
@@ -417,7 +417,7 @@ def deliver_batch(
     in_flight: list[tuple[ScheduledTouch, send_path.Prepared, Callable[[], send_path.Sent | Exception]]] = []
     for touch in touches:
         if touch.channel not in outbox.AUTOMATED_CHANNELS:
-            counts[deliver(touch, now=clock(), senders=pool.senders(), templates=templates)] += 1
+            counts[send_claimed_touch(touch, now=clock(), senders=pool.senders(), templates=templates)] += 1
             continue
         try:
             prepared = outbox.prepare_touch(touch, lead=leads.get(touch.lead_id), now=clock(), templates=templates)

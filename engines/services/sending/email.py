@@ -13,6 +13,7 @@ from anymail.message import AnymailMessage
 from django.utils import timezone
 
 from engines.exceptions import ProviderError
+from engines.providers.errors import is_retryable_status
 from engines.services.sending import send_path
 from engines.services.sending.unsubscribe import list_unsubscribe_headers, unsubscribe_url
 from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
@@ -36,8 +37,7 @@ def email_provider_error(exc: AnymailError) -> ProviderError:
         # anymail raises network failures as subclasses of both its error and the requests one.
         network = isinstance(exc, (requests.Timeout, requests.ConnectionError))
         return ProviderError(f"{esp} send failed: {reason}", retryable=network, code="network" if network else None)
-    retryable = status == 429 or status >= 500
-    return ProviderError(f"{esp} answered HTTP {status}: {reason}", retryable=retryable, code=status)
+    return ProviderError(f"{esp} answered HTTP {status}: {reason}", retryable=is_retryable_status(status), code=status)
 
 
 def send_email(
