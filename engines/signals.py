@@ -8,9 +8,10 @@ The one synchronous step is stopping contact: a lead saved as do-not-contact, un
 bounced, replied, converted or closed has its unsent touches cancelled in the transaction of that save.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from django.apps import apps
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
@@ -23,32 +24,42 @@ from outreach.models import Client, ConversionPattern, Lead
 
 # The engines app has no models, so it gets no post_migrate of its own: django_q's comes once its tables exist.
 @receiver(post_migrate, sender=apps.get_app_config("django_q"), dispatch_uid="engines.ensure_schedules")
-def ensure_schedules(sender, using: str = "default", **kwargs) -> None:
+def ensure_schedules(sender: AppConfig, using: str = "default", **kwargs: object) -> None:
     schedules.ensure_schedules(using=using)
 
 
 @receiver(pre_save, sender=Lead, dispatch_uid="engines.remember_lead")
-def remember_lead(sender, instance: Lead, raw: bool = False, update_fields=None, **kwargs) -> None:
+def remember_lead(
+    sender: type[Lead], instance: Lead, raw: bool = False, update_fields: Iterable[str] | None = None, **kwargs: object
+) -> None:
     triggers.remember_lead(instance, raw=raw, update_fields=update_fields)
 
 
 @receiver(post_save, sender=Lead, dispatch_uid="engines.lead_saved")
-def lead_saved(sender, instance: Lead, created: bool = False, raw: bool = False, **kwargs) -> None:
+def lead_saved(sender: type[Lead], instance: Lead, created: bool = False, raw: bool = False, **kwargs: object) -> None:
     triggers.lead_saved(instance, created=created, raw=raw)
 
 
 @receiver(pre_save, sender=Client, dispatch_uid="engines.remember_client")
-def remember_client(sender, instance: Client, raw: bool = False, update_fields=None, **kwargs) -> None:
+def remember_client(
+    sender: type[Client],
+    instance: Client,
+    raw: bool = False,
+    update_fields: Iterable[str] | None = None,
+    **kwargs: object,
+) -> None:
     triggers.remember_client(instance, raw=raw, update_fields=update_fields)
 
 
 @receiver(post_save, sender=Client, dispatch_uid="engines.client_saved")
-def client_saved(sender, instance: Client, raw: bool = False, **kwargs) -> None:
+def client_saved(sender: type[Client], instance: Client, raw: bool = False, **kwargs: object) -> None:
     triggers.client_saved(instance, raw=raw)
 
 
 @receiver(post_save, sender=ConversionPattern, dispatch_uid="engines.pattern_saved")
-def pattern_saved(sender, instance: ConversionPattern, raw: bool = False, **kwargs) -> None:
+def pattern_saved(
+    sender: type[ConversionPattern], instance: ConversionPattern, raw: bool = False, **kwargs: object
+) -> None:
     triggers.pattern_saved(instance, raw=raw)
 
 

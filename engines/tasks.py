@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from django_q.tasks import async_task
 
@@ -16,6 +15,7 @@ from engines.exceptions import NotPlannable
 from engines.services.journey import triggers
 from engines.services.learning import detect_patterns
 from engines.services.planning.allocator import allocate_lead
+from engines.services.planning.plan import Allocation
 from engines.services.scoring.lead_score import score_lead
 from engines.services.sending import dispatcher
 from outreach.models import Client, Lead
@@ -68,7 +68,7 @@ def score_one_lead(lead_id: int) -> int | None:
     return score_lead(lead)
 
 
-def allocate_one_lead(lead_id: int) -> dict | None:
+def allocate_one_lead(lead_id: int) -> Allocation | None:
     """Plan one lead's sequence; None when it is gone, already planned, or cannot be contacted."""
     lead = Lead.objects.select_related("client").filter(pk=lead_id).first()
     if lead is None or not triggers.wants_allocation(lead):
@@ -98,12 +98,12 @@ def replan_client_touches(client_id: int) -> dict[str, int] | None:
 
 def dispatch_touches(
     limit: int | None = None, batch_size: int = dispatcher.BATCH_SIZE, threads: int | None = None
-) -> dict:
+) -> dict[str, int]:
     """The every-minute job: send the due touches (engines.services.sending.dispatcher); counts by outcome."""
     return dispatcher.dispatch_due_touches(limit=limit, batch_size=batch_size, threads=threads)
 
 
-def task_path(func: Callable[..., Any]) -> str:
+def task_path(func: Callable[..., object]) -> str:
     """The dotted path django-q2 stores for a task function (and a worker imports)."""
     return f"{func.__module__}.{func.__qualname__}"
 

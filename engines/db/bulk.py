@@ -1,8 +1,9 @@
-"""Bulk writes the ORM makes slow: one UPDATE that gives each row its own values."""
+"""Bulk writes the ORM makes slow: one UPDATE that gives each row its own values, or one per row sent
+together."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -43,3 +44,19 @@ def update_from_values(
             cursor.execute(sql, [*params[:split], *(value for row in chunk for value in row), *params[split:]])
             changed += cursor.rowcount
     return changed
+
+
+def update_each(
+    model: type[Model], fields: Sequence[str], objects: Iterable[Model], *, using: str = DEFAULT_DB_ALIAS
+) -> None:
+    """`UPDATE table SET <field> = %s, ... WHERE pk = %s` for each object, with its values of `fields` as the
+    object holds them (plain values the driver adapts), all through one executemany: bulk_update's CASE
+    expressions cost seconds per thousand rows."""
+    connection = connections[using]
+    meta, quote = model._meta, connection.ops.quote_name
+    field_of = {field.name: field for field in meta.concrete_fields}
+    assignments = ", ".join(f"{quote(field_of[name].column)} = %s" for name in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    attnames = [field_of[name].attname for name in fields]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [[getattr(obj, name) for name in attnames] + [obj.pk] for obj in objects])

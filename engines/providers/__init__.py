@@ -5,14 +5,15 @@ Email needs no adapter of ours: anymail already is one (EMAIL_BACKEND).
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 
-def load_provider(dotted_path: str) -> Any:
-    """An instance of the provider class at `dotted_path` (e.g. settings.SMS_PROVIDER)."""
+def load_provider(dotted_path: str) -> object:
+    """An instance of the provider class at `dotted_path` (e.g. settings.SMS_PROVIDER).
+
+    What it is depends on settings, so callers say which interface they expect (`cast(SmsProvider, ...)`).
+    """
     try:
         provider_class = import_string(dotted_path)
     except ImportError as exc:

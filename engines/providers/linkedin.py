@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
+
+from engines.json_types import JSONValue
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class LinkedInDelivery:
 
     message_id: str
     delivery: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, JSONValue] = field(default_factory=dict)
 
 
 class LinkedInBackend(Protocol):
@@ -49,7 +51,7 @@ class ManualTaskBackend:
 class RecordingLinkedInBackend:
     """Sends nothing: keeps each call in `outbox` for tests, standing in for an automation service."""
 
-    outbox: ClassVar[list[dict[str, Any]]] = []
+    outbox: ClassVar[list[dict[str, str | None]]] = []
 
     def send(
         self, *, profile_url: str, message_type: str, message: str, connection_note: str | None, sender: str

@@ -55,12 +55,13 @@ FALLBACK_COUNTRY = "AU"
 
 def contact_hours(country: str | None) -> ContactHours:
     """The contact hours for a country (name or ISO code); settings.CONTACT_HOURS may override per country."""
-    rules = {**DEFAULT_CONTACT_HOURS, **getattr(settings, "CONTACT_HOURS", {})}
+    overrides: dict[str, ContactHours] = getattr(settings, "CONTACT_HOURS", {})
+    rules = {**DEFAULT_CONTACT_HOURS, **overrides}
     return rules.get(country_code(country) or FALLBACK_COUNTRY, rules[FALLBACK_COUNTRY])
 
 
 @functools.lru_cache(maxsize=256)
-def _holiday_calendar(code: str, subdivision: str | None, year: int) -> holidays.HolidayBase | dict:
+def _holiday_calendar(code: str, subdivision: str | None, year: int) -> holidays.HolidayBase | dict[date, str]:
     try:
         return holidays.country_holidays(code, subdiv=subdivision or None, years=year)
     except (NotImplementedError, KeyError):

@@ -17,13 +17,14 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from engines.json_types import JSONValue
 from engines.rules.geography import lead_timezone_name
 
 if TYPE_CHECKING:
@@ -219,7 +220,10 @@ def _indices(words: list[str], word: str) -> Iterable[int]:
         yield start - 1
 
 
-class _Vocabulary:
+Payload = TypeVar("Payload", bound=Hashable)
+
+
+class _Vocabulary(Generic[Payload]):
     """Whole-word and whole-phrase matcher for a fixed list of phrases, each carrying a payload.
 
     One-word phrases are found with a single set intersection against the
@@ -229,10 +233,10 @@ class _Vocabulary:
     must follow it in the text.
     """
 
-    def __init__(self, entries: Iterable[tuple[str, Any]], *, inflect: bool, keep_punctuation: bool):
+    def __init__(self, entries: Iterable[tuple[str, Payload]], *, inflect: bool, keep_punctuation: bool):
         variants = _inflections if inflect else _exact
-        self._single: dict[str, set[Any]] = {}
-        self._multi: dict[str, list[tuple[tuple[frozenset[str], ...], re.Pattern[str] | None, Any]]] = {}
+        self._single: dict[str, set[Payload]] = {}
+        self._multi: dict[str, list[tuple[tuple[frozenset[str], ...], re.Pattern[str] | None, Payload]]] = {}
         for phrase, payload in entries:
             normalized = _normalize(phrase)
             words = _phrase_words(phrase)
@@ -257,7 +261,7 @@ class _Vocabulary:
         self._single_keys = frozenset(self._single)
         self._multi_keys = frozenset(self._multi)
 
-    def _phrases(self, text: _Text) -> Iterable[Any]:
+    def _phrases(self, text: _Text) -> Iterable[Payload]:
         words = text.words
         for first in self._multi_keys.intersection(text.word_set):
             for rest, check, payload in self._multi[first]:
@@ -299,9 +303,9 @@ class _Vocabulary:
                         covered.update(range(i, i + 1 + len(rest)))
         return covered
 
-    def found(self, text: _Text) -> set[Any]:
+    def found(self, text: _Text) -> set[Payload]:
         """Payloads of every phrase present."""
-        found: set[Any] = set()
+        found: set[Payload] = set()
         for form in self._single_keys.intersection(text.word_set):
             found |= self._single[form]
         if self._multi_keys:
@@ -336,7 +340,7 @@ _MUTUAL = _Vocabulary(((word, True) for word in MUTUAL_CONNECTION_WORDS), inflec
 
 
 @functools.lru_cache(maxsize=8192)
-def _name_vocabulary(name: str) -> _Vocabulary:
+def _name_vocabulary(name: str) -> _Vocabulary[bool]:
     """A matcher for a lead's own name or company; a company also matches without "Pty Ltd", "Inc"..."""
     variants = {name}
     short = LEGAL_SUFFIXES.sub("", name).strip(" ,&")
@@ -346,12 +350,12 @@ def _name_vocabulary(name: str) -> _Vocabulary:
 
 
 @functools.lru_cache(maxsize=1024)
-def _industry_vocabulary(industry: str) -> _Vocabulary:
+def _industry_vocabulary(industry: str) -> _Vocabulary[bool]:
     """Industries are nouns people pluralise ("Dentists" for "Dentist")."""
     return _Vocabulary([(industry, True)], inflect=True, keep_punctuation=False)
 
 
-def _mentions(text: _Text, value: Any, vocabulary: Callable[[str], _Vocabulary]) -> bool:
+def _mentions(text: _Text, value: object, vocabulary: Callable[[str], _Vocabulary[bool]]) -> bool:
     if not isinstance(value, str) or not value.strip():
         return False
     return vocabulary(value.strip()).any(text)
@@ -421,7 +425,7 @@ def word_count(text: str | None) -> int:
 # --- The snapshot ---------------------------------------------------------------------------
 
 
-def timing_fields(lead: Lead, at: datetime | None = None, client: Client | None = None) -> dict[str, Any]:
+def timing_fields(lead: Lead, at: datetime | None = None, client: Client | None = None) -> dict[str, JSONValue]:
     """When a touch happened: the UTC instant with its offset, and the lead's local day and hour."""
     if at is not None and at.utcoffset() is None:
         raise ValueError(f"a touch time must be time-zone aware, got {at!r}")
@@ -443,16 +447,16 @@ def build_content_snapshot(
     lead: Lead,
     subject: str | None = None,
     touch_number: int = 1,
-    sequence_id: Any = None,
+    sequence_id: object = None,
     channel: str = "email",
     *,
     sent_at: datetime | None = None,
     client: Client | None = None,
-) -> dict[str, Any]:
+) -> dict[str, JSONValue]:
     """The standard record of what a touch said, stored in Activity.content_snapshot."""
     body = body if isinstance(body, str) else ""
     text = _Text(body)
-    snapshot: dict[str, Any] = {
+    snapshot: dict[str, JSONValue] = {
         "body": body,
         "channel": channel,
         "word_count": len(body.split()),

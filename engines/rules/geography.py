@@ -125,7 +125,7 @@ def lead_timezone_name(lead: Lead, client: Client | None = None) -> str:
     A phone or country that spans several zones (a US mobile, "Australia")
     does not decide; the next source does.
     """
-    own = getattr(lead, "timezone", None)
+    own: str | None = getattr(lead, "timezone", None)
     if own and own in TIMEZONES:
         return own
     from_phone = _zone_from_phone(getattr(lead, "phone", None) or "")
@@ -135,7 +135,7 @@ def lead_timezone_name(lead: Lead, client: Client | None = None) -> str:
     if from_country:
         return from_country
     client = client if client is not None else getattr(lead, "client", None)
-    client_zone = getattr(client, "timezone", None)
+    client_zone: str | None = getattr(client, "timezone", None)
     return client_zone if client_zone in TIMEZONES else "UTC"
 
 

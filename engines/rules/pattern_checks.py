@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from engines.exceptions import InvalidPattern
+from engines.json_types import JSONObject
 from engines.rules.pattern_schemas import (
     SCHEMAS,
     WEIGHT_KEYS,
@@ -52,7 +52,7 @@ _NUMBER_ERRORS = {"float_type", "finite_number", "float_parsing"}
 _BOUND_ERRORS = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     """A short repr for a message; some values (an int of 5,000 digits) have no repr at all."""
     try:
         return _short.repr(value)
@@ -111,7 +111,7 @@ def _message(error: ErrorDetails, root: str) -> str:
     return f"{where}: {error['msg']}"
 
 
-def _errors(model: type[BaseModel], data: Any, root: str = "") -> list[str]:
+def _errors(model: type[BaseModel], data: object, root: str = "") -> list[str]:
     try:
         model.model_validate(data)
     except ValidationError as exc:
@@ -126,14 +126,14 @@ def _errors(model: type[BaseModel], data: Any, root: str = "") -> list[str]:
     return []
 
 
-def weights_errors(weights: Any) -> list[str]:
+def weights_errors(weights: object) -> list[str]:
     """Why `weights` cannot be used as scorer weights (empty when they can)."""
     if not isinstance(weights, dict):
         return [f"weights must be an object with {', '.join(WEIGHT_KEYS)}, got {type(weights).__name__}"]
     return _errors(Weights, weights, root="weights")
 
 
-def pattern_errors(pattern_type: Any, data: Any) -> list[str]:
+def pattern_errors(pattern_type: object, data: object) -> list[str]:
     """Every way `data` breaks the schema of `pattern_type`; an empty list means valid. Never raises."""
     model = SCHEMAS.get(pattern_type) if isinstance(pattern_type, str) else None
     if model is None:
@@ -143,7 +143,7 @@ def pattern_errors(pattern_type: Any, data: Any) -> list[str]:
     return _errors(model, data)
 
 
-def validate_pattern(pattern_type: str, data: Any) -> dict:
+def validate_pattern(pattern_type: str, data: JSONObject) -> JSONObject:
     """Return `data` when it is a valid pattern of `pattern_type`; raise InvalidPattern otherwise."""
     errors = pattern_errors(pattern_type, data)
     if errors:

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticCustomError
+
+from engines.json_types import JSONObject
 
 WEIGHT_KEYS = ("data_quality", "authority", "company_fit", "timing")
 WEIGHT_MIN, WEIGHT_MAX = 0.05, 0.50
@@ -127,7 +129,7 @@ class _Pattern(_Part):
     sample_size: Count = 0
     confidence: Rate = 0.0
     no_preference: StringList = Field(default_factory=list, description="parts with no credible winner")
-    evidence: dict[str, Any] = Field(default_factory=dict, description="free-form: what the pattern was learned from")
+    evidence: JSONObject = Field(default_factory=dict, description="free-form: what the pattern was learned from")
 
 
 # ---------------------------------------------------------------- WHO
@@ -165,7 +167,7 @@ class Activation(_Part):
 
 class WhoPattern(_Pattern):
     recommended_weights: Weights
-    conversion_rate_by: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    conversion_rate_by: dict[str, JSONObject] = Field(default_factory=dict)
     activation: Activation | None = None
 
 
@@ -274,7 +276,7 @@ def required_keys(pattern_type: str) -> list[str]:
     return [name for name, field in SCHEMAS[pattern_type].model_fields.items() if field.is_required()]
 
 
-def json_schema() -> dict[str, Any]:
+def json_schema() -> JSONObject:
     """One JSON Schema document with a definition per pattern type (what docs/pattern-schemas.json holds)."""
     refs, definitions = models_json_schema([(model, "validation") for model in SCHEMAS.values()])
     return {

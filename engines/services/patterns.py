@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from engines.json_types import JSONObject
 from engines.rules.pattern_checks import pattern_errors
 from outreach.models import Client, ConversionPattern
 
@@ -61,11 +62,14 @@ def get_active_pattern(
         start += CANDIDATE_CHUNK
 
 
-def load_active_patterns(client: Client | int, pattern_type: str, *, now: datetime | None = None) -> dict | None:
+def load_active_patterns(client: Client | int, pattern_type: str, *, now: datetime | None = None) -> JSONObject | None:
     """The data of the active pattern (see get_active_pattern), or None when there is none.
 
     This is what consumers call: the data is valid, so a consumer may read the
     keys its type requires directly and the optional ones with `.get`.
     """
     pattern = get_active_pattern(client, pattern_type, now=now)
-    return None if pattern is None else pattern.patterns
+    if pattern is None:
+        return None
+    data: JSONObject = pattern.patterns
+    return data

@@ -7,12 +7,14 @@ and nothing else, so the demo never touches a client it did not make.
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import phonenumbers
 
+from engines.json_types import JSONValue
 from engines.simulation.synthetic import FIRST_NAMES, LAST_NAMES, PLACES, TITLES
 from outreach.models import Client, MessageTemplate
 
@@ -72,7 +74,7 @@ class DemoClient:
     timezone: str
     country: str
     physical_address: str
-    icp: dict
+    icp: dict[str, JSONValue]
 
 
 DEMO_CLIENTS = (
@@ -202,7 +204,7 @@ def mobile_number(country: str, tail: int) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _pick(rng: np.random.Generator, options: tuple, size: int) -> np.ndarray:
+def _pick(rng: np.random.Generator, options: Sequence[tuple[object, ...]], size: int) -> np.ndarray:
     shares = np.array([option[-1] if isinstance(option[-1], float) else option[1] for option in options], float)
     return rng.choice(len(options), size=size, p=shares / shares.sum())
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from django.conf import settings
+from django.http import HttpResponseBase
 from django.test import Client as HttpClient
 from django.urls import reverse
 from twilio.request_validator import RequestValidator
@@ -56,7 +57,7 @@ class ProviderCallbacks:
 
     def deliver(self, event: Event, activity: Activity, lead: Lead, client: Client) -> None:
         handler = getattr(self, f"_{event.kind}")
-        response = handler(event, activity, lead, client)
+        response: HttpResponseBase | None = handler(event, activity, lead, client)
         if response is not None:
             if response.status_code >= 400:
                 raise CallbackFailed(f"{event.kind} for lead {lead.pk} answered HTTP {response.status_code}")
@@ -64,14 +65,16 @@ class ProviderCallbacks:
 
     # --- Postmark, through anymail ---------------------------------------------------------------------------
 
-    def _postmark(self, kind: str, payload: dict):
+    def _postmark(self, kind: str, payload: dict[str, object]) -> HttpResponseBase:
         secret = settings.ANYMAIL["WEBHOOK_SECRET"]
         auth = "Basic " + base64.b64encode(secret.encode()).decode()
         url = reverse(f"anymail:postmark_{kind}_webhook")
         return self.http.post(url, data=json.dumps(payload), content_type="application/json", HTTP_AUTHORIZATION=auth)
 
-    def _tracking(self, record_type: str, activity: Activity, lead: Lead, at: datetime, **fields):
-        payload = {
+    def _tracking(
+        self, record_type: str, activity: Activity, lead: Lead, at: datetime, **fields: object
+    ) -> HttpResponseBase:
+        payload: dict[str, object] = {
             "RecordType": record_type,
             "MessageStream": "outbound",
             "MessageID": activity.provider_message_id,
@@ -81,29 +84,31 @@ class ProviderCallbacks:
         }
         return self._postmark("tracking", payload)
 
-    def _delivered(self, event: Event, activity: Activity, lead: Lead, client: Client):
+    def _delivered(self, event: Event, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase:
         return self._tracking("Delivery", activity, lead, event.at, DeliveredAt=_iso(event.at), Details="OK")
 
-    def _opened(self, event: Event, activity: Activity, lead: Lead, client: Client):
+    def _opened(self, event: Event, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase:
         return self._tracking("Open", activity, lead, event.at, FirstOpen=True, ReceivedAt=_iso(event.at))
 
-    def _bounce(self, kind: str, event: Event, activity: Activity, lead: Lead):
+    def _bounce(self, kind: str, event: Event, activity: Activity, lead: Lead) -> HttpResponseBase:
         return self._tracking(
             "Bounce", activity, lead, event.at, ID=activity.pk.int % 10**12, Type=kind,
             Email=lead.email, BouncedAt=_iso(event.at), Description="Simulated bounce", Inactive=kind == "HardBounce",
         )  # fmt: skip
 
-    def _bounced(self, event: Event, activity: Activity, lead: Lead, client: Client):
+    def _bounced(self, event: Event, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase:
         return self._bounce("HardBounce", event, activity, lead)
 
-    def _deferred(self, event: Event, activity: Activity, lead: Lead, client: Client):
+    def _deferred(self, event: Event, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase:
         return self._bounce("SoftBounce", event, activity, lead)
 
-    def _inbound_email(self, event: Event, activity: Activity, lead: Lead, client: Client, text: str, **headers):
+    def _inbound_email(
+        self, event: Event, activity: Activity, lead: Lead, client: Client, text: str, **headers: str
+    ) -> HttpResponseBase:
         subject = headers.pop("subject", f"Re: {activity.content_snapshot.get('subject', '')}")
         # Postmark gives every inbound email its own id: an auto-reply and a later reply are two events.
         reply_id = f"reply-{activity.pk}-{int(event.at.timestamp())}"
-        payload = {
+        payload: dict[str, object] = {
             "From": lead.email,
             "FromFull": {"Email": lead.email, "Name": lead.first_name, "MailboxHash": ""},
             "To": client.sending_email,
@@ -125,13 +130,13 @@ class ProviderCallbacks:
         }
         return self._postmark("inbound", payload)
 
-    def _auto_reply(self, event: Event, activity: Activity, lead: Lead, client: Client):
+    def _auto_reply(self, event: Event, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase:
         return self._inbound_email(
             event, activity, lead, client, "I am away until Monday with limited access to email.",
             subject=OUT_OF_OFFICE, **{"Auto-Submitted": "auto-replied"},
         )  # fmt: skip
 
-    def _reply(self, event: Event, activity: Activity, lead: Lead, client: Client):
+    def _reply(self, event: Event, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase | None:
         text = REPLIES[lead.pk % len(REPLIES)]
         if event.channel == "email":
             return self._inbound_email(event, activity, lead, client, text)
@@ -146,19 +151,19 @@ class ProviderCallbacks:
         )  # fmt: skip
         return None
 
-    def _unsubscribe(self, event: Event, activity: Activity, lead: Lead, client: Client):
+    def _unsubscribe(self, event: Event, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase:
         url = reverse("unsubscribe", args=[unsubscribe_token(lead)])
         key, value = ONE_CLICK_POST.split("=")
         return self.http.post(url, data={key: value})
 
     # --- Twilio ----------------------------------------------------------------------------------------------
 
-    def _twilio(self, url_name: str, params: dict[str, str]):
+    def _twilio(self, url_name: str, params: dict[str, str]) -> HttpResponseBase:
         url = settings.PUBLIC_BASE_URL + reverse(url_name)
         signature = RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(url, params)
         return self.http.post(reverse(url_name), data=params, HTTP_X_TWILIO_SIGNATURE=signature)
 
-    def _sms_status(self, status: str, activity: Activity, lead: Lead, client: Client):
+    def _sms_status(self, status: str, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase:
         params = {
             "MessageSid": activity.provider_message_id,
             "MessageStatus": status,
@@ -170,13 +175,13 @@ class ProviderCallbacks:
             params["ErrorCode"] = "30003"
         return self._twilio("twilio-sms-status", params)
 
-    def _sms_delivered(self, event: Event, activity: Activity, lead: Lead, client: Client):
+    def _sms_delivered(self, event: Event, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase:
         return self._sms_status("delivered", activity, lead, client)
 
-    def _sms_undelivered(self, event: Event, activity: Activity, lead: Lead, client: Client):
+    def _sms_undelivered(self, event: Event, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase:
         return self._sms_status("undelivered", activity, lead, client)
 
-    def _twilio_inbound(self, event: Event, lead: Lead, client: Client, body: str):
+    def _twilio_inbound(self, event: Event, lead: Lead, client: Client, body: str) -> HttpResponseBase:
         params = {
             "MessageSid": "SM" + uuid.uuid5(uuid.NAMESPACE_URL, f"inbound:{lead.pk}:{event.at.isoformat()}").hex,
             "From": lead.phone,
@@ -186,12 +191,12 @@ class ProviderCallbacks:
         }
         return self._twilio("twilio-sms-inbound", params)
 
-    def _stop(self, event: Event, activity: Activity, lead: Lead, client: Client):
+    def _stop(self, event: Event, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase:
         return self._twilio_inbound(event, lead, client, "STOP")
 
     # --- Cal.com ---------------------------------------------------------------------------------------------
 
-    def _booking(self, event: Event, activity: Activity, lead: Lead, client: Client):
+    def _booking(self, event: Event, activity: Activity, lead: Lead, client: Client) -> HttpResponseBase:
         body = json.dumps(
             {
                 "triggerEvent": "BOOKING_CREATED",

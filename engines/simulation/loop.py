@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -299,7 +299,7 @@ class Simulation:
         self.last_seen = now
 
     @staticmethod
-    def _first_channels(sent) -> dict[int, str]:
+    def _first_channels(sent: Iterable[Activity]) -> dict[int, str]:
         """Each lead's first planned channel: the response model's truth favours some openings."""
         lead_ids = {activity.lead_id for activity in sent}
         firsts = ScheduledTouch.objects.filter(lead_id__in=lead_ids, touch_number=1).values_list(

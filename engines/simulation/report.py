@@ -18,6 +18,7 @@ from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from engines.json_types import JSONObject
 from engines.services.patterns import get_active_pattern
 from engines.services.scoring.lead_score import DEFAULT_WEIGHTS
 from engines.simulation import responses
@@ -106,7 +107,7 @@ def cohort_rate(cohort: Cohort, horizon: timedelta) -> Rate:
     return Rate(booked, len(cohort.lead_ids))
 
 
-def _days(pattern: dict, key: str, field_name: str) -> list[int]:
+def _days(pattern: JSONObject, key: str, field_name: str) -> list[int]:
     return [int(entry[field_name]) for entry in pattern.get(key) or []]
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -149,7 +150,9 @@ class ResponseModel:
             self.finished.add(lead.pk)
         return sorted(events + answer, key=lambda e: e.at)
 
-    def _provider_events(self, activity: Activity, rng: np.random.Generator, event) -> list[Event]:
+    def _provider_events(
+        self, activity: Activity, rng: np.random.Generator, event: Callable[[str, float], Event]
+    ) -> list[Event]:
         draw = rng.random()
         if activity.channel == "email":
             if draw < EMAIL_HARD_BOUNCE:
@@ -165,7 +168,15 @@ class ResponseModel:
             return [event("sms_undelivered" if draw < SMS_UNDELIVERED else "sms_delivered", 0.02)]
         return []
 
-    def _answer(self, activity, lead, client, first_channel, rng, event) -> list[Event]:
+    def _answer(
+        self,
+        activity: Activity,
+        lead: Lead,
+        client: Client,
+        first_channel: str,
+        rng: np.random.Generator,
+        event: Callable[[str, float], Event],
+    ) -> list[Event]:
         """At most one answer per touch: a reply (perhaps then a booking), a STOP or an unsubscribe."""
         draw = rng.random()
         p_reply = self.reply_probability(activity, lead, client, first_channel)

@@ -31,15 +31,16 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from engines.json_types import JSONValue
 from engines.rules.content import build_content_snapshot
 from engines.rules.geography import lead_timezone_name
 from engines.services.scoring.lead_score import als_tier, score_leads
@@ -82,7 +83,18 @@ class PlantedTruth:
 PLANTED = PlantedTruth()
 # Same volumes as PLANTED, outcomes independent of everything: the detectors must find nothing in it.
 NULL = PlantedTruth(independent=True)
-ICP: dict[str, Any] = {
+
+
+class IdealCustomer(TypedDict):
+    """The synthetic client's ICP (Client.icp), as the scorer reads it."""
+
+    industries: list[str]
+    employee_min: int
+    employee_max: int
+    countries: list[str]
+
+
+ICP: IdealCustomer = {
     "industries": ["Dental", "Accounting"],
     "employee_min": 5,
     "employee_max": 50,
@@ -313,7 +325,7 @@ def _new_client(name: str) -> Client:
     )
 
 
-def _choice(rng: np.random.Generator, options: tuple, size: int) -> np.ndarray:
+def _choice(rng: np.random.Generator, options: Sequence[tuple[object, ...]], size: int) -> np.ndarray:
     """Indices into `options`, drawn with the share each option's last element gives."""
     shares = np.array([option[-1] for option in options], dtype=float)
     return rng.choice(len(options), size=size, p=shares / shares.sum())
@@ -497,7 +509,8 @@ def _lifts(plans: _Plans, truth: PlantedTruth) -> np.ndarray:
         lift = np.where(plans.cta == _CTAS.index(cta), lift * value, lift)
     for pain, value in truth.pain_lift:
         lift = np.where(plans.pain == _PAINS.index(pain), lift * value, lift)
-    return np.where(plans.parts["company"], lift * truth.company_mention_lift, lift)
+    lifted: np.ndarray = np.where(plans.parts["company"], lift * truth.company_mention_lift, lift)
+    return lifted
 
 
 def _averaged(
@@ -591,7 +604,7 @@ def _body(plans: _Plans, i: int, k: int, lead: Lead, channel: str) -> str:
     return " ".join(sentences)
 
 
-def _planted_features(plans_pain: int, plans_cta: int, company: bool) -> dict:
+def _planted_features(plans_pain: int, plans_cta: int, company: bool) -> dict[str, JSONValue]:
     """The features a touch was built with, stored in its metadata so tests can compare them with the snapshot."""
     return {
         "pain_point": _PAINS[plans_pain] if plans_pain >= 0 else None,
@@ -686,7 +699,9 @@ def _sent(client: Client, lead: Lead, plans: _Plans, outcome: _Outcome, i: int, 
     """The Activity of a sent touch, with the real content snapshot of the message it was built from."""
     channel = CHANNEL_ORDER[plans.channels[i, k]]
     sent_at = _datetime(plans.at[i, k])
-    metadata: dict = {"synthetic": _planted_features(plans.pain[i, k], plans.cta[i, k], plans.parts["company"][i, k])}
+    metadata: dict[str, JSONValue] = {
+        "synthetic": _planted_features(plans.pain[i, k], plans.cta[i, k], plans.parts["company"][i, k])
+    }
     if channel == "voice":
         metadata["outcome"] = str(outcome.voice_outcome[i, k])
     return Activity(
@@ -715,7 +730,7 @@ def _sent(client: Client, lead: Lead, plans: _Plans, outcome: _Outcome, i: int, 
 def _follow_ups(touch: Activity, outcome: _Outcome, i: int, k: int, engaged: list[tuple[str, float]]) -> list[Activity]:
     """What happened after a sent touch: engagement (action, seconds later), the reply, the booked meeting."""
 
-    def event(action: str, at: float, channel: str = touch.channel, **extra) -> Activity:
+    def event(action: str, at: float, channel: str = touch.channel, **extra: bool) -> Activity:
         return Activity(
             client=touch.client,
             lead=touch.lead,

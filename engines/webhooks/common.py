@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import Callable
+from datetime import datetime
+from typing import TypedDict
 
 from django.http import HttpRequest, HttpResponse
 
@@ -14,6 +16,14 @@ logger = logging.getLogger("engines.webhooks")
 # Tracking batches (SendGrid posts at most 768 kB) and callbacks are small; an inbound email may carry attachments.
 MAX_CALLBACK_BYTES = 1_000_000
 MAX_INBOUND_BYTES = 30_000_000
+
+
+class EventSource(TypedDict):
+    """Who reported an event, under which id, and when: the arguments every outcome service takes."""
+
+    provider: str
+    event_id: str
+    at: datetime
 
 
 class MalformedEvent(Exception):

@@ -8,11 +8,12 @@ message we never sent answers 404; a replay answers 200.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
-from typing import Any
+from typing import Unpack
 
 from anymail.exceptions import AnymailError
+from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason, inbound, tracking
 from anymail.utils import parse_address_list
 from django.conf import settings
@@ -25,11 +26,13 @@ from django.urls import URLPattern, URLResolver
 from django.utils import timezone
 from django.views import View
 
+from engines.json_types import JSONObject, JSONValue
 from engines.services.outcomes import events
 from engines.services.outcomes.replies import EmailIntent, classify_email
 from engines.webhooks.common import (
     MAX_CALLBACK_BYTES,
     MAX_INBOUND_BYTES,
+    EventSource,
     MalformedEvent,
     logger,
     pending_writes,
@@ -38,15 +41,25 @@ from engines.webhooks.common import (
 )
 from outreach.models import Activity, ActivityAction, Channel, Client, Lead
 
+ViewFunction = Callable[..., HttpResponseBase]
 
-def _guard_anymail(view: Callable, *, limit: int) -> Callable:
+
+class MessageEvent(EventSource):
+    """The arguments of events.record_message_event but its action."""
+
+    message_id: str
+    channel: str
+    metadata: Mapping[str, JSONValue]
+
+
+def _guard_anymail(view: ViewFunction, *, limit: int) -> ViewFunction:
     """Wrap an anymail webhook view: size limit; every event parsed and validated before any is written, a
     batch written in one transaction; 4xx instead of 500 on bad input."""
 
     run = _dispatched_directly(view)
 
     @wraps(view)
-    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def guarded(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
         if refused := too_big(request, limit):
             return refused
         if limit > settings.DATA_UPLOAD_MAX_MEMORY_SIZE and request.method == "POST":
@@ -71,7 +84,7 @@ def _guard_anymail(view: Callable, *, limit: int) -> Callable:
     return guarded
 
 
-def _dispatched_directly(view: Callable) -> Callable:
+def _dispatched_directly(view: ViewFunction) -> ViewFunction:
     """anymail's class-based view, run as as_view() runs it but without the method_decorator wrappers
     (csrf_exempt, login_not_required) anymail's dispatch builds on every call: they only flag the view for
     middleware, and the guard carries the same flags. A tenth of a tracking event's Python time. A view class
@@ -81,7 +94,7 @@ def _dispatched_directly(view: Callable) -> Callable:
         return view
     initkwargs = view.view_initkwargs  # type: ignore[attr-defined]
 
-    def run(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def run(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
         instance = view_class(**initkwargs)
         instance.setup(request, *args, **kwargs)
         return View.dispatch(instance, request, *args, **kwargs)
@@ -89,7 +102,9 @@ def _dispatched_directly(view: Callable) -> Callable:
     return run
 
 
-def _parse(view: Callable, queue: list[Callable[[], str]], request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+def _parse(
+    view: ViewFunction, queue: list[Callable[[], str]], request: HttpRequest, *args: object, **kwargs: object
+) -> HttpResponseBase:
     """Run anymail's view: it parses every event and sends our receivers, which validate and queue; no write."""
     token = pending_writes.set(queue)
     try:
@@ -140,8 +155,8 @@ def provider_name(esp_name: str) -> str:
 
 def is_soft_bounce(event: AnymailTrackingEvent) -> bool:
     """A temporary failure anymail reports as `bounced`: later mail may still arrive."""
-    esp: dict[str, Any] = event.esp_event if isinstance(event.esp_event, dict) else {}
-    bounce: dict[str, Any] = esp["bounce"] if isinstance(esp.get("bounce"), dict) else {}
+    esp: JSONObject = event.esp_event if isinstance(event.esp_event, dict) else {}
+    bounce: JSONObject = esp["bounce"] if isinstance(esp.get("bounce"), dict) else {}
     if esp.get("Type") in SOFT_BOUNCE_TYPES or bounce.get("bounceType") in SOFT_BOUNCE_TYPES:
         return True
     if event.reject_reason == RejectReason.BLOCKED:  # SendGrid's "blocked": the receiving server refused for now
@@ -163,7 +178,7 @@ def _sent_email(message_id: str) -> Activity | None:
     )
 
 
-def _tracking_metadata(event: AnymailTrackingEvent) -> dict[str, Any]:
+def _tracking_metadata(event: AnymailTrackingEvent) -> dict[str, str]:
     data = {
         "event_type": event.event_type,
         "recipient": event.recipient,
@@ -178,7 +193,7 @@ def _tracking_metadata(event: AnymailTrackingEvent) -> dict[str, Any]:
 
 
 @receiver(tracking, dispatch_uid="engines.webhooks.on_tracking")
-def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
+def on_tracking(sender: object, event: AnymailTrackingEvent, esp_name: str, **kwargs: object) -> None:
     """One normalized anymail tracking event -> one outcome service call."""
     provider = provider_name(esp_name)
     check_tracking_event(event, provider=provider)
@@ -210,19 +225,18 @@ def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
     message_id = str(event.message_id)
     at = event.timestamp or timezone.now()
     event_id = str(event.event_id or "") or events.event_key(message_id, kind, event.timestamp)
-    common: dict[str, Any] = {"provider": provider, "event_id": event_id, "at": at}
+    common: EventSource = {"provider": provider, "event_id": event_id, "at": at}
     metadata = _tracking_metadata(event)
     if kind in (EventType.COMPLAINED, EventType.UNSUBSCRIBED):
         return _record_unsubscribing(kind, message_id, metadata=metadata, **common)
     # The bulk of the traffic: one statement finds the message and stores the event (a hard bounce, in the
     # transaction that also marks the address bounced and cancels the email touches).
-    fast: dict[str, Any] = {"message_id": message_id, "channel": Channel.EMAIL, "metadata": metadata, **common}
+    fast: MessageEvent = {"message_id": message_id, "channel": Channel.EMAIL, "metadata": metadata, **common}
     if kind in ENGAGEMENT_ACTIONS:
         stored = events.record_message_event(action=ENGAGEMENT_ACTIONS[kind], **fast)
     elif kind == EventType.BOUNCED and is_soft_bounce(event):  # a deferral: later mail may still arrive
-        stored = events.record_message_event(
-            action=ActivityAction.EMAIL_DEFERRED, **{**fast, "metadata": {**metadata, "soft_bounce": True}}
-        )
+        soft: MessageEvent = {**fast, "metadata": {**metadata, "soft_bounce": True}}
+        stored = events.record_message_event(action=ActivityAction.EMAIL_DEFERRED, **soft)
     else:  # a hard bounce, or a rejection because the address is known bad
         stored = events.record_message_event(
             action=ActivityAction.EMAIL_BOUNCED, lead_updates={"has_bounced": True}, cancel_reason="bounced",
@@ -231,7 +245,9 @@ def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
     return _unknown(provider, kind, message_id) if stored is None else ("recorded" if stored else "replayed")
 
 
-def _record_unsubscribing(kind: str, message_id: str, *, metadata: dict[str, Any], **common: Any) -> str:
+def _record_unsubscribing(
+    kind: str, message_id: str, *, metadata: Mapping[str, JSONValue], **common: Unpack[EventSource]
+) -> str:
     """A spam complaint or an ESP-side unsubscribe: the lead is unsubscribed from everything."""
     provider = common["provider"]
     sent = _sent_email(message_id)
@@ -281,7 +297,7 @@ def _answered_email(ids: list[str], sender: str, recipients: list[str]) -> tuple
     return candidates[0], events.last_sent(candidates[0], channel=Channel.EMAIL)
 
 
-def _recipients(message: Any) -> list[str]:
+def _recipients(message: AnymailInboundMessage) -> list[str]:
     values = [value for header in ("To", "Cc", "Delivered-To") for value in message.get_all(header, [])]
     if getattr(message, "envelope_recipient", None):
         values.append(message.envelope_recipient)
@@ -292,7 +308,7 @@ def _recipients(message: Any) -> list[str]:
 
 
 @receiver(inbound, dispatch_uid="engines.webhooks.on_inbound")
-def on_inbound(sender: Any, event: AnymailInboundEvent, esp_name: str, **kwargs: Any) -> None:
+def on_inbound(sender: object, event: AnymailInboundEvent, esp_name: str, **kwargs: object) -> None:
     provider = provider_name(esp_name)
     check_inbound_email(event, provider=provider)
     write_or_queue(lambda: record_inbound_email(event, provider=provider))
@@ -321,18 +337,19 @@ def record_inbound_email(event: AnymailInboundEvent, *, provider: str) -> str:
     event_id = str(event.event_id or "") or header_id or events.event_key(sender, subject, message.get("Date"), text)
     metadata = {"from": sender, "subject": subject[:300], "text": text[:5000], "message_id": header_id}
     intent = classify_email(message.items(), subject, text)
-    common: dict[str, Any] = {"provider": provider, "event_id": event_id, "at": at}
+    common: EventSource = {"provider": provider, "event_id": event_id, "at": at}
     if intent == EmailIntent.AUTO_REPLY:
         if answers is None:  # a machine answering nothing we sent
             return "ignored"
         action = ActivityAction.EMAIL_AUTO_REPLIED
         recorded = events.record_delivery(answers, action=action, metadata=metadata, **common)
         return "recorded" if recorded.created else "replayed"
-    common["answers"] = answers
     if intent == EmailIntent.STOP:
-        recorded = events.record_opt_out(lead, channel=Channel.EMAIL, metadata={**metadata, "via": "reply"}, **common)
+        recorded = events.record_opt_out(
+            lead, channel=Channel.EMAIL, answers=answers, metadata={**metadata, "via": "reply"}, **common
+        )
     else:
         recorded = events.record_reply(
-            lead, channel=Channel.EMAIL, metadata=metadata, provider_message_id=header_id, **common
+            lead, channel=Channel.EMAIL, answers=answers, metadata=metadata, provider_message_id=header_id, **common
         )
     return "recorded" if recorded.created else "replayed"

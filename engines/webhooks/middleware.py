@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from weakref import WeakKeyDictionary
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import URLResolver, get_resolver
 from django.urls.resolvers import ResolverMatch
 
@@ -43,13 +43,14 @@ class ProviderCallbackMiddleware:
     these prefixes answers 404.
     """
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if not request.path_info.startswith(CALLBACK_PREFIXES):
             return self.get_response(request)
         request.get_host()  # DisallowedHost (400) for a host not in ALLOWED_HOSTS
         match = resolve_callback(request.path_info, getattr(request, "urlconf", None))
         request.resolver_match = match
-        return match.func(request, *match.args, **match.kwargs)
+        response: HttpResponseBase = match.func(request, *match.args, **match.kwargs)
+        return response

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -17,20 +16,27 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from engines.exceptions import InvalidTouch, SendBlocked
+from engines.json_types import JSONValue
 from engines.services.outcomes import calls, early_statuses, events
 from engines.services.outcomes.replies import SmsIntent, classify_sms
-from engines.webhooks.common import MAX_CALLBACK_BYTES, logger, too_big
+from engines.webhooks.common import MAX_CALLBACK_BYTES, EventSource, logger, too_big
 from outreach.models import ActivityAction, Channel, Client, Lead
 
+TwilioView = Callable[[HttpRequest], HttpResponse]
 
-def twilio_signed(url_name: str) -> Callable[[Callable], Callable]:
+
+class SmsEvent(EventSource):
+    metadata: Mapping[str, JSONValue]
+
+
+def twilio_signed(url_name: str) -> Callable[[TwilioView], TwilioView]:
     """Only requests Twilio signed (X-Twilio-Signature, TWILIO_AUTH_TOKEN) reach the view; others get 403.
 
     The signed URL is PUBLIC_BASE_URL + the view's own path, not the request's host: behind a proxy the
     host and scheme Django sees are not the ones Twilio called.
     """
 
-    def decorator(view: Callable) -> Callable:
+    def decorator(view: TwilioView) -> TwilioView:
         @wraps(view)
         def checked(request: HttpRequest) -> HttpResponse:
             if refused := too_big(request, MAX_CALLBACK_BYTES):
@@ -112,7 +118,7 @@ def twilio_sms_inbound(request: HttpRequest) -> HttpResponse:
         client = Client.objects.filter(sending_phone=to_phone).first() if intent == SmsIntent.HELP else None
         return _twiml(help_text(client) if client is not None else "")  # HELP is answered whoever asks
     lead, now = leads[0], timezone.now()
-    common: dict[str, Any] = {"provider": "twilio", "event_id": sid, "at": now, "metadata": {"text": body[:1600]}}
+    common: SmsEvent = {"provider": "twilio", "event_id": sid, "at": now, "metadata": {"text": body[:1600]}}
     if intent == SmsIntent.OPT_OUT:
         answers = events.last_sent(lead, channel=Channel.SMS)
         events.record_opt_out(lead, channel=Channel.SMS, answers=answers, same_person=leads, **common)

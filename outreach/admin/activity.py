@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from django.contrib import admin
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -18,7 +17,7 @@ from outreach.models import Activity, Lead, MessageTemplate
 
 from .pagination import CappedCountPaginator
 from .scoping import ServiceWrittenAdmin, VisibleClientFilter, scope_to_clients
-from .search import BodyMatches, leads_matching, search_words
+from .search import body_matches, leads_matching, search_words
 
 PERSONALIZATION_FLAGS = {
     "has_first_name": "First name",
@@ -30,16 +29,6 @@ PERSONALIZATION_FLAGS = {
 # A search by lead reads the activities of at most this many matching leads (the newest): their ids go to the
 # database as a list, which it can read through an index beside the body's match; a subquery there cannot be.
 LEAD_MATCH_LIMIT = 1000
-
-
-def body_matches(words: list[str]) -> Q:
-    """Activities whose snapshot body holds every one of `words` (full-text on PostgreSQL, substring elsewhere)."""
-    if connection.vendor == "postgresql":
-        return Q(BodyMatches(" ".join(words)))
-    condition = Q()
-    for word in words:
-        condition &= Q(content_snapshot__body__icontains=word)
-    return condition
 
 
 @admin.register(Activity)

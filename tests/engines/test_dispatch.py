@@ -369,7 +369,7 @@ def test_a_send_the_provider_accepted_but_the_database_did_not_record_goes_to_re
     def lost_connection(rows, *args, **kwargs):
         raise DatabaseError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(recording, "insert_activities", lost_connection)
+    monkeypatch.setattr(recording, "insert_objects", lost_connection)
 
     with caplog.at_level(logging.ERROR):
         counts = dispatch_due_touches(now=NOW)

@@ -170,7 +170,7 @@ def test_when_the_record_fails_the_task_and_touch_stay_as_they_were(monkeypatch)
     def create(rows, *args, **kwargs):
         raise DatabaseError("connection lost")
 
-    monkeypatch.setattr(recording, "insert_activities", create)
+    monkeypatch.setattr(recording, "insert_objects", create)
 
     with pytest.raises(DatabaseError):
         complete_task(task, now=LATER)

@@ -185,7 +185,7 @@ def test_accepted_then_not_recorded_keeps_the_touch_findable_for_a_person(monkey
     def create(rows, *args, **kwargs):
         raise DatabaseError("connection lost")
 
-    monkeypatch.setattr(recording, "insert_activities", create)
+    monkeypatch.setattr(recording, "insert_objects", create)
 
     with caplog.at_level(logging.ERROR):
         with pytest.raises(SentNotRecorded) as raised:

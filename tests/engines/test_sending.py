@@ -217,7 +217,7 @@ def refuse_to_record(monkeypatch):
     def create(rows, *args, **kwargs):
         raise DatabaseError('invalid byte sequence for encoding "UTF8"')
 
-    monkeypatch.setattr(recording, "insert_activities", create)
+    monkeypatch.setattr(recording, "insert_objects", create)
 
 
 @pytest.mark.parametrize("channel", ["email", "sms", "linkedin"])
@@ -261,13 +261,13 @@ def test_with_a_touch_the_activity_and_the_sent_touch_commit_together(outboxes):
 
 def test_when_the_touch_cannot_be_marked_sent_the_activity_is_rolled_back_too(outboxes, monkeypatch):
     touch = ScheduledTouchFactory(channel="email", status="sending")
-    insert = recording.insert_activities
+    insert = recording.insert_objects
 
     def create_then_lose_the_touch(rows):
         insert(rows)
         type(touch).objects.filter(pk=touch.pk).update(status="failed")  # e.g. a reconciler, meanwhile
 
-    monkeypatch.setattr(recording, "insert_activities", create_then_lose_the_touch)
+    monkeypatch.setattr(recording, "insert_objects", create_then_lose_the_touch)
 
     with pytest.raises(SentNotRecorded):
         send_email(touch.lead, touch.client, "Hello", "Hi there", now=NOW, touch=touch)

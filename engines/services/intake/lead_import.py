@@ -22,15 +22,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TypeAlias
 from urllib.parse import urlsplit
 
 import tablib
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
-from django.utils import timezone
 
+from engines.db.bulk import update_each
+from engines.db.copy import insert_returning_ids
 from engines.exceptions import EngineError
 from engines.rules.normalization import normalize_country, normalize_email, normalize_phone, normalize_timezone
 from engines.services import later
@@ -40,6 +41,9 @@ WRITE_BATCH_SIZE = 2000
 # Lookups of existing emails per query: well under SQLite's bound-parameter limit.
 LOOKUP_BATCH_SIZE = 900
 PROGRESS_EVERY = 1000
+
+# A cleaned value of a lead field: text, or a whole number (the employee count).
+LeadValue: TypeAlias = str | int
 
 
 class OnDuplicate(StrEnum):
@@ -111,7 +115,7 @@ class ImportRow:
     """One data row: its line in the file (the header is line 1), cells as given, cleaned values, errors, action."""
 
     line: int
-    values: dict[str, Any]
+    values: dict[str, LeadValue]
     raw: dict[str, str] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
     action: RowAction = RowAction.NEW
@@ -153,7 +157,7 @@ class ImportResult:
     lead_ids: list[int]
 
 
-def map_columns(headers: Sequence[Any]) -> tuple[dict[str, str], list[str], list[str]]:
+def map_columns(headers: Sequence[object]) -> tuple[dict[str, str], list[str], list[str]]:
     """Headers -> ({header: lead field}, ignored headers, errors). Two headers for one field is an error."""
     columns: dict[str, str] = {}
     ignored: list[str] = []
@@ -176,11 +180,11 @@ def map_columns(headers: Sequence[Any]) -> tuple[dict[str, str], list[str], list
 
 def preview_import(
     client: Client,
-    headers: Sequence[Any],
-    rows: Iterable[Sequence[Any]],
+    headers: Sequence[object],
+    rows: Iterable[Sequence[object]],
     *,
     on_duplicate: OnDuplicate | str = OnDuplicate.SKIP,
-    progress: Callable[[int], Any] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> ImportPreview:
     """Check and normalise every row, and say what importing it into `client` would do. Writes nothing."""
     columns, ignored, file_errors = map_columns(headers)
@@ -202,7 +206,7 @@ def preview_import(
     return preview
 
 
-def clean_row(line: int, raw: Mapping[str, Any], default_region: str | None) -> ImportRow:
+def clean_row(line: int, raw: Mapping[str, object], default_region: str | None) -> ImportRow:
     """One row's cleaned values and errors (keyed by lead field). Empty cells are left out of the values."""
     row = ImportRow(line=line, values={})
     for name, value in raw.items():
@@ -214,9 +218,11 @@ def clean_row(line: int, raw: Mapping[str, Any], default_region: str | None) -> 
             row.values.update(_clean_value(name, text))
         except ValidationError as exc:
             row.errors.setdefault(name, []).extend(exc.messages)
-    if "phone" in row.values:
+    phone, country = row.values.get("phone"), row.values.get("country")
+    if isinstance(phone, str):  # text: the phone has no cleaner of its own
+        region = country if isinstance(country, str) and country else default_region
         try:
-            row.values["phone"] = normalize_phone(row.values["phone"], row.values.get("country") or default_region)
+            row.values["phone"] = normalize_phone(phone, region)
         except ValidationError as exc:
             row.errors.setdefault("phone", []).extend(exc.messages)
     if not row.errors and not {"email", "phone", "linkedin_url"} & row.values.keys():
@@ -226,7 +232,7 @@ def clean_row(line: int, raw: Mapping[str, Any], default_region: str | None) -> 
     return row
 
 
-def _clean_value(name: str, text: str) -> dict[str, Any]:
+def _clean_value(name: str, text: str) -> dict[str, LeadValue]:
     if name == "full_name":
         first, _, last = text.partition(" ")
         return {"first_name": first, "last_name": last.strip()}
@@ -236,7 +242,7 @@ def _clean_value(name: str, text: str) -> dict[str, Any]:
     return {name: cleaner(text) if cleaner else text}
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -254,7 +260,7 @@ def normalize_url(text: str) -> str:
     return url
 
 
-def parse_employee_count(value: Any) -> int:
+def parse_employee_count(value: object) -> int:
     """A head count: 20, "1,200", a size band "11-50" (its middle) or "1000+" (its floor)."""
     text = _text(value).replace(",", "").rstrip("+")
     low, _, high = text.partition("-")
@@ -267,7 +273,7 @@ def parse_employee_count(value: Any) -> int:
     return round(sum(numbers) / len(numbers))
 
 
-_CLEANERS: dict[str, Callable[[str], Any]] = {
+_CLEANERS: dict[str, Callable[[str], LeadValue]] = {
     "email": normalize_email,
     "employee_count": parse_employee_count,
     "country": normalize_country,
@@ -308,7 +314,7 @@ def existing_leads_by_email(client: Client, emails: set[str]) -> dict[str, int]:
     return found
 
 
-def apply_import(preview: ImportPreview, *, progress: Callable[[int], Any] | None = None) -> ImportResult:
+def apply_import(preview: ImportPreview, *, progress: Callable[[int], object] | None = None) -> ImportResult:
     """Write a valid preview, all or nothing, then hand its leads to one score-and-plan task.
 
     Duplicates are looked up again inside the transaction, so rows another
@@ -336,10 +342,10 @@ def apply_import(preview: ImportPreview, *, progress: Callable[[int], Any] | Non
     return ImportResult(created=len(created), updated=len(updated), skipped=skipped, lead_ids=lead_ids)
 
 
-def _create_leads(preview: ImportPreview, progress: Callable[[int], Any] | None) -> list[int]:
+def _create_leads(preview: ImportPreview, progress: Callable[[int], object] | None) -> list[int]:
     """Insert the new rows (and fold later same-email rows into them when updating); their ids."""
-    new_by_key: dict[str, dict[str, Any]] = {}
-    new_rows: list[dict[str, Any]] = []
+    new_by_key: dict[str, dict[str, LeadValue]] = {}
+    new_rows: list[dict[str, LeadValue]] = []
     for row in preview.rows:
         if row.action == RowAction.NEW:
             values = dict(row.values)
@@ -349,50 +355,18 @@ def _create_leads(preview: ImportPreview, progress: Callable[[int], Any] | None)
         elif row.action == RowAction.UPDATE and row.lead_id is None:
             # A later row of the file with the email of a new row: the later values win, the first email spelling.
             new_by_key[row.email_key].update((k, v) for k, v in row.values.items() if k != "email")
-    insert = _copy_leads if connection.vendor == "postgresql" else _bulk_create_leads
     ids: list[int] = []
     for start in range(0, len(new_rows), WRITE_BATCH_SIZE):
         batch = new_rows[start : start + WRITE_BATCH_SIZE]
-        ids.extend(insert(preview.client, batch))
+        ids.extend(insert_returning_ids(Lead, batch, fixed={"client_id": preview.client.pk}))  # COPY on PostgreSQL
         if progress is not None:
             progress(len(batch))
     return ids
 
 
-def _bulk_create_leads(client: Client, rows: list[dict[str, Any]]) -> list[int]:
-    return [lead.pk for lead in Lead.objects.bulk_create(Lead(client=client, **values) for values in rows)]
-
-
-def _copy_leads(client: Client, rows: list[dict[str, Any]]) -> list[int]:
-    """PostgreSQL: ids drawn from the sequence, rows sent with one COPY (bulk_create spends seconds per
-    10,000 rows preparing values). Fields the file does not give get their model defaults."""
-    meta, quote = Lead._meta, connection.ops.quote_name
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    now = timezone.now()
-    defaults = {
-        field.attname: now
-        if getattr(field, "auto_now_add", False)
-        else field.get_db_prep_save(field.get_default(), connection)
-        for field in fields
-    }
-    defaults["client_id"] = client.pk
-    columns = ", ".join(quote(column) for column in [meta.pk.column, *(field.column for field in fields)])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(rows)],
-        )
-        ids = [pk for (pk,) in cursor.fetchall()]
-        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for pk, values in zip(ids, rows, strict=True):
-                row = {**defaults, **values}
-                copy.write_row([pk, *(row[field.attname] for field in fields)])
-    return ids
-
-
-def _update_leads(preview: ImportPreview, progress: Callable[[int], Any] | None) -> list[int]:
+def _update_leads(preview: ImportPreview, progress: Callable[[int], object] | None) -> list[int]:
     """Apply the update rows to the client's existing leads: cells the row leaves empty keep their value."""
-    values_by_id: dict[int, dict[str, Any]] = {}
+    values_by_id: dict[int, dict[str, LeadValue]] = {}
     for row in preview.rows:
         if row.action == RowAction.UPDATE and row.lead_id is not None:
             values_by_id.setdefault(row.lead_id, {}).update(row.values)
@@ -403,23 +377,13 @@ def _update_leads(preview: ImportPreview, progress: Callable[[int], Any] | None)
         leads = list(Lead.objects.select_for_update().filter(client=preview.client, pk__in=batch_ids))
         for lead in leads:
             _merge(lead, values_by_id[lead.pk])
-        _write_updates(leads, fields)
+        update_each(Lead, fields, leads)  # executemany: bulk_update's CASE costs seconds per thousand rows
         if progress is not None:
             progress(len(batch_ids))
     return ids
 
 
-def _write_updates(leads: list[Lead], fields: list[str]) -> None:
-    """One UPDATE per lead through executemany: bulk_update's CASE expressions cost seconds per thousand rows."""
-    meta, quote = Lead._meta, connection.ops.quote_name
-    column_of = {field.name: field.column for field in meta.concrete_fields}
-    assignments = ", ".join(f"{quote(column_of[name])} = %s" for name in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [[getattr(lead, name) for name in fields] + [lead.pk] for lead in leads])
-
-
-def _merge(lead: Lead, values: Mapping[str, Any]) -> None:
+def _merge(lead: Lead, values: Mapping[str, LeadValue]) -> None:
     if "phone" in values and values["phone"] != lead.phone:
         # A new number is neither verified nor known to be wrong.
         lead.phone_verified = lead.phone_unusable = False
@@ -429,7 +393,7 @@ def _merge(lead: Lead, values: Mapping[str, Any]) -> None:
             setattr(lead, name, value)
 
 
-def load_table(path: Path) -> tuple[list[str], list[Sequence[Any]]]:
+def load_table(path: Path) -> tuple[list[str], list[Sequence[object]]]:
     """Header and rows of a .csv (UTF-8, with or without BOM) or .xlsx file (its first sheet)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
@@ -69,7 +68,7 @@ def on_commit(work: Callable[[], None]) -> None:
     transaction.on_commit(work, robust=True)
 
 
-def _stored(model: type[Lead] | type[Client], pk: Any, fields: Iterable[str]) -> dict[str, Any] | None:
+def _stored(model: type[Lead] | type[Client], pk: int, fields: Iterable[str]) -> dict[str, object] | None:
     fields = list(fields)
     return model.objects.filter(pk=pk).values(*fields).first() if fields else {}
 
@@ -95,11 +94,11 @@ def remember_lead(lead: Lead, *, raw: bool = False, update_fields: Iterable[str]
     setattr(lead, BEFORE, _stored(Lead, lead.pk, _watched(WATCHED_LEAD_FIELDS, update_fields)))
 
 
-def _turned_on(lead: Lead, before: dict[str, Any], field: str) -> bool:
+def _turned_on(lead: Lead, before: dict[str, object], field: str) -> bool:
     return field in before and not before[field] and bool(getattr(lead, field))
 
 
-def stop_contact(lead: Lead, before: dict[str, Any]) -> int:
+def stop_contact(lead: Lead, before: dict[str, object]) -> int:
     """Cancel the unsent touches a change to the lead forbids, in the caller's transaction; how many."""
     cancelled = 0
     if "status" in before and before["status"] not in STOPPED_LEAD_STATUSES and lead.status in STOPPED_LEAD_STATUSES:
@@ -127,7 +126,7 @@ def lead_saved(lead: Lead, *, created: bool, raw: bool = False) -> None:
     """post_save: stop contact now when the lead asked for it, then enqueue scoring or allocation."""
     if raw:
         return
-    before = getattr(lead, BEFORE, None)
+    before: dict[str, object] | None = getattr(lead, BEFORE, None)
     if before is not None:
         stop_contact(lead, before)
     changed = before is not None and any(
@@ -155,7 +154,7 @@ def remember_client(client: Client, *, raw: bool = False, update_fields: Iterabl
 
 def client_saved(client: Client, *, raw: bool = False) -> None:
     """post_save: new learned weights or a new ICP change every open lead's score."""
-    before = None if raw else getattr(client, BEFORE, None)
+    before: dict[str, object] | None = None if raw else getattr(client, BEFORE, None)
     if before and any(before[field] != getattr(client, field) for field in before):
         on_commit(lambda: later.queue().rescore_client(client.pk))
 

@@ -18,26 +18,25 @@ Window. The evidence is the touches sent in the last `window_days` before
 `now` and the outcomes of that period; older data is ignored.
 
 Everything is read with a handful of queries into numpy columns
-(`fetch_columns`) and computed with numpy; nothing loops over model
-instances.
+(`engines.db.columns.fetch_columns`) and computed with numpy; nothing loops
+over model instances.
 """
 
 from __future__ import annotations
 
 import functools
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
-from django.db import connections
-from django.db.models import Case, F, FloatField, Func, IntegerField, Q, QuerySet, Value, When
+import numpy.typing as npt
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import Combinable
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from engines.db.columns import NULL_UUID, Epoch, fetch_columns, uuid_bytes
 from engines.exceptions import NotEnoughEvidence
 from engines.rules.content import CTA_PATTERNS, PAIN_POINT_KEYWORDS, PERSONALIZATION_FLAGS
 from outreach.models import Activity, ActivityAction, Channel, Client, Lead, ScheduledTouch
@@ -61,8 +60,6 @@ MIN_UNITS = 100
 MIN_TOUCH_EVENTS = 50
 MIN_TOUCHES = 500
 _PENDING = (TouchStatus.PLANNED, TouchStatus.SENDING)
-_NO_SEQUENCE = b"\x00" * 16
-_CHUNK = 50_000
 
 
 @dataclass
@@ -115,14 +112,16 @@ class Evidence:
     @functools.cached_property
     def t_finished(self) -> np.ndarray:
         """Touches whose lead's outcome is known (converted or finished without converting)."""
-        return self.lead_state[self.t_lead] != IN_FLIGHT
+        finished: np.ndarray = self.lead_state[self.t_lead] != IN_FLIGHT
+        return finished
 
     def t_positive(self, outcome: str) -> np.ndarray:
         """Touches credited with a booking, or (OUTCOME_RESPONSE) with a booking or a reply."""
         if outcome == OUTCOME_BOOKING:
             return self.t_booked
         if outcome == OUTCOME_RESPONSE:
-            return self.t_booked | self.t_replied
+            either: np.ndarray = self.t_booked | self.t_replied
+            return either
         raise ValueError(f"unknown outcome {outcome!r}; expected {OUTCOME_BOOKING!r} or {OUTCOME_RESPONSE!r}")
 
     def lead_counts(self) -> dict[str, int]:
@@ -132,7 +131,7 @@ class Evidence:
             "in_flight": int(np.count_nonzero(self.lead_state == IN_FLIGHT)),
         }
 
-    def sent_in_window(self) -> QuerySet:
+    def sent_in_window(self) -> QuerySet[Activity]:
         """The window's sent touches, as a queryset other queries can filter on (a subquery, never a list)."""
         return sent_touches(self.client, self.since, self.now)
 
@@ -149,7 +148,7 @@ def require_events(
     require(events >= min_events, f"only {events} {event} in the window (need {min_events})")
 
 
-def sent_touches(client: Client, since: datetime, now: datetime) -> QuerySet:
+def sent_touches(client: Client, since: datetime, now: datetime) -> QuerySet[Activity]:
     return Activity.objects.filter(client=client, action__in=SENT_ACTIONS, created_at__gte=since, created_at__lte=now)
 
 
@@ -173,59 +172,6 @@ def _bit_mask(conditions: list[Q]) -> Combinable:
         for i, condition in enumerate(conditions)
     ]
     return functools.reduce(lambda a, b: a + b, terms)
-
-
-class Epoch(Func):
-    """A datetime column as seconds since 1970 (a float), computed by the database: equal to Python's
-    `datetime.timestamp()` of the value, without making a datetime object per row (a third of reading the
-    evidence went to parsing them)."""
-
-    output_field = FloatField()
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
-        # Stored as 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC. The whole seconds and the microseconds apart (SQLite's
-        # date functions round to milliseconds), then one division: it rounds as Python's timestamp() does.
-        template = (
-            "((CAST(strftime('%%%%s', substr(%(expressions)s, 1, 19)) AS INTEGER) * 1000000"
-            " + CAST(substr(%(expressions)s, 21, 6) AS INTEGER)) / 1000000.0)"
-        )
-        return self.as_sql(compiler, connection, template=template, **extra)
-
-
-def fetch_columns(queryset: QuerySet, columns: dict[str, object]) -> dict[str, list]:
-    """Read `columns` (name -> field name or expression) of every row, as one list per column.
-
-    A plain cursor, not a server-side one: PostgreSQL may then scan in parallel, and the result (a few
-    hundred thousand narrow rows) is turned into lists chunk by chunk. Values come as the database driver
-    gives them, without Django's per-value converters (most of the time of reading a million rows):
-    numbers, strings, booleans (0/1 on SQLite), UUIDs (hex text on SQLite; see `uuid_bytes`). Datetimes
-    are to be read as `Epoch(...)`.
-    """
-    # Expressions are selected under a prefixed alias: the short names may be model fields ("channel").
-    selected = [expr if isinstance(expr, str) else f"col_{name}" for name, expr in columns.items()]
-    annotations = {f"col_{name}": expr for name, expr in columns.items() if not isinstance(expr, str)}
-    rows = queryset.order_by().annotate(**annotations).values_list(*selected)
-    sql, params = rows.query.get_compiler(using=rows.db).as_sql()
-    out: dict[str, list] = {name: [] for name in columns}
-    with connections[rows.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        while chunk := cursor.fetchmany(_CHUNK):
-            for values, name in zip(zip(*chunk, strict=True), columns, strict=True):
-                out[name].extend(values)
-    return out
-
-
-def uuid_bytes(values: list) -> np.ndarray:
-    """16-byte keys of UUID column values (UUID objects, or hex text on SQLite; None: no sequence)."""
-    return np.frombuffer(
-        b"".join(
-            _NO_SEQUENCE if v is None else v.bytes if isinstance(v, uuid.UUID) else bytes.fromhex(v) for v in values
-        ),
-        dtype="S16",
-    )
 
 
 def _touch_columns(content: bool) -> dict[str, object]:
@@ -272,11 +218,11 @@ def load_evidence(
     lead_ids, t_lead = np.unique(lead_of_touch[order], return_inverse=True)
     sequence_keys, t_seq = np.unique(uuid_bytes(raw["seq"])[order], return_inverse=True)
     t_seq = t_seq.astype(np.int32)
-    if len(sequence_keys) and sequence_keys[0] == _NO_SEQUENCE:
+    if len(sequence_keys) and sequence_keys[0] == NULL_UUID:
         sequence_keys = sequence_keys[1:]
         t_seq -= 1
 
-    def column(name: str, dtype) -> np.ndarray:
+    def column(name: str, dtype: npt.DTypeLike) -> np.ndarray:
         return np.asarray(raw.pop(name), dtype=dtype)[order]
 
     evidence = Evidence(

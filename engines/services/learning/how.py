@@ -32,23 +32,27 @@ Touches of sequences planned without a tier are left out of it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 from django.db.models import Case, CharField, F, IntegerField, Q, Value, When
 
+from engines.db.columns import fetch_columns, uuid_bytes
+from engines.json_types import JSONObject
 from engines.services.learning.evidence import (
     CHANNELS,
     IN_FLIGHT,
     OUTCOME_BOOKING,
     Evidence,
     code_column,
-    fetch_columns,
     require_events,
-    uuid_bytes,
 )
 from engines.services.learning.registry import register
 from engines.services.learning.stats import (
+    Groups,
+    HoldoutCheck,
     Verdict,
     group,
     holdout_check,
@@ -84,8 +88,22 @@ class _Runs:
         return _Runs(self.code[mask], self.stratum[mask], self.start[mask], self.converted[mask])
 
 
+class SequenceArm(TypedDict):
+    """A strategy as planned, with its conversions (successes) out of finished sequences (trials)."""
+
+    sequence: list[str]
+    successes: int
+    trials: int
+
+
+class ChannelRate(TypedDict):
+    conversion_rate: float
+    sample_size: int
+    bookings: int
+
+
 @register(PatternType.HOW)
-def learn(evidence: Evidence) -> dict:
+def learn(evidence: Evidence) -> JSONObject:
     finished, converted, start = _sequences(evidence)
     units, conversions = int(finished.sum()), int(converted[finished].sum())
     require_events(units, conversions, unit="sequences", event="converting sequences")
@@ -129,7 +147,7 @@ def _sequences(evidence: Evidence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return finished, converted, start
 
 
-def _choose(runs: _Runs) -> dict:
+def _choose(runs: _Runs) -> JSONObject:
     """Strategies and first channels credibly better than the rest, judged together; confidence of the run."""
     base = float(runs.converted.mean()) if len(runs.converted) else 0.0
     strategies = group(runs.code, runs.converted)
@@ -145,8 +163,8 @@ def _choose(runs: _Runs) -> dict:
         every.subset(tested),
         every_first.subset(tested_first),
     )
-    sequence_rates = _entries(strategies, tested, seq_verdict, base, lambda key: {"sequence": _decode(int(key))})
-    first_rates = _entries(firsts, tested_first, first_verdict, base, lambda key: {"channel": CHANNELS[int(key)]})
+    sequence_rates = _entries(strategies, tested, seq_verdict, base, lambda key: {"sequence": _decode(key)})
+    first_rates = _entries(firsts, tested_first, first_verdict, base, lambda key: {"channel": CHANNELS[key]})
     winners = [entry for entry, better in zip(sequence_rates, seq_verdict.better, strict=True) if better]
     credible_firsts = [entry for entry, better in zip(first_rates, first_verdict.better, strict=True) if better]
     best_first = max(credible_firsts, key=lambda entry: entry["conversion_rate"], default=None)
@@ -159,11 +177,13 @@ def _choose(runs: _Runs) -> dict:
     }
 
 
-def _entries(groups, indices: np.ndarray, verdict: Verdict, base: float, label) -> list[dict]:
+def _entries(
+    groups: Groups, indices: np.ndarray, verdict: Verdict, base: float, label: Callable[[int], JSONObject]
+) -> list[JSONObject]:
     smoothed = groups.smoothed(base)
     return [
         {
-            **label(groups.keys[i]),
+            **label(int(groups.keys[i])),
             "conversion_rate": rate(smoothed[i]),
             **verdict.entry(j),
             "sample_size": int(groups.totals[i]),
@@ -173,7 +193,7 @@ def _entries(groups, indices: np.ndarray, verdict: Verdict, base: float, label) 
     ]
 
 
-def _arms(runs: _Runs) -> list[dict]:
+def _arms(runs: _Runs) -> list[SequenceArm]:
     strategies = group(runs.code, runs.converted)
     return [
         {"sequence": _decode(int(key)), "successes": int(positives), "trials": int(total)}
@@ -181,7 +201,7 @@ def _arms(runs: _Runs) -> list[dict]:
     ]
 
 
-def _holdout_check(runs: _Runs) -> dict:
+def _holdout_check(runs: _Runs) -> HoldoutCheck:
     """The strategy the older sequences alone would have adopted (the top winner), on the most recent ones."""
     cut = np.quantile(runs.start, 1 - HOLDOUT_SHARE) if len(runs.start) else 0.0
     recent = runs.start > cut
@@ -243,7 +263,9 @@ def _plans(evidence: Evidence) -> _Plans:
     return _Plans(code, tiers, (tiers + 1) * 2 + exploration, _full_reach(evidence))
 
 
-def _touch_codes(evidence: Evidence, plan_seq: np.ndarray, plan: dict, known: np.ndarray) -> np.ndarray:
+def _touch_codes(
+    evidence: Evidence, plan_seq: np.ndarray, plan: Mapping[str, Sequence[object]], known: np.ndarray
+) -> np.ndarray:
     """Each sequence's planned touches in touch order, or its sent channels when no plan was stored."""
     n_sequences = len(evidence.sequence_keys)
     planned = np.zeros(n_sequences, dtype=bool)
@@ -308,7 +330,7 @@ def _decode(code: int) -> list[str]:
     return channels
 
 
-def _by_tier(evidence: Evidence, tiers: np.ndarray) -> dict[str, dict]:
+def _by_tier(evidence: Evidence, tiers: np.ndarray) -> dict[str, dict[str, ChannelRate]]:
     with_tier = (evidence.t_seq >= 0) & evidence.t_finished
     with_tier[with_tier] = tiers[evidence.t_seq[with_tier]] >= 0
     channel = evidence.t_channel.astype(np.int64)
@@ -321,7 +343,7 @@ def _by_tier(evidence: Evidence, tiers: np.ndarray) -> dict[str, dict]:
         size=len(TIERS) * len(CHANNELS),
     )
     smoothed = cells.smoothed(cells.positives.sum() / cells.totals.sum())
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, ChannelRate]] = {}
     for i in cells.big_enough():
         out.setdefault(TIERS[i // len(CHANNELS)], {})[CHANNELS[i % len(CHANNELS)]] = {
             "conversion_rate": rate(smoothed[i]),

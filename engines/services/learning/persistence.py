@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from engines.exceptions import InvalidPattern
+from engines.json_types import JSONObject
 from engines.rules.pattern_checks import validate_pattern
 from outreach.models import Client, ConversionPattern
 
@@ -29,7 +30,7 @@ class DetectionResult:
 def save_pattern(
     client: Client,
     pattern_type: str,
-    data: dict,
+    data: JSONObject,
     *,
     now: datetime,
     valid_days: int = VALID_DAYS,

@@ -6,10 +6,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from django.utils import timezone
 
 from engines.exceptions import NotEnoughEvidence
+from engines.json_types import JSONObject
 from engines.services.learning.evidence import WINDOW_DAYS, Evidence, load_evidence
 from engines.services.learning.persistence import VALID_DAYS, DetectionResult, save_pattern
 from outreach.models import Client, ConversionPattern, PatternType
@@ -26,10 +28,12 @@ class Detector:
     """
 
     pattern_type: str
-    learn: Callable[..., dict]
+    learn: Callable[..., JSONObject]
     content: bool = False
     after_save: Callable[[Client, ConversionPattern], None] | None = None
 
+
+Learn = TypeVar("Learn", bound=Callable[..., JSONObject])
 
 DETECTORS: dict[str, Detector] = {}
 # Detectors run (and are reported) in this order, whatever order their modules were imported in.
@@ -41,10 +45,10 @@ def register(
     *,
     content: bool = False,
     after_save: Callable[[Client, ConversionPattern], None] | None = None,
-) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
+) -> Callable[[Learn], Learn]:
     """Decorator: register a learning function as the detector of `pattern_type`."""
 
-    def decorate(learn: Callable[..., dict]) -> Callable[..., dict]:
+    def decorate(learn: Learn) -> Learn:
         DETECTORS[pattern_type] = Detector(pattern_type, learn, content=content, after_save=after_save)
         for name in sorted(DETECTORS, key=ORDER.index):
             DETECTORS[name] = DETECTORS.pop(name)

@@ -19,8 +19,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import NotRequired, TypedDict
 
 import numpy as np
+import numpy.typing as npt
+
+# The arrays the detectors compute with.
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 
 # Buckets (a day, a CTA, a sequence...) with fewer units than this are reported nowhere and never tested.
 MIN_BUCKET = 30
@@ -37,7 +44,9 @@ def beta_prior(base_rate: float, events: float = PRIOR_EVENTS) -> tuple[float, f
     return events, events * (1 - p) / p
 
 
-def smoothed_rate(positives, totals, base_rate: float, events: float = PRIOR_EVENTS) -> np.ndarray:
+def smoothed_rate(
+    positives: npt.ArrayLike, totals: npt.ArrayLike, base_rate: float, events: float = PRIOR_EVENTS
+) -> Floats:
     """Posterior mean rate of each bucket, pulled toward `base_rate` the fewer units it has."""
     alpha, beta = beta_prior(base_rate, events)
     return (np.asarray(positives, dtype=float) + alpha) / (np.asarray(totals, dtype=float) + alpha + beta)
@@ -55,36 +64,41 @@ class Groups:
     `first[i]` is the index of the first unit carrying the label (for showing it as first spelled).
     """
 
-    keys: np.ndarray
-    totals: np.ndarray
-    positives: np.ndarray
-    first: np.ndarray | None = None
+    keys: npt.NDArray[np.generic]
+    totals: npt.NDArray[np.intp]
+    positives: Floats
+    first: npt.NDArray[np.intp] | None = None
 
-    def smoothed(self, base_rate: float) -> np.ndarray:
+    def smoothed(self, base_rate: float) -> Floats:
         return smoothed_rate(self.positives, self.totals, base_rate)
 
-    def big_enough(self, minimum: int = MIN_BUCKET) -> np.ndarray:
+    def big_enough(self, minimum: int = MIN_BUCKET) -> npt.NDArray[np.intp]:
         """Indices of the groups with at least `minimum` units."""
         return np.flatnonzero(self.totals >= minimum)
 
 
-def group(labels: np.ndarray, positive: np.ndarray, *, size: int | None = None) -> Groups:
+def group(labels: npt.NDArray[np.generic], positive: npt.ArrayLike, *, size: int | None = None) -> Groups:
     """Count units and positives by label: integer labels 0..size-1 when `size` is given, any labels otherwise."""
     weights = np.asarray(positive, dtype=float)
     if size is not None:
-        labels = np.asarray(labels, dtype=np.int64)
+        codes = np.asarray(labels, dtype=np.int64)
         return Groups(
             keys=np.arange(size),
-            totals=np.bincount(labels, minlength=size),
-            positives=np.bincount(labels, weights=weights, minlength=size),
+            totals=np.bincount(codes, minlength=size),
+            positives=_weighted_count(codes, weights, size),
         )
     keys, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
     return Groups(
         keys=keys,
         totals=np.bincount(inverse, minlength=len(keys)),
-        positives=np.bincount(inverse, weights=weights, minlength=len(keys)),
+        positives=_weighted_count(inverse, weights, len(keys)),
         first=first,
     )
+
+
+def _weighted_count(labels: npt.NDArray[np.integer], weights: Floats, size: int) -> Floats:
+    """np.bincount with weights: a float array (numpy's stubs type it as an integer one; asarray copies nothing)."""
+    return np.asarray(np.bincount(labels, weights=weights, minlength=size), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -98,24 +112,24 @@ class Lifts:
     Wald statistic of the ratio, with few positives, does not.
     """
 
-    ratio: np.ndarray
-    log_se: np.ndarray
-    z: np.ndarray
+    ratio: Floats
+    log_se: Floats
+    z: Floats
 
     @property
-    def p_values(self) -> np.ndarray:
+    def p_values(self) -> Floats:
         """Two-sided p-values of "the ratio is 1"."""
         return np.array([math.erfc(abs(value) / math.sqrt(2)) if np.isfinite(value) else 1.0 for value in self.z])
 
-    def interval(self, z: float) -> tuple[np.ndarray, np.ndarray]:
+    def interval(self, z: float) -> tuple[Floats, Floats]:
         spread = np.exp(z * self.log_se)
         return self.ratio / spread, self.ratio * spread
 
-    def subset(self, indices: np.ndarray) -> Lifts:
+    def subset(self, indices: npt.NDArray[np.integer] | Bools) -> Lifts:
         return Lifts(self.ratio[indices], self.log_se[indices], self.z[indices])
 
 
-def lifts(k1, n1, k0, n0) -> Lifts:
+def lifts(k1: npt.ArrayLike, n1: npt.ArrayLike, k0: npt.ArrayLike, n0: npt.ArrayLike) -> Lifts:
     """Ratio of the rates k1/n1 and k0/n0 from the log risk ratio, with half-counts against zeros."""
     k1, n1, k0, n0 = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (k1, n1, k0, n0))
     ratio = ((k1 + 0.5) / (n1 + 0.5)) / ((k0 + 0.5) / (n0 + 0.5))
@@ -126,12 +140,16 @@ def lifts(k1, n1, k0, n0) -> Lifts:
     return Lifts(ratio, se, z)
 
 
-def lift_interval(k1, n1, k0, n0, z: float = 2.576) -> tuple[np.ndarray, np.ndarray]:
+def lift_interval(
+    k1: npt.ArrayLike, n1: npt.ArrayLike, k0: npt.ArrayLike, n0: npt.ArrayLike, z: float = 2.576
+) -> tuple[Floats, Floats]:
     """Interval of the rate ratio (k1/n1) / (k0/n0) at the normal quantile `z`."""
     return lifts(k1, n1, k0, n0).interval(z)
 
 
-def stratified_lifts(candidate: np.ndarray, positive: np.ndarray, stratum: np.ndarray, n_candidates: int) -> Lifts:
+def stratified_lifts(
+    candidate: npt.NDArray[np.integer], positive: npt.ArrayLike, stratum: npt.ArrayLike, n_candidates: int
+) -> Lifts:
     """Each candidate's rate against the other units' within the same strata (Mantel-Haenszel risk ratio).
 
     `candidate[i]` is unit i's candidate (-1: none, but still part of the rest),
@@ -144,11 +162,11 @@ def stratified_lifts(candidate: np.ndarray, positive: np.ndarray, stratum: np.nd
     n_strata = int(stratum.max()) + 1 if len(stratum) else 1
     positive = np.asarray(positive, dtype=float)
     totals_s = np.bincount(stratum, minlength=n_strata).astype(float)
-    positives_s = np.bincount(stratum, weights=positive, minlength=n_strata)
+    positives_s = _weighted_count(stratum, positive, n_strata)
     mine = candidate >= 0
     cell = candidate[mine].astype(np.int64) * n_strata + stratum[mine]
     n1 = np.bincount(cell, minlength=n_candidates * n_strata).reshape(n_candidates, n_strata).astype(float)
-    a = np.bincount(cell, weights=positive[mine], minlength=n_candidates * n_strata).reshape(n_candidates, n_strata)
+    a = _weighted_count(cell, positive[mine], n_candidates * n_strata).reshape(n_candidates, n_strata)
     n0, c0 = totals_s - n1, positives_s - a
     informative = (n1 > 0) & (n0 > 0)
     z = _cmh_z(a, n1, n0, positives_s, totals_s, informative)
@@ -164,37 +182,45 @@ def stratified_lifts(candidate: np.ndarray, positive: np.ndarray, stratum: np.nd
     return Lifts(ratio, se, z)
 
 
-def _cmh_z(a, n1, n0, positives_s, totals_s, informative) -> np.ndarray:
+def _cmh_z(a: Floats, n1: Floats, n0: Floats, positives_s: Floats, totals_s: Floats, informative: Bools) -> Floats:
     """Cochran-Mantel-Haenszel score statistic per candidate: sum of (observed - expected) over its variance's root."""
     totals = np.maximum(totals_s, 1)  # an empty stratum is never informative
     expected = n1 * positives_s / totals
     variance = n1 * n0 * positives_s * (totals_s - positives_s) / (totals**2 * np.maximum(totals_s - 1, 1))
-    difference = np.where(informative, a - expected, 0.0).sum(axis=1)
+    difference: Floats = np.where(informative, a - expected, 0.0).sum(axis=1)
     spread = np.sqrt(np.where(informative, variance, 0.0).sum(axis=1))
     return difference / np.where(spread > 0, spread, np.inf)
+
+
+class LiftEntry(TypedDict):
+    """A candidate's stored statistics: its rate ratio to the rest, the interval of it, its q-value."""
+
+    lift: float
+    interval: list[float | None]
+    q_value: float
 
 
 @dataclass(frozen=True)
 class Verdict:
     """One family of candidates after the run's false discovery control."""
 
-    ratio: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    q_values: np.ndarray
-    z: np.ndarray
+    ratio: Floats
+    low: Floats
+    high: Floats
+    q_values: Floats
+    z: Floats
     alpha: float = FDR
 
     @property
-    def better(self) -> np.ndarray:
+    def better(self) -> Bools:
         """Candidates credibly above the rest: a discovery at the run's false discovery rate, upward."""
         return (self.q_values <= self.alpha) & (self.z > 0)
 
     @property
-    def worse(self) -> np.ndarray:
+    def worse(self) -> Bools:
         return (self.q_values <= self.alpha) & (self.z < 0)
 
-    def entry(self, i: int) -> dict:
+    def entry(self, i: int) -> LiftEntry:
         """The stored statistics of candidate i; an interval that could not be computed is [null, null]."""
         return {
             "lift": round(float(self.ratio[i]), 3),
@@ -203,11 +229,11 @@ class Verdict:
         }
 
 
-def _finite(value: float) -> float | None:
+def _finite(value: float | np.floating) -> float | None:
     return round(float(value), 3) if np.isfinite(value) and value > 0 else None
 
 
-def q_values(p: np.ndarray) -> np.ndarray:
+def q_values(p: Floats) -> Floats:
     """Benjamini-Hochberg adjusted p-values: a test is a discovery at false discovery rate alpha when q <= alpha."""
     m = len(p)
     if m == 0:
@@ -243,13 +269,29 @@ def judge(*families: Lifts, alpha: float = FDR) -> tuple[list[Verdict], float]:
     return verdicts, strength
 
 
-def holdout_check(positive: np.ndarray, following: np.ndarray, *, checked: bool) -> dict:
+class HoldoutCheck(TypedDict):
+    """A pattern's `activation` check on held-out units (see holdout_check)."""
+
+    checked: bool
+    units: int
+    following: int
+    activated: NotRequired[bool]
+    rate_following: NotRequired[float]
+    rate_rest: NotRequired[float]
+    interval: NotRequired[list[float]]
+
+
+def holdout_check(positive: Bools, following: Bools, *, checked: bool) -> HoldoutCheck:
     """The held-out units that followed a choice made without them, against the rest: activated unless worse.
 
     `checked` false (nothing was chosen, or nobody or everybody followed it)
     records that no check was possible; such a pattern stays activated.
     """
-    entry: dict = {"checked": checked, "units": int(len(positive)), "following": int(following.sum()) if checked else 0}
+    entry: HoldoutCheck = {
+        "checked": checked,
+        "units": int(len(positive)),
+        "following": int(following.sum()) if checked else 0,
+    }
     if not checked:
         return {**entry, "activated": True}
     k1, n1 = int(positive[following].sum()), int(following.sum())

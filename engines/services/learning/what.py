@@ -21,10 +21,13 @@ the lift of each flag that could be measured.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
+from engines.json_types import JSONObject
 from engines.services.learning.evidence import (
     CHANNELS,
     CTAS,
@@ -38,7 +41,17 @@ from engines.services.learning.evidence import (
     require_events,
 )
 from engines.services.learning.registry import register
-from engines.services.learning.stats import MIN_BUCKET, Lifts, Verdict, group, judge, lifts, rate, smoothed_rate
+from engines.services.learning.stats import (
+    MIN_BUCKET,
+    LiftEntry,
+    Lifts,
+    Verdict,
+    group,
+    judge,
+    lifts,
+    rate,
+    smoothed_rate,
+)
 from outreach.models import PatternType
 
 # Word-count bands: [0, 25), [25, 50), ... [300, inf).
@@ -48,8 +61,35 @@ WORD_BANDS = np.array([25, 50, 75, 100, 150, 200, 300])
 FEATURE_GROUPS = ("pain_points", "ctas", "personalization")
 
 
+class FeatureLift(LiftEntry):
+    """A feature's lift, with the smoothed rates of the touches that used it and of those that did not."""
+
+    rate_with: float
+    rate_without: float
+    sample_size: int
+    positives: int
+
+
+class FeatureJudgement(TypedDict):
+    """A group of features (pain points, CTAs, personalization) once judged."""
+
+    effective: list[str]
+    ineffective: list[str]
+    lift: dict[str, FeatureLift]
+
+
+class LengthBand(LiftEntry):
+    """A channel's credibly best word-count band, as the word counts seen in it."""
+
+    min_words: int
+    max_words: int
+    conversion_rate: float
+    sample_size: int
+    positives: int
+
+
 @register(PatternType.WHAT, content=True)
-def learn(evidence: Evidence, outcome: str = OUTCOME_RESPONSE) -> dict:
+def learn(evidence: Evidence, outcome: str = OUTCOME_RESPONSE) -> JSONObject:
     touches = _Touches.of(evidence, evidence.t_finished, outcome)
     event = "bookings" if outcome == OUTCOME_BOOKING else "bookings or replies"
     require_events(
@@ -137,7 +177,7 @@ class _Touches:
     def subset(self, mask: np.ndarray) -> _Touches:
         return _Touches(self.positive[mask], **{name: getattr(self, name)[mask] for name in self.COLUMNS})
 
-    def features(self, tests: _Tests) -> dict:
+    def features(self, tests: _Tests) -> dict[str, Callable[[], FeatureJudgement]]:
         """Per group, a function giving the group's judgement once `tests` are judged."""
         uses = {
             "pain_points": {name: (self.pain >> i) & 1 == 1 for i, name in enumerate(PAIN_POINTS)},
@@ -146,7 +186,7 @@ class _Touches:
         }
         return {group_name: self._feature_tests(used, tests) for group_name, used in uses.items()}
 
-    def _feature_tests(self, uses: dict[str, np.ndarray], tests: _Tests):
+    def _feature_tests(self, uses: dict[str, np.ndarray], tests: _Tests) -> Callable[[], FeatureJudgement]:
         counts = {}
         for name, used in uses.items():
             n1 = int(used.sum())
@@ -156,9 +196,9 @@ class _Touches:
         n = np.array([n for _, n in counts.values()], dtype=float)
         handle = tests.add(lifts(k, n, self.positives - k, self.count - n) if counts else _NO_LIFTS)
 
-        def judged() -> dict:
+        def judged() -> FeatureJudgement:
             verdict = tests.verdict(handle)
-            entries = {}
+            entries: dict[str, FeatureLift] = {}
             for j, (name, (k, n)) in enumerate(counts.items()):
                 with_rate, without_rate = smoothed_rate([k, self.positives - k], [n, self.count - n], self.base)
                 entries[name] = {
@@ -175,7 +215,7 @@ class _Touches:
 
         return judged
 
-    def lengths(self, tests: _Tests) -> dict:
+    def lengths(self, tests: _Tests) -> dict[str, Callable[[], LengthBand | None]]:
         """Per channel, a function giving its credibly best word-count band (None when none is) once judged."""
         out = {}
         for i, channel in enumerate(CHANNELS):
@@ -184,7 +224,7 @@ class _Touches:
                 out[channel] = self._length_tests(self.words[of_channel], self.positive[of_channel], tests)
         return out
 
-    def _length_tests(self, words: np.ndarray, positive: np.ndarray, tests: _Tests):
+    def _length_tests(self, words: np.ndarray, positive: np.ndarray, tests: _Tests) -> Callable[[], LengthBand | None]:
         bands = group(np.digitize(words, WORD_BANDS), positive, size=len(WORD_BANDS) + 1)
         tested = bands.big_enough()
         if len(tested) < 2:
@@ -193,7 +233,7 @@ class _Touches:
         handle = tests.add(lifts(k1, n1, positive.sum() - k1, len(positive) - n1))
         smoothed = bands.smoothed(float(positive.mean()))
 
-        def judged() -> dict | None:
+        def judged() -> LengthBand | None:
             verdict = tests.verdict(handle)
             credible = np.flatnonzero(verdict.better)
             if not len(credible):

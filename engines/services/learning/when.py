@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engines.json_types import JSONObject
 from engines.services.learning.evidence import (
     CONVERTED,
     MIN_TOUCH_EVENTS,
@@ -43,6 +44,7 @@ from engines.services.learning.evidence import (
 )
 from engines.services.learning.registry import register
 from engines.services.learning.stats import (
+    HoldoutCheck,
     group,
     holdout_check,
     judge,
@@ -59,7 +61,7 @@ BUCKETS = {"day": (7, "day_index"), "hour": (24, "hour")}
 
 
 @register(PatternType.WHEN)
-def learn(evidence: Evidence, outcome: str = OUTCOME_RESPONSE) -> dict:
+def learn(evidence: Evidence, outcome: str = OUTCOME_RESPONSE) -> JSONObject:
     positive = evidence.t_positive(outcome)
     known = evidence.t_finished & (evidence.t_day >= 0) & (evidence.t_hour >= 0)
     touches, positives = int(known.sum()), int(positive[known].sum())
@@ -98,8 +100,8 @@ def learn(evidence: Evidence, outcome: str = OUTCOME_RESPONSE) -> dict:
 
 @dataclass(frozen=True)
 class _Choice:
-    best: dict[str, list[dict]]
-    rates: dict[str, list[dict]]
+    best: dict[str, list[JSONObject]]
+    rates: dict[str, list[JSONObject]]
     confidence: float
 
 
@@ -133,7 +135,7 @@ class _Touches:
         for (name, (_, key)), verdict in zip(BUCKETS.items(), verdicts, strict=True):
             groups, indices = tested[name]
             smoothed = groups.smoothed(self.base)
-            entries = [
+            entries: list[JSONObject] = [
                 {
                     key: int(i),
                     "conversion_rate": rate(smoothed[i]),
@@ -147,7 +149,7 @@ class _Touches:
             best[name] = [entries[j] for j in order if verdict.better[j]]
         return _Choice(best, rates, confidence)
 
-    def arms(self, name: str) -> list[dict]:
+    def arms(self, name: str) -> list[JSONObject]:
         size, key = BUCKETS[name]
         groups = group(getattr(self, name), self.positive, size=size)
         return [
@@ -155,7 +157,7 @@ class _Touches:
             for i in np.flatnonzero(groups.totals)
         ]
 
-    def holdout_check(self) -> dict:
+    def holdout_check(self) -> HoldoutCheck:
         """Choose from the older touches, then see how the most recent ones sent at those times did."""
         cut = np.quantile(self.at, 1 - HOLDOUT_SHARE) if len(self.at) else 0.0
         recent = self.at > cut

@@ -18,11 +18,15 @@ evidence that the components rank leads at all (0 unless credible);
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 from django.db.models import FloatField, IntegerField, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 
+from engines.db.columns import fetch_columns
+from engines.json_types import JSONObject
 from engines.rules.pattern_checks import WEIGHT_KEYS
 from engines.services.learning.evidence import (
     CONVERTED,
@@ -31,7 +35,6 @@ from engines.services.learning.evidence import (
     MIN_UNITS,
     OUTCOME_BOOKING,
     Evidence,
-    fetch_columns,
     require,
     require_events,
 )
@@ -74,7 +77,7 @@ def keep_fallback_weights(client: Client, pattern: ConversionPattern) -> None:
 
 
 @register(PatternType.WHO, after_save=keep_fallback_weights)
-def learn(evidence: Evidence) -> dict:
+def learn(evidence: Evidence) -> JSONObject:
     finished = evidence.lead_state != IN_FLIGHT
     converted = evidence.lead_state[finished] == CONVERTED
     require_events(int(finished.sum()), int(converted.sum()), unit="leads", event="conversions")
@@ -111,7 +114,7 @@ def learn(evidence: Evidence) -> dict:
     }
 
 
-def _model(evidence: Evidence, x: np.ndarray, converted: np.ndarray, first_at: np.ndarray) -> dict:
+def _model(evidence: Evidence, x: np.ndarray, converted: np.ndarray, first_at: np.ndarray) -> JSONObject:
     """Learn on the older leads, check on the most recent ones (a time split)."""
     order = np.argsort(first_at, kind="stable")
     holdout = np.zeros(len(x), dtype=bool)
@@ -160,7 +163,7 @@ def _model(evidence: Evidence, x: np.ndarray, converted: np.ndarray, first_at: n
 def _lead_columns(evidence: Evidence, lead_ids: np.ndarray) -> dict[str, np.ndarray]:
     """The finished leads' stored components and attributes, aligned with `lead_ids` (sorted)."""
 
-    def component(key: str):
+    def component(key: str) -> Cast:
         return Cast(KeyTextTransform(key, "als_components"), FloatField())
 
     raw = fetch_columns(
@@ -202,7 +205,9 @@ def _size_band(employees: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _conversion_rates(leads: dict[str, np.ndarray], converted: np.ndarray, base: float) -> dict[str, dict]:
+def _conversion_rates(
+    leads: dict[str, np.ndarray], converted: np.ndarray, base: float
+) -> dict[str, dict[str, RateEntry]]:
     return {
         "seniority": _rates(_seniority(leads["authority"]), converted, base),
         "industry": _rates(_industry(leads["industry"]), converted, base),
@@ -211,7 +216,7 @@ def _conversion_rates(leads: dict[str, np.ndarray], converted: np.ndarray, base:
     }
 
 
-def _rates(labels: np.ndarray, converted: np.ndarray, base: float) -> dict[str, dict]:
+def _rates(labels: np.ndarray, converted: np.ndarray, base: float) -> dict[str, RateEntry]:
     """Per label (empty = unknown, left out): smoothed rate, lift, size; labels below MIN_BUCKET left out.
 
     Labels compare case-insensitively; each is shown as first spelled.
@@ -226,7 +231,7 @@ def _rates(labels: np.ndarray, converted: np.ndarray, base: float) -> dict[str, 
     }
 
 
-def _signal_rates(leads: dict[str, np.ndarray], converted: np.ndarray, base: float) -> dict[str, dict]:
+def _signal_rates(leads: dict[str, np.ndarray], converted: np.ndarray, base: float) -> dict[str, RateEntry]:
     signals = np.column_stack(
         [leads[signal] for signal in TIMING_SIGNALS] + [~np.any([leads[s] for s in TIMING_SIGNALS], axis=0)]
     )
@@ -240,7 +245,16 @@ def _signal_rates(leads: dict[str, np.ndarray], converted: np.ndarray, base: flo
     }
 
 
-def _entry(smoothed: float, positives: float, total: float, base: float) -> dict:
+class RateEntry(TypedDict):
+    """A label's conversion: the smoothed rate, its lift over the client's rate, units and conversions."""
+
+    conversion_rate: float
+    lift: float
+    sample_size: int
+    conversions: int
+
+
+def _entry(smoothed: float, positives: float, total: float, base: float) -> RateEntry:
     return {
         "conversion_rate": rate(smoothed),
         "lift": round(float(smoothed / base), 3),

@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from engines.json_types import JSONValue
 from engines.services.outcomes import events
 from outreach.models import Activity, ActivityAction, EarlyStatus
 
@@ -40,7 +40,7 @@ def sent_sms(message_id: str) -> Activity | None:
 
 
 def record_status(
-    message_id: str, *, status: str, error_code: str, provider: str, at: datetime, metadata: Mapping[str, Any]
+    message_id: str, *, status: str, error_code: str, provider: str, at: datetime, metadata: Mapping[str, JSONValue]
 ) -> str:
     """Record an SMS status callback: "recorded" against its send, or "parked" until the send is recorded."""
     sent = sent_sms(message_id)
@@ -59,7 +59,7 @@ def record_status(
 
 
 def _park(
-    message_id: str, *, status: str, error_code: str, provider: str, at: datetime, metadata: Mapping[str, Any]
+    message_id: str, *, status: str, error_code: str, provider: str, at: datetime, metadata: Mapping[str, JSONValue]
 ) -> None:
     try:
         with transaction.atomic():

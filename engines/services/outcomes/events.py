@@ -12,22 +12,19 @@ one row.
 from __future__ import annotations
 
 import hashlib
-import uuid
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import F, Value
-from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
+from engines.db.once import insert_message_event, insert_once
 from engines.exceptions import InvalidTouch
+from engines.json_types import JSONValue
 from engines.providers.errors import is_twilio_opt_out
 from engines.services.journey.contact import cancel_planned_touches
 from outreach.models import (
@@ -36,13 +33,8 @@ from outreach.models import (
     Channel,
     Lead,
     LeadStatus,
-    ScheduledTouch,
 )
-from outreach.models.choices import ACTION_CHANNEL, OPEN_LEAD_STATUSES, SENT_ACTIONS, UNSENT_TOUCH_STATUSES
-
-if TYPE_CHECKING:
-    from django.db.backends.base.base import BaseDatabaseWrapper
-    from django.db.backends.utils import CursorWrapper
+from outreach.models.choices import ACTION_CHANNEL, OPEN_LEAD_STATUSES, SENT_ACTIONS
 
 # Statuses a reply moves on to `replied`; a converted or closed lead keeps its status.
 # Twilio error codes that mean the number must not be texted again (21610: the recipient texted STOP).
@@ -73,21 +65,6 @@ def stored_event(provider: str, event_id: str) -> Activity | None:
     return Activity.objects.filter(provider=provider, provider_event_id=event_id).first()
 
 
-def _insert_once(activity: Activity) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING: whether the row was written, in one round trip and without the
-    savepoint a refused plain INSERT would need inside a transaction. (SQLite's INSERT OR IGNORE also skips
-    a row a check constraint refuses; the caller tells the two apart.)"""
-    query = InsertQuery(Activity, on_conflict=OnConflict.IGNORE)
-    query.insert_values(Activity._meta.concrete_fields, [activity])
-    connection = connections[router.db_for_write(Activity)]
-    ((sql, params),) = query.get_compiler(connection=connection).as_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        written = cursor.rowcount == 1
-    activity._state.adding, activity._state.db = False, connection.alias
-    return written
-
-
 def record_outcome(
     lead: Lead,
     *,
@@ -97,8 +74,8 @@ def record_outcome(
     event_id: str,
     at: datetime,
     answers: Activity | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    lead_updates: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, JSONValue] | None = None,
+    lead_updates: Mapping[str, object] | None = None,
     cancel_reason: str = "",
     cancel_channels: Iterable[str] | None = None,
     provider_message_id: str = "",
@@ -120,7 +97,7 @@ def record_outcome(
         created_at=at,
     )
     with transaction.atomic(savepoint=False):
-        if not _insert_once(activity):
+        if not insert_once(activity):
             # A replay, or the same event delivered twice at once: the other delivery stored it.
             existing = stored_event(provider, event_id)
             if existing is None:
@@ -134,7 +111,7 @@ def record_outcome(
 
 
 def record_delivery(
-    sent: Activity, *, action: str, provider: str, event_id: str, at: datetime, metadata: Mapping[str, Any]
+    sent: Activity, *, action: str, provider: str, event_id: str, at: datetime, metadata: Mapping[str, JSONValue]
 ) -> Recorded:
     """An event about a message that changes nothing else: delivered, opened, clicked, deferred, auto-replied."""
     return record_outcome(
@@ -145,154 +122,35 @@ def record_delivery(
 
 def record_message_event(
     *, message_id: str, channel: str, action: str, provider: str, event_id: str, at: datetime,
-    metadata: Mapping[str, Any], lead_updates: Mapping[str, Any] | None = None, cancel_reason: str = "",
+    metadata: Mapping[str, JSONValue], lead_updates: Mapping[str, object] | None = None, cancel_reason: str = "",
     cancel_channels: Iterable[str] | None = None,
 ) -> bool | None:  # fmt: skip
     """The fast path of record_outcome for tracking webhooks: find the message we sent and store the event
-    in one statement (the same row, proven by a test), skipping the look-up round trip and the ORM. On first
-    storage `lead_updates` (plain values) and `cancel_reason` apply to the message's lead, in one transaction.
+    in one statement (the same row, proven by a test; engines.db.once), skipping the look-up round trip and
+    the ORM. On first storage `lead_updates` (plain values) and `cancel_reason` apply to the message's lead,
+    in one transaction.
 
     True: stored; False: already stored (a replay); None: no message we sent on `channel` has this id.
     """
     if ACTION_CHANNEL.get(action) != channel:  # SQLite's OR IGNORE would skip the refused row silently
         raise ValueError(f"{action} is not an action on {channel}")
-    connection = connections[router.db_for_write(Activity)]
-    provider, event_id = provider[:20], event_id[:255]
+    alias = router.db_for_write(Activity)
     channels = None if cancel_channels is None else list(cancel_channels)
-    shape = _Shape(connection.vendor, tuple(lead_updates or {}), bool(cancel_reason), channels is not None)
-    params = {
-        "id": _FIELDS["id"].get_db_prep_save(uuid.uuid4(), connection), "action": action,
-        "metadata": _FIELDS["metadata"].get_db_prep_save(dict(metadata), connection), "provider": provider,
-        "event_id": event_id, "at": _FIELDS["created_at"].get_db_prep_save(at, connection),
-        "message_id": message_id, "sent_action": f"{channel}_sent",
-    }  # fmt: skip
-    if shape.vendor == "postgresql":  # what the statement also does there (SQLite's query log binds every value)
-        params.update({f"lead_{name}": value for name, value in (lead_updates or {}).items()})
-        params.update({"unsent": list(UNSENT_TOUCH_STATUSES), "channels": channels} if shape.cancels else {})
-    with transaction.atomic(using=connection.alias) if shape.updates or shape.cancels else nullcontext():
-        with _statement_cursor(connection) as cursor:
-            cursor.execute(_message_event_sql(connection, shape), params)
-            row = cursor.fetchone()
-            if shape.vendor == "postgresql":  # (lead_id or NULL, message found, open touches to cancel)
-                lead_id, replay, cancel = row[0], row[0] is None and row[1], row[2]
-            else:  # SQLite has no INSERT inside WITH: a row when one was written, else look the event up
-                lead_id, cancel = (row[0], shape.cancels) if row else (None, False)
-                replay = row is None and _stored_already(cursor, provider, event_id)
-                if lead_id is not None and lead_updates:
-                    Lead.objects.filter(pk=lead_id).update(**lead_updates)
-        if lead_id is None:
-            return False if replay else None
-        if cancel:
-            cancel_planned_touches(lead_id, reason=cancel_reason, channels=channels)
+    with transaction.atomic(using=alias) if lead_updates or cancel_reason else nullcontext():
+        written = insert_message_event(
+            message_id=message_id, sent_action=f"{channel}_sent", action=action, provider=provider[:20],
+            event_id=event_id[:255], at=at, metadata=metadata, lead_updates=lead_updates or {},
+            cancels=bool(cancel_reason), channels=channels, using=alias,
+        )  # fmt: skip
+        if written.lead_id is None:
+            return False if written.replay else None
+        if written.open_touches:
+            cancel_planned_touches(written.lead_id, reason=cancel_reason, channels=channels)
     return True
 
 
-@dataclass(frozen=True)
-class _Shape:
-    """What the fast path's statement must do besides storing the event: which lead columns it sets, whether it
-    asks for the lead's open touches (of some channels only)."""
-
-    vendor: str
-    updates: tuple[str, ...]
-    cancels: bool
-    some_channels: bool
-
-
-_FIELDS = {field.name: field for field in Activity._meta.concrete_fields}
-_LEAD_COLUMNS = {field.name: field.column for field in Lead._meta.concrete_fields}
-# The fast path's statements, built once per shape: composing one each time cost a third of running it.
-_MESSAGE_EVENT_SQL: dict[_Shape, str] = {}
-
-
-def _message_event_sql(connection: BaseDatabaseWrapper, shape: _Shape) -> str:
-    """Find the message sent (the first with this id), copy what the touch is from it and the message itself as
-    in_reply_to, and insert the event; a conflict writes nothing (no error, so no savepoint). PostgreSQL also
-    sets the lead's columns and answers (lead_id or NULL, whether the message was found, whether the lead has
-    touches to cancel) in one round trip; SQLite answers the lead_id of a written row."""
-    if shape not in _MESSAGE_EVENT_SQL:
-        quote = connection.ops.quote_name
-        given = {"id": "id", "action": "action", "metadata": "metadata", "provider": "provider",
-                 "provider_event_id": "event_id", "created_at": "at"}  # fmt: skip
-        constants = {"content_snapshot": "'{}'", "provider_message_id": "''", "led_to_booking": "FALSE"}
-        copied = ["client", "lead", "channel", "sequence_id", "touch_number", "in_reply_to"]
-        columns = ", ".join(quote(_FIELDS[name].column) for name in [*given, *constants, *copied])
-        sources = ", ".join([quote(_FIELDS[name].column) for name in copied[:-1]] + [quote("id")])
-        table, lead = quote(Activity._meta.db_table), quote("lead_id")
-        sent = (
-            f"SELECT {sources} FROM {table} WHERE {quote('provider_message_id')} = %(message_id)s "
-            f"AND {quote('action')} = %(sent_action)s ORDER BY {quote('created_at')} LIMIT 1"
-        )
-        values = ", ".join([*(f"%({param})s" for param in given.values()), *constants.values(), sources])
-        insert = f"INSERT INTO {table} ({columns}) SELECT {values} FROM"
-        _MESSAGE_EVENT_SQL[shape] = (
-            f"INSERT OR IGNORE{insert.removeprefix('INSERT')} ({sent}) RETURNING {lead}"
-            if shape.vendor == "sqlite"
-            else f"WITH sent AS ({sent}), written AS ({insert} sent ON CONFLICT DO NOTHING RETURNING {lead})"
-            f"{_lead_sql(shape, quote)} SELECT (SELECT {lead} FROM written), EXISTS (SELECT FROM sent), "
-            f"{_open_touches_sql(shape, quote)}"
-        )
-    return _MESSAGE_EVENT_SQL[shape]
-
-
-def _lead_sql(shape: _Shape, quote: Callable[[str], str]) -> str:
-    """PostgreSQL: the lead's columns set in the same statement, only when the event was written."""
-    if not shape.updates:
-        return ""
-    columns = ", ".join(f"{quote(_LEAD_COLUMNS[name])} = %(lead_{name})s" for name in shape.updates)
-    written = f"(SELECT {quote('lead_id')} FROM written)"
-    return f", marked AS (UPDATE {quote(Lead._meta.db_table)} SET {columns} WHERE {quote('id')} = {written})"
-
-
-def _open_touches_sql(shape: _Shape, quote: Callable[[str], str]) -> str:
-    """PostgreSQL: whether the lead has unsent touches (of the channels) for cancel_planned_touches to cancel,
-    so a lead with none costs no further round trip."""
-    if not shape.cancels:
-        return "FALSE"
-    channel = f" AND {quote('channel')} = ANY(%(channels)s)" if shape.some_channels else ""
-    return (
-        f"EXISTS (SELECT 1 FROM {quote(ScheduledTouch._meta.db_table)} WHERE {quote('lead_id')} = "
-        f"(SELECT {quote('lead_id')} FROM sent) AND {quote('status')} = ANY(%(unsent)s){channel})"
-    )
-
-
-# One server-binding cursor per PostgreSQL connection, kept open: making and closing one for every event cost
-# 3% of a tracking event. (Django's connections are per thread, so each cursor serves one thread.)
-_server_cursors: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
-
-
-def _statement_cursor(connection: BaseDatabaseWrapper) -> AbstractContextManager[CursorWrapper]:
-    """Django's cursor (its checks, error translation and query log); on PostgreSQL one binding parameters on
-    the server, so psycopg prepares a statement run again and again when the connection allows it (settings:
-    DB_PREPARED_STATEMENTS). A prepared INSERT ... SELECT costs the database under half of one parsed and
-    planned each time; the ORM's client-side cursors never prepare."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    from psycopg import Cursor  # PostgreSQL only
-
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = _server_cursors.get(connection.connection)
-    if raw is None or raw.closed:
-        with connection.wrap_database_errors:
-            raw = _server_cursors[connection.connection] = Cursor(connection.connection)
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    return nullcontext(wrap(raw))  # type: ignore[arg-type]  # django-stubs names the wrapper, not the raw cursor
-
-
-def _stored_already(cursor: CursorWrapper, provider: str, event_id: str) -> bool:
-    if not event_id:
-        return False
-    table, quote = Activity._meta.db_table, cursor.db.ops.quote_name
-    cursor.execute(
-        f"SELECT 1 FROM {quote(table)} WHERE {quote('provider')} = %s AND {quote('provider_event_id')} = %s",
-        [provider, event_id],
-    )
-    return cursor.fetchone() is not None
-
-
 def record_bounce(
-    sent: Activity, *, hard: bool, provider: str, event_id: str, at: datetime, metadata: Mapping[str, Any]
+    sent: Activity, *, hard: bool, provider: str, event_id: str, at: datetime, metadata: Mapping[str, JSONValue]
 ) -> Recorded:
     """A bounce. A hard one marks the address bounced and cancels the email touches; a soft one is a deferral."""
     if not hard:
@@ -308,7 +166,7 @@ def record_bounce(
 
 
 def record_complaint(
-    sent: Activity, *, provider: str, event_id: str, at: datetime, metadata: Mapping[str, Any]
+    sent: Activity, *, provider: str, event_id: str, at: datetime, metadata: Mapping[str, JSONValue]
 ) -> Recorded:
     """A spam complaint: the lead is unsubscribed from everything at once."""
     return record_outcome(
@@ -326,7 +184,7 @@ def record_opt_out(
     event_id: str,
     at: datetime | None = None,
     answers: Activity | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, JSONValue] | None = None,
     same_person: Iterable[Lead] = (),
 ) -> Recorded:
     """An opt-out. Email unsubscribes the lead from every channel (the legal meaning of the link); SMS or voice
@@ -359,7 +217,7 @@ def unsubscribe_lead(lead: Lead, *, source: str, at: datetime | None = None) -> 
 
 
 def record_opt_in(
-    lead: Lead, *, channel: str, provider: str, event_id: str, at: datetime, metadata: Mapping[str, Any]
+    lead: Lead, *, channel: str, provider: str, event_id: str, at: datetime, metadata: Mapping[str, JSONValue]
 ) -> Recorded:
     """START / UNSTOP: the lead may be texted again. Cancelled touches stay cancelled (re-planning is manual)."""
     return record_outcome(
@@ -376,7 +234,7 @@ def record_reply(
     event_id: str,
     at: datetime,
     answers: Activity | None,
-    metadata: Mapping[str, Any],
+    metadata: Mapping[str, JSONValue],
     provider_message_id: str = "",
 ) -> Recorded:
     """A person answered: the lead is `replied` (unless already converted or closed) and its sequence ends."""
@@ -401,7 +259,7 @@ def record_reply(
 
 
 def record_sms_status(
-    sent: Activity, *, status: str, error_code: str, provider: str, at: datetime, metadata: Mapping[str, Any]
+    sent: Activity, *, status: str, error_code: str, provider: str, at: datetime, metadata: Mapping[str, JSONValue]
 ) -> Recorded:
     """A Twilio status callback: delivered, undelivered or failed, or an intermediate status (queued, sent)."""
     action = SMS_STATUS_ACTIONS.get(status, ActivityAction.SMS_STATUS)
@@ -432,7 +290,7 @@ def record_booking(
     source: str,
     event_id: str = "",
     at: datetime | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, JSONValue] | None = None,
 ) -> Activity:
     """A meeting booked: convert the lead, credit the touches of its sequence that preceded the booking
     (led_to_booking) and cancel what is left of it, in one transaction. A replayed event id stores nothing."""

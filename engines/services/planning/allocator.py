@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 from django.db import transaction
@@ -25,6 +24,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from engines.exceptions import NotPlannable, PlanningError
+from engines.json_types import JSONObject
 from engines.rules.compliance import lead_country
 from engines.rules.geography import lead_timezone, lead_timezone_name
 from engines.services.patterns import load_active_patterns
@@ -37,8 +37,8 @@ from engines.services.planning.calendar import (
     timing_from,
     touch_slots,
 )
-from engines.services.planning.exploration import Explorer
-from engines.services.planning.plan import Plan, Timeline, describe_touches
+from engines.services.planning.exploration import ExplorationRecord, Explorer
+from engines.services.planning.plan import Allocation, Plan, Timeline, describe_touches
 from engines.services.planning.sequence_rules import (
     ALLOCATABLE_STATUSES,
     DEFAULT_SEQUENCE,
@@ -84,6 +84,7 @@ BULK_BATCH_SIZE = 2000
 COUNT_KEYS = ("allocated", "blocked", "skipped", "touches", "cancelled")
 
 PlaceKey = tuple[str, str | None, str | None]
+TimelineKey = tuple[PlaceKey, tuple[str, ...], frozenset[int], tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class _Choice:
     timing: Timing
     strategy: str
     patterns_used: dict[str, bool]
-    exploration: dict | None = None
+    exploration: ExplorationRecord | None = None
 
 
 class Planner:
@@ -119,9 +120,9 @@ class Planner:
         self.explorer = Explorer(client.exploration_rate, self.how, when, rng)
         self._sequences: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}
         self._places: dict[PlaceKey, Place] = {}
-        self._timelines: dict[tuple, Timeline] = {}
+        self._timelines: dict[TimelineKey, Timeline] = {}
 
-    def plan(self, lead: Lead, sequence_override: Any = None, *, progress: Progress | None = None) -> Plan:
+    def plan(self, lead: Lead, sequence_override: object = None, *, progress: Progress | None = None) -> Plan:
         """The lead's plan (not saved); NotPlannable when the lead is past outreach or no channel can reach it.
 
         With `progress` (a re-plan of a running sequence) the plan continues
@@ -152,7 +153,7 @@ class Planner:
         timing = Timing(frozenset(drawn.best_days), drawn.best_hours, self.timing.gaps)
         return _Choice(tier, channels, timing, SEPARATOR.join(drawn.sequence), self.patterns_used, drawn.record)
 
-    def _override(self, lead: Lead, sequence_override: Any) -> _Choice:
+    def _override(self, lead: Lead, sequence_override: object) -> _Choice:
         requested = validate_sequence_override(sequence_override)
         reachable = plannable_channels(lead)
         channels = tuple(channel for channel in requested if channel in reachable)
@@ -174,7 +175,7 @@ class Planner:
 
     def _timeline(self, lead: Lead, channels: tuple[str, ...], timing: Timing) -> Timeline:
         where, place = self._place(lead)
-        key = (where, channels, timing.best_days, timing.best_hours)
+        key: TimelineKey = (where, channels, timing.best_days, timing.best_hours)
         found = self._timelines.get(key)
         if found is None:
             found = self._timelines[key] = Timeline(channels, touch_slots(place, channels, timing, self.now))
@@ -198,7 +199,7 @@ def _clock(now: datetime | None) -> datetime:
     return now
 
 
-def planning_preferences(pattern_type: str, data: dict | None) -> tuple:
+def planning_preferences(pattern_type: str, data: JSONObject | None) -> tuple[object, ...]:
     """What plans follow from a (valid) WHEN or HOW pattern: the best days, hours and gaps, or the sequence
     and the hot-lead voice rule. Two patterns with equal preferences plan alike (their exploration odds aside),
     so a new pattern that changes none needs no re-plan."""
@@ -212,11 +213,11 @@ def allocate_lead(
     lead: Lead,
     client: Client | None = None,
     *,
-    sequence_override: Any = None,
+    sequence_override: object = None,
     now: datetime | None = None,
     replan: bool = False,
     rng: np.random.Generator | None = None,
-) -> dict:
+) -> Allocation:
     """Plan and save the lead's sequence; return the spec's allocation dict (plus sequence_id and "created").
 
     A lead with a live plan keeps it (the dict describes it, "created" False)
@@ -246,7 +247,7 @@ def allocate_lead(
     return plan.as_dict()
 
 
-def _live_plan(lead: Lead, client: Client) -> dict:
+def _live_plan(lead: Lead, client: Client) -> Allocation:
     """The allocation dict of the lead's newest live sequence, as saved."""
     live = ScheduledTouch.objects.filter(lead_id=lead.pk, status__in=LIVE_TOUCH_STATUSES)
     sequence_id = live.order_by("-created_at", "-pk").values_list("sequence_id", flat=True)[0]
@@ -281,7 +282,7 @@ def allocate_leads(
     replan: bool = False,
     now: datetime | None = None,
     batch_size: int = BULK_BATCH_SIZE,
-    progress: Callable[[int], Any] | None = None,
+    progress: Callable[[int], object] | None = None,
     rng: np.random.Generator | None = None,
 ) -> dict[str, int]:
     """Plan and save sequences for many leads; counts: allocated, blocked, skipped, touches, cancelled.
@@ -347,7 +348,7 @@ def allocate_clients(
     *,
     replan: bool = False,
     now: datetime | None = None,
-    progress: Callable[[int], Any] | None = None,
+    progress: Callable[[int], object] | None = None,
     rng: np.random.Generator | None = None,
 ) -> tuple[dict[str, int], list[tuple[Client, str]]]:
     """Allocate each client's leads in turn (`leads_to_allocate`); the summed counts and the clients that failed.

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from engines.exceptions import NoContactWindow
+from engines.json_types import JSONObject
 from engines.rules.compliance import TIMED_CHANNELS, is_public_holiday, within_contact_hours
 from engines.services.planning.preferences import no_preference
 
@@ -64,7 +65,7 @@ class Timing:
         return self.best_hours + tuple(others)
 
 
-def _top(entries: list[dict], key: str) -> list[int]:
+def _top(entries: list[JSONObject], key: str) -> list[int]:
     """The `key` values of the TOP_PREFERENCES best entries by conversion rate, best first, each once."""
     ranked = sorted(entries, key=lambda entry: -entry["conversion_rate"])
     values: list[int] = []
@@ -74,14 +75,14 @@ def _top(entries: list[dict], key: str) -> list[int]:
     return values[:TOP_PREFERENCES]
 
 
-def _named(when: dict, part: str, key: str) -> list[int]:
+def _named(when: JSONObject, part: str, key: str) -> list[int]:
     """What the pattern names for `part`, best first; nothing when it says it has no preference there."""
     if no_preference(when, part):
         return []
     return _top(when.get(part) or [], key)
 
 
-def timing_from(when: dict | None) -> Timing:
+def timing_from(when: JSONObject | None) -> Timing:
     """Timing from a valid WHEN pattern; a part it names nothing for (or has no preference on) keeps its default."""
     if when is None:
         return Timing(frozenset(DEFAULT_BEST_DAYS), tuple(DEFAULT_BEST_HOURS), dict(DEFAULT_GAPS))

@@ -24,10 +24,12 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypedDict, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
+from engines.json_types import JSONObject
 from engines.rules.pattern_checks import CHANNELS
 from engines.services.planning.calendar import DEFAULT_BEST_DAYS, DEFAULT_BEST_HOURS, TOP_PREFERENCES
 from engines.services.planning.sequence_rules import DEFAULT_SEQUENCE, MAX_PATTERN_TOUCHES, SEPARATOR, strategy
@@ -67,13 +69,13 @@ class Arm(Generic[K]):
         return SEPARATOR.join(self.key) if isinstance(self.key, tuple) else str(self.key)
 
 
-def _count(value: Any) -> int | None:
+def _count(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
     return value
 
 
-def read_arms(entries: Any, key_of: Callable[[dict], K | None]) -> list[Arm[K]]:
+def read_arms(entries: object, key_of: Callable[[JSONObject], K | None]) -> list[Arm[K]]:
     """The well-formed arms of a pattern's list; malformed entries are left out, never raised on."""
     if not isinstance(entries, list):
         return []
@@ -89,7 +91,7 @@ def read_arms(entries: Any, key_of: Callable[[dict], K | None]) -> list[Arm[K]]:
     return list(arms.values())
 
 
-def _sequence_key(entry: dict) -> tuple[str, ...] | None:
+def _sequence_key(entry: JSONObject) -> tuple[str, ...] | None:
     sequence = entry.get("sequence")
     if not isinstance(sequence, list) or not sequence:
         return None
@@ -98,13 +100,14 @@ def _sequence_key(entry: dict) -> tuple[str, ...] | None:
     return tuple(sequence[:MAX_PATTERN_TOUCHES])
 
 
-def _int_key(name: str, allowed: Iterable[int]) -> Callable[[dict], int | None]:
+def _int_key(name: str, allowed: Iterable[int]) -> Callable[[JSONObject], int | None]:
     allowed = frozenset(allowed)
 
-    def key_of(entry: dict) -> int | None:
-        value = entry.get(name)
-        whole = isinstance(value, int) and not isinstance(value, bool)
-        return value if whole and value in allowed else None
+    def key_of(entry: JSONObject) -> int | None:
+        value: object = entry.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value in allowed:
+            return value
+        return None
 
     return key_of
 
@@ -116,7 +119,7 @@ def with_candidates(arms: list[Arm[K]], candidates: Iterable[K]) -> list[Arm[K]]
     return arms + extra
 
 
-def sequence_arms(how: dict | None) -> list[Arm[tuple[str, ...]]]:
+def sequence_arms(how: JSONObject | None) -> list[Arm[tuple[str, ...]]]:
     """Candidates: the HOW arms (or CANDIDATE_SEQUENCES), the default, the strategy followed now, the winners."""
     winners = [key for key in map(_sequence_key, _list(how, "winning_sequences")) if key is not None]
     arms = read_arms(how.get("arms") if how else None, _sequence_key)
@@ -124,7 +127,7 @@ def sequence_arms(how: dict | None) -> list[Arm[tuple[str, ...]]]:
     return with_candidates(arms, [*fallback, tuple(DEFAULT_SEQUENCE), strategy(how), *winners])
 
 
-def day_arms(when: dict | None) -> list[Arm[int]]:
+def day_arms(when: JSONObject | None) -> list[Arm[int]]:
     key_of = _int_key("day_index", range(7))
     arms = read_arms(when.get("day_arms") if when else None, key_of)
     named = [key_of(entry) for entry in _list(when, "best_days")]
@@ -132,7 +135,7 @@ def day_arms(when: dict | None) -> list[Arm[int]]:
     return with_candidates(arms, [d for d in (*fallback, *DEFAULT_BEST_DAYS, *named) if d is not None])
 
 
-def hour_arms(when: dict | None) -> list[Arm[int]]:
+def hour_arms(when: JSONObject | None) -> list[Arm[int]]:
     key_of = _int_key("hour", EXPLORABLE_HOURS)
     arms = read_arms(when.get("hour_arms") if when else None, key_of)
     named = [key_of(entry) for entry in _list(when, "best_hours")]
@@ -141,9 +144,26 @@ def hour_arms(when: dict | None) -> list[Arm[int]]:
     return with_candidates(arms, [h for h in candidates if h is not None])
 
 
-def _list(pattern: dict | None, key: str) -> list[dict]:
+def _list(pattern: JSONObject | None, key: str) -> list[JSONObject]:
     value = pattern.get(key) if pattern else None
     return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
+
+
+class DrawRecord(TypedDict):
+    """One choice of an exploring plan, as stored: the labels chosen, best first, and per arm label
+    [successes, trials, draw]."""
+
+    chosen: list[str]
+    arms: dict[str, list[float]]
+
+
+class ExplorationRecord(TypedDict):
+    """What an exploring plan drew (ScheduledTouch.exploration): the method and each choice's draws."""
+
+    method: str
+    sequence: DrawRecord
+    days: DrawRecord
+    hours: DrawRecord
 
 
 class ArmSet(Generic[K]):
@@ -158,16 +178,16 @@ class ArmSet(Generic[K]):
         self.alpha = 1.0 + successes
         self.beta = 1.0 + trials - successes
 
-    def draw(self, rng: np.random.Generator, top: int = 1) -> tuple[list[K], dict]:
+    def draw(self, rng: np.random.Generator, top: int = 1) -> tuple[list[K], DrawRecord]:
         """Thompson sampling: one draw per arm from Beta(1 + successes, 1 + failures); the `top` best, best first."""
         return self.choose(rng.beta(self.alpha, self.beta), top)
 
-    def choose(self, draws: np.ndarray, top: int) -> tuple[list[K], dict]:
+    def choose(self, draws: npt.NDArray[np.float64], top: int) -> tuple[list[K], DrawRecord]:
         """The keys of the `top` arms with the highest `draws`, best first (ties to the earlier arm), and the
         JSON record of the draw: the chosen arms, and every arm's successes, trials and draw."""
         order = np.argsort(-draws, kind="stable")[:top].tolist()
         rounded = np.round(draws, DRAW_DECIMALS).tolist()
-        record = {
+        record: DrawRecord = {
             "chosen": [self.labels[i] for i in order],
             "arms": {
                 label: [successes, trials, drawn]
@@ -184,7 +204,7 @@ class Exploration:
     sequence: tuple[str, ...]
     best_days: tuple[int, ...]
     best_hours: tuple[int, ...]
-    record: dict
+    record: ExplorationRecord
 
 
 # Decisions are drawn this many at a time: one numpy call per plan would cost more than the plan's other steps.
@@ -210,7 +230,9 @@ DECISION_CHUNK = 1024
 class Explorer:
     """Decides, plan by plan, whether to explore and what to try; arms are read once per client."""
 
-    def __init__(self, rate: float, how: dict | None, when: dict | None, rng: np.random.Generator | None = None):
+    def __init__(
+        self, rate: float, how: JSONObject | None, when: JSONObject | None, rng: np.random.Generator | None = None
+    ):
         self.rate = rate if isinstance(rate, (int, float)) and 0 < rate <= 1 else 0.0
         self.rng = rng if rng is not None else _seeded if _seeded is not None else np.random.default_rng()
         self.sequences = ArmSet(sequence_arms(how) if self.rate else [])
@@ -239,5 +261,10 @@ class Explorer:
         sequence, sequence_record = self.sequences.choose(draws[: ends[0]], 1)
         days, days_record = self.days.choose(draws[ends[0] : ends[1]], TOP_PREFERENCES)
         hours, hours_record = self.hours.choose(draws[ends[1] :], TOP_PREFERENCES)
-        record = {"method": "thompson", "sequence": sequence_record, "days": days_record, "hours": hours_record}
+        record: ExplorationRecord = {
+            "method": "thompson",
+            "sequence": sequence_record,
+            "days": days_record,
+            "hours": hours_record,
+        }
         return Exploration(sequence[0], tuple(days), tuple(hours), record)

@@ -8,12 +8,44 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypedDict
 
 from engines.services.planning.calendar import Slot
+from engines.services.planning.exploration import ExplorationRecord
 from outreach.models import Lead, ScheduledTouch, TouchStatus
 
 
-def describe_touches(touches: Iterable[tuple[int, str, datetime]]) -> dict[str, list[dict]]:
+class SequenceTouch(TypedDict):
+    touch_number: int
+    channel: str
+
+
+class TouchSlot(TypedDict):
+    touch_number: int
+    channel: str
+    scheduled_at: str  # ISO 8601, the lead's local time
+    day_of_week: str
+    hour: int
+
+
+class Touches(TypedDict):
+    sequence: list[SequenceTouch]
+    scheduled_touches: list[TouchSlot]
+
+
+class Allocation(Touches):
+    """The spec's allocation dict (plus sequence_id and "created"), as allocate_lead returns it."""
+
+    lead_id: int
+    sequence_id: str
+    patterns_used: dict[str, bool]
+    planned_sequence: str
+    is_exploration: bool
+    exploration: ExplorationRecord | None
+    created: bool
+
+
+def describe_touches(touches: Iterable[tuple[int, str, datetime]]) -> Touches:
     """The spec's "sequence" and "scheduled_touches" from (touch number, channel, local aware time)."""
     touches = list(touches)
     return {
@@ -67,14 +99,14 @@ class Plan:
     timeline: Timeline
     patterns_used: dict[str, bool]
     planned_sequence: str
-    exploration: dict | None = None
+    exploration: ExplorationRecord | None = None
     sequence_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
     @property
     def exploration_json(self) -> str:
         return json.dumps(self.exploration, separators=(",", ":")) if self.exploration else "{}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> Allocation:
         return {
             "lead_id": self.lead.pk,
             "sequence_id": str(self.sequence_id),

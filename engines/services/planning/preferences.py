@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from engines.json_types import JSONObject
 
 
-def no_preference(pattern: dict | None, part: str) -> bool:
+def no_preference(pattern: JSONObject | None, part: str) -> bool:
     """True when the pattern lists `part` (e.g. "best_days", "winning_sequences") under "no_preference".
 
     Such a part is noise to its producer, so consumers keep their defaults for it.
     """
     if not pattern:
         return True
-    named: Any = pattern.get("no_preference")
+    named: object = pattern.get("no_preference")
     return isinstance(named, (list, tuple)) and part in named

@@ -13,9 +13,9 @@ above 0.15.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from engines.exceptions import InvalidOverride, NotPlannable
+from engines.json_types import JSONObject
 from engines.rules.compliance import channel_block_reason, reachable_channels
 from engines.rules.pattern_checks import CHANNELS
 from engines.services.planning.preferences import no_preference
@@ -55,20 +55,20 @@ def plannable_channels(lead: Lead) -> frozenset[str]:
     return reachable
 
 
-def base_sequence(how: dict | None) -> tuple[str, ...]:
+def base_sequence(how: JSONObject | None) -> tuple[str, ...]:
     """The top winning sequence (first six channels), or DEFAULT_SEQUENCE when the pattern names none."""
     if how and how.get("winning_sequences") and not no_preference(how, "winning_sequences"):
         return tuple(how["winning_sequences"][0]["sequence"][:MAX_PATTERN_TOUCHES])
     return tuple(DEFAULT_SEQUENCE)
 
 
-def preferred_first(how: dict | None) -> str | None:
+def preferred_first(how: JSONObject | None) -> str | None:
     if not how or no_preference(how, "best_first_channel"):
         return None
     return how.get("best_first_channel") or None
 
 
-def strategy(how: dict | None) -> tuple[str, ...]:
+def strategy(how: JSONObject | None) -> tuple[str, ...]:
     """The sequence the allocator follows under a HOW pattern, before any lead's reachability."""
     channels = list(base_sequence(how))
     first = preferred_first(how)
@@ -77,13 +77,13 @@ def strategy(how: dict | None) -> tuple[str, ...]:
     return tuple(channels)
 
 
-def build_sequence(tier: str, how: dict | None, reachable: Iterable[str] = CHANNELS) -> list[str]:
+def build_sequence(tier: str, how: JSONObject | None, reachable: Iterable[str] = CHANNELS) -> list[str]:
     """The channels of a lead's sequence, in order, under a (valid) HOW pattern."""
     return fit_to_lead(base_sequence(how), tier, how, frozenset(reachable), first=preferred_first(how))
 
 
 def fit_to_lead(
-    channels: Sequence[str], tier: str, how: dict | None, reachable: frozenset[str], *, first: str | None = None
+    channels: Sequence[str], tier: str, how: JSONObject | None, reachable: frozenset[str], *, first: str | None = None
 ) -> list[str]:
     """`channels` as this lead can receive them.
 
@@ -104,12 +104,13 @@ def fit_to_lead(
     return fitted
 
 
-def hot_voice_applies(how: dict | None) -> bool:
+def hot_voice_applies(how: JSONObject | None) -> bool:
     """Whether the HOW pattern puts voice at touch 3 for hot leads (voice converts hot leads well enough)."""
     if not how:
         return False
     hot = how.get("channel_effectiveness_by_tier", {}).get(Tier.HOT, {})
-    return hot.get(Channel.VOICE, {}).get("conversion_rate", 0) > HOT_VOICE_RATE
+    rate: float = hot.get(Channel.VOICE, {}).get("conversion_rate", 0)
+    return rate > HOT_VOICE_RATE
 
 
 def _move_voice_to_touch_3(channels: list[str]) -> None:
@@ -123,7 +124,7 @@ def _move_voice_to_touch_3(channels: list[str]) -> None:
         channels[HOT_VOICE_INDEX] = Channel.VOICE
 
 
-def validate_sequence_override(override: Any) -> list[str]:
+def validate_sequence_override(override: object) -> list[str]:
     """The channels of a `sequence_override`, in touch order; InvalidOverride when it is malformed.
 
     Accepts the spec's list of {"touch_number", "channel"} (ordered by
@@ -141,10 +142,10 @@ def validate_sequence_override(override: Any) -> list[str]:
     unknown = [channel for channel in channels if not isinstance(channel, str) or channel not in CHANNELS]
     if unknown:
         raise InvalidOverride(f"sequence_override has unknown channels {unknown}; expected {sorted(CHANNELS)}")
-    return list(channels)
+    return [channel for channel in channels if isinstance(channel, str)]
 
 
-def _numbered_channels(entries: list[dict]) -> list:
+def _numbered_channels(entries: list[JSONObject]) -> list[object]:
     numbers = [entry.get("touch_number") for entry in entries]
     if all(number is not None for number in numbers):
         whole = all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in numbers)

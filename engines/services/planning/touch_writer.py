@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
+from engines.db.copy import copy_escape_json, insert_text
 from engines.services.planning.plan import Plan
 from outreach.models import Lead, ManualTask, ScheduledTouch, TaskStatus, TouchStatus
 from outreach.models.choices import LIVE_TOUCH_STATUSES, UNSENT_TOUCH_STATUSES
@@ -79,12 +80,14 @@ def cancel_for_replan(lead_ids: Sequence[int]) -> int:
 
 
 def insert_touches(plans: Sequence[Plan]) -> int:
-    """Save the plans' touches (one COPY on PostgreSQL); how many."""
-    if connection.vendor == "postgresql":
-        return _copy_touches(plans)
-    touches = [touch for plan in plans for touch in plan.touches()]
-    ScheduledTouch.objects.bulk_create(touches, batch_size=INSERT_BATCH_SIZE)
-    return len(touches)
+    """Save the plans' touches (one COPY on PostgreSQL: several times faster than bulk_create's INSERT); how many."""
+    return insert_text(
+        ScheduledTouch,
+        _COPY_COLUMNS,
+        lambda: _copy_lines(plans),
+        lambda: [touch for plan in plans for touch in plan.touches()],
+        batch_size=INSERT_BATCH_SIZE,
+    )
 
 
 _COPY_COLUMNS = (
@@ -107,35 +110,24 @@ _COPY_COLUMNS = (
 )
 
 
-def _copy_escape(text: str) -> str:
-    """COPY text format: a backslash starts an escape. JSON from json.dumps has no raw tab or newline."""
-    return text.replace("\\", "\\\\")
+def _copy_lines(plans: Sequence[Plan]) -> list[str]:
+    """The plans' touches as COPY text lines, _COPY_COLUMNS in order; each timeline's part is shared by its leads.
 
-
-def _copy_touches(plans: Sequence[Plan]) -> int:
-    """Insert the plans' touches with one COPY: several times faster than bulk_create's INSERT.
-
-    Every other value is a number, a UUID, a choice code, channel names or an
-    ISO timestamp, none of which contains a tab, newline or backslash.
+    Every value but the exploration's JSON is a number, a UUID, a choice code,
+    channel names or an ISO timestamp, none of which contains a tab, newline
+    or backslash.
     """
-    meta = ScheduledTouch._meta
-    quote = connection.ops.quote_name
-    column_of = {field.name: field.get_attname_column()[1] for field in meta.concrete_fields}
-    columns = ", ".join(quote(column_of[name]) for name in _COPY_COLUMNS)
     stamp = timezone.now().isoformat()
     lines: list[str] = []
     for plan in plans:
         head = f"{plan.lead.client_id}\t{plan.lead.pk}\t{plan.sequence_id}\t"
         exploring = "t" if plan.exploration is not None else "f"
         tail = (
-            f"\t{plan.tier}\t{plan.planned_sequence}\t{exploring}\t{_copy_escape(plan.exploration_json)}"
+            f"\t{plan.tier}\t{plan.planned_sequence}\t{exploring}\t{copy_escape_json(plan.exploration_json)}"
             f"\t0\t\t\t{stamp}\t{stamp}\n"
         )
         lines.extend(head + touch + tail for touch in plan.timeline.copy_fields)
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
-            copy.write("".join(lines))
-    return len(lines)
+    return lines
 
 
 def cancel_touches(touches: QuerySet[ScheduledTouch], *, reason: str) -> int:

@@ -13,21 +13,20 @@ batch back with a single UPDATE. Both therefore give the same numbers.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import numpy as np
-from django.db import connections
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from engines.db.bulk import update_from_values
+from engines.db.scores import ScoreBatch, write_scores
+from engines.json_types import JSONObject
 from engines.rules.geography import country_code
 from engines.rules.pattern_checks import WEIGHT_KEYS, weights_errors
 from engines.services.patterns import load_active_patterns
@@ -86,7 +85,7 @@ DEFAULT_ICP: _IcpDefaults = {"industries": [], "employee_min": 5, "employee_max"
 BATCH_SIZE = 5000
 
 
-def validate_weights(weights: Any) -> bool:
+def validate_weights(weights: object) -> bool:
     """Four numeric weights, each in [0.05, 0.50], summing to 0.80-0.90."""
     return not weights_errors(weights)
 
@@ -124,7 +123,7 @@ def resolve_weights(client: Client, *, now: datetime | None = None) -> tuple[dic
     return dict(DEFAULT_WEIGHTS), "default"
 
 
-def _four_weights(weights: dict) -> dict[str, float]:
+def _four_weights(weights: JSONObject) -> dict[str, float]:
     return {key: weights[key] for key in WEIGHT_KEYS}
 
 
@@ -133,7 +132,7 @@ def _four_weights(weights: dict) -> dict[str, float]:
 # =============================================================================
 
 
-def _words(*phrases: str) -> re.Pattern:
+def _words(*phrases: str) -> re.Pattern[str]:
     """Any of `phrases` as whole words (a plural "s" tolerated; an apostrophe belongs to its word)."""
     alternatives = "|".join(r"[\s-]+".join(map(re.escape, phrase.split())) for phrase in phrases)
     return re.compile(rf"(?<![\w'’])(?:{alternatives})s?(?![\w'’])")
@@ -158,7 +157,7 @@ _SENIOR = _words("senior", "sr", "snr")
 
 
 @functools.lru_cache(maxsize=65536)
-def authority_points(title: str | None) -> int:
+def authority_points(title: object) -> int:
     """Seniority points of a job title: owner 25, C-suite 22, VP 18, director 15, head 12,
     senior manager 10, manager 7, anything else 5."""
     if not isinstance(title, str):
@@ -184,17 +183,17 @@ def authority_points(title: str | None) -> int:
 # =============================================================================
 
 
-def _normalised(value: Any) -> str:
+def _normalised(value: object) -> str:
     return " ".join(value.split()).casefold() if isinstance(value, str) else ""
 
 
-def _country_key(value: Any) -> str:
+def _country_key(value: object) -> str:
     """ISO code when the country is known ("AU" for "Australia" or "au"), else the normalised text."""
     text = _normalised(value)
     return (country_code(text) or text) if text else ""
 
 
-def _text_list(value: Any, default: list[str]) -> list[str]:
+def _text_list(value: object, default: list[str]) -> list[str]:
     if value is None:
         return default
     if isinstance(value, str):
@@ -202,7 +201,7 @@ def _text_list(value: Any, default: list[str]) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, (list, tuple)) else []
 
 
-def _number(value: Any, default: float) -> float:
+def _number(value: object, default: float) -> float:
     """A finite number; anything else (a bool, text, NaN, an int too large for a float) is the default."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return default
@@ -236,14 +235,16 @@ class Icp:
             ),
         )
 
-    def industry_points(self, industry: Any) -> int:
+    def industry_points(self, industry: object) -> int:
         return 10 if _normalised(industry) in self.industries else 0
 
-    def country_points(self, country: Any) -> int:
+    def country_points(self, country: object) -> int:
         key = _country_key(country)
         return 7 if key and key in self.countries else 0
 
-    def company_fit(self, industries: Sequence, employee_counts: np.ndarray, countries: Sequence) -> np.ndarray:
+    def company_fit(
+        self, industries: Sequence[object], employee_counts: np.ndarray, countries: Sequence[object]
+    ) -> np.ndarray:
         n = len(employee_counts)
         # Points once per distinct value: a batch repeats few industries and countries.
         industry_points = {industry: self.industry_points(industry) for industry in set(industries)}
@@ -261,23 +262,25 @@ class Icp:
 # =============================================================================
 
 
-def _present(value: Any) -> bool:
+def _present(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-def _count(value: Any) -> float:
+def _count(value: object) -> float:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else 0
 
 
-def _flags(column: Sequence) -> np.ndarray:
+def _flags(column: Sequence[object]) -> np.ndarray:
     return np.fromiter(map(bool, column), bool, len(column))
 
 
-def _texts(column: Sequence) -> np.ndarray:
+def _texts(column: Sequence[object]) -> np.ndarray:
     return np.fromiter(map(_present, column), bool, len(column))
 
 
-def _components(columns: Mapping[str, Sequence], fit: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
+def _components(
+    columns: Mapping[str, Sequence[object]], fit: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, np.ndarray]:
     """The five components of every lead in `columns` (one sequence per LEAD_COLUMNS name).
 
     `fit(counts)` returns company fit, given employee counts (0 when unknown).
@@ -312,7 +315,7 @@ def _components(columns: Mapping[str, Sequence], fit: Callable[[np.ndarray], np.
     }
 
 
-def _weighted_scores(components: dict[str, np.ndarray], weights: dict[str, Any]) -> np.ndarray:
+def _weighted_scores(components: Mapping[str, np.ndarray], weights: Mapping[str, float | np.ndarray]) -> np.ndarray:
     """The spec's formula: each component / its max * weight * 100, minus risk, clamped to 0-100.
 
     `weights` values are floats or per-lead arrays. The sum is rounded to 9
@@ -326,10 +329,11 @@ def _weighted_scores(components: dict[str, np.ndarray], weights: dict[str, Any])
         + (components["timing"] / COMPONENT_MAX["timing"]) * weights["timing"] * 100
         - components["risk"]
     )
-    return np.clip(np.floor(np.round(raw, 9)), 0, 100).astype(np.int64)
+    scores: np.ndarray = np.clip(np.floor(np.round(raw, 9)), 0, 100).astype(np.int64)
+    return scores
 
 
-def explain_score(components: dict[str, Any], weights: dict[str, Any]) -> dict[str, Any]:
+def explain_score(components: JSONObject, weights: JSONObject) -> JSONObject:
     """How a stored score came about, from a lead's `als_components` and `als_weights_used`.
 
     Returns {"components": {name: {"points", "max", "weight", "contribution"}},
@@ -406,7 +410,7 @@ def score_leads(
     *,
     batch_size: int = BATCH_SIZE,
     now: datetime | None = None,
-    progress: Callable[[int], Any] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> int:
     """Score every lead of the queryset, as score_lead would; return how many were scored.
 
@@ -420,7 +424,6 @@ def score_leads(
     if leads.query.is_sliced:
         leads = Lead.objects.filter(pk__in=leads.values("pk"))
     source = leads.order_by("pk").values_list("pk", "client_id", *LEAD_COLUMNS)
-    write = _write_unnest if connections[leads.db].vendor == "postgresql" else _write_values
     clients: dict[int, _ClientScoring] = {}
     scored, last_pk = 0, None
     while True:
@@ -439,7 +442,7 @@ def score_leads(
         components = _components(columns, fit)
         weights = {key: np.array([c.weights[key] for c in batch_clients])[client_of_row] for key in WEIGHT_KEYS}
         scores = _weighted_scores(components, weights)
-        scored += write(leads.db, pks, client_of_row, scores, components, batch_clients, now)
+        scored += _write(leads.db, pks, client_of_row, scores, components, batch_clients, now)
         if progress is not None:
             progress(len(rows))
 
@@ -451,7 +454,10 @@ def _add_clients(clients: dict[int, _ClientScoring], client_ids: Iterable[int], 
 
 
 def _company_fit(
-    columns: Mapping[str, Sequence], counts: np.ndarray, client_of_row: np.ndarray, clients: list[_ClientScoring]
+    columns: Mapping[str, Sequence[object]],
+    counts: np.ndarray,
+    client_of_row: np.ndarray,
+    clients: list[_ClientScoring],
 ) -> np.ndarray:
     fit = np.zeros(len(counts), np.int64)
     industries = np.array(columns["industry"], dtype=object)
@@ -462,7 +468,7 @@ def _company_fit(
     return fit
 
 
-def _write_unnest(
+def _write(
     alias: str,
     pks: Sequence[int],
     client_of_row: np.ndarray,
@@ -471,74 +477,14 @@ def _write_unnest(
     clients: list[_ClientScoring],
     now: datetime,
 ) -> int:
-    """One UPDATE ... FROM unnest(...) for the batch; the JSON is built by PostgreSQL from the arrays."""
-    connection = connections[alias]
-    qn = connection.ops.quote_name
-    meta = Lead._meta
-    column = {field.name: qn(field.column) for field in meta.concrete_fields if field.name in (*SCORE_FIELDS, "id")}
-    components_sql = ", ".join(f"'{key}', v.{key}" for key in COMPONENT_KEYS)
-    sql = f"""
-        UPDATE {qn(meta.db_table)} AS lead SET
-            {column["als_score"]} = v.score,
-            {column["als_components"]} = jsonb_build_object({components_sql}, 'scored_at', %s::text),
-            {column["als_weights_used"]} = w.weights,
-            {column["als_weights_source"]} = w.source,
-            {column["scored_at"]} = %s
-        FROM unnest(%s::bigint[], %s::smallint[], %s::smallint[], %s::smallint[], %s::smallint[], %s::smallint[],
-                    %s::smallint[], %s::int[])
-                AS v(id, score, {", ".join(COMPONENT_KEYS)}, client)
-            JOIN unnest(%s::jsonb[], %s::text[]) WITH ORDINALITY AS w(weights, source, client) ON w.client = v.client
-        WHERE lead.{column["id"]} = v.id
-    """
-    params: list[str | datetime | list[str]] = [
-        now.isoformat(),
-        now,
-        _int_array(pks),
-        _int_array(scores.tolist()),
-        *(_int_array(components[key].tolist()) for key in COMPONENT_KEYS),
-        _int_array((client_of_row + 1).tolist()),  # WITH ORDINALITY counts from 1
-        [json.dumps(scoring.weights) for scoring in clients],
-        [scoring.source for scoring in clients],
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def _int_array(values: Iterable[int]) -> str:
-    """A PostgreSQL array literal: far cheaper for the driver to send than a list it quotes item by item."""
-    return "{" + ",".join(map(str, values)) + "}"
-
-
-def _write_values(
-    alias: str,
-    pks: Sequence[int],
-    client_of_row: np.ndarray,
-    scores: np.ndarray,
-    components: dict[str, np.ndarray],
-    clients: list[_ClientScoring],
-    now: datetime,
-) -> int:
-    """The batch in UPDATE ... FROM (VALUES ...) statements (bulk_update's CASE per row compiles far slower)."""
-    scored_at = now.isoformat()
-    values = {key: components[key].tolist() for key in COMPONENT_KEYS}
-    weights = [json.dumps(scoring.weights) for scoring in clients]
-    rows = [
-        (
-            pk,
-            score,
-            json.dumps({**{key: values[key][i] for key in COMPONENT_KEYS}, "scored_at": scored_at}),
-            weights[client],
-            clients[client].source,
-        )
-        for i, (pk, client, score) in enumerate(zip(pks, client_of_row.tolist(), scores.tolist(), strict=True))
-    ]
-    scored_at_column = Lead._meta.get_field("scored_at").get_db_prep_value(now, connections[alias])
-    return update_from_values(
-        Lead,
-        "als_score = v.column2, als_components = v.column3, als_weights_used = v.column4, "
-        "als_weights_source = v.column5, scored_at = %s",
-        rows,
-        params=[scored_at_column],
-        using=alias,
+    """Store the batch's scores with one UPDATE (engines.db.scores); how many leads were updated."""
+    batch = ScoreBatch(
+        pks=pks,
+        scores=scores,
+        components={key: components[key] for key in COMPONENT_KEYS},
+        client_of_row=client_of_row,
+        weights=[scoring.weights for scoring in clients],
+        sources=[scoring.source for scoring in clients],
+        now=now,
     )
+    return write_scores(batch, using=alias)

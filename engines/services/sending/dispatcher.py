@@ -34,17 +34,19 @@ from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict, cast
 
 from django.conf import settings
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from engines.db.features import has_concurrent_writers, skips_locked_rows
 from engines.exceptions import InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers import load_provider
-from engines.providers.sms import SmsOptedOut
+from engines.providers.sms import SmsOptedOut, SmsProvider
 from engines.rules.compliance import channel_block_reason
 from engines.services import later
 from engines.services.sending import outbox, send_path
@@ -123,7 +125,7 @@ def decide(touch: ScheduledTouch, now: datetime, budget: DailyBudget) -> Decisio
 # ----------------------------------------------------------------------------
 
 
-def _due(now: datetime, client_ids: Collection[int] | None = None):
+def _due(now: datetime, client_ids: Collection[int] | None = None) -> QuerySet[ScheduledTouch]:
     due = ScheduledTouch.objects.filter(status=TouchStatus.PLANNED, scheduled_at__lte=now)
     if client_ids is not None:
         due = due.filter(client_id__in=client_ids)
@@ -151,10 +153,10 @@ def preview_due_touches(
 
 
 def _claim_batch(
-    now: datetime, size: int, counts: Counter, client_ids: Collection[int] | None = None
+    now: datetime, size: int, counts: Counter[str], client_ids: Collection[int] | None = None
 ) -> tuple[int, list[ScheduledTouch]]:
     """Decide the next `size` due touches and claim those that go; (how many were looked at, the claimed)."""
-    if connection.vendor == "postgresql":
+    if skips_locked_rows():
         with transaction.atomic():
             touches = list(_due(now, client_ids).select_for_update(skip_locked=True, of=("self",))[:size])
             # Locked (no-key, so foreign-key checks of concurrent inserts are not blocked): two claimers
@@ -171,7 +173,9 @@ def _claim_batch(
     return len(touches), _apply([decide(t, now, budget) for t in touches], now, counts, conditional=True)
 
 
-def _apply(decisions: list[Decision], now: datetime, counts: Counter, *, conditional: bool) -> list[ScheduledTouch]:
+def _apply(
+    decisions: list[Decision], now: datetime, counts: Counter[str], *, conditional: bool
+) -> list[ScheduledTouch]:
     """Write the decisions: claim, defer or block each touch; the claimed touches, as `sending`.
 
     `conditional` claims each touch with its own UPDATE ... WHERE status='planned' and keeps only
@@ -205,10 +209,11 @@ def _apply(decisions: list[Decision], now: datetime, counts: Counter, *, conditi
 
 def retry_delay(attempts: int) -> timedelta:
     """The wait before the next attempt, after `attempts` failed ones: 5 minutes, doubling each time."""
-    return RETRY_BASE * 2 ** max(attempts - 1, 0)
+    delay: timedelta = RETRY_BASE * 2 ** max(attempts - 1, 0)
+    return delay
 
 
-def _finish(touch: ScheduledTouch, **fields) -> None:
+def _finish(touch: ScheduledTouch, **fields: object) -> None:
     """Record an outcome on a touch this run still holds (a reconciliation may have taken it meanwhile)."""
     ScheduledTouch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(updated_at=timezone.now(), **fields)
 
@@ -218,20 +223,26 @@ class Senders:
     its HTTP session, the SMS provider its client), then closed."""
 
     def __init__(self) -> None:
-        self._email: Any = None
-        self._sms: Any = None
+        self._email: BaseEmailBackend | None = None
+        self._sms: SmsProvider | None = None
 
-    def handle(self, channel: str) -> Any:
+    def email(self) -> BaseEmailBackend:
+        if self._email is None:
+            self._email = mail.get_connection()
+            self._email.open()
+        return self._email
+
+    def sms(self) -> SmsProvider:
+        if self._sms is None:
+            self._sms = cast(SmsProvider, load_provider(settings.SMS_PROVIDER))
+        return self._sms
+
+    def handle(self, channel: str) -> BaseEmailBackend | SmsProvider | None:
         """The email connection or SMS provider for `channel` (None for the others)."""
         if channel == Channel.EMAIL:
-            if self._email is None:
-                self._email = mail.get_connection()
-                self._email.open()
-            return self._email
+            return self.email()
         if channel == Channel.SMS:
-            if self._sms is None:
-                self._sms = load_provider(settings.SMS_PROVIDER)
-            return self._sms
+            return self.sms()
         return None
 
     def close(self) -> None:
@@ -311,16 +322,22 @@ def settle(touch: ScheduledTouch, error: Exception, *, now: datetime) -> str:
     return "review"
 
 
+class _Providers(TypedDict, total=False):
+    """The provider handle outbox.deliver_touch is given for a touch's channel."""
+
+    email_connection: BaseEmailBackend | None
+    sms_provider: SmsProvider | None
+
+
 def send_claimed_touch(
     touch: ScheduledTouch, *, now: datetime, senders: Senders | None = None, templates: TemplateBook | None = None
 ) -> str:
     """Send one claimed touch through the outbox and record the outcome; the outcome's name."""
+    providers: _Providers = {}
     if touch.channel == Channel.EMAIL:
-        providers: dict[str, Any] = {"email_connection": senders.handle(touch.channel) if senders else None}
+        providers = {"email_connection": senders.email() if senders else None}
     elif touch.channel == Channel.SMS:
-        providers = {"sms_provider": senders.handle(touch.channel) if senders else None}
-    else:
-        providers = {}
+        providers = {"sms_provider": senders.sms() if senders else None}
     try:
         result = outbox.deliver_touch(touch, now=now, templates=templates, **providers)
     except Exception as exc:  # a sent-but-unrecorded send was logged with its message id by the send path
@@ -331,9 +348,9 @@ def send_claimed_touch(
 Accepted = list[tuple[ScheduledTouch, send_path.Prepared, send_path.Sent]]
 
 
-def record_accepted(accepted: Accepted) -> Counter:
+def record_accepted(accepted: Accepted) -> Counter[str]:
     """Record sends the providers accepted (send_path.record_many: together, else one each); counts by outcome."""
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     recorded = send_path.record_many([(prepared, sent) for _, prepared, sent in accepted])
     for (touch, _, _), result in zip(accepted, recorded, strict=True):
         if isinstance(result, SentNotRecorded):
@@ -353,7 +370,7 @@ class Recorder:
     """
 
     def __init__(self, *, behind: bool):
-        self.counts: Counter = Counter()
+        self.counts: Counter[str] = Counter()
         self._waiting: queue.Queue[Accepted | None] = queue.Queue(maxsize=1)
         self._thread: threading.Thread | None = None
         self._connected = False
@@ -374,7 +391,7 @@ class Recorder:
         else:
             self._waiting.put(accepted)
 
-    def close(self) -> Counter:
+    def close(self) -> Counter[str]:
         """Wait for what is still being recorded; the counts of everything recorded."""
         if self._thread is not None:
             self._waiting.put(None)
@@ -403,7 +420,7 @@ class Recorder:
 
 def deliver_batch(
     touches: list[ScheduledTouch], *, clock: Callable[[], datetime], pool: SendPool, recorder: Recorder
-) -> Counter:
+) -> Counter[str]:
     """Deliver a batch of claimed touches; counts by outcome (the accepted sends are counted by `recorder`).
 
     Email and SMS touches are prepared here (their leads read in one query,
@@ -411,7 +428,7 @@ def deliver_batch(
     the recorder. LinkedIn and call touches go one by one through
     outbox.deliver_touch.
     """
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     leads = Lead.objects.in_bulk({touch.lead_id for touch in touches})
     templates = TemplateBook({touch.client_id for touch in touches})
     in_flight: list[tuple[ScheduledTouch, send_path.Prepared, Callable[[], send_path.Sent | Exception]]] = []
@@ -443,7 +460,7 @@ def deliver_batch(
 # ----------------------------------------------------------------------------
 
 
-def reconcile_stale_claims(*, now: datetime | None = None, timeout: timedelta = CLAIM_TIMEOUT) -> Counter:
+def reconcile_stale_claims(*, now: datetime | None = None, timeout: timedelta = CLAIM_TIMEOUT) -> Counter[str]:
     """Settle touches left in `sending` longer than `timeout` (their worker died); counts by outcome.
 
     deliver_touch writes the Activity and `sent` together and opens a
@@ -454,11 +471,11 @@ def reconcile_stale_claims(*, now: datetime | None = None, timeout: timedelta = 
     settles it as sent or waiting.
     """
     now = now or timezone.now()
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     stale = ScheduledTouch.objects.filter(
         Q(claimed_at__lt=now - timeout) | Q(claimed_at__isnull=True), status=TouchStatus.SENDING
     ).order_by("pk")
-    if connection.vendor != "postgresql":
+    if not skips_locked_rows():
         for touch in stale:  # each settled by its own conditional UPDATE
             counts[_reconcile(touch)] += 1
         return counts
@@ -480,7 +497,7 @@ def _reconcile(touch: ScheduledTouch) -> str:
         .order_by("created_at")
         .first()
     )
-    fields: dict = {"updated_at": timezone.now()}
+    fields: dict[str, object] = {"updated_at": timezone.now()}
     if activity is not None:
         fields.update(status=TouchStatus.SENT, activity=activity, reason="reconciled")
         outcome = "reconciled_sent"
@@ -515,7 +532,7 @@ def _claimed_batches(
     limit: int | None,
     batch_size: int,
     deadline: float,
-    counts: Counter,
+    counts: Counter[str],
     client_ids: Collection[int] | None = None,
 ) -> Iterator[list[ScheduledTouch]]:
     """Claimed touches, batch after batch, until none is due, `limit` were claimed or the time is up."""
@@ -539,7 +556,7 @@ def dispatch_due_touches(
     batch_size: int = BATCH_SIZE,
     time_budget: float = TIME_BUDGET_SECONDS,
     client_ids: Collection[int] | None = None,
-) -> dict:
+) -> dict[str, int]:
     """Send the due touches (at most `limit`); counts by outcome (see OUTCOMES).
 
     `now` fixes the clock for the whole run (tests); by default each touch is
@@ -549,14 +566,14 @@ def dispatch_due_touches(
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else timezone.now
     start = clock()
-    counts: Counter = Counter({outcome: 0 for outcome in OUTCOMES})
+    counts: Counter[str] = Counter({outcome: 0 for outcome in OUTCOMES})
     counts.update(reconcile_stale_claims(now=start))
     later.before_dispatch_run.run(start)
     deadline = monotonic_time.monotonic() + time_budget
     pool = SendPool(threads or default_threads())
     # Behind only on PostgreSQL outside a transaction: SQLite has one writer, and a second connection
     # would not see what a caller's open transaction claimed.
-    recorder = Recorder(behind=connection.vendor == "postgresql" and not connection.in_atomic_block)
+    recorder = Recorder(behind=has_concurrent_writers() and not connection.in_atomic_block)
     try:
         for batch in _claimed_batches(start, limit, batch_size, deadline, counts, client_ids):
             try:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import smtplib
+import uuid
 from datetime import datetime
 from email.utils import formataddr
-from typing import Any
 
 import requests
 from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
+from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from engines.exceptions import ProviderError
+from engines.json_types import JSONValue
 from engines.providers.errors import is_retryable_status
 from engines.services.sending import send_path
 from engines.services.sending.unsubscribe import list_unsubscribe_headers, unsubscribe_url
@@ -46,11 +48,11 @@ def send_email(
     subject: str,
     body: str,
     *,
-    template_id: Any = None,
+    template_id: object = None,
     touch_number: int = 1,
-    sequence_id: Any = None,
+    sequence_id: uuid.UUID | str | None = None,
     now: datetime | None = None,
-    connection: Any = None,
+    connection: BaseEmailBackend | None = None,
     touch: ScheduledTouch | None = None,
 ) -> Activity:
     """Send one email to the lead from the client's sending address and return the saved email_sent Activity.
@@ -76,14 +78,14 @@ def send_email(
     return send_path.deliver(prepared, provider=connection)
 
 
-def prepare_email(outgoing: send_path.Outgoing, subject: str, body: str, *, template_id: Any) -> send_path.Prepared:
+def prepare_email(outgoing: send_path.Outgoing, subject: str, body: str, *, template_id: object) -> send_path.Prepared:
     """Check an email past the gate and build its message and snapshot; its `send` takes an email connection."""
     send_path.check_email_text(subject, body)
     to = send_path.email_address(outgoing.lead.email, reason="invalid_email")
     sender = send_path.email_address(getattr(outgoing.client, "sending_email", ""), reason="no_sender_email")
     snapshot = email_snapshot(outgoing, subject, body, template_id=template_id)
     message = email_message(outgoing, subject, body, to=to, sender=sender)
-    metadata = {
+    metadata: dict[str, JSONValue] = {
         "touch_number": outgoing.touch_number,
         "sequence_id": snapshot["sequence_id"],
         "template_id": snapshot["template_id"],
@@ -95,7 +97,9 @@ def prepare_email(outgoing: send_path.Outgoing, subject: str, body: str, *, temp
     )
 
 
-def email_snapshot(outgoing: send_path.Outgoing, subject: str, body: str, *, template_id: Any) -> dict[str, Any]:
+def email_snapshot(
+    outgoing: send_path.Outgoing, subject: str, body: str, *, template_id: object
+) -> dict[str, JSONValue]:
     """The content snapshot of an email, with the template it was written from."""
     snapshot = send_path.content_snapshot(outgoing, body, subject=subject)
     snapshot["template_id"] = str(template_id) if template_id is not None else None
@@ -124,7 +128,7 @@ def email_message(outgoing: send_path.Outgoing, subject: str, body: str, *, to: 
     )
 
 
-def send_message(message: AnymailMessage, connection: Any = None) -> send_path.Sent:
+def send_message(message: AnymailMessage, connection: BaseEmailBackend | None = None) -> send_path.Sent:
     """Hand the message to the email backend (`connection`, else the configured one); a ProviderError
     (retryable or not) when it fails."""
     message.connection = connection

@@ -9,8 +9,9 @@ An automation backend sends at once and the touch is recorded then.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -30,7 +31,7 @@ def send_linkedin(
     message_type: MessageType = "message",
     connection_note: str | None = None,
     touch_number: int = 1,
-    sequence_id: Any = None,
+    sequence_id: uuid.UUID | str | None = None,
     now: datetime | None = None,
     backend: LinkedInBackend | ManualTaskBackend | None = None,
     touch: ScheduledTouch | None = None,
@@ -58,7 +59,7 @@ def send_linkedin(
     )
     check_linkedin_text(message_type, message, connection_note)
     profile_url = send_path.linkedin_profile(lead.linkedin_url)
-    chosen = backend or load_provider(settings.LINKEDIN_BACKEND)
+    chosen = backend or cast(LinkedInBackend | ManualTaskBackend, load_provider(settings.LINKEDIN_BACKEND))
     if isinstance(chosen, ManualTaskBackend):
         return manual_tasks.open_task(
             outgoing, kind=TaskKind.LINKEDIN, message=message, subject=connection_note or "", due_at=outgoing.now

@@ -5,9 +5,10 @@ Shared by the LinkedIn engine (a backend sends at once) and manual tasks (a pers
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from engines.exceptions import InvalidTouch
+from engines.json_types import JSONValue
 from engines.services.sending import send_path
 
 MessageType = Literal["connection_request", "inmail", "message"]
@@ -19,7 +20,7 @@ INMAIL_LIMIT = 1900
 TEXT_LIMITS = {"connection_request": MESSAGE_LIMIT, "inmail": INMAIL_LIMIT, "message": MESSAGE_LIMIT}
 
 
-def check_linkedin_text(message_type: Any, message: Any, connection_note: Any) -> str | None:
+def check_linkedin_text(message_type: str, message: str | None, connection_note: str | None) -> str | None:
     """The text a touch is analysed on (the note of a connection request, else the message); InvalidTouch if bad."""
     if message_type not in MESSAGE_TYPES:
         raise InvalidTouch(f"message_type must be one of {', '.join(MESSAGE_TYPES)}, got {message_type!r}")
@@ -34,12 +35,12 @@ def check_linkedin_text(message_type: Any, message: Any, connection_note: Any) -
 
 def linkedin_record(
     outgoing: send_path.Outgoing, *, message_type: str, message: str, connection_note: str | None, delivery: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, JSONValue], dict[str, JSONValue]]:
     """The content snapshot and metadata of a LinkedIn touch (sent by a backend or by a person)."""
     analysed = connection_note if message_type == "connection_request" else message
     snapshot = send_path.content_snapshot(outgoing, analysed)
     snapshot.update(message_type=message_type, body=message, connection_note=connection_note)
-    metadata = {
+    metadata: dict[str, JSONValue] = {
         "delivery": delivery,
         "message_type": message_type,
         "touch_number": outgoing.touch_number,

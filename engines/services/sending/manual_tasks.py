@@ -63,7 +63,9 @@ def instructions(task: ManualTask) -> str:
     )
 
 
-def open_tasks(*, client: Client | None = None, kind: str | None = None, due_by: datetime | None = None) -> QuerySet:
+def open_tasks(
+    *, client: Client | None = None, kind: str | None = None, due_by: datetime | None = None
+) -> QuerySet[ManualTask]:
     """Open tasks, soonest due first, optionally of one client, one kind, or due by a time."""
     tasks = ManualTask.objects.filter(status=TaskStatus.OPEN).select_related("lead", "client")
     if client is not None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError
 
 from engines.exceptions import InvalidTouch, SendBlocked, SentNotRecorded
@@ -52,7 +52,7 @@ def deliver_touch(
     touch: ScheduledTouch,
     *,
     now: datetime,
-    email_connection: Any = None,
+    email_connection: BaseEmailBackend | None = None,
     sms_provider: SmsProvider | None = None,
     linkedin_backend: LinkedInBackend | ManualTaskBackend | None = None,
     templates: TemplateBook | None = None,

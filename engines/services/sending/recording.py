@@ -3,20 +3,21 @@ Activity and lead update written together once the provider accepted it."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NotRequired, TypedDict, Unpack
 
 from django.db import connection, transaction
-from django.db.models import Case, F, JSONField, Value, When
+from django.db.models import Case, F, Value, When
 
 from engines.db.bulk import update_from_values
+from engines.db.copy import insert_objects
 from engines.exceptions import InvalidTouch, SendBlocked
+from engines.json_types import JSONValue
 from engines.rules.compliance import check_can_contact
 from engines.services import later
 from outreach.models import Activity, Client, Lead, LeadStatus, ScheduledTouch, TouchStatus
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 SENDABLE_STATUSES = (TouchStatus.SENDING, TouchStatus.WAITING, TouchStatus.REVIEW)
 
 
-def touch_context(touch_number: Any, sequence_id: Any) -> tuple[int, uuid.UUID | None]:
+def touch_context(touch_number: object, sequence_id: object) -> tuple[int, uuid.UUID | None]:
     """The touch number and sequence id as the Activity columns store them.
 
     Checked before any provider is called: a value the database would refuse
@@ -85,8 +86,8 @@ class SentTouch:
     client: Client
     action: str
     channel: str
-    content_snapshot: dict[str, Any]
-    metadata: dict[str, Any]
+    content_snapshot: dict[str, JSONValue]
+    metadata: dict[str, JSONValue]
     at: datetime
     touch_number: int
     sequence_id: uuid.UUID | None
@@ -95,7 +96,22 @@ class SentTouch:
     touch: ScheduledTouch | None = None
 
 
-def record_touch(lead: Lead, client: Client, **fields: Any) -> Activity:
+class TouchFields(TypedDict):
+    """SentTouch's fields but the lead and the client: the keyword arguments of record_touch."""
+
+    action: str
+    channel: str
+    content_snapshot: dict[str, JSONValue]
+    metadata: dict[str, JSONValue]
+    at: datetime
+    touch_number: int
+    sequence_id: uuid.UUID | None
+    provider_message_id: NotRequired[str]
+    led_to_booking: NotRequired[bool]
+    touch: NotRequired[ScheduledTouch | None]
+
+
+def record_touch(lead: Lead, client: Client, **fields: Unpack[TouchFields]) -> Activity:
     """record_touches for one touch (the keyword arguments are SentTouch's fields); its Activity."""
     return record_touches([SentTouch(lead=lead, client=client, **fields)])[0]
 
@@ -128,7 +144,7 @@ def record_touches(sends: Sequence[SentTouch], *, refresh: bool = True) -> list[
         for send in sends
     ]
     with transaction.atomic():
-        insert_activities(activities)
+        insert_objects(activities)  # one COPY on PostgreSQL
         _count_on_leads(sends)
         pairs = zip(sends, activities, strict=True)
         mark_touches_sent([(send.touch, activity) for send, activity in pairs if send.touch is not None])
@@ -145,29 +161,6 @@ def _after_recording(activities: Sequence[Activity]) -> None:
         later.after_sends_recorded.run(activities)
     except Exception:  # any error: raised from here, it would make the caller record the sends again
         logger.exception("parked statuses of %d recorded sends not applied; the next sweep retries", len(activities))
-
-
-def insert_activities(activities: Sequence[Activity]) -> None:
-    """Insert the rows: one COPY on PostgreSQL (bulk_create's INSERT costs three times the CPU), bulk_create on
-    SQLite. The database's constraints hold either way."""
-    if connection.vendor != "postgresql":
-        Activity.objects.bulk_create(activities)
-        return
-    meta = Activity._meta
-    fields = [
-        (field.attname, getattr(field, "encoder", None), isinstance(field, JSONField)) for field in meta.concrete_fields
-    ]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for row in activities:
-                copy.write_row(
-                    [
-                        json.dumps(getattr(row, name), cls=encoder) if is_json else getattr(row, name)
-                        for name, encoder, is_json in fields
-                    ]
-                )
 
 
 def _count_on_leads(sends: Sequence[SentTouch]) -> None:

@@ -16,13 +16,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
 from engines.exceptions import InvalidTouch, SendBlocked, SentNotRecorded
+from engines.json_types import JSONValue
 from engines.rules.compliance import check_can_contact, check_contact_hours
 from engines.rules.content import build_content_snapshot
 from engines.services.sending.recording import (
@@ -43,13 +44,18 @@ EMAIL_SUBJECT_LIMIT = EMAIL_LINE_LIMIT - len("Subject: ")
 # Characters in a recipient that would make one address field reach several people or break the header.
 _ADDRESS_SEPARATORS = frozenset(",;<>\r\n\t ")
 
+# What a Prepared's `send` is handed: an email connection for an email, an SMS provider for a text, None for
+# the configured one. Which one depends on the channel, known only at run time (the dispatcher hands each send
+# the handle of its channel), so this stays `Any`; each channel's own `send` declares the type it takes.
+ProviderHandle: TypeAlias = Any
+
 
 @dataclass(frozen=True)
 class Sent:
     """What a provider answered when it accepted a touch: its message id and details for the metadata."""
 
     message_id: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, JSONValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,8 @@ def start(
     channel: str,
     *,
     now: datetime,
-    touch_number: Any = 1,
-    sequence_id: Any = None,
+    touch_number: object = 1,
+    sequence_id: object = None,
     touch: ScheduledTouch | None = None,
     gated: bool = True,
     check_hours: bool = False,
@@ -102,7 +108,7 @@ def start(
     return Outgoing(lead, client, channel, now, number, sequence_uuid, touch)
 
 
-def content_snapshot(outgoing: Outgoing, text: str | None, *, subject: str | None = None) -> dict[str, Any]:
+def content_snapshot(outgoing: Outgoing, text: str | None, *, subject: str | None = None) -> dict[str, JSONValue]:
     """The standard content snapshot of what this touch says, at its time, as its step of its sequence."""
     return build_content_snapshot(
         text,
@@ -116,7 +122,7 @@ def content_snapshot(outgoing: Outgoing, text: str | None, *, subject: str | Non
     )
 
 
-def check_text(text: Any, *, what: str, limit: int | None = None, required: bool = True) -> str:
+def check_text(text: object, *, what: str, limit: int | None = None, required: bool = True) -> str:
     """`text` when the database can store it and it fits `limit` characters; InvalidTouch otherwise."""
     if text is None and not required:
         return ""
@@ -135,18 +141,18 @@ def check_text(text: Any, *, what: str, limit: int | None = None, required: bool
     return text
 
 
-def check_email_text(subject: Any, body: Any) -> None:
+def check_email_text(subject: object, body: object) -> None:
     """RFC 5322 limits: a one-line subject that fits its header line, and body lines of at most 998 octets."""
-    check_text(subject, what="an email subject", limit=EMAIL_SUBJECT_LIMIT)
+    subject = check_text(subject, what="an email subject", limit=EMAIL_SUBJECT_LIMIT)
     if "\r" in subject or "\n" in subject:
         raise InvalidTouch("an email subject is one line; it contains a line break")
-    check_text(body, what="an email body")
+    body = check_text(body, what="an email body")
     for number, line in enumerate(body.splitlines(), start=1):
         if len(line.encode("utf-8")) > EMAIL_LINE_LIMIT:
             raise InvalidTouch(f"line {number} of the email body is over {EMAIL_LINE_LIMIT} octets (RFC 5322)")
 
 
-def email_address(value: Any, *, reason: str) -> str:
+def email_address(value: object, *, reason: str) -> str:
     """`value` when it is exactly one valid email address; SendBlocked(reason) otherwise."""
     address = value.strip() if isinstance(value, str) else ""
     if not address or _ADDRESS_SEPARATORS.intersection(address) or address.count("@") != 1:
@@ -158,7 +164,7 @@ def email_address(value: Any, *, reason: str) -> str:
     return address
 
 
-def linkedin_profile(value: Any) -> str:
+def linkedin_profile(value: object) -> str:
     """`value` when it is one LinkedIn profile URL; SendBlocked("invalid_linkedin_url") otherwise."""
     url = value.strip() if isinstance(value, str) else ""
     host = (urlsplit(url).hostname or "").lower()
@@ -182,12 +188,12 @@ class Prepared:
 
     outgoing: Outgoing
     action: str
-    snapshot: dict[str, Any]
-    metadata: dict[str, Any]
-    send: Callable[[Any], Sent]
+    snapshot: dict[str, JSONValue]
+    metadata: dict[str, JSONValue]
+    send: Callable[[ProviderHandle], Sent]
 
 
-def deliver(prepared: Prepared, *, provider: Any = None) -> Activity:
+def deliver(prepared: Prepared, *, provider: ProviderHandle = None) -> Activity:
     """Call the provider, then record the Activity (and the touch as sent) in one transaction.
 
     A provider failure raises its ProviderError with nothing recorded. When

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from engines.exceptions import SendBlocked
+from engines.json_types import JSONValue
 from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut, SmsProvider
 from engines.rules.geography import e164
@@ -69,7 +71,7 @@ def send_sms(
     message: str,
     *,
     touch_number: int = 1,
-    sequence_id: Any = None,
+    sequence_id: uuid.UUID | str | None = None,
     now: datetime | None = None,
     provider: SmsProvider | None = None,
     touch: ScheduledTouch | None = None,
@@ -115,10 +117,16 @@ def prepare_sms(outgoing: send_path.Outgoing, message: str) -> send_path.Prepare
     if to is None:  # the gate already refused it; kept so the type is a str below
         raise SendBlocked("no_phone", f"lead {lead.pk} has no valid phone number")
     snapshot = sms_snapshot(outgoing, message)
-    metadata = {"touch_number": outgoing.touch_number, "sequence_id": snapshot["sequence_id"], "to": to, "from": sender}
+    metadata: dict[str, JSONValue] = {
+        "touch_number": outgoing.touch_number,
+        "sequence_id": snapshot["sequence_id"],
+        "to": to,
+        "from": sender,
+    }
 
     def send(provider: SmsProvider | None) -> send_path.Sent:
-        sent = (provider or load_provider(settings.SMS_PROVIDER)).send(to=to, from_=sender, body=message)
+        chosen = provider or cast(SmsProvider, load_provider(settings.SMS_PROVIDER))
+        sent = chosen.send(to=to, from_=sender, body=message)
         return send_path.Sent(sent.message_id, {"provider_status": sent.status})
 
     return send_path.Prepared(outgoing, "sms_sent", snapshot, metadata, send=send)
@@ -135,7 +143,7 @@ def record_provider_opt_out(lead: Lead) -> None:
     lead.sms_opted_out = True
 
 
-def sms_snapshot(outgoing: send_path.Outgoing, message: str) -> dict[str, Any]:
+def sms_snapshot(outgoing: send_path.Outgoing, message: str) -> dict[str, JSONValue]:
     """The content snapshot of a text, with how it is billed (segments, encoding)."""
     snapshot = send_path.content_snapshot(outgoing, message)
     snapshot["segment_count"] = sms_segment_count(message)

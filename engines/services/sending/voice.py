@@ -8,14 +8,15 @@ call task is opened (engines.services.sending.outbox.deliver_touch).
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import datetime
 from numbers import Real
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from engines.exceptions import InvalidTouch
+from engines.json_types import JSONValue
 from engines.services.journey.contact import apply_call_outcome, cancel_planned_touches
 from engines.services.sending import send_path
 from engines.services.sending.recording import record_touch
@@ -32,7 +33,7 @@ CALL_OUTCOMES: tuple[str, ...] = (
 )
 
 
-def check_duration(duration_seconds: Any) -> int:
+def check_duration(duration_seconds: object) -> int:
     if (
         isinstance(duration_seconds, bool)
         or not isinstance(duration_seconds, Real)
@@ -40,18 +41,18 @@ def check_duration(duration_seconds: Any) -> int:
         or duration_seconds < 0
     ):
         raise InvalidTouch(f"duration_seconds must be a number of seconds from 0, got {duration_seconds!r}")
-    return round(duration_seconds)
+    return int(round(duration_seconds))
 
 
 def call_snapshot(
     outgoing: send_path.Outgoing,
     *,
-    script_id: Any,
+    script_id: object,
     script_content: str | None,
     outcome: str,
     duration: int,
     notes: str | None,
-) -> dict[str, Any]:
+) -> dict[str, JSONValue]:
     """The content snapshot of a call: the script analysed like any text, with how the call went."""
     snapshot = send_path.content_snapshot(outgoing, script_content)
     snapshot.update(
@@ -70,13 +71,13 @@ def complete_call(
     lead: Lead,
     client: Client,
     *,
-    script_id: Any = None,
+    script_id: object = None,
     script_content: str | None = None,
     outcome: str = "connected",
     duration_seconds: float = 0,
     notes: str | None = None,
     touch_number: int = 1,
-    sequence_id: Any = None,
+    sequence_id: uuid.UUID | str | None = None,
     now: datetime | None = None,
     touch: ScheduledTouch | None = None,
 ) -> Activity:
@@ -115,9 +116,10 @@ def complete_call(
     return activity
 
 
-def record_completed_call(outgoing: send_path.Outgoing, snapshot: dict[str, Any]) -> Activity:
+def record_completed_call(outgoing: send_path.Outgoing, snapshot: dict[str, JSONValue]) -> Activity:
     """The Activity, the touch sent, and what the outcome changes on the lead, in one transaction."""
-    lead, outcome = outgoing.lead, snapshot["outcome"]
+    # call_snapshot stored the outcome complete_call checked: one of CALL_OUTCOMES.
+    lead, outcome = outgoing.lead, str(snapshot["outcome"])
     booked = outcome == "meeting_booked"
     with transaction.atomic():
         activity = record_touch(

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from engines.db.columns import Epoch, fetch_columns, uuid_bytes
 from engines.exceptions import InvalidPattern
 from engines.rules.content import build_content_snapshot
 from engines.services.learning import detect
@@ -17,10 +18,7 @@ from engines.services.learning.evidence import (
     OUTCOME_BOOKING,
     OUTCOME_RESPONSE,
     PAIN_POINTS,
-    Epoch,
-    fetch_columns,
     load_evidence,
-    uuid_bytes,
 )
 from engines.services.learning.persistence import save_pattern
 from engines.services.learning.stats import lift_interval, smoothed_rate
