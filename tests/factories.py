@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import factory
 from django.contrib.auth.models import Permission, User
@@ -13,11 +14,13 @@ from outreach.models import (
     ClientMembership,
     ConversionPattern,
     EarlyStatus,
+    Enrollment,
     Lead,
     ManualTask,
     MessageTemplate,
     ScheduledTouch,
 )
+from outreach.models.choices import OPEN_ENROLLMENT_STATES
 
 
 class ClientFactory(factory.django.DjangoModelFactory[Client]):
@@ -96,6 +99,27 @@ class ConversionPatternFactory(factory.django.DjangoModelFactory[ConversionPatte
     valid_until = factory.LazyAttribute(lambda o: o.computed_at + timedelta(days=7))
 
 
+class EnrollmentFactory(factory.django.DjangoModelFactory[Enrollment]):
+    class Meta:
+        model = Enrollment
+
+    lead = factory.SubFactory(LeadFactory)
+    client = factory.SelfAttribute("lead.client")
+    sequence_id = factory.LazyFunction(uuid.uuid4)
+
+
+def enrollment_of(touch: Any) -> Enrollment:
+    """The enrollment a factory touch is a step of: the one carrying its sequence id, else the lead's open one,
+    else a new active one with the touch's sequence id."""
+    found = (
+        Enrollment.objects.filter(sequence_id=touch.sequence_id).first()
+        or Enrollment.objects.filter(lead=touch.lead, state__in=OPEN_ENROLLMENT_STATES).first()
+    )
+    if found is not None:
+        return found
+    return EnrollmentFactory.create(lead=touch.lead, client=touch.lead.client, sequence_id=touch.sequence_id)
+
+
 class ScheduledTouchFactory(factory.django.DjangoModelFactory[ScheduledTouch]):
     class Meta:
         model = ScheduledTouch
@@ -103,6 +127,7 @@ class ScheduledTouchFactory(factory.django.DjangoModelFactory[ScheduledTouch]):
     lead = factory.SubFactory(LeadFactory)
     client = factory.SelfAttribute("lead.client")
     sequence_id = factory.LazyFunction(uuid.uuid4)
+    enrollment = factory.LazyAttribute(enrollment_of)
     touch_number = 1
     channel = "email"
     scheduled_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))

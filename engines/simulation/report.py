@@ -21,7 +21,8 @@ from django.utils import timezone
 from engines.json_types import JSONObject
 from engines.services.patterns import get_active_pattern
 from engines.services.scoring.lead_score import DEFAULT_WEIGHTS
-from engines.simulation import responses
+from engines.simulation import journey_figures, responses
+from engines.simulation.journey_figures import JourneyFigures
 from engines.simulation.loop import Cohort, LoopResult
 from engines.simulation.responses import DemoTruth
 from outreach.admin.charts import Bar, bar_chart
@@ -85,6 +86,7 @@ class DemoReport:
     rates: dict[str, Rate]
     clients: list[ClientReport]
     sends_by_channel: dict[str, int]
+    journey: JourneyFigures
 
     @property
     def lift(self) -> float | None:
@@ -183,6 +185,7 @@ def build_report(loop: LoopResult, horizon_days: int) -> DemoReport:
         rates={cohort.name: cohort_rate(cohort, horizon) for cohort in loop.cohorts},
         clients=[client_findings(client, loop.truth, now=loop.end) for client in loop.clients],
         sends_by_channel=sends,
+        journey=journey_figures.measure(loop.clients),
     )
 
 
@@ -203,6 +206,7 @@ def terminal_lines(report: DemoReport) -> list[str]:
     lines += [f"  {name:16} {rate.text()}" for name, rate in report.rates.items()]
     if report.lift is not None:
         lines.append(f"  after / before: {report.lift:.2f}x")
+    lines += ["", "What the prospects got:", *report.journey.lines()]
     truth = loop.truth
     days = ", ".join(DAY_NAMES[d] for d in truth.best_days)
     lines += [

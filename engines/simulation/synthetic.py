@@ -44,7 +44,7 @@ from engines.json_types import JSONValue
 from engines.rules.content import build_content_snapshot
 from engines.rules.geography import lead_timezone_name
 from engines.services.scoring.lead_score import als_tier, score_leads
-from outreach.models import Activity, Client, Lead, LeadStatus, ScheduledTouch, TouchStatus
+from outreach.models import Activity, Client, Enrollment, EnrollmentState, Lead, LeadStatus, ScheduledTouch, TouchStatus
 
 
 @dataclass(frozen=True)
@@ -351,8 +351,43 @@ def _write_batch(
     scores = dict(Lead.objects.filter(pk__in=[lead.pk for lead in leads]).values_list("pk", "als_score"))
     activities, touches = _rows(rng, client, leads, plans, outcome, scores, now, engagement)
     Activity.objects.bulk_create(activities, batch_size=2000)
+    _enroll(client, leads, plans, touches, now)
     ScheduledTouch.objects.bulk_create(touches, batch_size=2000)
     return {"leads": len(leads), "activities": len(activities), "scheduled_touches": len(touches)}
+
+
+# Each lead's one enrollment ends as its status at the end of the play says (CLOSED: every step went, no reply).
+_ENROLLMENT_STATE = {
+    LeadStatus.NEW: EnrollmentState.ACTIVE,
+    LeadStatus.IN_SEQUENCE: EnrollmentState.ACTIVE,
+    LeadStatus.CONVERTED: EnrollmentState.CONVERTED,
+    LeadStatus.REPLIED: EnrollmentState.REPLIED,
+    LeadStatus.CLOSED: EnrollmentState.FINISHED,
+}
+
+
+def _enroll(client: Client, leads: list[Lead], plans: _Plans, touches: list[ScheduledTouch], now: datetime) -> None:
+    """One enrollment per lead with touches, in the state its play left it; its touches are its steps."""
+    planned = {touch.lead.pk for touch in touches}
+    enrollments = Enrollment.objects.bulk_create(
+        [
+            Enrollment(
+                client=client,
+                lead=lead,
+                sequence_id=plans.sequence[i],
+                planned_sequence=plans.strategy[i],
+                state=_ENROLLMENT_STATE[LeadStatus(lead.status)],
+                started_at=_datetime(plans.at[i][plans.channels[i] >= 0].min()),
+                ended_at=None if lead.status in (LeadStatus.NEW, LeadStatus.IN_SEQUENCE) else now,
+            )
+            for i, lead in enumerate(leads)
+            if lead.pk in planned
+        ],
+        batch_size=2000,
+    )
+    by_lead = {enrollment.lead_id: enrollment for enrollment in enrollments}
+    for touch in touches:
+        touch.enrollment = by_lead[touch.lead.pk]
 
 
 def _draw_leads(

@@ -2,6 +2,7 @@ from .activity import Activity
 from .choices import (
     ActivityAction,
     Channel,
+    EnrollmentState,
     LeadStatus,
     MembershipRole,
     PatternType,
@@ -13,6 +14,7 @@ from .choices import (
 from .client import Client
 from .conversion_pattern import ConversionPattern
 from .early_status import EarlyStatus
+from .enrollment import Enrollment, JourneyEvent
 from .lead import Lead
 from .manual_task import ManualTask
 from .membership import ClientMembership
@@ -27,6 +29,9 @@ __all__ = [
     "ClientMembership",
     "ConversionPattern",
     "EarlyStatus",
+    "Enrollment",
+    "EnrollmentState",
+    "JourneyEvent",
     "Lead",
     "LeadStatus",
     "ManualTask",

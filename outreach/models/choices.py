@@ -13,6 +13,8 @@ class Channel(models.TextChoices):
 class LeadStatus(models.TextChoices):
     NEW = "new", "New"
     IN_SEQUENCE = "in_sequence", "In sequence"
+    # Every step of its enrollment went out (or can no longer go out) and nobody answered.
+    FINISHED = "finished", "Finished"
     REPLIED = "replied", "Replied"
     CONVERTED = "converted", "Converted"
     CLOSED = "closed", "Closed"
@@ -104,9 +106,25 @@ class TouchStatus(models.TextChoices):
 UNSENT_TOUCH_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING)
 # A sequence is live while one of its touches may still go out or is being settled.
 LIVE_TOUCH_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING, TouchStatus.SENDING, TouchStatus.REVIEW)
-# Leads still in play, and leads whose sequence a reply, a booking or a person has ended.
-OPEN_LEAD_STATUSES = (LeadStatus.NEW, LeadStatus.IN_SEQUENCE)
+# Leads a reply or a booking still moves on (a finished lead may answer late), and leads whose sequence a
+# reply, a booking or a person has ended.
+OPEN_LEAD_STATUSES = (LeadStatus.NEW, LeadStatus.IN_SEQUENCE, LeadStatus.FINISHED)
 STOPPED_LEAD_STATUSES = (LeadStatus.REPLIED, LeadStatus.CONVERTED, LeadStatus.CLOSED)
+
+
+class EnrollmentState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    FINISHED = "finished", "Finished (every step done, no reply)"
+    REPLIED = "replied", "Replied"
+    CONVERTED = "converted", "Converted (meeting booked)"
+    BOUNCED = "bounced", "Bounced"
+    OPTED_OUT = "opted_out", "Opted out"
+    STOPPED = "stopped", "Stopped by a person"
+
+
+# An enrollment that may still send; a lead has at most one (enrollment_one_open_per_lead).
+OPEN_ENROLLMENT_STATES = (EnrollmentState.ACTIVE, EnrollmentState.PAUSED)
 
 
 class Tier(models.TextChoices):

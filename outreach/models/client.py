@@ -33,6 +33,14 @@ class Client(models.Model):
     daily_sms_limit = models.PositiveIntegerField(default=100)
     daily_linkedin_limit = models.PositiveIntegerField(default=40)
     daily_voice_limit = models.PositiveIntegerField(default=60)
+    # A booking or an interested reply from one person pauses the active enrollments of their colleagues.
+    pause_colleagues_on_answer = models.BooleanField(
+        default=True, help_text="When one person at a company books or replies, pause their colleagues' sequences"
+    )
+    # Scheduled work never re-enrols a lead whose enrollment finished unless this is on.
+    reenroll_automatically = models.BooleanField(
+        default=False, help_text="Let scheduled work start a new enrollment for leads whose sequence finished"
+    )
     # Made by `manage.py demo`, which deletes and rebuilds only clients marked so.
     is_demo = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

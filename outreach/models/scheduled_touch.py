@@ -17,6 +17,10 @@ class ScheduledTouch(models.Model):
     lead = models.ForeignKey(
         "outreach.Lead", on_delete=models.CASCADE, related_name="scheduled_touches", db_index=False
     )
+    # The enrollment this touch is a step of; sequence_id is the enrollment's.
+    enrollment = models.ForeignKey(
+        "outreach.Enrollment", on_delete=models.CASCADE, related_name="touches", db_index=False
+    )
     sequence_id = models.UUIDField()
     touch_number = models.PositiveSmallIntegerField()
     channel = models.CharField(max_length=10, choices=Channel.choices)
@@ -48,7 +52,12 @@ class ScheduledTouch(models.Model):
         verbose_name_plural = "scheduled touches"
         ordering = ["scheduled_at"]
         constraints = [
-            models.UniqueConstraint(fields=["lead", "sequence_id", "touch_number"], name="touch_unique_per_sequence"),
+            # A step goes out at most once per enrollment; a re-plan cancels a step before planning it again.
+            models.UniqueConstraint(
+                fields=["enrollment", "touch_number"],
+                condition=~Q(status=TouchStatus.CANCELLED),
+                name="touch_step_once_per_enrollment",
+            ),
             models.CheckConstraint(condition=Q(touch_number__gte=1), name="touch_number_positive"),
             models.CheckConstraint(condition=in_choices("channel", Channel), name="touch_channel_valid"),
             models.CheckConstraint(condition=in_choices("status", TouchStatus), name="touch_status_valid"),
@@ -62,6 +71,7 @@ class ScheduledTouch(models.Model):
             models.Index(fields=["status", "scheduled_at"], name="touch_status_time"),
             models.Index(fields=["lead", "status"], name="touch_lead_status"),
             models.Index(fields=["client", "sequence_id"], name="touch_client_sequence"),
+            models.Index(fields=["enrollment", "status"], name="touch_enrollment_status"),
         ]
 
     def __str__(self) -> str:

@@ -21,7 +21,7 @@ from engines.services.planning.allocator import (
     build_sequence,
     leads_to_allocate,
 )
-from outreach.models import LeadStatus, ScheduledTouch
+from outreach.models import Enrollment, LeadStatus, ScheduledTouch
 from tests.factories import (
     ActivityFactory,
     ClientFactory,
@@ -329,19 +329,20 @@ def test_reallocation_cancels_planned_touches_instead_of_duplicating():
     first = allocate_lead(lead, now=MONDAY)
     second = allocate_lead(lead, now=MONDAY + timedelta(days=1), replan=True)
 
-    assert first["sequence_id"] != second["sequence_id"]
+    # The re-plan keeps the lead's one enrollment (and its sequence id) and replaces its unsent steps.
+    assert first["sequence_id"] == second["sequence_id"]
+    assert Enrollment.objects.filter(lead=lead).count() == 1
     planned = ScheduledTouch.objects.filter(lead=lead, status="planned")
-    assert planned.count() == len(DEFAULT_SEQUENCE)
-    assert {str(s) for s in planned.values_list("sequence_id", flat=True)} == {second["sequence_id"]}
-    cancelled = ScheduledTouch.objects.filter(lead=lead, sequence_id=first["sequence_id"])
-    assert set(cancelled.values_list("status", flat=True)) == {"cancelled"}
+    assert sorted(planned.values_list("touch_number", flat=True)) == list(range(1, len(DEFAULT_SEQUENCE) + 1))
+    assert ScheduledTouch.objects.filter(lead=lead, status="cancelled").count() == len(DEFAULT_SEQUENCE)
 
 
 @pytest.mark.django_db
 def test_reallocation_leaves_sent_and_sending_touches_alone():
     lead = LeadFactory()
-    first = allocate_lead(lead, now=MONDAY)
+    allocate_lead(lead, now=MONDAY)
     touches = ScheduledTouch.objects.filter(lead=lead).order_by("touch_number")
+    first_plan = list(touches.values_list("pk", flat=True))
     sent, sending = touches[0], touches[1]
     sent.status, sent.activity = "sent", ActivityFactory(lead=lead, client=lead.client)
     sent.save()
@@ -353,8 +354,10 @@ def test_reallocation_leaves_sent_and_sending_touches_alone():
     sent.refresh_from_db()
     sending.refresh_from_db()
     assert (sent.status, sending.status) == ("sent", "sending")
-    others = ScheduledTouch.objects.filter(lead=lead, sequence_id=first["sequence_id"], touch_number__gt=2)
+    others = ScheduledTouch.objects.filter(pk__in=first_plan, touch_number__gt=2)
     assert set(others.values_list("status", flat=True)) == {"cancelled"}
+    replanned = ScheduledTouch.objects.filter(lead=lead, status="planned").values_list("touch_number", flat=True)
+    assert min(replanned) == 3  # steps 1 and 2 went (or are going) out: never planned again
 
 
 @pytest.mark.django_db
@@ -835,6 +838,7 @@ def test_leads_to_allocate_selects_unplanned_contactable_statuses():
     replied = LeadFactory(client=client, status=LeadStatus.REPLIED)
     LeadFactory()  # another client's
 
-    assert set(leads_to_allocate(client)) == {fresh, finished}
+    # An enrolled lead is not planned again, even when nothing is left of its plan: re-enrolment is explicit.
+    assert set(leads_to_allocate(client)) == {fresh}
     assert set(leads_to_allocate(client, replan=True)) == {fresh, running, finished}
     assert replied not in set(leads_to_allocate(None, replan=True))

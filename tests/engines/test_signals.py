@@ -304,7 +304,10 @@ def test_a_new_how_or_when_pattern_replans_unsent_touches_and_leaves_sent_ones(
     Lead.objects.filter(pk=lead.pk).update(als_score=60)
     activity = ActivityFactory(lead=lead)
     sent = ScheduledTouchFactory(lead=lead, touch_number=1, status="sent", activity=activity)
-    old = planned_sequence(lead)[1:]
+    old = [
+        ScheduledTouchFactory(lead=lead, sequence_id=sent.sequence_id, touch_number=n, channel=channel)
+        for n, channel in enumerate(["sms", "linkedin", "voice", "email"], start=2)
+    ]
     idle = LeadFactory(client=client)  # no plan: a re-plan does not plan it
     Lead.objects.filter(pk=idle.pk).update(als_score=60)
 

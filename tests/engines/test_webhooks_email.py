@@ -357,7 +357,7 @@ def test_a_reply_asking_to_stop_unsubscribes_the_lead(client, text):
     (row,) = outcome_rows(seq.lead)
     assert (row.action, row.metadata["via"]) == ("opted_out", "reply")
     lead = seq.refresh()
-    assert lead.is_unsubscribed and lead.status == "in_sequence"
+    assert lead.is_unsubscribed and lead.status == "closed"  # its enrollment ended: opted out
     assert seq.statuses() == ["cancelled", "cancelled"]
 
 

@@ -8,11 +8,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from outreach.models import Activity, ConversionPattern, Lead, ScheduledTouch
+from outreach.models import Activity, ConversionPattern, Enrollment, Lead, ScheduledTouch
 from tests.factories import (
     ActivityFactory,
     ClientFactory,
     ConversionPatternFactory,
+    EnrollmentFactory,
     LeadFactory,
     MessageTemplateFactory,
     ScheduledTouchFactory,
@@ -82,12 +83,27 @@ def test_activity_outcome_may_have_no_channel():
     ActivityFactory(action="meeting_booked", channel="", led_to_booking=True)
 
 
-def test_scheduled_touch_is_unique_per_lead_sequence_and_touch_number():
+def test_a_step_is_at_most_once_in_its_enrollment_unless_cancelled():
     touch = ScheduledTouchFactory()
-    duplicate = dict(lead=touch.lead, sequence_id=touch.sequence_id, touch_number=touch.touch_number)
+    duplicate = dict(lead=touch.lead, enrollment=touch.enrollment, sequence_id=touch.sequence_id, touch_number=1)
     assert refused(create=lambda: ScheduledTouchFactory(**duplicate))
-    ScheduledTouchFactory(lead=touch.lead, sequence_id=touch.sequence_id, touch_number=2)
-    ScheduledTouchFactory(lead=touch.lead, sequence_id=uuid.uuid4(), touch_number=1)
+    ScheduledTouch.objects.filter(pk=touch.pk).update(status="cancelled")
+    ScheduledTouchFactory(**duplicate)  # a cancelled step may be planned again (a re-plan)
+    ScheduledTouchFactory(lead=touch.lead, enrollment=touch.enrollment, sequence_id=touch.sequence_id, touch_number=2)
+
+
+def test_a_lead_has_at_most_one_open_enrollment():
+    enrollment = EnrollmentFactory()
+    assert refused(create=lambda: EnrollmentFactory(lead=enrollment.lead, state="paused"))
+    Enrollment.objects.filter(pk=enrollment.pk).update(state="finished", ended_at=timezone.now())
+    EnrollmentFactory(lead=enrollment.lead)  # a re-enrolment, once the first has ended
+
+
+def test_an_enrollment_has_an_end_exactly_when_it_has_ended():
+    enrollment = EnrollmentFactory()
+    assert refused(lambda: Enrollment.objects.filter(pk=enrollment.pk).update(state="finished"))
+    assert refused(lambda: Enrollment.objects.filter(pk=enrollment.pk).update(ended_at=timezone.now()))
+    assert refused(lambda: Enrollment.objects.filter(pk=enrollment.pk).update(state="resting"))
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from engines.services.journey.enrollments import end_open_enrollment, finish_completed
 from engines.services.planning.touch_writer import cancel_touches
 from outreach.models import Channel, Lead, ScheduledTouch
 from outreach.models.choices import UNSENT_TOUCH_STATUSES
@@ -20,6 +21,10 @@ def cancel_planned_touches(lead: Lead | int, *, reason: str, channels: Iterable[
     provider is called and blocks it there. Runs inside the caller's
     transaction when there is one, so the outcome that ends a sequence and
     the cancellation commit together.
+
+    Stopping every channel ends the lead's open enrollment, in the state the
+    reason says (enrollments.ENDED_BY); stopping some channels finishes it
+    when no step is left on the others.
     """
     lead_id = lead.pk if isinstance(lead, Lead) else lead
     touches = ScheduledTouch.objects.filter(lead_id=lead_id, status__in=UNSENT_TOUCH_STATUSES)
@@ -27,9 +32,12 @@ def cancel_planned_touches(lead: Lead | int, *, reason: str, channels: Iterable[
         touches = touches.filter(channel__in=list(channels))
     with transaction.atomic():
         touch_ids = list(touches.select_for_update().values_list("pk", flat=True))
-        if not touch_ids:
-            return 0
-        return cancel_touches(ScheduledTouch.objects.filter(pk__in=touch_ids), reason=reason)
+        cancelled = cancel_touches(ScheduledTouch.objects.filter(pk__in=touch_ids), reason=reason) if touch_ids else 0
+        if channels is None:
+            end_open_enrollment(lead_id, reason=reason)
+        elif cancelled:
+            finish_completed([lead_id])
+    return cancelled
 
 
 def apply_call_outcome(lead: Lead, *, outcome: str) -> None:

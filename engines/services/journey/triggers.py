@@ -34,13 +34,14 @@ from outreach.models import (
     Channel,
     Client,
     ConversionPattern,
+    Enrollment,
     Lead,
     LeadStatus,
     PatternType,
     ScheduledTouch,
     TouchStatus,
 )
-from outreach.models.choices import LIVE_TOUCH_STATUSES, STOPPED_LEAD_STATUSES
+from outreach.models.choices import STOPPED_LEAD_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -115,11 +116,8 @@ def may_want_allocation(lead: Lead) -> bool:
 
 
 def wants_allocation(lead: Lead) -> bool:
-    """Scored, new, reachable on some channel, and without a live sequence."""
-    return (
-        may_want_allocation(lead)
-        and not ScheduledTouch.objects.filter(lead_id=lead.pk, status__in=LIVE_TOUCH_STATUSES).exists()
-    )
+    """Scored, new, reachable on some channel, and never enrolled (re-enrolment is explicit)."""
+    return may_want_allocation(lead) and not Enrollment.objects.filter(lead_id=lead.pk).exists()
 
 
 def lead_saved(lead: Lead, *, created: bool, raw: bool = False) -> None:
@@ -202,8 +200,10 @@ def rescore_client(client: Client, *, now: datetime | None = None) -> dict[str, 
     explicitly what a lead's save would have set in motion (allocation of a
     scored, new, unplanned lead; plans of leads in sequence are left as they are).
     """
-    live = ScheduledTouch.objects.filter(lead=OuterRef("pk"), status__in=LIVE_TOUCH_STATUSES)
-    unplanned = Lead.objects.filter(client=client, status=LeadStatus.NEW, als_score__isnull=False).filter(~Exists(live))
+    enrolled = Enrollment.objects.filter(lead=OuterRef("pk"))
+    unplanned = Lead.objects.filter(client=client, status=LeadStatus.NEW, als_score__isnull=False).filter(
+        ~Exists(enrolled)
+    )
     return score_then_plan(open_leads(client), unplanned, now=now)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import transaction
@@ -55,12 +55,22 @@ from engines.services.planning.touch_writer import (
     Progress,
     cancel_for_replan,
     insert_touches,
+    leads_enrolled,
     leads_with_live_plan,
     lock_leads,
     progress_of,
 )
-from outreach.models import Client, Lead, PatternType, ScheduledTouch
-from outreach.models.choices import LIVE_TOUCH_STATUSES
+from outreach.models import (
+    Client,
+    Enrollment,
+    EnrollmentState,
+    Lead,
+    LeadStatus,
+    PatternType,
+    ScheduledTouch,
+    TouchStatus,
+)
+from outreach.models.choices import OPEN_ENROLLMENT_STATES
 
 __all__ = [
     "ALLOCATABLE_STATUSES",
@@ -125,19 +135,31 @@ class Planner:
     def plan(self, lead: Lead, sequence_override: object = None, *, progress: Progress | None = None) -> Plan:
         """The lead's plan (not saved); NotPlannable when the lead is past outreach or no channel can reach it.
 
-        With `progress` (a re-plan of a running sequence) the plan continues
-        after the touches that went out; NotPlannable("sequence_complete")
-        when the new plan has no touch left after them.
+        With `progress` (a re-plan of the lead's active enrollment) the plan
+        keeps the enrollment and continues after the steps that went out, with
+        their numbering; NotPlannable("sequence_complete") when the new plan
+        has no step left after them.
         """
         if sequence_override is not None:
             choice = self._override(lead, sequence_override)
         else:
             choice = self._choose(lead)
-        if progress is None:
+        if progress is None or progress.done == 0:
             timeline = self._timeline(lead, choice.channels, choice.timing)
         else:
             timeline = self._continuation(lead, choice, progress)
-        return Plan(lead, choice.tier, timeline, choice.patterns_used, choice.strategy, choice.exploration)
+        plan = Plan(lead, choice.tier, timeline, choice.patterns_used, choice.strategy, choice.exploration)
+        if progress is not None:
+            plan.enrollment_id, plan.sequence_id = progress.enrollment_id, progress.sequence_id
+        return plan
+
+    def another_sequence(self, previous: str) -> list[str] | None:
+        """The best winning sequence of the client's HOW pattern other than `previous` (a strategy such as
+        "email>linkedin"), for a re-enrolment; None when the pattern offers no other."""
+        for entry in (self.how or {}).get("winning_sequences", []):
+            if SEPARATOR.join(entry["sequence"]) != previous:
+                return list(entry["sequence"])
+        return None
 
     def _choose(self, lead: Lead) -> _Choice:
         reachable = plannable_channels(lead)
@@ -220,13 +242,15 @@ def allocate_lead(
 ) -> Allocation:
     """Plan and save the lead's sequence; return the spec's allocation dict (plus sequence_id and "created").
 
-    A lead with a live plan keeps it (the dict describes it, "created" False)
-    unless `replan`: then its unsent touches are cancelled in the same
-    transaction and the new plan continues after the touches that went out
+    A lead is enrolled once: an enrolled lead keeps its enrollment (the dict
+    describes it, "created" False), finished or not, unless `replan` and the
+    enrollment is active: then its unsent steps are cancelled in the same
+    transaction and the new plan continues after the steps that went out
     (their numbers and gaps), except when another allocation planned the lead
     while this one ran (that fresh plan stands). Raises NotPlannable (and
-    saves nothing) when the lead cannot be contacted or a re-plan has no
-    touch left, InvalidOverride for a malformed `sequence_override`.
+    saves nothing) when the lead cannot be contacted, a re-plan has no step
+    left or the lead's enrollment has ended (re-enrolment is explicit:
+    reenroll_lead), InvalidOverride for a malformed `sequence_override`.
     """
     started = timezone.now()
     now = _clock(now)
@@ -236,22 +260,83 @@ def allocate_lead(
     with transaction.atomic():
         # Concurrent allocations of one lead queue on this lock; each then sees what the one before committed.
         lock_leads([lead.pk])
-        if leads_with_live_plan([lead.pk], created_since=started if replan else None):
-            return _live_plan(lead, client)
-        if replan:
-            progress = progress_of([lead.pk]).get(lead.pk)
-            if progress is not None:
-                plan = planner.plan(lead, sequence_override, progress=progress)
+        if replan and leads_with_live_plan([lead.pk], created_since=started):
+            return _enrolled_plan(lead, client)
+        progress = progress_of([lead.pk]).get(lead.pk) if replan else None
+        if progress is None and leads_enrolled([lead.pk]):
+            if replan:
+                raise NotPlannable("enrollment_ended", f"lead {lead.pk}'s enrollment has ended: re-enrol it instead")
+            return _enrolled_plan(lead, client)
+        if progress is not None:
+            plan = planner.plan(lead, sequence_override, progress=progress)
             cancel_for_replan([lead.pk])
         insert_touches([plan])
     return plan.as_dict()
 
 
-def _live_plan(lead: Lead, client: Client) -> Allocation:
-    """The allocation dict of the lead's newest live sequence, as saved."""
-    live = ScheduledTouch.objects.filter(lead_id=lead.pk, status__in=LIVE_TOUCH_STATUSES)
-    sequence_id = live.order_by("-created_at", "-pk").values_list("sequence_id", flat=True)[0]
-    rows = list(ScheduledTouch.objects.filter(lead_id=lead.pk, sequence_id=sequence_id).order_by("touch_number"))
+def reenroll_lead(
+    lead: Lead, *, sequence_override: object = None, now: datetime | None = None, rng: np.random.Generator | None = None
+) -> Allocation:
+    """Enrol again a lead whose last enrollment ended: on purpose (the admin's action, `allocate_leads
+    --reenroll`), never by itself. The new enrollment follows another sequence than the last where the
+    client's HOW pattern offers one, unless `sequence_override` names the sequence. NotPlannable when the
+    lead is enrolled already or cannot be contacted (do-not-contact, unsubscribed, unreachable).
+    """
+    now = _clock(now)
+    planner = Planner(lead.client, now=now, rng=rng)
+    with transaction.atomic():
+        lock_leads([lead.pk])
+        last = _newest_enrollment(lead)
+        if last is not None and last.is_open:
+            raise NotPlannable("already_enrolled", f"lead {lead.pk} is enrolled already ({last.state})")
+        # A re-enrolled lead is in play again: its status follows the new enrollment.
+        lead.status = LeadStatus.IN_SEQUENCE if lead.touch_count else LeadStatus.NEW
+        Lead.objects.filter(pk=lead.pk).update(status=lead.status)
+        if sequence_override is None and last is not None:
+            sequence_override = planner.another_sequence(last.planned_sequence)
+        plan = planner.plan(lead, sequence_override)
+        insert_touches([plan])
+    return plan.as_dict()
+
+
+def reenroll_leads(
+    queryset: QuerySet[Lead], *, after_days: int, now: datetime | None = None, rng: np.random.Generator | None = None
+) -> dict[str, int]:
+    """Re-enrol those of the leads whose last enrollment finished (no reply) at least `after_days` ago;
+    counts: reenrolled, blocked."""
+    now = _clock(now)
+    open_ = Exists(Enrollment.objects.filter(lead=OuterRef("pk"), state__in=OPEN_ENROLLMENT_STATES))
+    finished = Exists(
+        Enrollment.objects.filter(
+            lead=OuterRef("pk"), state=EnrollmentState.FINISHED, ended_at__lte=now - timedelta(days=after_days)
+        )
+    )
+    counts = {"reenrolled": 0, "blocked": 0}
+    for lead in queryset.filter(finished).filter(~open_).select_related("client").order_by("pk"):
+        last = _newest_enrollment(lead)
+        if last is None or last.state != EnrollmentState.FINISHED:
+            continue  # a later enrollment ended otherwise (replied, converted, stopped): not ours to restart
+        try:
+            reenroll_lead(lead, now=now, rng=rng)
+        except PlanningError:
+            counts["blocked"] += 1
+        else:
+            counts["reenrolled"] += 1
+    return counts
+
+
+def _newest_enrollment(lead: Lead) -> Enrollment | None:
+    return Enrollment.objects.filter(lead_id=lead.pk).order_by("-started_at", "-pk").first()
+
+
+def _enrolled_plan(lead: Lead, client: Client) -> Allocation:
+    """The allocation dict of the lead's newest enrollment, as saved (its steps not cancelled)."""
+    enrollment = _newest_enrollment(lead)
+    if enrollment is None:
+        raise NotPlannable("not_enrolled", f"lead {lead.pk} has no enrollment")
+    sequence_id = enrollment.sequence_id
+    steps = ScheduledTouch.objects.filter(enrollment=enrollment).order_by("touch_number", "-pk")
+    rows = list(steps.exclude(status=TouchStatus.CANCELLED)) or list(steps)
     zone = lead_timezone(lead, client)
     return {
         "lead_id": lead.pk,
@@ -266,14 +351,16 @@ def _live_plan(lead: Lead, client: Client) -> Allocation:
 
 
 def leads_to_allocate(client: Client | int | None = None, *, replan: bool = False) -> QuerySet[Lead]:
-    """Leads a bulk run should plan: new or in sequence, and (unless `replan`) without a live plan."""
+    """Leads a bulk run should plan: new or in sequence and never enrolled (with `replan`, also those whose
+    enrollment is active)."""
     leads = Lead.objects.filter(status__in=ALLOCATABLE_STATUSES)
     if client is not None:
         leads = leads.filter(client=client)
+    enrolled = Exists(Enrollment.objects.filter(lead=OuterRef("pk")))
     if not replan:
-        live = ScheduledTouch.objects.filter(lead=OuterRef("pk"), status__in=LIVE_TOUCH_STATUSES)
-        leads = leads.filter(~Exists(live))
-    return leads
+        return leads.filter(~enrolled)
+    active = Exists(Enrollment.objects.filter(lead=OuterRef("pk"), state=EnrollmentState.ACTIVE))
+    return leads.filter(~enrolled | active)
 
 
 def allocate_leads(
@@ -325,9 +412,14 @@ def _allocate_batch(
     batch: list[int], planner_for: Callable[[int], Planner], counts: dict[str, int], *, replan: bool, started: datetime
 ) -> None:
     leads = lock_leads(batch, skip_locked=True)
-    busy = leads_with_live_plan([lead.pk for lead in leads], created_since=started if replan else None)
+    ids = [lead.pk for lead in leads]
+    if replan:
+        busy = leads_with_live_plan(ids, created_since=started)
+        progress = progress_of([pk for pk in ids if pk not in busy])
+        busy |= leads_enrolled(ids) - set(progress)  # an ended enrollment is not planned again
+    else:
+        busy, progress = leads_enrolled(ids), {}
     counts["skipped"] += len(batch) - len(leads) + len(busy)
-    progress = progress_of([lead.pk for lead in leads if lead.pk not in busy]) if replan else {}
     plans: list[Plan] = []
     for lead in leads:
         if lead.pk in busy:

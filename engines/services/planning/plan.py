@@ -101,6 +101,9 @@ class Plan:
     planned_sequence: str
     exploration: ExplorationRecord | None = None
     sequence_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # The enrollment the touches are steps of: a re-plan's is the lead's active one, a new plan's is made
+    # when it is saved (touch_writer.enroll).
+    enrollment_id: int | None = None
 
     @property
     def exploration_json(self) -> str:
@@ -119,10 +122,15 @@ class Plan:
         }
 
     def touches(self) -> list[ScheduledTouch]:
+        """The plan's touches as unsaved rows; only once the plan is enrolled (touch_writer.enroll)."""
+        enrollment_id = self.enrollment_id
+        if enrollment_id is None:
+            raise ValueError(f"the plan of lead {self.lead.pk} is not enrolled yet: touch_writer.enroll it first")
         return [
             ScheduledTouch(
                 client_id=self.lead.client_id,
                 lead_id=self.lead.pk,
+                enrollment_id=enrollment_id,
                 sequence_id=self.sequence_id,
                 touch_number=n,
                 channel=channel,

@@ -1,13 +1,16 @@
-"""Saving plans, and the checks that keep one live sequence per lead.
+"""Saving plans as enrollments and their steps, and the checks that plan a lead once.
 
-A *live* plan is one with a touch that may still go out or is going out:
-planned, waiting for a person, sending, or sending and in review. Re-planning
-cancels the unsent ones (planned and waiting, with their open manual tasks
-skipped) and leaves touches that are sending, in review or done alone.
+A lead is planned once: its plan is saved as an Enrollment whose steps are
+ScheduledTouches. Allocation leaves an enrolled lead alone (a new enrollment
+is a deliberate re-enrolment). Re-planning an active enrollment cancels its
+unsent steps (planned and waiting, with their open manual tasks skipped),
+leaves the steps that are sending, in review or done, and plans the rest
+after them with the same enrollment and numbering.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,9 +19,9 @@ from django.db import connection
 from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
-from engines.db.copy import copy_escape_json, insert_text
+from engines.db.copy import copy_escape_json, insert_returning_ids, insert_text
 from engines.services.planning.plan import Plan
-from outreach.models import Lead, ManualTask, ScheduledTouch, TaskStatus, TouchStatus
+from outreach.models import Enrollment, EnrollmentState, Lead, ManualTask, ScheduledTouch, TaskStatus, TouchStatus
 from outreach.models.choices import LIVE_TOUCH_STATUSES, UNSENT_TOUCH_STATUSES
 
 REPLAN_REASON = "replanned"
@@ -41,6 +44,11 @@ def lock_leads(lead_ids: Sequence[int], *, skip_locked: bool = False) -> list[Le
     return list(leads)
 
 
+def leads_enrolled(lead_ids: Sequence[int]) -> set[int]:
+    """The leads among `lead_ids` with an enrollment, whatever its state."""
+    return set(Enrollment.objects.filter(lead_id__in=list(lead_ids)).values_list("lead_id", flat=True).distinct())
+
+
 def leads_with_live_plan(lead_ids: Sequence[int], *, created_since: datetime | None = None) -> set[int]:
     """The leads among `lead_ids` with a live touch (created at or after `created_since`, when given)."""
     touches = ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), status__in=LIVE_TOUCH_STATUSES)
@@ -51,27 +59,55 @@ def leads_with_live_plan(lead_ids: Sequence[int], *, created_since: datetime | N
 
 @dataclass(frozen=True)
 class Progress:
-    """How far a lead's running sequence got: the number of the last touch that went out, and when."""
+    """How far a lead's active enrollment got: the number of its last step that went out (or was used up:
+    sending, in review, failed, blocked), and when; 0 and None when none has."""
 
+    enrollment_id: int
+    sequence_id: uuid.UUID
     done: int
-    last_at: datetime
+    last_at: datetime | None
 
 
 def progress_of(lead_ids: Sequence[int]) -> dict[int, Progress]:
-    """For each lead whose live sequence has touches that went out (or were used up), how far it got.
+    """For each lead with an active enrollment, how far it got, over every plan it had (re-plans included).
 
     A re-plan replaces only what has not gone out: the new plan continues
-    after these touches instead of starting the lead's sequence again.
+    after these steps instead of starting the lead's sequence again.
     """
-    running = ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), status__in=UNSENT_TOUCH_STATUSES)
-    used = (
-        ScheduledTouch.objects.filter(lead_id__in=list(lead_ids), sequence_id__in=running.values("sequence_id"))
+    active = dict(
+        Enrollment.objects.filter(lead_id__in=list(lead_ids), state=EnrollmentState.ACTIVE).values_list("pk", "lead_id")
+    )
+    sequence_of = dict(Enrollment.objects.filter(pk__in=list(active)).values_list("pk", "sequence_id"))
+    used = {
+        row["enrollment_id"]: row
+        for row in ScheduledTouch.objects.filter(enrollment_id__in=list(active))
         .exclude(status__in=(*UNSENT_TOUCH_STATUSES, TouchStatus.CANCELLED))
         .order_by()
-        .values("lead_id")
+        .values("enrollment_id")
         .annotate(done=Max("touch_number"), last_at=Max("scheduled_at"))
-    )
-    return {row["lead_id"]: Progress(row["done"], row["last_at"]) for row in used}
+    }
+    return {
+        lead_id: Progress(pk, sequence_of[pk], used[pk]["done"] if pk in used else 0, used.get(pk, {}).get("last_at"))
+        for pk, lead_id in active.items()
+    }
+
+
+def enroll(plans: Sequence[Plan]) -> int:
+    """Save an active Enrollment for each plan that has none (a new plan), carrying the plan's sequence id;
+    how many were made."""
+    new = [plan for plan in plans if plan.enrollment_id is None]
+    rows = [
+        {
+            "client_id": plan.lead.client_id,
+            "lead_id": plan.lead.pk,
+            "sequence_id": plan.sequence_id,
+            "planned_sequence": plan.planned_sequence,
+        }
+        for plan in new
+    ]
+    for plan, enrollment_id in zip(new, insert_returning_ids(Enrollment, rows), strict=True):
+        plan.enrollment_id = enrollment_id
+    return len(new)
 
 
 def cancel_for_replan(lead_ids: Sequence[int]) -> int:
@@ -80,7 +116,9 @@ def cancel_for_replan(lead_ids: Sequence[int]) -> int:
 
 
 def insert_touches(plans: Sequence[Plan]) -> int:
-    """Save the plans' touches (one COPY on PostgreSQL: several times faster than bulk_create's INSERT); how many."""
+    """Save the plans' touches (one COPY on PostgreSQL: several times faster than bulk_create's INSERT), new
+    plans with their enrollments; how many touches."""
+    enroll(plans)
     return insert_text(
         ScheduledTouch,
         _COPY_COLUMNS,
@@ -93,6 +131,7 @@ def insert_touches(plans: Sequence[Plan]) -> int:
 _COPY_COLUMNS = (
     "client",
     "lead",
+    "enrollment",
     "sequence_id",
     "touch_number",
     "channel",
@@ -120,7 +159,7 @@ def _copy_lines(plans: Sequence[Plan]) -> list[str]:
     stamp = timezone.now().isoformat()
     lines: list[str] = []
     for plan in plans:
-        head = f"{plan.lead.client_id}\t{plan.lead.pk}\t{plan.sequence_id}\t"
+        head = f"{plan.lead.client_id}\t{plan.lead.pk}\t{plan.enrollment_id}\t{plan.sequence_id}\t"
         exploring = "t" if plan.exploration is not None else "f"
         tail = (
             f"\t{plan.tier}\t{plan.planned_sequence}\t{exploring}\t{copy_escape_json(plan.exploration_json)}"

@@ -49,6 +49,7 @@ from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut, SmsProvider
 from engines.rules.compliance import channel_block_reason
 from engines.services import later
+from engines.services.journey.enrollments import finish_completed
 from engines.services.sending import outbox, send_path
 from engines.services.sending.rendering import TemplateBook
 from engines.services.sending.sms import record_provider_opt_out
@@ -57,6 +58,7 @@ from outreach.models import (
     Activity,
     Channel,
     Client,
+    EnrollmentState,
     Lead,
     ManualTask,
     ScheduledTouch,
@@ -107,6 +109,8 @@ class Decision:
 def decide(touch: ScheduledTouch, now: datetime, budget: DailyBudget) -> Decision:
     """Whether a due touch goes now, waits (and until when), or cannot go at all."""
     lead = touch.lead
+    if touch.enrollment.state != EnrollmentState.ACTIVE:  # paused or ended since the step was planned
+        return Decision(touch, "block", f"enrollment_{touch.enrollment.state}")
     if lead.status in STOPPED_LEAD_STATUSES:
         return Decision(touch, "block", f"lead_{lead.status}")
     blocked = channel_block_reason(lead, touch.channel)
@@ -129,7 +133,7 @@ def _due(now: datetime, client_ids: Collection[int] | None = None) -> QuerySet[S
     due = ScheduledTouch.objects.filter(status=TouchStatus.PLANNED, scheduled_at__lte=now)
     if client_ids is not None:
         due = due.filter(client_id__in=client_ids)
-    return due.select_related("lead").order_by("scheduled_at", "pk")
+    return due.select_related("lead", "enrollment").order_by("scheduled_at", "pk")
 
 
 def _with_clients(touches: list[ScheduledTouch], clients: dict[int, Client] | None = None) -> list[ScheduledTouch]:
@@ -191,6 +195,7 @@ def _apply(
                 status=TouchStatus.BLOCKED, reason=decision.reason[:120], updated_at=now
             ):
                 counts["blocked"] += 1
+    finish_completed({decision.touch.lead_id for decision in decisions if decision.action == "block"})
     going = [decision.touch for decision in decisions if decision.action == "send"]
     claim = {"status": TouchStatus.SENDING, "claimed_at": now, "attempts": F("attempts") + 1, "updated_at": now}
     if conditional:
@@ -214,8 +219,11 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _finish(touch: ScheduledTouch, **fields: object) -> None:
-    """Record an outcome on a touch this run still holds (a reconciliation may have taken it meanwhile)."""
+    """Record an outcome on a touch this run still holds (a reconciliation may have taken it meanwhile); a step
+    that can no longer go out (blocked, failed) may have been its enrollment's last."""
     ScheduledTouch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(updated_at=timezone.now(), **fields)
+    if fields.get("status") in (TouchStatus.BLOCKED, TouchStatus.FAILED):
+        finish_completed([touch.lead_id])
 
 
 class Senders:

@@ -20,6 +20,7 @@ from engines.exceptions import InvalidTouch, SendBlocked
 from engines.json_types import JSONValue
 from engines.rules.compliance import check_can_contact
 from engines.services import later
+from engines.services.journey.enrollments import finish_completed
 from outreach.models import Activity, Client, Lead, LeadStatus, ScheduledTouch, TouchStatus
 
 logger = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ def record_touches(sends: Sequence[SentTouch], *, refresh: bool = True) -> list[
         _count_on_leads(sends)
         pairs = zip(sends, activities, strict=True)
         mark_touches_sent([(send.touch, activity) for send, activity in pairs if send.touch is not None])
+        finish_completed({send.lead.pk for send in sends if send.touch is not None})
     _after_recording(activities)
     if refresh:
         _refresh_leads([send.lead for send in sends])

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from engines.db.copy import copy_escape_json, insert_objects, insert_returning_ids, insert_text
 from outreach.models import Activity, Lead, ScheduledTouch
-from tests.factories import ClientFactory, LeadFactory
+from tests.factories import ClientFactory, EnrollmentFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -92,8 +92,12 @@ def test_no_rows_get_no_ids_and_run_nothing(django_assert_num_queries):
 
 
 def _touch_fields(lead, n, exploration):
+    enrollment = EnrollmentFactory(
+        lead=lead, client=lead.client, sequence_id=uuid.UUID(int=n + 1), state="finished", ended_at=timezone.now()
+    )
     return {
-        "client_id": lead.client_id, "lead_id": lead.pk, "sequence_id": uuid.UUID(int=n + 1), "touch_number": n + 1,
+        "client_id": lead.client_id, "lead_id": lead.pk, "enrollment_id": enrollment.pk,
+        "sequence_id": uuid.UUID(int=n + 1), "touch_number": n + 1,
         "channel": "email", "scheduled_at": timezone.now().replace(microsecond=0) + timedelta(days=n),
         "status": "planned", "lead_tier": "warm", "planned_sequence": "email>sms", "is_exploration": bool(exploration),
         "exploration": exploration,
@@ -102,7 +106,8 @@ def _touch_fields(lead, n, exploration):
 
 def _line(fields, stamp):
     values = [
-        fields["client_id"], fields["lead_id"], fields["sequence_id"], fields["touch_number"], fields["channel"],
+        fields["client_id"], fields["lead_id"], fields["enrollment_id"], fields["sequence_id"],
+        fields["touch_number"], fields["channel"],
         fields["scheduled_at"].isoformat(), fields["status"], fields["lead_tier"], fields["planned_sequence"],
         "t" if fields["is_exploration"] else "f", copy_escape_json(json.dumps(fields["exploration"])), 0, "", "",
         stamp, stamp,
@@ -111,7 +116,7 @@ def _line(fields, stamp):
 
 
 TEXT_FIELDS = (
-    "client", "lead", "sequence_id", "touch_number", "channel", "scheduled_at", "status", "lead_tier",
+    "client", "lead", "enrollment", "sequence_id", "touch_number", "channel", "scheduled_at", "status", "lead_tier",
     "planned_sequence", "is_exploration", "exploration", "attempts", "last_error", "reason", "created_at", "updated_at",
 )  # fmt: skip
 

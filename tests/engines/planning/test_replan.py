@@ -7,7 +7,7 @@ import pytest
 
 from engines.exceptions import NotPlannable
 from engines.services.planning.allocator import DEFAULT_SEQUENCE, allocate_lead, allocate_leads
-from outreach.models import ScheduledTouch
+from outreach.models import Enrollment, ScheduledTouch
 from tests.factories import ActivityFactory, ClientFactory, ConversionPatternFactory, LeadFactory, how_patterns
 
 SYDNEY = zoneinfo.ZoneInfo("Australia/Sydney")
@@ -58,10 +58,17 @@ def test_a_replan_continues_after_the_touches_that_went_out():
     # touch_2_to_3 is 3 days after Thursday 10:00: Sunday, so the next preferred day, Tuesday.
     assert third == datetime(2026, 3, 10, 10, tzinfo=SYDNEY)
     assert result["planned_sequence"] == "linkedin>email>sms>email>email"
-    old = ScheduledTouch.objects.filter(lead=lead, sequence_id=first["sequence_id"]).order_by("touch_number")
-    assert list(old.values_list("status", flat=True)) == ["sent", "sent", *["cancelled"] * 4]
+    # One enrollment: its sent steps stay, its unsent ones are cancelled and planned again with their numbers.
+    assert result["sequence_id"] == first["sequence_id"]
+    steps = ScheduledTouch.objects.filter(lead=lead, sequence_id=first["sequence_id"])
+    assert list(steps.exclude(status="planned").order_by("touch_number").values_list("status", flat=True)) == [
+        "sent",
+        "sent",
+        *["cancelled"] * 4,
+    ]
     live = ScheduledTouch.objects.filter(lead=lead, status="planned")
     assert list(live.order_by("touch_number").values_list("touch_number", flat=True)) == [3, 4, 5]
+    assert Enrollment.objects.get(lead=lead).touches.count() == 9
 
 
 @pytest.mark.django_db

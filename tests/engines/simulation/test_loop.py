@@ -17,7 +17,7 @@ from engines.services.sending.dispatcher import dispatch_due_touches, preview_du
 from engines.simulation.loop import DemoConfig, LoopResult, run_loop
 from engines.simulation.report import DemoReport, build_report, write_html
 from engines.simulation.responses import TRUTH
-from outreach.models import Activity, Client, ManualTask, ScheduledTouch
+from outreach.models import Activity, Client, Enrollment, Lead, ManualTask, ScheduledTouch
 from outreach.models.choices import SENT_ACTIONS
 from tests.factories import ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 
@@ -185,6 +185,22 @@ def test_booking_rate_after_learning_beats_before(run):
     assert before.leads == after.leads == CONFIG.leads_per_cohort
     # 2 x 200 leads; the run repeats exactly (seeded leads, answers and exploration): 41% before, 47.5% after.
     assert after.value > before.value
+
+
+def test_no_prospect_got_a_step_twice_and_finished_leads_show_finished(run):
+    figures = run.report.journey
+    assert figures.leads_given_a_step_twice == 0
+    # Not 0 yet: a step whose template number the client lacks reuses the channel's nearest lower template
+    # (engines.services.sending.rendering.TemplateBook), so one text can go twice; the demo prints the figure.
+    assert figures.in_sequence_with_nothing_left == 0
+    assert 0 < figures.most_sends_to_one_lead <= 6  # the longest sequence
+    # Every enrollment that ran its course is finished, its lead shown finished unless it answered later.
+    leads = Lead.objects.filter(client__in=run.result.clients)
+    finished = Enrollment.objects.filter(lead__in=leads, state="finished")
+    assert finished.exists()
+    statuses = set(leads.filter(enrollments__in=finished).values_list("status", flat=True))
+    assert statuses <= {"finished", "replied", "converted"}
+    assert not ScheduledTouch.objects.filter(enrollment__in=finished, status__in=("planned", "waiting")).exists()
 
 
 def test_the_report_was_written_with_its_charts(run):

@@ -1,0 +1,81 @@
+"""Enrollments: a lead in one planned sequence, from its first step to the reason it ended.
+
+An enrollment is active while a step may still go out. It ends, once, in the
+state its ending says: finished when every step went out (or can no longer
+go out) with no answer, replied, converted, bounced, opted out, or stopped. A
+lead is shown as finished when its enrollment finished; a reply or a booking
+still moves a finished lead on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from outreach.models import Enrollment, EnrollmentState, Lead, LeadStatus, ScheduledTouch
+from outreach.models.choices import LIVE_TOUCH_STATUSES, OPEN_ENROLLMENT_STATES
+
+SEQUENCE_COMPLETE = "sequence_complete"
+
+# The state an enrollment ends in, by the reason contact stopped (the touches' cancellation reason).
+ENDED_BY: dict[str, EnrollmentState] = {
+    "lead_replied": EnrollmentState.REPLIED,
+    "lead_converted": EnrollmentState.CONVERTED,
+    "meeting_booked": EnrollmentState.CONVERTED,
+    "bounced": EnrollmentState.BOUNCED,
+    "unsubscribed": EnrollmentState.OPTED_OUT,
+    "do_not_contact": EnrollmentState.OPTED_OUT,
+    "complained": EnrollmentState.OPTED_OUT,
+}
+
+
+# Enrollment endings that leave the lead closed (not contacted any more) unless its status says more already.
+_CLOSING = (EnrollmentState.BOUNCED, EnrollmentState.OPTED_OUT, EnrollmentState.STOPPED)
+
+
+def ended_state(reason: str) -> EnrollmentState:
+    """The state an enrollment ends in when contact stops for `reason` (an opt-out of any channel that stops
+    every channel is an opt-out)."""
+    if reason in ENDED_BY:
+        return ENDED_BY[reason]
+    return EnrollmentState.OPTED_OUT if reason.startswith("opted_out") else EnrollmentState.STOPPED
+
+
+def end_open_enrollment(lead_id: int, *, reason: str, at: datetime | None = None) -> int:
+    """End the lead's open enrollment because contact stopped for `reason`; how many ended (0 or 1).
+
+    A lead still shown new or in sequence is then shown closed, unless it replied or converted (the caller
+    records those statuses with the outcome)."""
+    state = ended_state(reason)
+    ended = Enrollment.objects.filter(lead_id=lead_id, state__in=OPEN_ENROLLMENT_STATES).update(
+        state=state, ended_at=at or timezone.now(), end_reason=reason[:120], updated_at=timezone.now()
+    )
+    if ended and state in _CLOSING:
+        Lead.objects.filter(pk=lead_id, status__in=(LeadStatus.NEW, LeadStatus.IN_SEQUENCE)).update(
+            status=LeadStatus.CLOSED
+        )
+    return ended
+
+
+def finish_completed(lead_ids: Collection[int], *, at: datetime | None = None) -> int:
+    """Finish the active enrollments of these leads that have no step left to go out, and show those leads as
+    finished (a lead that replied or converted keeps that status); how many finished."""
+    if not lead_ids:
+        return 0
+    at = at or timezone.now()
+    live = ScheduledTouch.objects.filter(enrollment=OuterRef("pk"), status__in=LIVE_TOUCH_STATUSES)
+    active = Enrollment.objects.filter(lead_id__in=list(lead_ids), state=EnrollmentState.ACTIVE)
+    completed = active.filter(~Exists(live))
+    leads = list(completed.values_list("lead_id", flat=True))
+    if not leads:
+        return 0
+    finished = completed.filter(lead_id__in=leads).update(
+        state=EnrollmentState.FINISHED, ended_at=at, end_reason=SEQUENCE_COMPLETE, updated_at=at
+    )
+    Lead.objects.filter(pk__in=leads, status__in=(LeadStatus.NEW, LeadStatus.IN_SEQUENCE)).update(
+        status=LeadStatus.FINISHED
+    )
+    return finished
