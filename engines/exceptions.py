@@ -89,6 +89,17 @@ class NoContactWindow(PlanningError):
     """No business day of the coming year has an hour at which the channel may reach the lead's country."""
 
 
+class JourneyError(EngineError):
+    """A change to a lead's journey (pause, resume, stop, re-enrol, do-not-contact, opt-out) was refused; nothing
+    changed. `reason` is machine-readable ("no_active_enrollment", "not_paused", "do_not_contact", "already_enrolled",
+    "reason_required", ...), the message says what to do instead.
+    """
+
+    def __init__(self, reason: str, message: str | None = None):
+        self.reason = reason
+        super().__init__(message or reason)
+
+
 class InvalidPattern(EngineError):
     """A conversion pattern does not match its schema (see DESIGN.md)."""
 

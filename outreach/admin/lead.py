@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -13,15 +13,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from engines.services.journey.contact import cancel_planned_touches
+from engines.exceptions import JourneyError
+from engines.services.journey.actions import set_do_not_contact
 from engines.services.patterns import get_active_pattern
 from engines.services.planning.allocator import allocate_leads
 from engines.services.scoring.lead_score import DEFAULT_WEIGHTS, als_tier, explain_score, score_leads
 from outreach.models import Activity, Lead, PatternType, ScheduledTouch, Tier, TouchStatus
-from outreach.models.choices import HOT_MIN_SCORE, UNSENT_TOUCH_STATUSES, WARM_MIN_SCORE
+from outreach.models.choices import HOT_MIN_SCORE, WARM_MIN_SCORE
 
 from .charts import Bar, bar_chart
 from .imports import LeadImportMixin
+from .journey import LeadJourneyMixin, request_user
 from .scoping import ClientScopedAdmin, VisibleClientFilter
 from .search import leads_matching, search_words
 
@@ -108,7 +110,7 @@ class ActivityInline(admin.TabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(LeadImportMixin, ClientScopedAdmin):
+class LeadAdmin(LeadJourneyMixin, LeadImportMixin, ClientScopedAdmin):
     list_display = (
         "__str__",
         "client",
@@ -132,7 +134,8 @@ class LeadAdmin(LeadImportMixin, ClientScopedAdmin):
     show_full_result_count = False
     ordering = ("-pk",)
     autocomplete_fields = ("client",)
-    actions = ("rescore", "plan", "mark_do_not_contact", "record_meeting_booked")
+    actions = ("rescore", "plan", "mark_do_not_contact", "record_meeting_booked", *LeadJourneyMixin.journey_actions)
+    change_form_template = "admin/outreach/lead/change_form.html"
     inlines = (ScheduledTouchInline, ActivityInline)
     # LinkedIn profile URLs typed without a scheme are https (Django 6 makes this the default).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -154,6 +157,7 @@ class LeadAdmin(LeadImportMixin, ClientScopedAdmin):
                 )
             },
         ),
+        ("Journey (enrollments, steps sent, history)", {"fields": ("journey",)}),
     )  # fmt: skip
 
     class Media:
@@ -174,7 +178,7 @@ class LeadAdmin(LeadImportMixin, ClientScopedAdmin):
         return leads_matching(queryset, search_words(search_term)), False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Lead | None = None) -> tuple[str, ...]:
-        fields = (*SERVICE_FIELDS, "score_explanation")
+        fields = (*SERVICE_FIELDS, "score_explanation", "journey")
         # A lead's client is fixed once it exists: its history, score and plan belong to that client.
         return (*fields, "client") if obj is not None else fields
 
@@ -255,20 +259,18 @@ class LeadAdmin(LeadImportMixin, ClientScopedAdmin):
 
     @admin.action(description="Mark do-not-contact (cancels their planned touches)", permissions=["change"])
     def mark_do_not_contact(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
-        leads = list(queryset.filter(do_not_contact=False).order_by("pk"))
-        unsent = list(
-            ScheduledTouch.objects.filter(lead__in=leads, status__in=UNSENT_TOUCH_STATUSES).values_list("pk", flat=True)
-        )
-        for lead in leads:
-            with transaction.atomic():
-                lead.do_not_contact = True
-                lead.save(update_fields=["do_not_contact"])
-                # The save's receiver cancels them too; stopping contact must not depend on it being connected.
-                cancel_planned_touches(lead, reason="do_not_contact")
-        cancelled = ScheduledTouch.objects.filter(pk__in=unsent, status=TouchStatus.CANCELLED).count()
+        marked = cancelled = 0
+        for lead in queryset.filter(do_not_contact=False).order_by("pk"):
+            try:
+                change = set_do_not_contact(lead, by=request_user(request), reason="marked_in_admin")
+            except JourneyError as error:  # marked by someone else meanwhile
+                self.message_user(request, f"Not marked: {lead}: {error}", messages.WARNING)
+                continue
+            marked += 1
+            cancelled += change.cancelled
         self.message_user(
             request,
-            f"Marked {len(leads)} lead(s) do-not-contact; cancelled {cancelled} planned touch(es).",
+            f"Marked {marked} lead(s) do-not-contact; cancelled {cancelled} planned touch(es).",
             messages.SUCCESS,
         )
 

@@ -26,6 +26,7 @@ from engines.db.once import insert_message_event, insert_once
 from engines.exceptions import InvalidTouch
 from engines.json_types import JSONValue
 from engines.providers.errors import is_twilio_opt_out
+from engines.services.journey.colleagues import COLLEAGUE_CONVERTED, COLLEAGUE_REPLIED, pause_colleagues
 from engines.services.journey.contact import cancel_planned_touches
 from outreach.models import (
     Activity,
@@ -237,7 +238,12 @@ def record_reply(
     metadata: Mapping[str, JSONValue],
     provider_message_id: str = "",
 ) -> Recorded:
-    """A person answered: the lead is `replied` (unless already converted or closed) and its sequence ends."""
+    """A person answered: the lead is `replied` (unless already converted or closed) and its sequence ends.
+
+    On first storage (not a replay) the active enrollments of the lead's colleagues pause
+    (journey.colleagues.pause_colleagues, when the client asks for it): every reply counts as positive
+    until replies are classified by intent.
+    """
     replies: dict[str, ActivityAction] = {
         Channel.EMAIL: ActivityAction.EMAIL_REPLIED,
         Channel.SMS: ActivityAction.SMS_REPLIED,
@@ -255,6 +261,7 @@ def record_reply(
         )  # fmt: skip
         if recorded.created:
             Lead.objects.filter(pk=lead.pk, status__in=OPEN_LEAD_STATUSES).update(status=LeadStatus.REPLIED)
+            pause_colleagues(lead, reason=COLLEAGUE_REPLIED, at=at)
     return recorded
 
 
@@ -293,7 +300,9 @@ def record_booking(
     metadata: Mapping[str, JSONValue] | None = None,
 ) -> Activity:
     """A meeting booked: convert the lead, credit the touches of its sequence that preceded the booking
-    (led_to_booking) and cancel what is left of it, in one transaction. A replayed event id stores nothing."""
+    (led_to_booking) and cancel what is left of it, and pause the active enrollments of the lead's colleagues
+    (journey.colleagues.pause_colleagues, when the client asks for it), in one transaction. A replayed event id
+    stores nothing."""
     at = at or timezone.now()
     with transaction.atomic():
         credited = last_sent(lead, before=at)
@@ -314,6 +323,8 @@ def record_booking(
         )
         if recorded.created and credited is not None:
             _credit_sequence(lead, credited, at)
+        if recorded.created:
+            pause_colleagues(lead, reason=COLLEAGUE_CONVERTED, at=at)
     return recorded.activity
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from engines.exceptions import InvalidTouch
 from engines.providers.linkedin import task_instructions
+from engines.services.journey.enrollments import finish_completed
 from engines.services.sending import send_path
 from engines.services.sending.linkedin_messages import check_linkedin_text, linkedin_record
 from engines.services.sending.recording import record_touch
@@ -169,7 +170,8 @@ def complete_task(
 def skip_task(
     task: ManualTask, *, user: AbstractBaseUser | None = None, reason: str, now: datetime | None = None
 ) -> None:
-    """The person will not do it: the task is `skipped` and its touch `cancelled`, both with `reason`."""
+    """The person will not do it: the task is `skipped` and its touch `cancelled`, both with `reason`; the
+    lead's enrollment finishes when that was its last step left."""
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidTouch("say why the task is skipped")
     send_path.check_text(reason, what="the reason")
@@ -180,7 +182,9 @@ def skip_task(
             status=TaskStatus.SKIPPED, closed_by=user, closed_at=now, outcome=reason[:30], notes=reason
         )
         if locked.scheduled_touch_id is not None:
-            ScheduledTouch.objects.filter(
+            cancelled = ScheduledTouch.objects.filter(
                 pk=locked.scheduled_touch_id, status__in=(TouchStatus.WAITING, TouchStatus.SENDING)
             ).update(status=TouchStatus.CANCELLED, reason=f"task_skipped: {reason}"[:120])
+            if cancelled:
+                finish_completed([locked.lead_id], at=now)
     task.refresh_from_db()

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from engines.exceptions import InvalidTouch
 from engines.json_types import JSONValue
+from engines.services.journey.colleagues import COLLEAGUE_CONVERTED, pause_colleagues
 from engines.services.journey.contact import apply_call_outcome, cancel_planned_touches
 from engines.services.sending import send_path
 from engines.services.sending.recording import record_touch
@@ -84,7 +85,8 @@ def complete_call(
     """Record a completed call and return the saved voice_completed Activity.
 
     A booked meeting marks the Activity as leading to a booking, converts
-    the lead and cancels its unsent touches; "wrong_number" marks the phone
+    the lead, cancels its unsent touches and pauses its colleagues'
+    enrollments (journey.colleagues, as a booking does); "wrong_number" marks the phone
     unusable (no more SMS or calls), "do_not_call" opts the lead out of
     calls; each in the same transaction as the record, and `touch` (when
     given) is marked sent with it. Raises InvalidTouch for an unknown
@@ -143,5 +145,6 @@ def record_completed_call(outgoing: send_path.Outgoing, snapshot: dict[str, JSON
         )
         if booked:
             cancel_planned_touches(lead, reason="lead_converted")
+            pause_colleagues(lead, reason=COLLEAGUE_CONVERTED, at=outgoing.now)
         apply_call_outcome(lead, outcome=outcome)
     return activity
