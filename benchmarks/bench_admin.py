@@ -82,7 +82,7 @@ def _insert_select(model: Any, count: int, expressions: dict[str, str]) -> str:
 def populate() -> dict[str, int]:
     from django.db import connection
 
-    from outreach.models import Activity, Client, Lead, ScheduledTouch
+    from outreach.models import Activity, Client, Enrollment, Lead, ScheduledTouch
 
     clients = [Client.objects.create(name=f"Client {i}", sending_email=f"c{i}@example.com") for i in range(CLIENTS)]
     first_client = clients[0].pk
@@ -125,13 +125,20 @@ def populate() -> dict[str, int]:
             "created_at": "now() - make_interval(secs => (g * 104729) % 7776000)",
         },
     )
+    enrollments = _insert_select(
+        Enrollment,
+        LEADS,
+        {"client_id": lead_client, "lead_id": "lead0 + g - 1", "sequence_id": "gen_random_uuid()"},
+    )
+    enrollment_table = Enrollment._meta.db_table
     touches = _insert_select(
         ScheduledTouch,
         LEADS,
         {
             "client_id": lead_client,
             "lead_id": "lead0 + g - 1",
-            "sequence_id": "gen_random_uuid()",
+            "enrollment_id": "enr0 + g - 1",
+            "sequence_id": f"(SELECT sequence_id FROM {enrollment_table} WHERE id = enr0 + g - 1)",
             "touch_number": "1",
             "channel": "'email'",
             "scheduled_at": "now() + make_interval(hours => (g % 500)::int)",
@@ -148,7 +155,10 @@ def populate() -> dict[str, int]:
         with timed(seconds, "activities"):
             cursor.execute(activities.replace("lead0", str(lead0)))
         with timed(seconds, "touches"):
-            cursor.execute(touches.replace("lead0", str(lead0)))
+            cursor.execute(enrollments.replace("lead0", str(lead0)))
+            cursor.execute(f"SELECT min(id) FROM {enrollment_table}")
+            enr0 = cursor.fetchone()[0]
+            cursor.execute(touches.replace("lead0", str(lead0)).replace("enr0", str(enr0)))
         with timed(seconds, "vacuum analyze"):
             cursor.execute("VACUUM ANALYZE")
     print("inserted in " + ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items()))

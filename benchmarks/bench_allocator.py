@@ -116,10 +116,10 @@ def analyse(connection, vendor: str) -> None:
 def _warm_up() -> None:
     """Plan and drop a few hundred leads, so neither measured run pays for first imports and cold caches."""
     from engines.services.planning.allocator import allocate_leads
-    from outreach.models import Lead, ScheduledTouch
+    from outreach.models import Enrollment, Lead
 
     allocate_leads(Lead.objects.order_by("pk")[:WARM_UP])
-    ScheduledTouch.objects.all().delete()
+    Enrollment.objects.all().delete()  # and their touches: every lead is planned afresh
 
 
 def _raw_insert(results: dict[str, float]) -> None:
@@ -149,9 +149,9 @@ def _raw_insert(results: dict[str, float]) -> None:
 def _first_plan_without_exploration(results: dict[str, float]) -> dict:
     """The first run again with exploration off, on the same leads: what exploring 10% of plans costs."""
     from engines.services.planning.allocator import allocate_leads
-    from outreach.models import Client, Lead, ScheduledTouch
+    from outreach.models import Client, Enrollment, Lead
 
-    ScheduledTouch.objects.all().delete()
+    Enrollment.objects.all().delete()  # and their touches: every lead is planned afresh
     Client.objects.update(exploration_rate=0)
     with timed(results, "bulk_no_exploration"):
         return allocate_leads(Lead.objects.all())

@@ -39,10 +39,11 @@ RECORDING_BACKEND = "tests.integration.recording_email.EmailBackend"
 
 
 def seed(n: int) -> None:
-    """`n` leads over CLIENTS clients, each lead with one email touch due a minute ago (bulk: no signals)."""
+    """`n` leads over CLIENTS clients, each lead enrolled with one email touch due a minute ago (bulk: no
+    signals)."""
     from django.utils import timezone
 
-    from outreach.models import Client, Lead, MessageTemplate, ScheduledTouch
+    from outreach.models import Client, Enrollment, Lead, MessageTemplate, ScheduledTouch
 
     clients = [
         Client.objects.create(
@@ -78,17 +79,21 @@ def seed(n: int) -> None:
         batch_size=5000,
     )
     due = timezone.now() - timedelta(minutes=1)
+    enrollments = Enrollment.objects.bulk_create(
+        (Enrollment(client_id=lead.client_id, lead=lead, sequence_id=uuid.uuid4()) for lead in leads), batch_size=5000
+    )
     ScheduledTouch.objects.bulk_create(
         (
             ScheduledTouch(
                 client_id=lead.client_id,
                 lead=lead,
-                sequence_id=uuid.uuid4(),
+                enrollment=enrollment,
+                sequence_id=enrollment.sequence_id,
                 touch_number=1,
                 channel="email",
                 scheduled_at=due,
             )
-            for lead in leads
+            for lead, enrollment in zip(leads, enrollments, strict=True)
         ),
         batch_size=5000,
     )
