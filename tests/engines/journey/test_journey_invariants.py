@@ -556,11 +556,13 @@ def providers(settings, monkeypatch):
 
 
 def test_the_journey_keeps_its_promises(providers):
-    examples = int(os.environ.get("JOURNEY_EXAMPLES", "40"))  # more for a longer hunt: about 0.5 s each
+    hunt = os.environ.get("JOURNEY_EXAMPLES")  # set it for a longer, random hunt: about 0.5 s an example
     run_state_machine_as_test(
         JourneyMachine,
         settings=settings(
-            max_examples=examples,
+            # The suite's own run repeats the same examples every time, so it cannot fail by chance.
+            derandomize=hunt is None,
+            max_examples=int(hunt or 40),
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
