@@ -32,6 +32,15 @@ class MissingField(SendBlocked):
         )
 
 
+class EnrollmentNotActive(SendBlocked):
+    """The touch's enrollment was paused or ended after the touch was planned: `state` says which. A paused
+    enrollment's step is cancelled like its other unsent steps, so that resuming plans it again."""
+
+    def __init__(self, state: str):
+        self.state = state
+        super().__init__(f"enrollment_{state}", f"the enrollment is {state}: its steps do not go out")
+
+
 class InvalidTouch(EngineError, ValueError):
     """What a touch would send or record is invalid (over-long note, unknown outcome, empty message...).
 

@@ -14,13 +14,16 @@ One run (`dispatch_due_touches`, every minute from a django-q2 schedule):
    The claim (status `sending`, claimed_at, attempts + 1) commits before any provider is called.
 3. Delivers each claimed batch (deliver_batch): email and SMS touches are rendered and checked again (leads
    read in one query, templates in one), their provider calls made on a small thread pool (SendPool: the
-   threads only wait on providers and hold no database connection), and the accepted sends recorded together
+   threads only wait on providers and hold no database connection; a call starts only when a thread is free,
+   just after the touch's lead and enrollment are read once more, so a stop committed mid-batch holds for
+   every call not yet started), and the accepted sends recorded together
    (one transaction writes the Activities, the touches `sent` and the leads' counts; if it fails, each is
    recorded alone). LinkedIn and call touches go one by one (a ManualTask, or an automated LinkedIn backend).
    Outcomes: sent; waiting (a ManualTask was opened); blocked (SendBlocked / MissingField, with its reason,
-   never retried); a retryable ProviderError back to `planned` with exponential backoff, up to MAX_ATTEMPTS,
-   then failed; any other error failed with last_error; SentNotRecorded (or an unexpected error, which may
-   have come after the provider accepted) `review`.
+   never retried); cancelled (the enrollment was paused after the claim: resuming plans it again); a
+   retryable ProviderError back to `planned` with exponential backoff, up to MAX_ATTEMPTS, then failed; any
+   other error failed with last_error; SentNotRecorded (or an unexpected error, which may have come after the
+   provider accepted) `review`.
 """
 
 from __future__ import annotations
@@ -44,13 +47,15 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from engines.db.features import has_concurrent_writers, skips_locked_rows
-from engines.exceptions import InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
+from engines.exceptions import EnrollmentNotActive, InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut, SmsProvider
 from engines.rules.compliance import channel_block_reason
 from engines.services import later
+from engines.services.journey.actions import PAUSE_REASON
 from engines.services.journey.enrollments import finish_completed
 from engines.services.sending import outbox, send_path
+from engines.services.sending.outbox import StopStateUnknown
 from engines.services.sending.rendering import TemplateBook
 from engines.services.sending.sms import record_provider_opt_out
 from engines.services.sending.windows import DailyBudget, next_contact_slot, next_day_slot
@@ -84,6 +89,7 @@ OUTCOMES = (
     "sent",
     "waiting",
     "blocked",
+    "cancelled",
     "deferred",
     "retried",
     "failed",
@@ -260,10 +266,16 @@ class Senders:
 
 class SendPool:
     """Where a run's provider calls happen: on `threads` threads, so they overlap their network waits (one
-    thread: in the caller's). The calls never touch the database, so the threads hold no connection."""
+    thread: in the caller's). The calls never touch the database, so the threads hold no connection.
+
+    A call is started only when a thread is free to make it at once, and the touch's last check
+    (outbox.check_still_allowed) is made in the caller's thread just before: so a stop that commits while
+    the batch is going out holds for every call not yet started.
+    """
 
     def __init__(self, threads: int):
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="dispatch-send") if threads > 1 else None
+        self._free = threading.BoundedSemaphore(threads)
         self._local = threading.local()
         self._opened: list[Senders] = []
         self._lock = threading.Lock()
@@ -277,12 +289,17 @@ class SendPool:
                 self._opened.append(senders)
         return senders
 
-    def submit(self, prepared: send_path.Prepared) -> Callable[[], send_path.Sent | Exception]:
-        """Start sending one prepared touch (at once, with one thread); call the result for the provider's
-        answer, or the exception it raised."""
+    def submit(self, touch: ScheduledTouch, prepared: send_path.Prepared) -> Callable[[], send_path.Sent | Exception]:
+        """Once a thread is free, check the touch once more and start its call (at once, with one thread); call
+        the result for the provider's answer, or the exception the check or the call raised."""
+        self._free.acquire()
+        try:
+            outbox.check_still_allowed(touch)
+        except Exception as exc:  # the caller settles the touch from it; no call was made
+            self._free.release()
+            return _answered(exc)
         if self._executor is None:
-            answer = self._send(prepared)
-            return lambda: answer
+            return _answered(self._send(prepared))
         return self._executor.submit(self._send, prepared).result
 
     def _send(self, prepared: send_path.Prepared) -> send_path.Sent | Exception:
@@ -290,12 +307,18 @@ class SendPool:
             return prepared.send(self.senders().handle(prepared.outgoing.channel))
         except Exception as exc:  # the caller settles the touch from it
             return exc
+        finally:
+            self._free.release()
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         for senders in self._opened:
             senders.close()
+
+
+def _answered(answer: send_path.Sent | Exception) -> Callable[[], send_path.Sent | Exception]:
+    return lambda: answer
 
 
 def settle(touch: ScheduledTouch, error: Exception, *, now: datetime) -> str:
@@ -309,6 +332,13 @@ def settle(touch: ScheduledTouch, error: Exception, *, now: datetime) -> str:
     if isinstance(error, SentNotRecorded):
         _finish(touch, status=TouchStatus.REVIEW, reason="sent_not_recorded", last_error=str(error))
         return "review"
+    if isinstance(error, EnrollmentNotActive) and error.state == EnrollmentState.PAUSED:
+        _finish(touch, status=TouchStatus.CANCELLED, reason=PAUSE_REASON, claimed_at=None)
+        return "cancelled"
+    if isinstance(error, StopStateUnknown):  # nothing was sent
+        at = now + RETRY_BASE
+        _finish(touch, status=TouchStatus.PLANNED, scheduled_at=at, claimed_at=None, last_error=str(error))
+        return "retried"
     if isinstance(error, SendBlocked):
         _finish(touch, status=TouchStatus.BLOCKED, reason=error.reason[:120], last_error=str(error))
         return "blocked"
@@ -449,7 +479,7 @@ def deliver_batch(
         except Exception as exc:
             counts[settle(touch, exc, now=clock())] += 1
             continue
-        in_flight.append((touch, prepared, pool.submit(prepared)))  # sending while the next is prepared
+        in_flight.append((touch, prepared, pool.submit(touch, prepared)))  # sending while the next is prepared
     accepted: Accepted = []
     for touch, prepared, answer_of in in_flight:
         answer = answer_of()

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError
 
-from engines.exceptions import InvalidTouch, SendBlocked, SentNotRecorded
+from engines.exceptions import EngineError, EnrollmentNotActive, InvalidTouch, SendBlocked, SentNotRecorded
 from engines.providers.linkedin import LinkedInBackend, ManualTaskBackend
 from engines.providers.sms import SmsOptedOut, SmsProvider
 from engines.rules.compliance import check_can_contact
@@ -24,7 +24,17 @@ from engines.services.sending.manual_tasks import open_task
 from engines.services.sending.recording import check_owner
 from engines.services.sending.rendering import TemplateBook, render_touch
 from engines.services.sending.sms import prepare_sms, record_provider_opt_out
-from outreach.models import Activity, Channel, Lead, LeadStatus, ManualTask, ScheduledTouch, TaskKind, TouchStatus
+from outreach.models import (
+    Activity,
+    Channel,
+    EnrollmentState,
+    Lead,
+    LeadStatus,
+    ManualTask,
+    ScheduledTouch,
+    TaskKind,
+    TouchStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +51,12 @@ AUTOMATED_CHANNELS = (Channel.EMAIL, Channel.SMS)
 
 
 def check_lead_open(lead: Lead, channel: str) -> None:
-    """SendBlocked when the lead (as the database has it now) may not get this touch: status first, then gates."""
+    """SendBlocked when the lead (as the database has it now) may not get this touch: the channel's gates first
+    (their reason, "unsubscribed", says more than the status "closed" the same stop leaves), then the status."""
+    check_can_contact(lead, channel)
     reason = STATUS_BLOCKS.get(lead.status)
     if reason is not None:
         raise SendBlocked(reason, f"lead {lead.pk} is {lead.status}; its remaining touches do not go out")
-    check_can_contact(lead, channel)
 
 
 def deliver_touch(
@@ -69,7 +80,7 @@ def deliver_touch(
     Optional providers let a dispatcher reuse one connection for many touches,
     `templates` one read of the templates for a batch.
     """
-    lead = Lead.objects.filter(pk=touch.lead_id).first()
+    lead = current_lead(touch)
     if touch.channel in AUTOMATED_CHANNELS:
         prepared = prepare_touch(touch, lead=lead, now=now, templates=templates)
         try:
@@ -102,6 +113,43 @@ def deliver_touch(
         send_path.check_text(rendered.body, what="a call script")
         return open_task(outgoing, kind=TaskKind.CALL, message=rendered.body, due_at=touch.scheduled_at or now)
     raise InvalidTouch(f"touch {touch.pk} has unknown channel {touch.channel!r}")
+
+
+class StopStateUnknown(EngineError):
+    """The lead's contact state could not be read before the call: nothing was sent, the touch is tried later."""
+
+
+def current_lead(touch: ScheduledTouch) -> Lead | None:
+    """The touch's lead as the database has it now (None when the lead, and with it the touch, is gone).
+    SendBlocked when the lead may no longer get the touch: the lead's own reason first ("unsubscribed",
+    "lead_replied"...), else EnrollmentNotActive when its enrollment was paused or ended since the claim."""
+    row = ScheduledTouch.objects.select_related("lead", "enrollment").filter(pk=touch.pk).first()
+    if row is None:
+        return None
+    check_lead_open(row.lead, touch.channel)
+    if row.enrollment.state != EnrollmentState.ACTIVE:
+        raise EnrollmentNotActive(row.enrollment.state)
+    return row.lead
+
+
+def check_still_allowed(touch: ScheduledTouch) -> None:
+    """The last look before a provider call: raise what deliver_touch raises before one (SendBlocked,
+    EnrollmentNotActive) when, as the database has it at this moment, the claimed touch may no longer go out;
+    StopStateUnknown when that cannot be read.
+
+    A batch's leads are read once, to render them, and a stop (an unsubscribe,
+    a reply, a bounce, do-not-contact, a pause) can commit while the batch's
+    calls are being made. The dispatcher calls this for each touch only once a
+    sending thread is free to make its call at once (dispatcher.SendPool), so
+    nothing waits between this read and the call: a stop committed before the
+    read starts is seen, and only a send whose read came first can still reach
+    the lead, as with any check made before a send. One query by primary key.
+    """
+    try:
+        lead = current_lead(touch)
+    except DatabaseError as exc:
+        raise StopStateUnknown(f"could not read lead {touch.lead_id}'s contact state before sending: {exc}") from exc
+    check_deliverable(touch, lead)
 
 
 def check_deliverable(touch: ScheduledTouch, lead: Lead | None) -> Lead:
