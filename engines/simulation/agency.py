@@ -100,8 +100,10 @@ DEMO_CLIENTS = (
     ),
 )
 
-# (channel, touch number, subject, body): every channel has a template from touch 1, so any plan renders.
-# Touch 1 and 3 emails differ in their call to action, so the detectors can compare them.
+# (channel, touch number, subject, body): every channel has a template from touch 1, so any plan renders,
+# and as many texts as a six-step sequence can ask of it (email-only cadences, two texts, two calls), since a
+# prospect is never given one text twice. Touch 1 and 3 emails differ in their call to action, so the
+# detectors can compare them.
 TEMPLATES = (
     (
         "email",
@@ -126,6 +128,13 @@ TEMPLATES = (
     ),
     (
         "email",
+        4,
+        "An idea for {company_name}",
+        "Hi {first_name|there}, one thing that works for {industry|firms} like yours: answering every enquiry "
+        "within the hour. Want the two-page playbook?\n\n{sender_name}",
+    ),
+    (
+        "email",
         5,
         "Closing the loop",
         "Hi {first_name|there}, should I close the loop on this? Let me know either way.\n\n{sender_name}",
@@ -138,13 +147,33 @@ TEMPLATES = (
         "Happy to offer a free audit if useful.",
     ),
     ("linkedin", 2, "", "Thanks for connecting, {first_name|there}. Open to a quick chat about new client bookings?"),
+    (
+        "linkedin",
+        3,
+        "",
+        "{first_name|Hi}, we shared a short guide on faster follow-up with {industry|firms} this month. Want a copy?",
+    ),
     ("sms", 1, "", "Hi {first_name|there}, {sender_name} here. Worth a quick call about new client bookings?"),
+    ("sms", 2, "", "Hi {first_name|there}, {sender_name} again. Happy to send our free audit checklist?"),
+    (
+        "sms",
+        3,
+        "",
+        "Last note from {sender_name}, {first_name|there}: send me a good time and I'll book a 15-minute call.",
+    ),
     (
         "voice",
         1,
         "",
         "Introduce {client_name}; ask {first_name|the owner} about new client volume at {company_name}; "
         "offer the free audit.",
+    ),
+    (
+        "voice",
+        2,
+        "",
+        "Follow up for {client_name}: ask {first_name|the owner} whether the audit offer landed; "
+        "offer a 15-minute slot this week.",
     ),
 )
 

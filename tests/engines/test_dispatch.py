@@ -572,3 +572,41 @@ def test_sending_threads_never_touch_the_database_and_a_recorder_that_cannot_con
     assert counts["sent"] == 12 and counts["unsettled"] == 0
     assert {reloaded(t).status for t in touches} == {"sent"}
     assert len(mail.outbox) + len(RecordingSmsProvider.outbox) == 12
+
+
+# --- never the same text twice -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_two_steps_of_one_lead_in_one_batch_never_say_the_same_text(threads):
+    """Steps 2 and 3 both fall back to the lower templates: the batch remembers what its earlier step said."""
+    first = due_touch(channel="sms", at=NOW - timedelta(hours=2))
+    MessageTemplateFactory(client=first.client, channel="sms", touch_number=2, body="Second text")
+    ScheduledTouch.objects.filter(pk=first.pk).update(touch_number=2)
+    later = ScheduledTouchFactory(
+        lead=first.lead,
+        client=first.client,
+        enrollment=first.enrollment,
+        channel="sms",
+        touch_number=3,
+        scheduled_at=NOW - timedelta(hours=1),
+    )
+    last = ScheduledTouchFactory(
+        lead=first.lead,
+        client=first.client,
+        enrollment=first.enrollment,
+        channel="sms",
+        touch_number=4,
+        scheduled_at=NOW - timedelta(minutes=30),
+    )
+
+    counts = dispatch_due_touches(now=NOW, threads=threads)
+
+    texts = [message["body"] for message in RecordingSmsProvider.outbox]
+    assert len(texts) == 2 and len(set(texts)) == 2 and "Second text" in texts[0]
+    assert (counts["sent"], counts["blocked"]) == (2, 1)
+    assert (reloaded(later).status, reloaded(last).status, reloaded(last).reason) == (
+        "sent",
+        "blocked",
+        "text_already_sent",
+    )

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -9,7 +10,14 @@ from engines.exceptions import MissingField, SendBlocked
 from engines.rules.placeholders import PLACEHOLDERS, template_errors, text_errors
 from engines.services.sending.rendering import render_text, render_touch
 from outreach.models import Client, Lead
-from tests.factories import ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
+from tests.factories import (
+    ActivityFactory,
+    ClientFactory,
+    LeadFactory,
+    ManualTaskFactory,
+    MessageTemplateFactory,
+    ScheduledTouchFactory,
+)
 
 LEAD = {
     "first_name": "Priya",
@@ -190,6 +198,54 @@ def test_no_template_blocks_the_touch(touch, numbers):
     with pytest.raises(SendBlocked) as raised:
         render_touch(touch)
     assert raised.value.reason == "no_template"
+
+
+def sent_before(touch, body, channel="email"):
+    ActivityFactory(lead=touch.lead, action=f"{channel}_sent", channel=channel, content_snapshot={"body": body})
+
+
+def test_a_lower_template_whose_text_the_lead_already_got_is_passed_over_for_the_next_lower(touch):
+    template(touch, 1, body="First, {first_name}")
+    template(touch, 2, body="Second, {first_name}")
+    sent_before(touch, "Second, Priya")
+
+    rendered = render_touch(touch)
+
+    assert (rendered.body, rendered.template.touch_number) == ("First, Priya", 1)
+
+
+def test_the_steps_own_template_is_passed_over_too_when_the_lead_already_got_its_text(touch):
+    template(touch, 2, body="Second")
+    template(touch, 3, body="Third")
+    sent_before(touch, "Third", channel="sms")  # the same words by another channel are the same text to a person
+    assert render_touch(touch).body == "Second"
+
+
+def test_a_text_in_an_open_task_counts_as_given_and_a_skipped_tasks_does_not(touch):
+    template(touch, 1, body="First")
+    template(touch, 2, body="Second")
+    ManualTaskFactory(lead=touch.lead, message="Second")
+    ManualTaskFactory(lead=touch.lead, message="First", status="skipped", closed_at=timezone.now())
+    assert render_touch(touch).body == "First"
+
+
+def test_when_the_lead_got_every_usable_text_the_touch_is_blocked_saying_which_template_to_write(touch):
+    template(touch, 1, body="First")
+    template(touch, 2, body="Hi {first_name}")
+    sent_before(touch, "First")
+    sent_before(touch, "Hi Priya")
+
+    with pytest.raises(SendBlocked) as raised:
+        render_touch(touch)
+
+    assert raised.value.reason == "text_already_sent"
+    assert "write a email template for touch 3" in str(raised.value)
+
+
+def test_the_texts_given_to_another_lead_do_not_count(touch):
+    template(touch, 3, body="Third")
+    ActivityFactory(client=touch.client, content_snapshot={"body": "Third"})
+    assert render_touch(touch).body == "Third"
 
 
 def test_the_lead_given_is_the_one_rendered(touch):

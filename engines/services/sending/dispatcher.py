@@ -56,7 +56,7 @@ from engines.services.journey.actions import PAUSE_REASON
 from engines.services.journey.enrollments import finish_completed
 from engines.services.sending import outbox, send_path
 from engines.services.sending.outbox import StopStateUnknown
-from engines.services.sending.rendering import TemplateBook
+from engines.services.sending.rendering import TemplateBook, texts_given
 from engines.services.sending.sms import record_provider_opt_out
 from engines.services.sending.windows import DailyBudget, next_contact_slot, next_day_slot
 from outreach.models import (
@@ -462,23 +462,28 @@ def deliver_batch(
     """Deliver a batch of claimed touches; counts by outcome (the accepted sends are counted by `recorder`).
 
     Email and SMS touches are prepared here (their leads read in one query,
-    their templates in another), sent on the pool's threads, and handed to
+    their templates in another, the texts their leads were given in two
+    more), sent on the pool's threads, and handed to
     the recorder. LinkedIn and call touches go one by one through
     outbox.deliver_touch.
     """
     counts: Counter[str] = Counter()
     leads = Lead.objects.in_bulk({touch.lead_id for touch in touches})
     templates = TemplateBook({touch.client_id for touch in touches})
+    given = texts_given(leads)
     in_flight: list[tuple[ScheduledTouch, send_path.Prepared, Callable[[], send_path.Sent | Exception]]] = []
     for touch in touches:
         if touch.channel not in outbox.AUTOMATED_CHANNELS:
             counts[send_claimed_touch(touch, now=clock(), senders=pool.senders(), templates=templates)] += 1
             continue
         try:
-            prepared = outbox.prepare_touch(touch, lead=leads.get(touch.lead_id), now=clock(), templates=templates)
+            prepared = outbox.prepare_touch(
+                touch, lead=leads.get(touch.lead_id), now=clock(), templates=templates, given=given[touch.lead_id]
+            )
         except Exception as exc:
             counts[settle(touch, exc, now=clock())] += 1
             continue
+        given[touch.lead_id].add(str(prepared.snapshot["body"]))  # a later step of this batch says something else
         in_flight.append((touch, prepared, pool.submit(touch, prepared)))  # sending while the next is prepared
     accepted: Accepted = []
     for touch, prepared, answer_of in in_flight:

@@ -8,6 +8,7 @@ and claiming are its job, not this module's.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime
 
 from django.core.mail.backends.base import BaseEmailBackend
@@ -165,15 +166,21 @@ def check_deliverable(touch: ScheduledTouch, lead: Lead | None) -> Lead:
 
 
 def prepare_touch(
-    touch: ScheduledTouch, *, lead: Lead | None, now: datetime, templates: TemplateBook | None = None
+    touch: ScheduledTouch,
+    *,
+    lead: Lead | None,
+    now: datetime,
+    templates: TemplateBook | None = None,
+    given: Collection[str] | None = None,
 ) -> send_path.Prepared:
     """A claimed email or SMS touch rendered, checked and ready for its provider.
 
     `lead` is the touch's lead as just read from the database (None: it was
-    deleted). Raises what deliver_touch raises before a provider is called.
+    deleted); `given`, the texts it has been given already (rendering.texts_given;
+    else read here). Raises what deliver_touch raises before a provider is called.
     """
     lead = check_deliverable(touch, lead)
-    rendered = render_touch(touch, lead=lead, templates=templates)
+    rendered = render_touch(touch, lead=lead, templates=templates, given=given)
     if touch.channel == Channel.EMAIL:
         outgoing = send_path.start(lead, touch.client, Channel.EMAIL, now=now, touch=touch, lead_is_current=True)
         return prepare_email(outgoing, rendered.subject, rendered.body, template_id=rendered.template.pk)

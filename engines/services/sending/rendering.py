@@ -8,8 +8,11 @@ whose field is empty and that has no fallback blocks the touch
 
 Which template: the client's active template for the touch's channel and
 touch number; when that slot has none, the active template of the same
-channel with the nearest lower touch number; none at all blocks the touch
-("no_template").
+channel with the nearest lower touch number. A prospect never gets the same
+text twice: a template whose text this lead has already been given (sent, or
+handed to a person in an open task) is passed over for the next lower one,
+and when every one is used the touch is blocked ("text_already_sent": write
+a template for that step). None at all blocks the touch ("no_template").
 
 LinkedIn templates: a subject is the connection note, and such a touch is a
 connection request; without a subject the body is sent as a message. Call
@@ -19,12 +22,14 @@ templates: the body is the call script.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from engines.exceptions import MissingField, SendBlocked
 from engines.rules.placeholders import EMPTY_MARKERS, PLACEHOLDER_TOKEN, PLACEHOLDERS, split_placeholder
-from outreach.models import Client, Lead, MessageTemplate, ScheduledTouch
+from outreach.models import Activity, Client, Lead, ManualTask, MessageTemplate, ScheduledTouch, TaskStatus
+from outreach.models.choices import SENT_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -77,28 +82,58 @@ class TemplateBook:
         for template in active:
             self._slots.setdefault((template.client_id, template.channel), []).append(template)
 
-    def template_for(self, touch: ScheduledTouch) -> MessageTemplate:
-        """The template for the touch's slot, else the nearest lower one of its channel; SendBlocked if none."""
-        for template in self._slots.get((touch.client_id, touch.channel), ()):
-            if template.touch_number <= touch.touch_number:
-                return template
-        raise SendBlocked(
-            "no_template",
-            f"client {touch.client_id} has no active {touch.channel} template for touch {touch.touch_number} "
-            "or any earlier one",
-        )
+    def templates_for(self, touch: ScheduledTouch) -> list[MessageTemplate]:
+        """The templates the touch may use, in order of preference: its slot's, then the lower ones of its
+        channel, nearest first; SendBlocked("no_template") when there is none."""
+        usable = [
+            t for t in self._slots.get((touch.client_id, touch.channel), ()) if t.touch_number <= touch.touch_number
+        ]
+        if not usable:
+            raise SendBlocked(
+                "no_template",
+                f"client {touch.client_id} has no active {touch.channel} template for touch {touch.touch_number} "
+                "or any earlier one",
+            )
+        return usable
+
+
+def texts_given(lead_ids: Iterable[int]) -> defaultdict[int, set[str]]:
+    """The texts each of these leads has already been given: sent, or in an open task for a person to send
+    or say (two queries, for a whole batch)."""
+    ids = list(set(lead_ids))
+    given: defaultdict[int, set[str]] = defaultdict(set)
+    sent = Activity.objects.filter(lead_id__in=ids, action__in=SENT_ACTIONS)
+    tasks = ManualTask.objects.filter(lead_id__in=ids, status=TaskStatus.OPEN)
+    for lead_id, text in [
+        *sent.values_list("lead_id", "content_snapshot__body"),
+        *tasks.values_list("lead_id", "message"),
+    ]:
+        if isinstance(text, str) and text:
+            given[lead_id].add(text)
+    return given
 
 
 def render_touch(
-    touch: ScheduledTouch, *, lead: Lead | None = None, templates: TemplateBook | None = None
+    touch: ScheduledTouch,
+    *,
+    lead: Lead | None = None,
+    templates: TemplateBook | None = None,
+    given: Collection[str] | None = None,
 ) -> RenderedTouch:
     """What the touch says to its lead (the given fresh copy of the lead, else touch.lead), from `templates`
-    (else the client's templates as they are now)."""
-    template = (templates or TemplateBook([touch.client_id])).template_for(touch)
+    (else the client's templates as they are now): the first of TemplateBook.templates_for whose text is not
+    among the texts the lead was `given` already (else read for this lead). SendBlocked("text_already_sent")
+    when each one's is."""
+    candidates = (templates or TemplateBook([touch.client_id])).templates_for(touch)
     lead = lead or touch.lead
+    given = texts_given([lead.pk])[lead.pk] if given is None else given
     client = touch.client
-    return RenderedTouch(
-        subject=render_text(template.subject, lead, client),
-        body=render_text(template.body, lead, client),
-        template=template,
+    for template in candidates:
+        body = render_text(template.body, lead, client)
+        if body not in given:
+            return RenderedTouch(subject=render_text(template.subject, lead, client), body=body, template=template)
+    raise SendBlocked(
+        "text_already_sent",
+        f"lead {lead.pk} has already been given the text of every active {touch.channel} template up to touch "
+        f"{touch.touch_number}: write a {touch.channel} template for touch {touch.touch_number}",
     )
