@@ -239,7 +239,7 @@ def test_when_the_lead_got_every_usable_text_the_touch_is_blocked_saying_which_t
         render_touch(touch)
 
     assert raised.value.reason == "text_already_sent"
-    assert "write a email template for touch 3" in str(raised.value)
+    assert "write a template for email touch 3" in str(raised.value)
 
 
 def test_the_texts_given_to_another_lead_do_not_count(touch):

@@ -135,5 +135,5 @@ def render_touch(
     raise SendBlocked(
         "text_already_sent",
         f"lead {lead.pk} has already been given the text of every active {touch.channel} template up to touch "
-        f"{touch.touch_number}: write a {touch.channel} template for touch {touch.touch_number}",
+        f"{touch.touch_number}: write a template for {touch.channel} touch {touch.touch_number}",
     )
