@@ -231,7 +231,7 @@ def test_touches_whose_stop_state_cannot_be_read_go_back_to_planned_unsent(monke
     def database_gone(touch):
         raise DatabaseError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(outbox, "current_lead", database_gone)
+    monkeypatch.setattr(outbox, "contact_state", database_gone)
 
     counts = dispatch_due_touches(now=NOW, threads=4)
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError
 
+from engines.db.contact import contact_state
 from engines.exceptions import EngineError, EnrollmentNotActive, InvalidTouch, SendBlocked, SentNotRecorded
 from engines.providers.linkedin import LinkedInBackend, ManualTaskBackend
 from engines.providers.sms import SmsOptedOut, SmsProvider
@@ -81,7 +82,8 @@ def deliver_touch(
     Optional providers let a dispatcher reuse one connection for many touches,
     `templates` one read of the templates for a batch.
     """
-    lead = current_lead(touch)
+    check_still_allowed(touch)
+    lead = Lead.objects.filter(pk=touch.lead_id).first()
     if touch.channel in AUTOMATED_CHANNELS:
         prepared = prepare_touch(touch, lead=lead, now=now, templates=templates)
         try:
@@ -120,23 +122,10 @@ class StopStateUnknown(EngineError):
     """The lead's contact state could not be read before the call: nothing was sent, the touch is tried later."""
 
 
-def current_lead(touch: ScheduledTouch) -> Lead | None:
-    """The touch's lead as the database has it now (None when the lead, and with it the touch, is gone).
-    SendBlocked when the lead may no longer get the touch: the lead's own reason first ("unsubscribed",
-    "lead_replied"...), else EnrollmentNotActive when its enrollment was paused or ended since the claim."""
-    row = ScheduledTouch.objects.select_related("lead", "enrollment").filter(pk=touch.pk).first()
-    if row is None:
-        return None
-    check_lead_open(row.lead, touch.channel)
-    if row.enrollment.state != EnrollmentState.ACTIVE:
-        raise EnrollmentNotActive(row.enrollment.state)
-    return row.lead
-
-
 def check_still_allowed(touch: ScheduledTouch) -> None:
-    """The last look before a provider call: raise what deliver_touch raises before one (SendBlocked,
-    EnrollmentNotActive) when, as the database has it at this moment, the claimed touch may no longer go out;
-    StopStateUnknown when that cannot be read.
+    """The last look before a provider call: raise what deliver_touch raises before one (SendBlocked, the
+    lead's own reason first, then EnrollmentNotActive) when, as the database has it at this moment, the
+    claimed touch may no longer go out; StopStateUnknown when that cannot be read.
 
     A batch's leads are read once, to render them, and a stop (an unsubscribe,
     a reply, a bounce, do-not-contact, a pause) can commit while the batch's
@@ -144,13 +133,19 @@ def check_still_allowed(touch: ScheduledTouch) -> None:
     sending thread is free to make its call at once (dispatcher.SendPool), so
     nothing waits between this read and the call: a stop committed before the
     read starts is seen, and only a send whose read came first can still reach
-    the lead, as with any check made before a send. One query by primary key.
+    the lead, as with any check made before a send. One query by primary key
+    (engines.db.contact).
     """
     try:
-        lead = current_lead(touch)
+        state = contact_state(touch)
     except DatabaseError as exc:
         raise StopStateUnknown(f"could not read lead {touch.lead_id}'s contact state before sending: {exc}") from exc
-    check_deliverable(touch, lead)
+    if state is None:
+        raise SendBlocked("lead_deleted", f"lead {touch.lead_id} no longer exists")
+    enrollment_state, fields = state
+    check_deliverable(touch, Lead(pk=touch.lead_id, **fields))
+    if enrollment_state != EnrollmentState.ACTIVE:
+        raise EnrollmentNotActive(enrollment_state)
 
 
 def check_deliverable(touch: ScheduledTouch, lead: Lead | None) -> Lead:
