@@ -8,8 +8,10 @@ class EngineError(Exception):
 class SendBlocked(EngineError):
     """A send was refused before any provider was called (compliance or missing data).
 
-    `reason` is a short machine-readable code such as "do_not_contact",
-    "unsubscribed", "bounced", "no_phone" or "quiet_hours".
+    `reason` is a short machine-readable code: a StopReason when the lead's
+    contact stopped ("do_not_contact", "unsubscribed", "bounced",
+    "sms_opted_out", "lead_replied", ...), else what a send lacks ("no_phone",
+    "quiet_hours", "missing_field:first_name", ...).
     """
 
     def __init__(self, reason: str, message: str | None = None):
@@ -79,9 +81,9 @@ class PlanningError(EngineError):
 class NotPlannable(PlanningError):
     """The lead may not get a new sequence; `reason` says why, like SendBlocked's.
 
-    "lead_replied" / "lead_converted" / "lead_closed" (a person talks to the lead now),
-    "do_not_contact", "unsubscribed", or "no_reachable_channel" (fill in an email, phone or
-    LinkedIn URL the lead can be reached on).
+    "lead_replied" / "meeting_booked" / "lead_closed" (the StopReason of its status: a person
+    talks to the lead now), "do_not_contact", "unsubscribed", or "no_reachable_channel" (fill in
+    an email, phone or LinkedIn URL the lead can be reached on).
     """
 
     def __init__(self, reason: str, message: str | None = None):

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from engines.exceptions import SendBlocked
 from engines.rules.geography import country_code, lead_local_time, parse_phone
-from outreach.models.choices import Channel
+from outreach.models.choices import CHANNEL_OPT_OUTS, Channel, StopReason
 
 if TYPE_CHECKING:
     from outreach.models import Client, Lead
@@ -117,23 +117,25 @@ def check_contact_hours(lead: Lead, channel: str, at: datetime, client: Client |
 
 
 def channel_block_reason(lead: Lead, channel: str) -> str | None:
-    """Why `channel` cannot reach the lead at all (a code), or None when it can."""
+    """Why `channel` cannot reach the lead at all (a code), or None when it can: a StopReason when the lead's
+    contact stopped (its flag), else what the lead lacks ("no_email", "no_phone", ...)."""
     if getattr(lead, "do_not_contact", False):
-        return "do_not_contact"
+        return StopReason.DO_NOT_CONTACT
     if getattr(lead, "is_unsubscribed", False):
-        return "unsubscribed"
-    if getattr(lead, f"{channel}_opted_out", False):
-        return f"{channel}_opted_out"
+        return StopReason.UNSUBSCRIBED
+    opt_out = CHANNEL_OPT_OUTS.get(channel)
+    if opt_out is not None and getattr(lead, opt_out, False):  # the lead's flag is named as its reason
+        return opt_out
     if channel == Channel.EMAIL:
         if not (getattr(lead, "email", "") or "").strip() or "@" not in lead.email:
             return "no_email"
         if getattr(lead, "has_bounced", False):
-            return "bounced"
+            return StopReason.BOUNCED
     elif channel in (Channel.SMS, Channel.VOICE):
         if parse_phone(getattr(lead, "phone", None)) is None:
             return "no_phone"
         if getattr(lead, "phone_unusable", False):
-            return "phone_unusable"
+            return StopReason.PHONE_UNUSABLE
     elif channel == Channel.LINKEDIN:
         if not (getattr(lead, "linkedin_url", "") or "").strip():
             return "no_linkedin"

@@ -39,7 +39,7 @@ from engines.webhooks.common import (
     too_big,
     write_or_queue,
 )
-from outreach.models import Activity, ActivityAction, Channel, Client, Lead
+from outreach.models import Activity, ActivityAction, Channel, Client, Lead, StopReason
 
 ViewFunction = Callable[..., HttpResponseBase]
 
@@ -239,8 +239,7 @@ def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
         stored = events.record_message_event(action=ActivityAction.EMAIL_DEFERRED, **soft)
     else:  # a hard bounce, or a rejection because the address is known bad
         stored = events.record_message_event(
-            action=ActivityAction.EMAIL_BOUNCED, lead_updates={"has_bounced": True}, cancel_reason="bounced",
-            cancel_channels=[Channel.EMAIL], **fast,
+            action=ActivityAction.EMAIL_BOUNCED, stop=StopReason.BOUNCED, **fast,
         )  # fmt: skip
     return _unknown(provider, kind, message_id) if stored is None else ("recorded" if stored else "replayed")
 

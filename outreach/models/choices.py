@@ -106,10 +106,9 @@ class TouchStatus(models.TextChoices):
 UNSENT_TOUCH_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING)
 # A sequence is live while one of its touches may still go out or is being settled.
 LIVE_TOUCH_STATUSES = (TouchStatus.PLANNED, TouchStatus.WAITING, TouchStatus.SENDING, TouchStatus.REVIEW)
-# Leads a reply or a booking still moves on (a finished lead may answer late), and leads whose sequence a
-# reply, a booking or a person has ended.
+# Leads a reply or a booking still moves on (a finished lead may answer late); the others have had their
+# sequence ended by a reply, a booking or a person (LEAD_STATUS_STOPS).
 OPEN_LEAD_STATUSES = (LeadStatus.NEW, LeadStatus.IN_SEQUENCE, LeadStatus.FINISHED)
-STOPPED_LEAD_STATUSES = (LeadStatus.REPLIED, LeadStatus.CONVERTED, LeadStatus.CLOSED)
 
 
 class EnrollmentState(models.TextChoices):
@@ -125,6 +124,57 @@ class EnrollmentState(models.TextChoices):
 
 # An enrollment that may still send; a lead has at most one (enrollment_one_open_per_lead).
 OPEN_ENROLLMENT_STATES = (EnrollmentState.ACTIVE, EnrollmentState.PAUSED)
+
+
+class StopReason(models.TextChoices):
+    """Why contact with a lead stopped, on some channels or on all: the one vocabulary of the reason a touch is
+    cancelled or blocked with (ScheduledTouch.reason) and an enrollment ends with (Enrollment.end_reason).
+
+    A reason that a flag on the lead records is spelled as that flag (`sms_opted_out`, `phone_unusable`), so a
+    send refused by the gate (engines.rules.compliance) and a touch cancelled by the stop read the same.
+    Technical reasons a single send is refused or deferred for (`quiet_hours`, `missing_field:first_name`,
+    `provider_error`) are not stops and are not listed here. docs/journey.md says what each one does.
+    """
+
+    # Every channel: the lead asked, or a person decided.
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    COMPLAINED = "complained", "Marked an email as spam"
+    DO_NOT_CONTACT = "do_not_contact", "Do not contact"
+    # One channel, the lead's flag of the same name.
+    EMAIL_OPTED_OUT = "email_opted_out", "Opted out of email"
+    SMS_OPTED_OUT = "sms_opted_out", "Opted out of SMS"
+    LINKEDIN_OPTED_OUT = "linkedin_opted_out", "Opted out of LinkedIn"
+    VOICE_OPTED_OUT = "voice_opted_out", "Opted out of calls"
+    # An address that does not reach the lead: email, or SMS and calls (a wrong number).
+    BOUNCED = "bounced", "Email bounced"
+    PHONE_UNUSABLE = "phone_unusable", "Phone unusable (wrong number)"
+    # The lead answered, or its status says a person deals with it now.
+    REPLIED = "lead_replied", "Replied"
+    CONVERTED = "meeting_booked", "Converted (meeting booked)"
+    CLOSED = "lead_closed", "Lead closed"
+    # Someone at the lead's company answered: the lead's enrollment pauses.
+    COLLEAGUE_REPLIED = "colleague_replied", "A colleague replied"
+    COLLEAGUE_CONVERTED = "colleague_converted", "A colleague booked a meeting"
+    # A person, or the plan itself.
+    PAUSED = "paused", "Paused"
+    STOPPED = "stopped_by_person", "Stopped by a person"
+    REPLANNED = "replanned", "Replaced by a new plan"
+    FINISHED = "sequence_complete", "Every step went out"
+
+
+# The stop each status says when a lead is set to it: its remaining touches do not go out, no new sequence starts.
+LEAD_STATUS_STOPS: dict[str, StopReason] = {
+    LeadStatus.REPLIED: StopReason.REPLIED,
+    LeadStatus.CONVERTED: StopReason.CONVERTED,
+    LeadStatus.CLOSED: StopReason.CLOSED,
+}
+# The opt-out of each channel.
+CHANNEL_OPT_OUTS: dict[str, StopReason] = {
+    Channel.EMAIL: StopReason.EMAIL_OPTED_OUT,
+    Channel.SMS: StopReason.SMS_OPTED_OUT,
+    Channel.LINKEDIN: StopReason.LINKEDIN_OPTED_OUT,
+    Channel.VOICE: StopReason.VOICE_OPTED_OUT,
+}
 
 
 class Tier(models.TextChoices):

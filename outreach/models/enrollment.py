@@ -3,7 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .choices import OPEN_ENROLLMENT_STATES, EnrollmentState, in_choices
+from .choices import OPEN_ENROLLMENT_STATES, EnrollmentState, StopReason, in_choices
 
 
 class Enrollment(models.Model):
@@ -27,8 +27,8 @@ class Enrollment(models.Model):
     state = models.CharField(max_length=10, choices=EnrollmentState.choices, default=EnrollmentState.ACTIVE)
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
-    # Why it ended: the reason its remaining touches were cancelled with ("lead_replied", "unsubscribed",
-    # "sequence_complete", ...).
+    # Why it ended: the reason its remaining touches were cancelled with, a StopReason ("lead_replied",
+    # "unsubscribed", "sequence_complete", ...); empty while it is open.
     end_reason = models.CharField(max_length=120, blank=True)
     # A paused enrollment resumes by itself at this time when set (a reply that said "later"), else by a person.
     resume_at = models.DateTimeField(null=True, blank=True)
@@ -41,6 +41,9 @@ class Enrollment(models.Model):
                 fields=["lead"], condition=Q(state__in=OPEN_ENROLLMENT_STATES), name="enrollment_one_open_per_lead"
             ),
             models.CheckConstraint(condition=in_choices("state", EnrollmentState), name="enrollment_state_valid"),
+            models.CheckConstraint(
+                condition=Q(end_reason="") | in_choices("end_reason", StopReason), name="enrollment_end_reason_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(state__in=OPEN_ENROLLMENT_STATES, ended_at__isnull=True)
                 | (~Q(state__in=OPEN_ENROLLMENT_STATES) & Q(ended_at__isnull=False)),

@@ -36,7 +36,8 @@ class ScheduledTouch(models.Model):
     exploration = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    # Why a touch was blocked or cancelled ("unsubscribed", "missing_field:first_name", "lead_replied"...).
+    # Why a touch was blocked, deferred or cancelled: a StopReason when contact stopped ("unsubscribed",
+    # "lead_replied", ...), else what kept one send back ("missing_field:first_name", "quiet_hours", ...).
     reason = models.CharField(max_length=120, blank=True)
     # When a dispatcher claimed it (status `sending`): a claim older than the timeout is reconciled.
     claimed_at = models.DateTimeField(null=True, blank=True)

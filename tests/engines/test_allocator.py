@@ -300,7 +300,7 @@ def test_pattern_sequence_without_any_reachable_channel_falls_back_to_the_defaul
         ({"do_not_contact": True}, "do_not_contact"),
         ({"is_unsubscribed": True}, "unsubscribed"),
         ({"status": "replied"}, "lead_replied"),
-        ({"status": "converted"}, "lead_converted"),
+        ({"status": "converted"}, "meeting_booked"),
         ({"status": "closed"}, "lead_closed"),
         ({"email": "", "phone": "", "linkedin_url": ""}, "no_reachable_channel"),
         (

@@ -20,11 +20,12 @@ from django.core import mail
 from django.db import DatabaseError, connection, transaction
 
 from engines.providers.sms import RecordingSmsProvider, SentSms
-from engines.services.journey.contact import cancel_planned_touches
+from engines.services.journey.contact import mark_replied, stop_contact
 from engines.services.outcomes.events import unsubscribe_lead
 from engines.services.sending import dispatcher, outbox
 from engines.services.sending.dispatcher import dispatch_due_touches
 from outreach.models import Activity, Enrollment, Lead, ManualTask, ScheduledTouch
+from outreach.models.choices import StopReason
 from tests.factories import ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -132,26 +133,27 @@ def batch(channel):
     ]
 
 
-# kind: the lead columns set, the touches cancelled (reason, channels), and the reason a refused send is blocked with.
-STOPS: dict[str, tuple[dict[str, object], str, list[str] | None]] = {
-    "unsubscribed": ({"is_unsubscribed": True}, "unsubscribed", None),
-    "do_not_contact": ({"do_not_contact": True}, "do_not_contact", None),
-    "replied": ({"status": "replied"}, "lead_replied", None),
-    "sms_opted_out": ({"sms_opted_out": True}, "sms_opted_out", ["sms"]),
+# The stop each kind commits through the journey's owner of contact state (a reply: mark_replied).
+STOPS = {
+    "unsubscribed": StopReason.UNSUBSCRIBED,
+    "do_not_contact": StopReason.DO_NOT_CONTACT,
+    "sms_opted_out": StopReason.SMS_OPTED_OUT,
 }
 
 
 def commit_stop(kind: str, lead_ids: list[int]) -> None:
-    """Stop contact with these leads as the outcomes stage does (a queryset update of the leads, then their unsent
-    touches cancelled, in one transaction); "enrollment_paused" pauses their enrollments instead."""
+    """Stop contact with these leads as the outcomes stage does (journey.contact, in one transaction);
+    "enrollment_paused" pauses their enrollments instead."""
+    leads = list(Lead.objects.filter(pk__in=lead_ids))
     with transaction.atomic():
         if kind == "enrollment_paused":
             Enrollment.objects.filter(lead_id__in=lead_ids).update(state="paused")
             return
-        fields, reason, channels = STOPS[kind]
-        Lead.objects.filter(pk__in=lead_ids).update(**fields)  # the first statement writes (SQLite: waits its turn)
-        for lead_id in lead_ids:
-            cancel_planned_touches(lead_id, reason=reason, channels=channels)
+        for lead in leads:
+            if kind == "replied":
+                mark_replied(lead)
+            else:
+                stop_contact(lead, STOPS[kind])
 
 
 def recipient(touch: ScheduledTouch) -> str:

@@ -112,7 +112,7 @@ def test_only_a_claimed_touch_is_delivered(status):
     "change, reason",
     [
         ({"status": "replied"}, "lead_replied"),
-        ({"status": "converted"}, "lead_converted"),
+        ({"status": "converted"}, "meeting_booked"),
         ({"status": "closed"}, "lead_closed"),
         ({"do_not_contact": True}, "do_not_contact"),
         ({"is_unsubscribed": True}, "unsubscribed"),

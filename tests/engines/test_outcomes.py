@@ -10,7 +10,7 @@ from engines.exceptions import InvalidTouch
 from engines.rules.compliance import channel_block_reason
 from engines.services.journey import contact
 from engines.services.outcomes import events
-from outreach.models import Activity, Lead, ScheduledTouch
+from outreach.models import Activity, Lead, ScheduledTouch, StopReason
 from tests.engines.webhook_support import outcome_rows, sequence
 from tests.factories import ActivityFactory, LeadFactory, ScheduledTouchFactory
 
@@ -70,7 +70,7 @@ def test_lead_updates_and_cancellation_happen_only_with_the_first_storage():
 
 def test_an_outcome_and_its_cancellation_commit_or_fail_together():
     seq = sequence()
-    with mock.patch.object(events, "cancel_planned_touches", side_effect=RuntimeError("boom")):
+    with mock.patch.object(contact, "cancel_planned_touches", side_effect=RuntimeError("boom")):
         with pytest.raises(RuntimeError):
             events.record_reply(
                 seq.lead, channel="email", provider="p", event_id="r1", at=timezone.now(), answers=seq.sent, metadata={}
@@ -242,7 +242,7 @@ def hard_bounce(message_id, event_id="hb-1", **overrides):
     fields = {
         "message_id": message_id, "channel": "email", "action": "email_bounced", "provider": "postmark",
         "event_id": event_id, "at": timezone.now(), "metadata": {"description": "mailbox unavailable"},
-        "lead_updates": {"has_bounced": True}, "cancel_reason": "bounced", "cancel_channels": ["email"],
+        "stop": StopReason.BOUNCED,
     }  # fmt: skip
     return events.record_message_event(**{**fields, **overrides})
 

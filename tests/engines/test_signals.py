@@ -157,7 +157,7 @@ def planned_sequence(lead):
     [
         ("do_not_contact", True, "do_not_contact", {"email", "sms", "linkedin", "voice"}),
         ("is_unsubscribed", True, "unsubscribed", {"email", "sms", "linkedin", "voice"}),
-        ("status", "converted", "lead_converted", {"email", "sms", "linkedin", "voice"}),
+        ("status", "converted", "meeting_booked", {"email", "sms", "linkedin", "voice"}),
         ("status", "closed", "lead_closed", {"email", "sms", "linkedin", "voice"}),
         ("status", "replied", "lead_replied", {"email", "sms", "linkedin", "voice"}),
         ("sms_opted_out", True, "sms_opted_out", {"sms"}),

@@ -1,6 +1,7 @@
 """The journey: a lead's contact state and sequence, what stops it and what a saved lead sets in motion.
 
-Owns stopping contact (cancelling unsent touches, per channel or all),
+Owns stopping contact (contact.stop_contact, the one function every stop goes through: the lead's flag, its
+unsent touches per channel or all, its enrollment, with one StopReason),
 a person's changes to a journey (actions: pause, resume, stop, re-enrol,
 do-not-contact and its undo, opt-out and opt-in, each recorded as a JourneyEvent),
 the company-level stop (colleagues: one person's answer pauses their colleagues),

@@ -4,7 +4,9 @@ and its undo, and the per-channel opt-outs and opt-ins.
 Each is one transaction that locks the lead row first (touch_writer.lock_leads), so two changes of one lead,
 an allocation and a dispatcher's stop check queue behind each other, and each writes a JourneyEvent (action,
 reason, who, note): the lead's audit trail. A refused change raises JourneyError with a machine-readable
-`reason` and a message saying what to do instead; nothing is changed then.
+`reason` and a message saying what to do instead; nothing is changed then. What stops contact (stop,
+do-not-contact, an opt-out) goes through contact.stop_contact, with a StopReason on the steps and the
+enrollment; the person's own reason is the journey event's.
 
 The lead's status agrees with its enrollment: pausing and resuming keep it (new or in sequence), stopping a lead
 that is new or in sequence closes it, re-enrolling makes it new or in sequence again (allocator.reenroll_lead).
@@ -25,20 +27,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from engines.exceptions import InvalidOverride, JourneyError, NotPlannable, PlanningError
-from engines.services.journey.contact import cancel_planned_touches
+from engines.services import later
+from engines.services.journey.contact import STOPS, stop_contact
 from engines.services.journey.enrollments import finish_completed
 from engines.services.planning.allocator import allocate_lead, reenroll_lead
 from engines.services.planning.sequence_rules import ALLOCATABLE_STATUSES, SEPARATOR
 from engines.services.planning.touch_writer import cancel_touches, lock_leads
-from outreach.models import Channel, Enrollment, EnrollmentState, JourneyEvent, Lead, LeadStatus, ScheduledTouch
-from outreach.models.choices import OPEN_ENROLLMENT_STATES
+from outreach.models import Enrollment, EnrollmentState, JourneyEvent, Lead, LeadStatus, ScheduledTouch, StopReason
+from outreach.models.choices import CHANNEL_OPT_OUTS, OPEN_ENROLLMENT_STATES
 
 logger = logging.getLogger(__name__)
-
-# The reason a paused enrollment's unsent steps are cancelled with.
-PAUSE_REASON = "paused"
-DO_NOT_CONTACT_REASON = "do_not_contact"
-OPT_OUT_FLAGS = {channel.value: f"{channel.value}_opted_out" for channel in Channel}
 
 
 class JourneyAction(StrEnum):
@@ -92,7 +90,7 @@ def pause(
         enrollment = _enrollment_of(current, (EnrollmentState.ACTIVE,))
         if enrollment is None:
             raise JourneyError("no_active_enrollment", _not_active(current, "pause"))
-        cancelled = cancel_touches(ScheduledTouch.objects.filter(enrollment=enrollment), reason=PAUSE_REASON)
+        cancelled = cancel_touches(ScheduledTouch.objects.filter(enrollment=enrollment), reason=StopReason.PAUSED)
         Enrollment.objects.filter(pk=enrollment.pk).update(
             state=EnrollmentState.PAUSED, resume_at=until, updated_at=now
         )
@@ -187,8 +185,9 @@ def stop(
     lead: Lead, *, by: AbstractBaseUser | None = None, reason: str = "stopped_by_person", note: str = ""
 ) -> Change:
     """End the lead's open enrollment (stopped) and cancel its unsent steps, without do-not-contact; a lead that
-    is new or in sequence is closed. JourneyError when there is nothing to stop (no open enrollment, and the
-    lead replied, converted, finished or is closed already)."""
+    is new or in sequence is closed. The steps and the enrollment say StopReason.STOPPED; `reason`, the
+    person's own words, goes to the journey event. JourneyError when there is nothing to stop (no open
+    enrollment, and the lead replied, converted, finished or is closed already)."""
     with transaction.atomic():
         current = _locked(lead)
         enrollment = _enrollment_of(current, OPEN_ENROLLMENT_STATES)
@@ -197,7 +196,7 @@ def stop(
                 "nothing_to_stop",
                 f"{current} has no open enrollment and is {current.get_status_display().lower()}: nothing to stop",
             )
-        cancelled = cancel_planned_touches(current, reason=reason)
+        cancelled = stop_contact(current, StopReason.STOPPED)
         if current.status in ALLOCATABLE_STATUSES:
             # An update, not a save: the save's receiver would cancel again under another reason.
             Lead.objects.filter(pk=current.pk).update(status=LeadStatus.CLOSED)
@@ -247,17 +246,20 @@ def _sequence_override(sequence: Sequence[str] | None) -> list[str] | None:
 
 
 def set_do_not_contact(
-    lead: Lead, *, by: AbstractBaseUser | None = None, note: str = "", reason: str = DO_NOT_CONTACT_REASON
+    lead: Lead, *, by: AbstractBaseUser | None = None, note: str = "", reason: str = StopReason.DO_NOT_CONTACT
 ) -> Change:
-    """Mark the lead do-not-contact: its unsent steps are cancelled and its open enrollment ends (opted out).
-    JourneyError when it is do-not-contact already."""
+    """Mark the lead do-not-contact: its unsent steps are cancelled and its open enrollment ends (opted out),
+    both with StopReason.DO_NOT_CONTACT; `reason` goes to the journey event. JourneyError when it is
+    do-not-contact already."""
     with transaction.atomic():
         current = _locked(lead)
         if current.do_not_contact:
             raise JourneyError("already_do_not_contact", f"{current} is do-not-contact already")
         enrollment = _enrollment_of(current, OPEN_ENROLLMENT_STATES)
-        cancelled = cancel_planned_touches(current, reason=DO_NOT_CONTACT_REASON)
-        _save_flag(current, "do_not_contact", True)
+        cancelled = stop_contact(current, StopReason.DO_NOT_CONTACT)
+        # The flag is written with an update, which fires no receiver; the score reads it, so ask for the
+        # rescore a save of it would have asked for.
+        transaction.on_commit(lambda: later.queue().score_lead(current.pk), robust=True)
         event = _record(
             current, JourneyAction.DO_NOT_CONTACT_SET, enrollment=enrollment, reason=reason, by=by, note=note
         )
@@ -274,24 +276,25 @@ def undo_do_not_contact(lead: Lead, *, by: AbstractBaseUser | None, reason: str,
         current = _locked(lead)
         if not current.do_not_contact:
             raise JourneyError("not_do_not_contact", f"{current} is not do-not-contact: there is nothing to undo")
-        _save_flag(current, "do_not_contact", False)
+        _clear_flag(current, "do_not_contact")
         event = _record(current, JourneyAction.DO_NOT_CONTACT_UNDONE, reason=reason, by=by, note=note)
     lead.do_not_contact = False
     return Change(event)
 
 
 def opt_out(lead: Lead, channel: str, *, by: AbstractBaseUser | None = None, reason: str, note: str = "") -> Change:
-    """Opt the lead out of one channel: its unsent steps on that channel are cancelled (the enrollment finishes
-    when no step is left on the others). JourneyError for an unknown channel or one already opted out of."""
-    flag = _flag(channel)
+    """Opt the lead out of one channel: its unsent steps on that channel are cancelled with the channel's
+    opt-out (StopReason.SMS_OPTED_OUT, ...; the enrollment finishes when no step is left on the others);
+    `reason` goes to the journey event. JourneyError for an unknown channel or one already opted out of."""
+    stop = _opt_out(channel)
+    flag = STOPS[stop].flag
     reason = _required(reason, "say why the lead is opted out")
     with transaction.atomic():
         current = _locked(lead)
         if getattr(current, flag):
             raise JourneyError("already_opted_out", f"{current} is opted out of {channel} already")
         enrollment = _enrollment_of(current, OPEN_ENROLLMENT_STATES)
-        cancelled = cancel_planned_touches(current, reason=flag, channels=[channel])
-        _save_flag(current, flag, True)
+        cancelled = stop_contact(current, stop)
         event = _record(current, JourneyAction.OPTED_OUT, enrollment=enrollment, reason=reason, by=by, note=note)
     setattr(lead, flag, True)
     return Change(event, _state_of(enrollment), cancelled=cancelled)
@@ -300,28 +303,29 @@ def opt_out(lead: Lead, channel: str, *, by: AbstractBaseUser | None = None, rea
 def opt_in(lead: Lead, channel: str, *, by: AbstractBaseUser | None = None, reason: str, note: str = "") -> Change:
     """The lead may be reached on `channel` again. Steps cancelled by the opt-out stay cancelled: re-plan or
     re-enrol the lead to use the channel. JourneyError for an unknown channel or one not opted out of."""
-    flag = _flag(channel)
+    flag = STOPS[_opt_out(channel)].flag
     reason = _required(reason, "say why the lead may be reached on this channel again")
     with transaction.atomic():
         current = _locked(lead)
         if not getattr(current, flag):
             raise JourneyError("not_opted_out", f"{current} is not opted out of {channel}")
-        _save_flag(current, flag, False)
+        _clear_flag(current, flag)
         event = _record(current, JourneyAction.OPTED_IN, reason=reason, by=by, note=note)
     setattr(lead, flag, False)
     return Change(event)
 
 
-def _flag(channel: str) -> str:
-    flag = OPT_OUT_FLAGS.get(channel)
-    if flag is None:
-        raise JourneyError("unknown_channel", f"unknown channel {channel!r}: one of {', '.join(OPT_OUT_FLAGS)}")
-    return flag
+def _opt_out(channel: str) -> StopReason:
+    stop = CHANNEL_OPT_OUTS.get(channel)
+    if stop is None:
+        raise JourneyError("unknown_channel", f"unknown channel {channel!r}: one of {', '.join(CHANNEL_OPT_OUTS)}")
+    return stop
 
 
-def _save_flag(lead: Lead, flag: str, value: bool) -> None:
-    """Save one contact flag of the locked lead; its receivers stop contact or rescore as for any save."""
-    setattr(lead, flag, value)
+def _clear_flag(lead: Lead, flag: str) -> None:
+    """Save one contact flag of the locked lead turned off (the lead may be contacted again); its receivers
+    rescore or plan the lead as for any save. Turning one on is a stop: contact.stop_contact."""
+    setattr(lead, flag, False)
     lead.save(update_fields=[flag])
 
 

@@ -6,9 +6,9 @@ other leads at the same company: the same email domain (case-insensitive),
 or, when the lead's address is at a public mail provider (or the lead has no
 address), the same company name (case-insensitive, trimmed, not empty). The
 paused enrollments keep their sent steps; their unsent steps are cancelled
-with the reason ("colleague_converted", "colleague_replied") and each pause
-is written to the journey's audit trail (JourneyEvent "paused"), naming the
-lead who answered. A person resumes a colleague (journey.actions.resume);
+with the reason (StopReason.COLLEAGUE_CONVERTED or COLLEAGUE_REPLIED) and each
+pause is written to the journey's audit trail (JourneyEvent "paused"), naming
+the lead who answered. A person resumes a colleague (journey.actions.resume);
 nothing resumes it by itself.
 """
 
@@ -23,10 +23,7 @@ from django.utils import timezone
 
 from engines.services.journey.actions import JourneyAction
 from engines.services.planning.touch_writer import cancel_touches, lock_leads
-from outreach.models import Client, Enrollment, EnrollmentState, JourneyEvent, Lead, ScheduledTouch
-
-COLLEAGUE_CONVERTED = "colleague_converted"
-COLLEAGUE_REPLIED = "colleague_replied"
+from outreach.models import Client, Enrollment, EnrollmentState, JourneyEvent, Lead, ScheduledTouch, StopReason
 
 # Mail providers anyone can sign up to: two addresses there say nothing about working together.
 PUBLIC_MAIL_DOMAINS = frozenset(
@@ -72,7 +69,7 @@ PUBLIC_MAIL_DOMAINS = frozenset(
     }
 )
 
-_WHY = {COLLEAGUE_CONVERTED: "booked a meeting", COLLEAGUE_REPLIED: "replied"}
+_WHY = {StopReason.COLLEAGUE_CONVERTED: "booked a meeting", StopReason.COLLEAGUE_REPLIED: "replied"}
 
 
 def email_domain(email: str) -> str:
@@ -94,7 +91,7 @@ def colleagues_of(lead: Lead) -> QuerySet[Lead]:
     return others.annotate(company=Trim("company_name")).filter(company__iexact=company)
 
 
-def pause_colleagues(lead: Lead, *, reason: str, at: datetime | None = None) -> int:
+def pause_colleagues(lead: Lead, *, reason: StopReason, at: datetime | None = None) -> int:
     """Pause the active enrollments of the lead's colleagues (colleagues_of) because the lead answered; how many.
 
     Does nothing unless the lead's client pauses colleagues on an answer
@@ -102,10 +99,11 @@ def pause_colleagues(lead: Lead, *, reason: str, at: datetime | None = None) -> 
     are cancelled with `reason` (its open manual tasks skipped) and a
     JourneyEvent "paused" names the lead who answered. Runs in the caller's
     transaction when there is one, so the outcome and the pauses commit
-    together. Callers: a booking (COLLEAGUE_CONVERTED) and a reply
-    (COLLEAGUE_REPLIED) on first storage. Every reply counts as positive for
-    now: what a reply means (interested, not now, not me) is classified in a
-    later change, which will call this for the positive ones only.
+    together. Callers: a booking (StopReason.COLLEAGUE_CONVERTED) and a
+    reply (StopReason.COLLEAGUE_REPLIED) on first storage. Every reply counts
+    as positive for now: what a reply means (interested, not now, not me) is
+    classified in a later change, which will call this for the positive ones
+    only.
     """
     if not Client.objects.filter(pk=lead.client_id, pause_colleagues_on_answer=True).exists():
         return 0
@@ -134,7 +132,7 @@ def pause_colleagues(lead: Lead, *, reason: str, at: datetime | None = None) -> 
                 lead_id=colleague_id,
                 enrollment_id=pk,
                 action=JourneyAction.PAUSED.value,
-                reason=reason[:120],
+                reason=reason,
                 note=note,
                 at=at,
             )

@@ -15,20 +15,17 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from outreach.models import Enrollment, EnrollmentState, Lead, LeadStatus, ScheduledTouch
+from outreach.models import Enrollment, EnrollmentState, Lead, LeadStatus, ScheduledTouch, StopReason
 from outreach.models.choices import LIVE_TOUCH_STATUSES, OPEN_ENROLLMENT_STATES
 
-SEQUENCE_COMPLETE = "sequence_complete"
-
-# The state an enrollment ends in, by the reason contact stopped (the touches' cancellation reason).
-ENDED_BY: dict[str, EnrollmentState] = {
-    "lead_replied": EnrollmentState.REPLIED,
-    "lead_converted": EnrollmentState.CONVERTED,
-    "meeting_booked": EnrollmentState.CONVERTED,
-    "bounced": EnrollmentState.BOUNCED,
-    "unsubscribed": EnrollmentState.OPTED_OUT,
-    "do_not_contact": EnrollmentState.OPTED_OUT,
-    "complained": EnrollmentState.OPTED_OUT,
+# The state an enrollment ends in, by the reason every channel stopped (the touches' cancellation reason).
+ENDED_BY: dict[StopReason, EnrollmentState] = {
+    StopReason.REPLIED: EnrollmentState.REPLIED,
+    StopReason.CONVERTED: EnrollmentState.CONVERTED,
+    StopReason.BOUNCED: EnrollmentState.BOUNCED,
+    StopReason.UNSUBSCRIBED: EnrollmentState.OPTED_OUT,
+    StopReason.DO_NOT_CONTACT: EnrollmentState.OPTED_OUT,
+    StopReason.COMPLAINED: EnrollmentState.OPTED_OUT,
 }
 
 
@@ -36,22 +33,20 @@ ENDED_BY: dict[str, EnrollmentState] = {
 _CLOSING = (EnrollmentState.BOUNCED, EnrollmentState.OPTED_OUT, EnrollmentState.STOPPED)
 
 
-def ended_state(reason: str) -> EnrollmentState:
-    """The state an enrollment ends in when contact stops for `reason` (an opt-out of any channel that stops
-    every channel is an opt-out)."""
-    if reason in ENDED_BY:
-        return ENDED_BY[reason]
-    return EnrollmentState.OPTED_OUT if reason.startswith("opted_out") else EnrollmentState.STOPPED
+def ended_state(reason: StopReason) -> EnrollmentState:
+    """The state an enrollment ends in when every channel stops for `reason` (stopped, unless ENDED_BY says
+    more)."""
+    return ENDED_BY.get(reason, EnrollmentState.STOPPED)
 
 
-def end_open_enrollment(lead_id: int, *, reason: str, at: datetime | None = None) -> int:
+def end_open_enrollment(lead_id: int, *, reason: StopReason, at: datetime | None = None) -> int:
     """End the lead's open enrollment because contact stopped for `reason`; how many ended (0 or 1).
 
     A lead still shown new or in sequence is then shown closed, unless it replied or converted (the caller
     records those statuses with the outcome)."""
     state = ended_state(reason)
     ended = Enrollment.objects.filter(lead_id=lead_id, state__in=OPEN_ENROLLMENT_STATES).update(
-        state=state, ended_at=at or timezone.now(), end_reason=reason[:120], updated_at=timezone.now()
+        state=state, ended_at=at or timezone.now(), end_reason=reason, updated_at=timezone.now()
     )
     if ended and state in _CLOSING:
         Lead.objects.filter(pk=lead_id, status__in=(LeadStatus.NEW, LeadStatus.IN_SEQUENCE)).update(
@@ -73,7 +68,7 @@ def finish_completed(lead_ids: Collection[int], *, at: datetime | None = None) -
     if not leads:
         return 0
     finished = completed.filter(lead_id__in=leads).update(
-        state=EnrollmentState.FINISHED, ended_at=at, end_reason=SEQUENCE_COMPLETE, updated_at=at
+        state=EnrollmentState.FINISHED, ended_at=at, end_reason=StopReason.FINISHED, updated_at=at
     )
     Lead.objects.filter(pk__in=leads, status__in=(LeadStatus.NEW, LeadStatus.IN_SEQUENCE)).update(
         status=LeadStatus.FINISHED

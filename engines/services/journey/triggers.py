@@ -26,12 +26,12 @@ from django.db.models import Exists, OuterRef, QuerySet
 from engines.rules.compliance import reachable_channels
 from engines.rules.pattern_checks import pattern_errors
 from engines.services import later
-from engines.services.journey.contact import cancel_planned_touches
+from engines.services.journey import contact
+from engines.services.journey.contact import FLAG_STOPS
 from engines.services.patterns import get_active_pattern
 from engines.services.planning.allocator import ALLOCATABLE_STATUSES, allocate_leads, planning_preferences
 from engines.services.scoring.lead_score import LEAD_COLUMNS, score_leads
 from outreach.models import (
-    Channel,
     Client,
     ConversionPattern,
     Enrollment,
@@ -41,24 +41,13 @@ from outreach.models import (
     ScheduledTouch,
     TouchStatus,
 )
-from outreach.models.choices import STOPPED_LEAD_STATUSES
+from outreach.models.choices import LEAD_STATUS_STOPS
 
 logger = logging.getLogger(__name__)
 
-# Flags that stop contact when they turn on: (cancellation reason, channels concerned or None for all).
-STOP_FLAGS: dict[str, tuple[str, tuple[str, ...] | None]] = {
-    "do_not_contact": ("do_not_contact", None),
-    "is_unsubscribed": ("unsubscribed", None),
-    "email_opted_out": ("email_opted_out", (Channel.EMAIL,)),
-    "sms_opted_out": ("sms_opted_out", (Channel.SMS,)),
-    "linkedin_opted_out": ("linkedin_opted_out", (Channel.LINKEDIN,)),
-    "voice_opted_out": ("voice_opted_out", (Channel.VOICE,)),
-    "has_bounced": ("bounced", (Channel.EMAIL,)),
-    "phone_unusable": ("phone_unusable", (Channel.SMS, Channel.VOICE)),
-}
 # What the score reads from the lead; the client's weights and ICP are watched on the client.
 SCORE_INPUTS = (*LEAD_COLUMNS, "client_id")
-WATCHED_LEAD_FIELDS = tuple(dict.fromkeys((*SCORE_INPUTS, *STOP_FLAGS, "status")))
+WATCHED_LEAD_FIELDS = tuple(dict.fromkeys((*SCORE_INPUTS, *FLAG_STOPS, "status")))
 WATCHED_CLIENT_FIELDS = ("als_learned_weights", "icp")
 # Where the values a lead had before its save are kept between pre_save and post_save.
 BEFORE = "_engines_before_save"
@@ -100,13 +89,15 @@ def _turned_on(lead: Lead, before: dict[str, object], field: str) -> bool:
 
 
 def stop_contact(lead: Lead, before: dict[str, object]) -> int:
-    """Cancel the unsent touches a change to the lead forbids, in the caller's transaction; how many."""
+    """Stop the contact a change to the lead forbids (contact.stop_contact, in the caller's transaction): a status
+    a person deals with (LEAD_STATUS_STOPS), a flag turned on (contact.FLAG_STOPS); how many touches were
+    cancelled."""
     cancelled = 0
-    if "status" in before and before["status"] not in STOPPED_LEAD_STATUSES and lead.status in STOPPED_LEAD_STATUSES:
-        cancelled += cancel_planned_touches(lead, reason=f"lead_{lead.status}")
-    for flag, (reason, channels) in STOP_FLAGS.items():
+    if "status" in before and before["status"] not in LEAD_STATUS_STOPS and lead.status in LEAD_STATUS_STOPS:
+        cancelled += contact.stop_contact(lead, LEAD_STATUS_STOPS[lead.status])
+    for flag, reason in FLAG_STOPS.items():
         if _turned_on(lead, before, flag):
-            cancelled += cancel_planned_touches(lead, reason=reason, channels=channels)
+            cancelled += contact.stop_contact(lead, reason)
     return cancelled
 
 

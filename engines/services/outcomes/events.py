@@ -1,12 +1,13 @@
 """Outcomes heard back from providers and people, each stored once and linked to the touch it answers.
 
-Every recorder writes one Activity, updates the lead and, when the outcome
-ends the sequence (a reply, a booking, an opt-out, a hard bounce for email),
-cancels the remaining touches, all in one transaction. A replay of an event
-already stored (same provider and provider event id) writes nothing and
-returns the stored Activity: the unique constraint on (provider,
-provider_event_id) decides, so two deliveries racing each other still leave
-one row.
+Every recorder writes one Activity and, when the outcome stops contact (a
+reply, a booking, an opt-out, a complaint, a hard bounce for email), has the
+stop's owner (journey.contact) set the lead's flag, cancel the remaining
+touches and end the enrollment, with one StopReason, all in one
+transaction. A replay of an event already stored (same provider and
+provider event id) writes nothing and returns the stored Activity: the
+unique constraint on (provider, provider_event_id) decides, so two
+deliveries racing each other still leave one row.
 """
 
 from __future__ import annotations
@@ -18,27 +19,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, router, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from engines.db.once import insert_message_event, insert_once
 from engines.exceptions import InvalidTouch
 from engines.json_types import JSONValue
 from engines.providers.errors import is_twilio_opt_out
-from engines.services.journey.colleagues import COLLEAGUE_CONVERTED, COLLEAGUE_REPLIED, pause_colleagues
-from engines.services.journey.contact import cancel_planned_touches
-from outreach.models import (
-    Activity,
-    ActivityAction,
-    Channel,
-    Lead,
-    LeadStatus,
-)
-from outreach.models.choices import ACTION_CHANNEL, OPEN_LEAD_STATUSES, SENT_ACTIONS
+from engines.services.journey.colleagues import pause_colleagues
+from engines.services.journey.contact import STOPS, cancel_planned_touches, convert, mark_replied, stop_contact
+from outreach.models import Activity, ActivityAction, Channel, Lead, StopReason
+from outreach.models.choices import ACTION_CHANNEL, CHANNEL_OPT_OUTS, SENT_ACTIONS
 
-# Statuses a reply moves on to `replied`; a converted or closed lead keeps its status.
-# Twilio error codes that mean the number must not be texted again (21610: the recipient texted STOP).
+# The Activity a Twilio status is stored as (the intermediate ones, queued and sent: sms_status).
 SMS_STATUS_ACTIONS = {
     "delivered": ActivityAction.SMS_DELIVERED,
     "undelivered": ActivityAction.SMS_UNDELIVERED,
@@ -77,11 +69,11 @@ def record_outcome(
     answers: Activity | None = None,
     metadata: Mapping[str, JSONValue] | None = None,
     lead_updates: Mapping[str, object] | None = None,
-    cancel_reason: str = "",
-    cancel_channels: Iterable[str] | None = None,
+    stop: StopReason | None = None,
     provider_message_id: str = "",
 ) -> Recorded:
-    """Store one outcome once; on first storage also apply `lead_updates` and cancel the remaining touches."""
+    """Store one outcome once; on first storage also apply `lead_updates` and stop contact for `stop`
+    (journey.contact.stop_contact)."""
     provider, event_id = provider[:20], event_id[:255]
     activity = Activity(
         client_id=lead.client_id,
@@ -106,8 +98,8 @@ def record_outcome(
             return Recorded(existing, False)
         if lead_updates:
             Lead.objects.filter(pk=lead.pk).update(**lead_updates)
-        if cancel_reason:
-            cancel_planned_touches(lead, reason=cancel_reason, channels=cancel_channels)
+        if stop is not None:
+            stop_contact(lead, stop)
     return Recorded(activity, True)
 
 
@@ -123,30 +115,31 @@ def record_delivery(
 
 def record_message_event(
     *, message_id: str, channel: str, action: str, provider: str, event_id: str, at: datetime,
-    metadata: Mapping[str, JSONValue], lead_updates: Mapping[str, object] | None = None, cancel_reason: str = "",
-    cancel_channels: Iterable[str] | None = None,
+    metadata: Mapping[str, JSONValue], stop: StopReason | None = None,
 ) -> bool | None:  # fmt: skip
     """The fast path of record_outcome for tracking webhooks: find the message we sent and store the event
     in one statement (the same row, proven by a test; engines.db.once), skipping the look-up round trip and
-    the ORM. On first storage `lead_updates` (plain values) and `cancel_reason` apply to the message's lead,
-    in one transaction.
+    the ORM. On first storage contact stops for `stop`, in one transaction: the statement itself sets the
+    lead's flag, and the touches are cancelled after it, both as journey.contact.STOPS says.
 
     True: stored; False: already stored (a replay); None: no message we sent on `channel` has this id.
     """
     if ACTION_CHANNEL.get(action) != channel:  # SQLite's OR IGNORE would skip the refused row silently
         raise ValueError(f"{action} is not an action on {channel}")
     alias = router.db_for_write(Activity)
-    channels = None if cancel_channels is None else list(cancel_channels)
-    with transaction.atomic(using=alias) if lead_updates or cancel_reason else nullcontext():
+    rule = None if stop is None else STOPS[stop]
+    flags = {rule.flag: True} if rule is not None and rule.flag else {}
+    channels = None if rule is None or rule.channels is None else list(rule.channels)
+    with transaction.atomic(using=alias) if stop is not None else nullcontext():
         written = insert_message_event(
             message_id=message_id, sent_action=f"{channel}_sent", action=action, provider=provider[:20],
-            event_id=event_id[:255], at=at, metadata=metadata, lead_updates=lead_updates or {},
-            cancels=bool(cancel_reason), channels=channels, using=alias,
+            event_id=event_id[:255], at=at, metadata=metadata, lead_updates=flags, cancels=stop is not None,
+            channels=channels, using=alias,
         )  # fmt: skip
         if written.lead_id is None:
             return False if written.replay else None
-        if written.open_touches:
-            cancel_planned_touches(written.lead_id, reason=cancel_reason, channels=channels)
+        if stop is not None and written.open_touches:
+            cancel_planned_touches(written.lead_id, reason=stop, channels=channels)
     return True
 
 
@@ -161,8 +154,7 @@ def record_bounce(
         )  # fmt: skip
     return record_outcome(
         sent.lead, action=ActivityAction.EMAIL_BOUNCED, channel=Channel.EMAIL, provider=provider, event_id=event_id,
-        at=at, answers=sent, metadata=metadata, lead_updates={"has_bounced": True},
-        cancel_reason="bounced", cancel_channels=[Channel.EMAIL],
+        at=at, answers=sent, metadata=metadata, stop=StopReason.BOUNCED,
     )  # fmt: skip
 
 
@@ -172,8 +164,7 @@ def record_complaint(
     """A spam complaint: the lead is unsubscribed from everything at once."""
     return record_outcome(
         sent.lead, action=ActivityAction.EMAIL_COMPLAINED, channel=Channel.EMAIL, provider=provider,
-        event_id=event_id, at=at, answers=sent, metadata=metadata, lead_updates={"is_unsubscribed": True},
-        cancel_reason="complained",
+        event_id=event_id, at=at, answers=sent, metadata=metadata, stop=StopReason.COMPLAINED,
     )  # fmt: skip
 
 
@@ -192,19 +183,16 @@ def record_opt_out(
     opts out of that channel only. `same_person` are other leads of the client with the same phone: a STOP
     covers the number, so they are opted out too."""
     at = at or timezone.now()
-    flag = "is_unsubscribed" if channel == Channel.EMAIL else f"{channel}_opted_out"
-    cancel_channels = None if channel == Channel.EMAIL else [channel]
+    stop = StopReason.UNSUBSCRIBED if channel == Channel.EMAIL else CHANNEL_OPT_OUTS[channel]
     with transaction.atomic():
         recorded = record_outcome(
             lead, action=ActivityAction.OPTED_OUT, channel=channel, provider=provider, event_id=event_id, at=at,
-            answers=answers, metadata=metadata, lead_updates={flag: True},
-            cancel_reason=f"opted_out_{channel}", cancel_channels=cancel_channels,
+            answers=answers, metadata=metadata, stop=stop,
         )  # fmt: skip
-        others = [other for other in same_person if other.pk != lead.pk]
-        if recorded.created and others:
-            Lead.objects.filter(pk__in=[other.pk for other in others]).update(**{flag: True})
-            for other in others:
-                cancel_planned_touches(other, reason=f"opted_out_{channel}", channels=cancel_channels)
+        if recorded.created:
+            for other in same_person:
+                if other.pk != lead.pk:
+                    stop_contact(other, stop)
     return recorded
 
 
@@ -223,7 +211,7 @@ def record_opt_in(
     """START / UNSTOP: the lead may be texted again. Cancelled touches stay cancelled (re-planning is manual)."""
     return record_outcome(
         lead, action=ActivityAction.OPTED_IN, channel=channel, provider=provider, event_id=event_id, at=at,
-        metadata=metadata, lead_updates={f"{channel}_opted_out": False},
+        metadata=metadata, lead_updates={STOPS[CHANNEL_OPT_OUTS[channel]].flag: False},
     )  # fmt: skip
 
 
@@ -238,7 +226,8 @@ def record_reply(
     metadata: Mapping[str, JSONValue],
     provider_message_id: str = "",
 ) -> Recorded:
-    """A person answered: the lead is `replied` (unless already converted or closed) and its sequence ends.
+    """A person answered: the lead is `replied` (unless already converted or closed) and its sequence ends
+    (journey.contact.mark_replied).
 
     On first storage (not a replay) the active enrollments of the lead's colleagues pause
     (journey.colleagues.pause_colleagues, when the client asks for it): every reply counts as positive
@@ -257,11 +246,11 @@ def record_reply(
     with transaction.atomic():
         recorded = record_outcome(
             lead, action=action, channel=channel, provider=provider, event_id=event_id, at=at, answers=answers,
-            metadata=metadata, cancel_reason="lead_replied", provider_message_id=provider_message_id,
+            metadata=metadata, provider_message_id=provider_message_id,
         )  # fmt: skip
         if recorded.created:
-            Lead.objects.filter(pk=lead.pk, status__in=OPEN_LEAD_STATUSES).update(status=LeadStatus.REPLIED)
-            pause_colleagues(lead, reason=COLLEAGUE_REPLIED, at=at)
+            mark_replied(lead)
+            pause_colleagues(lead, reason=StopReason.COLLEAGUE_REPLIED, at=at)
     return recorded
 
 
@@ -275,8 +264,7 @@ def record_sms_status(
     if is_twilio_opt_out(error_code):
         return record_outcome(
             sent.lead, action=action, channel=Channel.SMS, provider=provider, event_id=event_id, at=at,
-            answers=sent, metadata=metadata, lead_updates={"sms_opted_out": True},
-            cancel_reason="opted_out_sms", cancel_channels=[Channel.SMS],
+            answers=sent, metadata=metadata, stop=StopReason.SMS_OPTED_OUT,
         )  # fmt: skip
     return record_delivery(sent, action=action, provider=provider, event_id=event_id, at=at, metadata=metadata)
 
@@ -299,10 +287,10 @@ def record_booking(
     at: datetime | None = None,
     metadata: Mapping[str, JSONValue] | None = None,
 ) -> Activity:
-    """A meeting booked: convert the lead, credit the touches of its sequence that preceded the booking
-    (led_to_booking) and cancel what is left of it, and pause the active enrollments of the lead's colleagues
-    (journey.colleagues.pause_colleagues, when the client asks for it), in one transaction. A replayed event id
-    stores nothing."""
+    """A meeting booked: convert the lead and cancel what is left of its sequence (journey.contact.convert),
+    credit the touches of its sequence that preceded the booking (led_to_booking), and pause the active
+    enrollments of the lead's colleagues (journey.colleagues.pause_colleagues, when the client asks for it), in
+    one transaction. A replayed event id stores nothing."""
     at = at or timezone.now()
     with transaction.atomic():
         credited = last_sent(lead, before=at)
@@ -315,16 +303,12 @@ def record_booking(
             at=at,
             answers=credited,
             metadata={"source": source, **(metadata or {})},
-            lead_updates={
-                "status": LeadStatus.CONVERTED,
-                "converted_at": Coalesce(F("converted_at"), Value(at)),
-            },
-            cancel_reason="meeting_booked",
         )
-        if recorded.created and credited is not None:
-            _credit_sequence(lead, credited, at)
         if recorded.created:
-            pause_colleagues(lead, reason=COLLEAGUE_CONVERTED, at=at)
+            convert(lead, at=at)
+            if credited is not None:
+                _credit_sequence(lead, credited, at)
+            pause_colleagues(lead, reason=StopReason.COLLEAGUE_CONVERTED, at=at)
     return recorded.activity
 
 

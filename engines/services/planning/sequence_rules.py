@@ -20,7 +20,8 @@ from engines.rules.compliance import channel_block_reason, reachable_channels
 from engines.rules.pattern_checks import CHANNELS
 from engines.services.planning.preferences import no_preference
 from engines.services.scoring.lead_score import als_tier
-from outreach.models import Channel, Lead, LeadStatus, Tier
+from outreach.models import Channel, Lead, LeadStatus, StopReason, Tier
+from outreach.models.choices import LEAD_STATUS_STOPS
 
 DEFAULT_SEQUENCE = ["email", "linkedin", "email", "sms", "voice", "email"]
 
@@ -44,13 +45,15 @@ def plannable_channels(lead: Lead) -> frozenset[str]:
     """The channels that can reach the lead; NotPlannable with the reason when the lead may get no sequence."""
     status = getattr(lead, "status", LeadStatus.NEW)
     if status not in ALLOCATABLE_STATUSES:
-        # A lead that replied, converted or was closed is talking to a person now, not to a sequence.
-        raise NotPlannable(f"lead_{status}", f"lead {getattr(lead, 'pk', '?')} is {status}: no new sequence")
+        # A lead that replied, converted or was closed is talking to a person now, not to a sequence (the stop its
+        # status says); a finished one gets a new sequence by a deliberate re-enrolment only.
+        reason = LEAD_STATUS_STOPS.get(status, f"lead_{status}")
+        raise NotPlannable(reason, f"lead {getattr(lead, 'pk', '?')} is {status}: no new sequence")
     reachable = frozenset(reachable_channels(lead))
     if not reachable:
         # do_not_contact and unsubscribed block every channel alike; anything else is per channel.
         shared = channel_block_reason(lead, Channel.EMAIL)
-        reason = shared if shared in ("do_not_contact", "unsubscribed") else "no_reachable_channel"
+        reason = shared if shared in (StopReason.DO_NOT_CONTACT, StopReason.UNSUBSCRIBED) else "no_reachable_channel"
         raise NotPlannable(reason, f"lead {getattr(lead, 'pk', '?')} cannot be contacted: {reason}")
     return reachable
 

@@ -21,10 +21,18 @@ from django.utils import timezone
 
 from engines.db.copy import copy_escape_json, insert_returning_ids, insert_text
 from engines.services.planning.plan import Plan
-from outreach.models import Enrollment, EnrollmentState, Lead, ManualTask, ScheduledTouch, TaskStatus, TouchStatus
+from outreach.models import (
+    Enrollment,
+    EnrollmentState,
+    Lead,
+    ManualTask,
+    ScheduledTouch,
+    StopReason,
+    TaskStatus,
+    TouchStatus,
+)
 from outreach.models.choices import LIVE_TOUCH_STATUSES, UNSENT_TOUCH_STATUSES
 
-REPLAN_REASON = "replanned"
 INSERT_BATCH_SIZE = 5000
 
 
@@ -112,7 +120,7 @@ def enroll(plans: Sequence[Plan]) -> int:
 
 def cancel_for_replan(lead_ids: Sequence[int]) -> int:
     """Cancel the leads' unsent touches (reason "replanned") and skip their open manual tasks; how many."""
-    return cancel_touches(ScheduledTouch.objects.filter(lead_id__in=list(lead_ids)), reason=REPLAN_REASON)
+    return cancel_touches(ScheduledTouch.objects.filter(lead_id__in=list(lead_ids)), reason=StopReason.REPLANNED)
 
 
 def insert_touches(plans: Sequence[Plan]) -> int:
@@ -169,7 +177,7 @@ def _copy_lines(plans: Sequence[Plan]) -> list[str]:
     return lines
 
 
-def cancel_touches(touches: QuerySet[ScheduledTouch], *, reason: str) -> int:
+def cancel_touches(touches: QuerySet[ScheduledTouch], *, reason: StopReason) -> int:
     """Cancel those of `touches` not yet sent, and skip their open manual tasks, with `reason`; how many.
 
     The one cancelling write, shared by stopping contact and by re-planning.
@@ -177,6 +185,6 @@ def cancel_touches(touches: QuerySet[ScheduledTouch], *, reason: str) -> int:
     unsent = touches.filter(status__in=UNSENT_TOUCH_STATUSES)
     stamp = timezone.now()
     ManualTask.objects.filter(scheduled_touch__in=unsent, status=TaskStatus.OPEN).update(
-        status=TaskStatus.SKIPPED, closed_at=stamp, outcome=reason[:30]
+        status=TaskStatus.SKIPPED, closed_at=stamp, outcome=reason
     )
-    return unsent.update(status=TouchStatus.CANCELLED, reason=reason[:120], updated_at=stamp)
+    return unsent.update(status=TouchStatus.CANCELLED, reason=reason, updated_at=stamp)

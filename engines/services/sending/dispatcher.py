@@ -52,7 +52,6 @@ from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut, SmsProvider
 from engines.rules.compliance import channel_block_reason
 from engines.services import later
-from engines.services.journey.actions import PAUSE_REASON
 from engines.services.journey.enrollments import finish_completed
 from engines.services.sending import outbox, send_path
 from engines.services.sending.outbox import StopStateUnknown
@@ -69,7 +68,7 @@ from outreach.models import (
     ScheduledTouch,
     TouchStatus,
 )
-from outreach.models.choices import SENT_ACTIONS, STOPPED_LEAD_STATUSES
+from outreach.models.choices import LEAD_STATUS_STOPS, SENT_ACTIONS, StopReason
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +116,8 @@ def decide(touch: ScheduledTouch, now: datetime, budget: DailyBudget) -> Decisio
     lead = touch.lead
     if touch.enrollment.state != EnrollmentState.ACTIVE:  # paused or ended since the step was planned
         return Decision(touch, "block", f"enrollment_{touch.enrollment.state}")
-    if lead.status in STOPPED_LEAD_STATUSES:
-        return Decision(touch, "block", f"lead_{lead.status}")
+    if lead.status in LEAD_STATUS_STOPS:
+        return Decision(touch, "block", LEAD_STATUS_STOPS[lead.status])
     blocked = channel_block_reason(lead, touch.channel)
     if blocked is not None:
         return Decision(touch, "block", blocked)
@@ -333,7 +332,7 @@ def settle(touch: ScheduledTouch, error: Exception, *, now: datetime) -> str:
         _finish(touch, status=TouchStatus.REVIEW, reason="sent_not_recorded", last_error=str(error))
         return "review"
     if isinstance(error, EnrollmentNotActive) and error.state == EnrollmentState.PAUSED:
-        _finish(touch, status=TouchStatus.CANCELLED, reason=PAUSE_REASON, claimed_at=None)
+        _finish(touch, status=TouchStatus.CANCELLED, reason=StopReason.PAUSED, claimed_at=None)
         return "cancelled"
     if isinstance(error, StopStateUnknown):  # nothing was sent
         at = now + RETRY_BASE
@@ -343,7 +342,7 @@ def settle(touch: ScheduledTouch, error: Exception, *, now: datetime) -> str:
         _finish(touch, status=TouchStatus.BLOCKED, reason=error.reason[:120], last_error=str(error))
         return "blocked"
     if isinstance(error, SmsOptedOut):
-        _finish(touch, status=TouchStatus.BLOCKED, reason="sms_opted_out", last_error=str(error))
+        _finish(touch, status=TouchStatus.BLOCKED, reason=StopReason.SMS_OPTED_OUT, last_error=str(error))
         return "blocked"
     if isinstance(error, ProviderError):
         if error.retryable and touch.attempts < MAX_ATTEMPTS:

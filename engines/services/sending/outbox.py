@@ -26,27 +26,10 @@ from engines.services.sending.manual_tasks import open_task
 from engines.services.sending.recording import check_owner
 from engines.services.sending.rendering import TemplateBook, render_touch
 from engines.services.sending.sms import prepare_sms, record_provider_opt_out
-from outreach.models import (
-    Activity,
-    Channel,
-    EnrollmentState,
-    Lead,
-    LeadStatus,
-    ManualTask,
-    ScheduledTouch,
-    TaskKind,
-    TouchStatus,
-)
+from outreach.models import Activity, Channel, EnrollmentState, Lead, ManualTask, ScheduledTouch, TaskKind, TouchStatus
+from outreach.models.choices import LEAD_STATUS_STOPS
 
 logger = logging.getLogger(__name__)
-
-# A lead in these states has answered or is done: its remaining touches must not go out.
-STATUS_BLOCKS: dict[str, str] = {
-    LeadStatus.REPLIED: "lead_replied",
-    LeadStatus.CONVERTED: "lead_converted",
-    LeadStatus.CLOSED: "lead_closed",
-}
-
 
 # Channels whose touches go to a provider (the others open a ManualTask, or an automated LinkedIn backend).
 AUTOMATED_CHANNELS = (Channel.EMAIL, Channel.SMS)
@@ -54,9 +37,10 @@ AUTOMATED_CHANNELS = (Channel.EMAIL, Channel.SMS)
 
 def check_lead_open(lead: Lead, channel: str) -> None:
     """SendBlocked when the lead (as the database has it now) may not get this touch: the channel's gates first
-    (their reason, "unsubscribed", says more than the status "closed" the same stop leaves), then the status."""
+    (their reason, "unsubscribed", says more than the status "closed" the same stop leaves), then the status: a
+    lead that answered or is closed has a person dealing with it, its remaining touches do not go out."""
     check_can_contact(lead, channel)
-    reason = STATUS_BLOCKS.get(lead.status)
+    reason = LEAD_STATUS_STOPS.get(lead.status)
     if reason is not None:
         raise SendBlocked(reason, f"lead {lead.pk} is {lead.status}; its remaining touches do not go out")
 

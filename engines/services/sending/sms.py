@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import cast
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from engines.exceptions import SendBlocked
@@ -15,9 +14,9 @@ from engines.json_types import JSONValue
 from engines.providers import load_provider
 from engines.providers.sms import SmsOptedOut, SmsProvider
 from engines.rules.geography import e164
-from engines.services.journey.contact import cancel_planned_touches
+from engines.services.journey.contact import stop_contact
 from engines.services.sending import send_path
-from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
+from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch, StopReason
 
 # GSM 03.38: the basic set costs one septet a character, the extension set two (escape + character).
 GSM7_BASIC = frozenset(
@@ -133,13 +132,9 @@ def prepare_sms(outgoing: send_path.Outgoing, message: str) -> send_path.Prepare
 
 
 def record_provider_opt_out(lead: Lead) -> None:
-    """The provider refused a text because the number opted out (Twilio 21610): save it on the lead.
-
-    A queryset update fires no signal: the lead's other SMS touches are cancelled here, with it.
-    """
-    with transaction.atomic():
-        Lead.objects.filter(pk=lead.pk).update(sms_opted_out=True)
-        cancel_planned_touches(lead, reason="sms_opted_out", channels=[Channel.SMS])
+    """The provider refused a text because the number opted out (Twilio 21610): the lead is opted out of SMS
+    and its other SMS touches are cancelled (journey.contact.stop_contact)."""
+    stop_contact(lead, StopReason.SMS_OPTED_OUT)
     lead.sms_opted_out = True
 
 

@@ -17,11 +17,11 @@ from django.utils import timezone
 
 from engines.exceptions import InvalidTouch
 from engines.json_types import JSONValue
-from engines.services.journey.colleagues import COLLEAGUE_CONVERTED, pause_colleagues
-from engines.services.journey.contact import apply_call_outcome, cancel_planned_touches
+from engines.services.journey.colleagues import pause_colleagues
+from engines.services.journey.contact import apply_call_outcome, stop_contact
 from engines.services.sending import send_path
 from engines.services.sending.recording import record_touch
-from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
+from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch, StopReason
 
 CALL_OUTCOMES: tuple[str, ...] = (
     "connected",
@@ -144,7 +144,8 @@ def record_completed_call(outgoing: send_path.Outgoing, snapshot: dict[str, JSON
             touch=outgoing.touch,
         )
         if booked:
-            cancel_planned_touches(lead, reason="lead_converted")
-            pause_colleagues(lead, reason=COLLEAGUE_CONVERTED, at=outgoing.now)
+            # record_touch converted the lead with the call (led_to_booking): what is left of its sequence ends.
+            stop_contact(lead, StopReason.CONVERTED)
+            pause_colleagues(lead, reason=StopReason.COLLEAGUE_CONVERTED, at=outgoing.now)
         apply_call_outcome(lead, outcome=outcome)
     return activity

@@ -264,7 +264,8 @@ def test_stop_ends_a_paused_enrollment_too():
     lead = enrolled()
     actions.pause(lead)
     actions.stop(lead, reason="client_request")
-    assert (enrollment(lead).state, enrollment(lead).end_reason) == ("stopped", "client_request")
+    assert (enrollment(lead).state, enrollment(lead).end_reason) == ("stopped", "stopped_by_person")
+    assert events(lead)[-1] == ("stopped", "client_request")
     assert Lead.objects.get(pk=lead.pk).status == "closed"
 
 

@@ -6,17 +6,11 @@ import pytest
 from django.utils import timezone
 
 from engines.services.journey import actions
-from engines.services.journey.colleagues import (
-    COLLEAGUE_CONVERTED,
-    PUBLIC_MAIL_DOMAINS,
-    colleagues_of,
-    email_domain,
-    pause_colleagues,
-)
+from engines.services.journey.colleagues import PUBLIC_MAIL_DOMAINS, colleagues_of, email_domain, pause_colleagues
 from engines.services.outcomes import events
 from engines.services.planning.allocator import allocate_lead
 from engines.services.sending.voice import complete_call
-from outreach.models import Activity, Enrollment, JourneyEvent, ManualTask, ScheduledTouch
+from outreach.models import Activity, Enrollment, JourneyEvent, ManualTask, ScheduledTouch, StopReason
 from tests.factories import ActivityFactory, ClientFactory, LeadFactory, ManualTaskFactory, StaffUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +64,7 @@ def test_a_booking_pauses_the_colleagues_at_the_same_email_domain():
     assert state_of(colleague) == "paused"
     assert state_of(elsewhere) == "active"
     cancelled = ScheduledTouch.objects.filter(pk__in=planned)
-    assert set(cancelled.values_list("status", "reason")) == {("cancelled", COLLEAGUE_CONVERTED)}
+    assert set(cancelled.values_list("status", "reason")) == {("cancelled", StopReason.COLLEAGUE_CONVERTED)}
     assert ScheduledTouch.objects.filter(lead=colleague, status="sent").count() == 1  # what went out stays
     [event] = JourneyEvent.objects.filter(lead=colleague)
     assert (event.action, event.reason, event.by) == ("paused", "colleague_converted", None)
@@ -117,7 +111,7 @@ def test_a_public_mail_domain_falls_back_to_the_company_name():
     same_provider = enrolled(client, email="cleo@gmail.com", company="Other Co")
     no_company = enrolled(client, email="dan@gmail.com", company="")
 
-    assert pause_colleagues(booker, reason=COLLEAGUE_CONVERTED) == 1
+    assert pause_colleagues(booker, reason=StopReason.COLLEAGUE_CONVERTED) == 1
 
     assert state_of(by_name) == "paused"
     assert state_of(same_provider) == "active"
@@ -200,7 +194,7 @@ def test_leads_without_an_active_enrollment_are_untouched():
     reply(replied)
     events_before = JourneyEvent.objects.count()
 
-    assert pause_colleagues(booker, reason=COLLEAGUE_CONVERTED) == 0
+    assert pause_colleagues(booker, reason=StopReason.COLLEAGUE_CONVERTED) == 0
 
     assert not Enrollment.objects.filter(lead=never_enrolled).exists()
     assert state_of(finished) == "finished"
