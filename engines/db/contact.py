@@ -1,18 +1,18 @@
-"""The last look before a send: a touch's enrollment state and its lead's contact fields, as committed now.
+"""The last look before a send: touches' enrollment states and their leads' contact fields, as committed now.
 
-The dispatcher reads this for every touch immediately before its provider
-call (engines.services.sending.outbox.check_still_allowed). Written out once
-and reused: the ORM compiled the same query anew for every touch, at several
-times the cost of running it.
+The dispatcher reads this immediately before its provider calls start
+(engines.services.sending.outbox.refusals): for one touch, or for as many as
+it has threads free to start at once. Written out by hand: the ORM compiled
+the same query anew for every look, at several times the cost of running it.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Collection
 
 from django.db import connection
 
-from outreach.models import Enrollment, Lead, ScheduledTouch
+from outreach.models import Enrollment, Lead
 
 # What the send checks read of a lead (engines.rules.compliance.channel_block_reason, its status, its client).
 CONTACT_FIELDS = (
@@ -31,26 +31,28 @@ CONTACT_FIELDS = (
     "linkedin_url",
 )
 
+# An enrollment's state and its lead's CONTACT_FIELDS by name.
+ContactState = tuple[str, dict[str, object]]
 
-@cache
-def _query(vendor: str) -> str:
+
+def contact_states(enrollment_ids: Collection[int]) -> dict[int, ContactState]:
+    """For each of these enrollments that still exists (with its lead): its state and its lead's contact fields,
+    by enrollment id. One query by primary keys; values as the database driver gives them (SQLite: booleans as
+    0/1)."""
+    if not enrollment_ids:
+        return {}
     qn = connection.ops.quote_name
     lead_columns = {field.attname: field.column for field in Lead._meta.concrete_fields}
     lead, enrollment = Lead._meta, Enrollment._meta
     columns = ", ".join(f"l.{qn(lead_columns[name])}" for name in CONTACT_FIELDS)
-    # Both rows by their own primary keys: joining them through the touch cost three times as much.
-    return (
-        f"SELECT e.{qn('state')}, {columns} FROM {qn(lead.db_table)} l, {qn(enrollment.db_table)} e "
-        f"WHERE l.{qn(lead.pk.column)} = %s AND e.{qn(enrollment.pk.column)} = %s"
+    placeholders = ", ".join(["%s"] * len(enrollment_ids))
+    query = (
+        f"SELECT e.{qn(enrollment.pk.column)}, e.{qn('state')}, {columns} "
+        f"FROM {qn(enrollment.db_table)} e JOIN {qn(lead.db_table)} l "
+        f"ON l.{qn(lead.pk.column)} = e.{qn(enrollment.get_field('lead').column)} "
+        f"WHERE e.{qn(enrollment.pk.column)} IN ({placeholders})"
     )
-
-
-def contact_state(touch: ScheduledTouch) -> tuple[str, dict[str, object]] | None:
-    """(the touch's enrollment state, its lead's CONTACT_FIELDS by name), or None when its lead is gone. One
-    query by primary keys; values as the database driver gives them (SQLite: booleans as 0/1)."""
     with connection.cursor() as cursor:
-        cursor.execute(_query(connection.vendor), [touch.lead_id, touch.enrollment_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return str(row[0]), dict(zip(CONTACT_FIELDS, row[1:], strict=True))
+        cursor.execute(query, list(enrollment_ids))
+        rows = cursor.fetchall()
+    return {row[0]: (str(row[1]), dict(zip(CONTACT_FIELDS, row[2:], strict=True))) for row in rows}

@@ -230,10 +230,10 @@ def test_touches_whose_stop_state_cannot_be_read_go_back_to_planned_unsent(monke
     touches = batch("email")
     ACTIVE.append(FirstCall(lambda: None))
 
-    def database_gone(touch):
+    def database_gone(enrollment_ids):
         raise DatabaseError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(outbox, "contact_state", database_gone)
+    monkeypatch.setattr(outbox, "contact_states", database_gone)
 
     counts = dispatch_due_touches(now=NOW, threads=4)
 
@@ -258,3 +258,18 @@ def test_a_call_step_whose_enrollment_was_paused_after_its_claim_opens_no_task_a
     touch.refresh_from_db()
     assert (outcome, touch.status, touch.reason) == ("cancelled", "cancelled", "paused")
     assert not ManualTask.objects.filter(scheduled_touch=touch).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("threads", "looks"), [(1, BATCH), (BATCH + 12, 1)])
+def test_the_calls_that_start_together_share_one_last_look(monkeypatch, threads, looks):
+    """The batching is kept: with a thread free for every touch, one query reads them all just before they start."""
+    batch("email")
+    ACTIVE.append(FirstCall(lambda: None))
+    reads = []
+    real = outbox.contact_states
+    monkeypatch.setattr(outbox, "contact_states", lambda ids: reads.append(len(ids)) or real(ids))
+
+    assert dispatch_due_touches(now=NOW, threads=threads)["sent"] == BATCH
+
+    assert len(reads) == looks and sum(reads) == BATCH

@@ -14,9 +14,9 @@ One run (`dispatch_due_touches`, every minute from a django-q2 schedule):
    The claim (status `sending`, claimed_at, attempts + 1) commits before any provider is called.
 3. Delivers each claimed batch (deliver_batch): email and SMS touches are rendered and checked again (leads
    read in one query, templates in one), their provider calls made on a small thread pool (SendPool: the
-   threads only wait on providers and hold no database connection; a call starts only when a thread is free,
-   just after the touch's lead and enrollment are read once more, so a stop committed mid-batch holds for
-   every call not yet started), and the accepted sends recorded together
+   threads only wait on providers and hold no database connection; calls start only on free threads, as many
+   at a time as are free, just after their leads and enrollments are read once more in one query, so a stop
+   committed mid-batch holds for every call not yet started), and the accepted sends recorded together
    (one transaction writes the Activities, the touches `sent` and the leads' counts; if it fails, each is
    recorded alone). LinkedIn and call touches go one by one (a ManualTask, or an automated LinkedIn backend).
    Outcomes: sent; waiting (a ManualTask was opened); blocked (SendBlocked / MissingField, with its reason,
@@ -263,18 +263,23 @@ class Senders:
             self._email.close()
 
 
+Answer = Callable[[], send_path.Sent | Exception]
+Started = list[tuple[ScheduledTouch, send_path.Prepared, Answer]]
+
+
 class SendPool:
     """Where a run's provider calls happen: on `threads` threads, so they overlap their network waits (one
     thread: in the caller's). The calls never touch the database, so the threads hold no connection.
 
-    A call is started only when a thread is free to make it at once, and the touch's last check
-    (outbox.check_still_allowed) is made in the caller's thread just before: so a stop that commits while
-    the batch is going out holds for every call not yet started.
+    Calls start only on free threads, as many at a time as are free, right after their touches' last look
+    (outbox.refusals, one query for them all, in the caller's thread): so a stop that commits while the batch
+    is going out holds for every call not yet started.
     """
 
     def __init__(self, threads: int):
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="dispatch-send") if threads > 1 else None
-        self._free = threading.BoundedSemaphore(threads)
+        self._free = threads
+        self._freed = threading.Condition()
         self._local = threading.local()
         self._opened: list[Senders] = []
         self._lock = threading.Lock()
@@ -288,18 +293,33 @@ class SendPool:
                 self._opened.append(senders)
         return senders
 
-    def submit(self, touch: ScheduledTouch, prepared: send_path.Prepared) -> Callable[[], send_path.Sent | Exception]:
-        """Once a thread is free, check the touch once more and start its call (at once, with one thread); call
-        the result for the provider's answer, or the exception the check or the call raised."""
-        self._free.acquire()
-        try:
-            outbox.check_still_allowed(touch)
-        except Exception as exc:  # the caller settles the touch from it; no call was made
-            self._free.release()
-            return _answered(exc)
-        if self._executor is None:
-            return _answered(self._send(prepared))
-        return self._executor.submit(self._send, prepared).result
+    def free_threads(self) -> int:
+        with self._freed:
+            return self._free
+
+    def start(self, ready: list[tuple[ScheduledTouch, send_path.Prepared]]) -> Started:
+        """Start the calls of the first of `ready` (oldest first), as many as threads are free once one is (this
+        waits for one); they leave `ready`. Each comes with a callable giving the provider's answer, or the
+        exception its last look or its call raised (a refused touch makes no call)."""
+        with self._freed:
+            self._freed.wait_for(lambda: self._free > 0)
+            group = ready[: self._free]
+            self._free -= len(group)
+        del ready[: len(group)]
+        refused = outbox.refusals(
+            [touch for touch, _ in group], leads={touch.lead_id: prepared.outgoing.lead for touch, prepared in group}
+        )
+        started: Started = []
+        for touch, prepared in group:
+            error = refused.get(touch.pk)
+            if error is not None:  # the caller settles the touch from it
+                self._release()
+                started.append((touch, prepared, _answered(error)))
+            elif self._executor is None:
+                started.append((touch, prepared, _answered(self._send(prepared))))
+            else:
+                started.append((touch, prepared, self._executor.submit(self._send, prepared).result))
+        return started
 
     def _send(self, prepared: send_path.Prepared) -> send_path.Sent | Exception:
         try:
@@ -307,7 +327,12 @@ class SendPool:
         except Exception as exc:  # the caller settles the touch from it
             return exc
         finally:
-            self._free.release()
+            self._release()
+
+    def _release(self) -> None:
+        with self._freed:
+            self._free += 1
+            self._freed.notify()
 
     def close(self) -> None:
         if self._executor is not None:
@@ -462,15 +487,17 @@ def deliver_batch(
 
     Email and SMS touches are prepared here (their leads read in one query,
     their templates in another, the texts their leads were given in two
-    more), sent on the pool's threads, and handed to
-    the recorder. LinkedIn and call touches go one by one through
+    more), started on the pool's free threads as many at a time as are free
+    (SendPool.start: their last look in one query), and the accepted sends
+    handed to the recorder. LinkedIn and call touches go one by one through
     outbox.deliver_touch.
     """
     counts: Counter[str] = Counter()
     leads = Lead.objects.in_bulk({touch.lead_id for touch in touches})
     templates = TemplateBook({touch.client_id for touch in touches})
     given = texts_given(leads)
-    in_flight: list[tuple[ScheduledTouch, send_path.Prepared, Callable[[], send_path.Sent | Exception]]] = []
+    ready: list[tuple[ScheduledTouch, send_path.Prepared]] = []
+    in_flight: Started = []
     for touch in touches:
         if touch.channel not in outbox.AUTOMATED_CHANNELS:
             counts[send_claimed_touch(touch, now=clock(), senders=pool.senders(), templates=templates)] += 1
@@ -483,7 +510,14 @@ def deliver_batch(
             counts[settle(touch, exc, now=clock())] += 1
             continue
         given[touch.lead_id].add(str(prepared.snapshot["body"]))  # a later step of this batch says something else
-        in_flight.append((touch, prepared, pool.submit(touch, prepared)))  # sending while the next is prepared
+        ready.append((touch, prepared))
+        # As many ready as threads are free: they start together (one last look), and the rest is prepared
+        # while they are sent.
+        free = pool.free_threads()
+        if free and len(ready) >= free:
+            in_flight += pool.start(ready)
+    while ready:
+        in_flight += pool.start(ready)
     accepted: Accepted = []
     for touch, prepared, answer_of in in_flight:
         answer = answer_of()

@@ -8,13 +8,13 @@ and claiming are its job, not this module's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError
 
-from engines.db.contact import contact_state
+from engines.db.contact import ContactState, contact_states
 from engines.exceptions import EngineError, EnrollmentNotActive, InvalidTouch, SendBlocked, SentNotRecorded
 from engines.providers.linkedin import LinkedInBackend, ManualTaskBackend
 from engines.providers.sms import SmsOptedOut, SmsProvider
@@ -106,30 +106,57 @@ class StopStateUnknown(EngineError):
     """The lead's contact state could not be read before the call: nothing was sent, the touch is tried later."""
 
 
-def check_still_allowed(touch: ScheduledTouch) -> None:
-    """The last look before a provider call: raise what deliver_touch raises before one (SendBlocked, the
-    lead's own reason first, then EnrollmentNotActive) when, as the database has it at this moment, the
-    claimed touch may no longer go out; StopStateUnknown when that cannot be read.
+def refusals(
+    touches: Sequence[ScheduledTouch], *, leads: Mapping[int, Lead] | None = None
+) -> dict[int, SendBlocked | InvalidTouch | StopStateUnknown]:
+    """The last look before provider calls: for each claimed touch that, as the database has it at this moment,
+    may no longer go out, by touch pk, what deliver_touch raises before a call (SendBlocked, the lead's own
+    reason first, then EnrollmentNotActive); StopStateUnknown for each when that cannot be read. One query.
 
     A batch's leads are read once, to render them, and a stop (an unsubscribe,
     a reply, a bounce, do-not-contact, a pause) can commit while the batch's
-    calls are being made. The dispatcher calls this for each touch only once a
-    sending thread is free to make its call at once (dispatcher.SendPool), so
-    nothing waits between this read and the call: a stop committed before the
-    read starts is seen, and only a send whose read came first can still reach
-    the lead, as with any check made before a send. One query by primary key
-    (engines.db.contact).
+    calls are being made. The dispatcher reads this only for touches it has a
+    sending thread free to start at once (dispatcher.SendPool), so nothing
+    waits between this read and the calls: a stop committed before the read
+    starts is seen, and only a send whose read came first can still reach the
+    lead, as with any check made before a send. `leads`: the touches' leads as read before, by pk, brought up
+    to date here (their contact fields) rather than made anew.
     """
     try:
-        state = contact_state(touch)
+        states = contact_states({touch.enrollment_id for touch in touches})
     except DatabaseError as exc:
-        raise StopStateUnknown(f"could not read lead {touch.lead_id}'s contact state before sending: {exc}") from exc
+        unknown = StopStateUnknown(f"could not read the leads' contact state before sending: {exc}")
+        return {touch.pk: unknown for touch in touches}
+    refused: dict[int, SendBlocked | InvalidTouch | StopStateUnknown] = {}
+    for touch in touches:
+        try:
+            check_state(touch, states.get(touch.enrollment_id), (leads or {}).get(touch.lead_id))
+        except (SendBlocked, InvalidTouch) as exc:
+            refused[touch.pk] = exc
+    return refused
+
+
+def check_state(touch: ScheduledTouch, state: ContactState | None, lead: Lead | None = None) -> None:
+    """Raise what refusals reports for the touch, given its enrollment's state as just read (None: gone) and
+    its lead as read before (else made from the state)."""
     if state is None:
         raise SendBlocked("lead_deleted", f"lead {touch.lead_id} no longer exists")
     enrollment_state, fields = state
-    check_deliverable(touch, Lead(pk=touch.lead_id, **fields))
+    if lead is None:
+        lead = Lead(pk=touch.lead_id, **fields)
+    else:
+        for name, value in fields.items():
+            setattr(lead, name, value)
+    check_deliverable(touch, lead)
     if enrollment_state != EnrollmentState.ACTIVE:
         raise EnrollmentNotActive(enrollment_state)
+
+
+def check_still_allowed(touch: ScheduledTouch) -> None:
+    """Raise what refusals reports for this one touch (its last look, before a call or a task is opened)."""
+    refused = refusals([touch]).get(touch.pk)
+    if refused is not None:
+        raise refused
 
 
 def check_deliverable(touch: ScheduledTouch, lead: Lead | None) -> Lead:

@@ -102,8 +102,8 @@ def texts_given(lead_ids: Iterable[int]) -> defaultdict[int, set[str]]:
     or say (two queries, for a whole batch)."""
     ids = list(set(lead_ids))
     given: defaultdict[int, set[str]] = defaultdict(set)
-    sent = Activity.objects.filter(lead_id__in=ids, action__in=SENT_ACTIONS)
-    tasks = ManualTask.objects.filter(lead_id__in=ids, status=TaskStatus.OPEN)
+    sent = Activity.objects.filter(lead_id__in=ids, action__in=SENT_ACTIONS).order_by()
+    tasks = ManualTask.objects.filter(lead_id__in=ids, status=TaskStatus.OPEN).order_by()
     for lead_id, text in [
         *sent.values_list("lead_id", "content_snapshot__body"),
         *tasks.values_list("lead_id", "message"),
