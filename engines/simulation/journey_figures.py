@@ -1,9 +1,10 @@
 """What the demo did to its prospects, counted from what went out: the figures a prospect would notice.
 
 A good run has zeros where it says "should be 0": no lead got a step of its
-sequence twice or the same text twice, and no lead is shown in a sequence
-with nothing left to send (a paused enrollment aside: it waits for a person,
-e.g. after a colleague at the same company answered). `most_sends_to_one_lead`
+sequence twice or the same text twice, no lead is shown in a sequence with
+nothing left to send (a paused enrollment aside: it waits for a person, e.g.
+after a colleague at the same company answered), and no lead's status
+disagrees with its enrollments (journey.enrollments.status_disagreements). `most_sends_to_one_lead`
 is at most the longest sequence.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, Max, OuterRef
 
+from engines.services.journey.enrollments import status_disagreements
 from outreach.models import Activity, Client, Enrollment, EnrollmentState, Lead, LeadStatus, ScheduledTouch
 from outreach.models.choices import LIVE_TOUCH_STATUSES, SENT_ACTIONS
 
@@ -25,6 +27,7 @@ class JourneyFigures:
     leads_given_a_text_twice: int
     most_sends_to_one_lead: int
     in_sequence_with_nothing_left: int
+    status_disagrees_with_enrollments: int
 
     def lines(self) -> list[str]:
         return [
@@ -32,6 +35,8 @@ class JourneyFigures:
             f"  leads given one text twice: {self.leads_given_a_text_twice:,} (should be 0)",
             f"  most sends to one lead: {self.most_sends_to_one_lead:,}",
             f"  leads shown in a sequence with nothing left to send: {self.in_sequence_with_nothing_left:,}"
+            " (should be 0)",
+            f"  leads whose status disagrees with their enrollments: {self.status_disagrees_with_enrollments:,}"
             " (should be 0)",
         ]
 
@@ -57,4 +62,5 @@ def measure(clients: Iterable[Client]) -> JourneyFigures:
         leads_given_a_text_twice=len({lead_id for (lead_id, _), n in texts.items() if n > 1}),
         most_sends_to_one_lead=per_lead["most"] or 0,
         in_sequence_with_nothing_left=stale.count(),
+        status_disagrees_with_enrollments=status_disagreements(Lead.objects.filter(client__in=list(clients))).count(),
     )

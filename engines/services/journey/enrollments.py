@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from outreach.models import Enrollment, EnrollmentState, Lead, LeadStatus, ScheduledTouch, StopReason
-from outreach.models.choices import LIVE_TOUCH_STATUSES, OPEN_ENROLLMENT_STATES
+from outreach.models.choices import LEAD_STATUS_STOPS, LIVE_TOUCH_STATUSES, OPEN_ENROLLMENT_STATES
 
 # The state an enrollment ends in, by the reason every channel stopped (the touches' cancellation reason).
 ENDED_BY: dict[StopReason, EnrollmentState] = {
@@ -74,3 +74,21 @@ def finish_completed(lead_ids: Collection[int], *, at: datetime | None = None) -
         status=LeadStatus.FINISHED
     )
     return finished
+
+
+def status_disagreements(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """Those of `leads` whose status says something their enrollments do not: shown new or in a sequence with
+    enrollments none of which is open, finished while their newest enrollment is not, or answered or closed
+    with an enrollment still active. Empty when the journey service wrote every change (the demo and the
+    journey's property tests check it)."""
+    enrollments = Enrollment.objects.filter(lead=OuterRef("pk"))
+    newest_state = Subquery(enrollments.order_by("-started_at", "-pk").values("state")[:1])
+    return leads.annotate(newest_state=newest_state).filter(
+        Q(
+            status__in=(LeadStatus.NEW, LeadStatus.IN_SEQUENCE),
+            newest_state__isnull=False,
+        )
+        & ~Exists(enrollments.filter(state__in=OPEN_ENROLLMENT_STATES))
+        | Q(status=LeadStatus.FINISHED) & ~Q(newest_state=EnrollmentState.FINISHED)
+        | Q(status__in=tuple(LEAD_STATUS_STOPS)) & Exists(enrollments.filter(state=EnrollmentState.ACTIVE))
+    )

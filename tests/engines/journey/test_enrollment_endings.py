@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from engines.services.journey.enrollments import status_disagreements
 from engines.services.manual_tasks import skip_task
 from engines.services.planning.allocator import allocate_lead
 from engines.services.sending.dispatcher import dispatch_due_touches
 from outreach.models import Enrollment, Lead, ManualTask, ScheduledTouch
-from tests.factories import LeadFactory, MessageTemplateFactory
+from tests.factories import EnrollmentFactory, LeadFactory, MessageTemplateFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +71,33 @@ def test_a_last_step_blocked_at_send_time_finishes_the_enrollment():
 
     assert steps(lead) == [("email", "sent"), ("email", "blocked")]
     assert Enrollment.objects.get(lead=lead).state == "finished"
+
+
+@pytest.mark.parametrize(
+    ("status", "states", "disagrees"),
+    [
+        ("in_sequence", ["active"], False),
+        ("in_sequence", ["finished", "paused"], False),
+        ("new", [], False),
+        ("in_sequence", ["finished"], True),  # shown in a sequence with none open
+        ("finished", ["finished"], False),
+        ("finished", ["finished", "stopped"], True),  # its newest did not finish
+        ("replied", ["replied"], False),
+        ("replied", ["active"], True),  # answered, still being sent to
+        ("closed", ["opted_out"], False),
+    ],
+)
+def test_status_disagreements_finds_a_lead_whose_status_its_enrollments_do_not_say(status, states, disagrees):
+    lead = LeadFactory()
+    started = datetime(2026, 3, 2, tzinfo=ZoneInfo("UTC"))
+    for day, state in enumerate(states):
+        open_ = state in ("active", "paused")
+        EnrollmentFactory(
+            lead=lead, state=state, started_at=started + timedelta(days=day),
+            ended_at=None if open_ else started + timedelta(days=day, hours=1),
+        )  # fmt: skip
+    Lead.objects.filter(pk=lead.pk).update(status=status)
+
+    found = status_disagreements(Lead.objects.filter(pk=lead.pk)).exists()
+
+    assert found is disagrees

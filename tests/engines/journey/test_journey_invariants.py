@@ -44,6 +44,7 @@ from engines.exceptions import InvalidTouch, JourneyError, PlanningError
 from engines.providers.sms import RecordingSmsProvider
 from engines.services.intake.lead_import import apply_import, preview_import
 from engines.services.journey import actions, triggers
+from engines.services.journey.enrollments import status_disagreements
 from engines.services.manual_tasks import complete_task, skip_task
 from engines.services.outcomes import events
 from engines.services.planning.allocator import allocate_leads, leads_to_allocate
@@ -474,21 +475,10 @@ class JourneyMachine(RuleBasedStateMachine):
 
     @invariant()
     def the_lead_status_agrees_with_its_enrollments(self) -> None:
-        by_lead: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        for pk, lead_id, state in Enrollment.objects.filter(lead_id__in=self.lead_pks).values_list(
-            "pk", "lead_id", "state"
-        ):
-            by_lead[lead_id].append((pk, state))
-        for lead_id, status in Lead.objects.filter(pk__in=self.lead_pks).values_list("pk", "status"):
-            states = [state for _, state in sorted(by_lead[lead_id])]
-            newest = states[-1] if states else None
-            what = f"lead {lead_id} is {status} with enrollments {states}"
-            if status in (LeadStatus.NEW, LeadStatus.IN_SEQUENCE):
-                assert not states or any(s in OPEN_ENROLLMENT_STATES for s in states), what
-            elif status == LeadStatus.FINISHED:
-                assert newest == "finished", what
-            elif status in (LeadStatus.REPLIED, LeadStatus.CONVERTED, LeadStatus.CLOSED):
-                assert "active" not in states, what
+        disagreeing = status_disagreements(Lead.objects.filter(pk__in=self.lead_pks))
+        assert not disagreeing.exists(), [
+            (lead.pk, lead.status, list(lead.enrollments.values_list("state", flat=True))) for lead in disagreeing
+        ]
 
     @invariant()
     def an_active_enrollment_has_a_step_left(self) -> None:

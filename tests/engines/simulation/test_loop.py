@@ -192,6 +192,7 @@ def test_no_prospect_got_a_step_twice_and_finished_leads_show_finished(run):
     assert figures.leads_given_a_step_twice == 0
     assert figures.leads_given_a_text_twice == 0
     assert figures.in_sequence_with_nothing_left == 0
+    assert figures.status_disagrees_with_enrollments == 0
     assert 0 < figures.most_sends_to_one_lead <= 6  # the longest sequence
     # Every enrollment that ran its course is finished, its lead shown finished unless it answered later.
     leads = Lead.objects.filter(client__in=run.result.clients)
