@@ -201,7 +201,10 @@ def test_no_template_blocks_the_touch(touch, numbers):
 
 
 def sent_before(touch, body, channel="email"):
+    """A send recorded for the touch's lead, counted on it as the recording counts it."""
     ActivityFactory(lead=touch.lead, action=f"{channel}_sent", channel=channel, content_snapshot={"body": body})
+    touch.lead.touch_count += 1
+    touch.lead.save(update_fields=["touch_count"])
 
 
 def test_a_lower_template_whose_text_the_lead_already_got_is_passed_over_for_the_next_lower(touch):
@@ -240,6 +243,12 @@ def test_when_the_lead_got_every_usable_text_the_touch_is_blocked_saying_which_t
 
     assert raised.value.reason == "text_already_sent"
     assert "write a template for email touch 3" in str(raised.value)
+
+
+def test_a_lead_with_no_send_counted_is_not_looked_up(touch, django_assert_num_queries):
+    template(touch, 3, body="Third")
+    with django_assert_num_queries(2):  # the templates and the open tasks; no sends to read
+        assert render_touch(touch).body == "Third"
 
 
 def test_the_texts_given_to_another_lead_do_not_count(touch):

@@ -495,7 +495,7 @@ def deliver_batch(
     counts: Counter[str] = Counter()
     leads = Lead.objects.in_bulk({touch.lead_id for touch in touches})
     templates = TemplateBook({touch.client_id for touch in touches})
-    given = texts_given(leads)
+    given = texts_given(leads.values())
     ready: list[tuple[ScheduledTouch, send_path.Prepared]] = []
     in_flight: Started = []
     for touch in touches:

@@ -119,8 +119,9 @@ def refusals(
     sending thread free to start at once (dispatcher.SendPool), so nothing
     waits between this read and the calls: a stop committed before the read
     starts is seen, and only a send whose read came first can still reach the
-    lead, as with any check made before a send. `leads`: the touches' leads as read before, by pk, brought up
-    to date here (their contact fields) rather than made anew.
+    lead, as with any check made before a send. `leads`: the touches' leads
+    as read before, by pk, brought up to date here (their contact fields)
+    rather than made anew.
     """
     try:
         states = contact_states({touch.enrollment_id for touch in touches})

@@ -97,17 +97,19 @@ class TemplateBook:
         return usable
 
 
-def texts_given(lead_ids: Iterable[int]) -> defaultdict[int, set[str]]:
-    """The texts each of these leads has already been given: sent, or in an open task for a person to send
-    or say (two queries, for a whole batch)."""
-    ids = list(set(lead_ids))
+def texts_given(leads: Iterable[Lead]) -> defaultdict[int, set[str]]:
+    """The texts each of these leads has already been given, by lead pk: sent (read only for leads with a
+    send counted, touch_count), or in an open task for a person to send or say. Two queries for a batch."""
+    leads = list(leads)
     given: defaultdict[int, set[str]] = defaultdict(set)
-    sent = Activity.objects.filter(lead_id__in=ids, action__in=SENT_ACTIONS).order_by()
-    tasks = ManualTask.objects.filter(lead_id__in=ids, status=TaskStatus.OPEN).order_by()
-    for lead_id, text in [
-        *sent.values_list("lead_id", "content_snapshot__body"),
+    sent_to = [lead.pk for lead in leads if lead.touch_count]
+    sent = Activity.objects.filter(lead_id__in=sent_to, action__in=SENT_ACTIONS).order_by()
+    tasks = ManualTask.objects.filter(lead_id__in=[lead.pk for lead in leads], status=TaskStatus.OPEN).order_by()
+    rows = [
+        *(sent.values_list("lead_id", "content_snapshot__body") if sent_to else ()),
         *tasks.values_list("lead_id", "message"),
-    ]:
+    ]
+    for lead_id, text in rows:
         if isinstance(text, str) and text:
             given[lead_id].add(text)
     return given
@@ -126,7 +128,7 @@ def render_touch(
     when each one's is."""
     candidates = (templates or TemplateBook([touch.client_id])).templates_for(touch)
     lead = lead or touch.lead
-    given = texts_given([lead.pk])[lead.pk] if given is None else given
+    given = texts_given([lead])[lead.pk] if given is None else given
     client = touch.client
     for template in candidates:
         body = render_text(template.body, lead, client)
