@@ -583,21 +583,16 @@ def test_two_steps_of_one_lead_in_one_batch_never_say_the_same_text(threads):
     first = due_touch(channel="sms", at=NOW - timedelta(hours=2))
     MessageTemplateFactory(client=first.client, channel="sms", touch_number=2, body="Second text")
     ScheduledTouch.objects.filter(pk=first.pk).update(touch_number=2)
-    later = ScheduledTouchFactory(
-        lead=first.lead,
-        client=first.client,
-        enrollment=first.enrollment,
-        channel="sms",
-        touch_number=3,
-        scheduled_at=NOW - timedelta(hours=1),
-    )
-    last = ScheduledTouchFactory(
-        lead=first.lead,
-        client=first.client,
-        enrollment=first.enrollment,
-        channel="sms",
-        touch_number=4,
-        scheduled_at=NOW - timedelta(minutes=30),
+    later, last = (
+        ScheduledTouchFactory(
+            lead=first.lead,
+            client=first.client,
+            enrollment=first.enrollment,
+            channel="sms",
+            touch_number=number,
+            scheduled_at=NOW - timedelta(minutes=minutes),
+        )  # fmt: skip
+        for number, minutes in ((3, 60), (4, 30))
     )
 
     counts = dispatch_due_touches(now=NOW, threads=threads)

@@ -8,31 +8,19 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.outreach.migration_support import migrate, migrated_to
 
 BEFORE = [("outreach", "0008_early_status")]
 AFTER = [("outreach", "0009_enrollments")]
 T0 = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 
 
-def migrate(targets):
-    """Migrate to `targets` and return the historical apps there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def historical():
-    """The database at 0008 (its apps returned); back to the latest migrations afterwards."""
-    apps = migrate(BEFORE)
-    try:
+    """The database at 0008 (its apps given); back to the latest migrations afterwards."""
+    with migrated_to(BEFORE) as apps:
         yield apps
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 class OldWorld:

@@ -9,33 +9,21 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 
 from outreach.models import StopReason
+from tests.outreach.migration_support import migrate, migrated_to
 
 BEFORE = [("outreach", "0009_enrollments")]
 AFTER = [("outreach", "0010_stop_reasons")]
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def migrate(targets):
-    """Migrate to `targets` and return the historical apps there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def historical():
-    """The database at 0009 (its apps returned); back to the latest migrations afterwards."""
-    apps = migrate(BEFORE)
-    try:
+    """The database at 0009 (its apps given); back to the latest migrations afterwards."""
+    with migrated_to(BEFORE) as apps:
         yield apps
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 class OldWorld:
