@@ -220,7 +220,8 @@ ESP_WEBHOOK_KEYS = {
     "sendgrid": "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY",
 }
 # ESPs that sign every webhook. Without its key anymail checks Mailgun's signature against the API key (a
-# different secret since 2018: every event refused with "incorrect signature"), and skips Resend's.
+# different secret on current Mailgun accounts: every event refused with "incorrect signature"), and skips
+# Resend's.
 # SendGrid signs only once "Signed Event Webhook" is turned on in its console, so its key stays optional.
 ESPS_THAT_SIGN = frozenset({"mailgun", "resend"})
 # The package (and the pip extra that brings it) anymail verifies a key's signatures with: with the key set
@@ -356,7 +357,8 @@ def _unsafe_in_production() -> list[str]:
             f"{MIN_WEBHOOK_SECRET_PART} random characters each"
         )
     for name, dotted_path in (("EMAIL_BACKEND", EMAIL_BACKEND), ("SMS_PROVIDER", SMS_PROVIDER)):
-        # Found now rather than at the first send. Both modules import without configured settings or apps.
+        # Found now rather than at the first send. anymail's backends and engines.providers.sms import without
+        # configured settings or apps; a path to a module that needs them fails here as it would at a send.
         try:
             import_string(dotted_path)
         except ImportError as exc:
