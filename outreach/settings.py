@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import AppRegistryNotReady
 from django.utils.module_loading import import_string
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -357,12 +358,14 @@ def _unsafe_in_production() -> list[str]:
             f"{MIN_WEBHOOK_SECRET_PART} random characters each"
         )
     for name, dotted_path in (("EMAIL_BACKEND", EMAIL_BACKEND), ("SMS_PROVIDER", SMS_PROVIDER)):
-        # Found now rather than at the first send. anymail's backends and engines.providers.sms import without
-        # configured settings or apps; a path to a module that needs them fails here as it would at a send.
+        # Found now rather than at the first send: anymail's backends and engines.providers.sms import without
+        # configured settings or apps.
         try:
             import_string(dotted_path)
         except ImportError as exc:
             unsafe.append(f"{name} {dotted_path!r} cannot be imported: {exc}")
+        except AppRegistryNotReady:
+            pass  # a module that imports models cannot be imported before the apps: it is at its first use
     return unsafe
 
 

@@ -295,3 +295,9 @@ def test_a_mailgun_webhook_signed_with_the_signing_key_is_accepted(settings, cli
 
     assert response.status_code == status, response.content
     assert len(outcome_rows(sent.lead, "email_delivered")) == (1 if status == 200 else 0)
+
+
+def test_a_provider_whose_module_needs_the_apps_is_not_imported_early():
+    env = production(SMS_PROVIDER="tests.outreach.provider_needing_apps.ModelsSmsProvider")
+    result = start_django(**env)
+    assert result.returncode == 0, result.stderr
