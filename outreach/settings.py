@@ -12,12 +12,16 @@ starts Django (manage.py, the WSGI server, a worker).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import AppRegistryNotReady
+from django.utils.module_loading import import_string
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,7 +39,9 @@ NON_DELIVERING_EMAIL_BACKENDS = frozenset(
         "anymail.backends.test.EmailBackend",
     }
 )
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "testserver"})
+POSTGRESQL_ENGINES = frozenset({"django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"})
+# Each half of ANYMAIL_WEBHOOK_SECRET: the only thing between the internet and a forged bounce or complaint.
+MIN_WEBHOOK_SECRET_PART = 16
 
 # Every unusable value found; start-up stops after all settings were read, so one run names them all.
 _problems: list[str] = []
@@ -153,6 +159,10 @@ try:
 except ValueError as exc:
     refuse(f"DATABASE_URL cannot be read: {str(exc).split('. ')[0]}")
     _database = dj_database_url.parse(_SQLITE_URL)
+else:
+    # The SQLite file serves one machine's development: its write lock stalls webhooks behind the dispatcher.
+    if PRODUCTION and os.environ.get("DATABASE_URL", "").strip() and _database["ENGINE"] not in POSTGRESQL_ENGINES:
+        refuse(f"DATABASE_URL must be a PostgreSQL database (postgres://...), got engine {_database['ENGINE']}")
 DATABASES = {"default": _database}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Parent folder of the zero-setup database file.
@@ -202,6 +212,45 @@ if (
     and not any(key.endswith(("_API_KEY", "_TOKEN")) for key in ANYMAIL)
 ):
     refuse("EMAIL_BACKEND is an anymail ESP but no ESP API key is set")
+
+# The setting with which anymail verifies each supported ESP's webhook signatures (anymail/webhooks/<esp>.py).
+# Postmark signs nothing: its webhooks are checked by ANYMAIL_WEBHOOK_SECRET alone, as every ESP's also are.
+ESP_WEBHOOK_KEYS = {
+    "mailgun": "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "resend": "RESEND_SIGNING_SECRET",
+    "sendgrid": "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY",
+}
+# ESPs that sign every webhook. Without its key anymail checks Mailgun's signature against the API key (a
+# different secret on current Mailgun accounts: every event refused with "incorrect signature"), and skips
+# Resend's.
+# SendGrid signs only once "Signed Event Webhook" is turned on in its console, so its key stays optional.
+ESPS_THAT_SIGN = frozenset({"mailgun", "resend"})
+# The package (and the pip extra that brings it) anymail verifies a key's signatures with: with the key set
+# but the package missing, anymail answers each of that ESP's webhooks with an error.
+VERIFIER_PACKAGES = {
+    "RESEND_SIGNING_SECRET": ("svix", "django-anymail[resend]"),
+    "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY": ("cryptography", "django-anymail[sendgrid]"),
+}
+
+
+def env_anymail(name: str) -> str:
+    """An anymail setting given as NAME or ANYMAIL_NAME (anymail's own two spellings); two values are refused."""
+    bare, prefixed = env_str(name).strip(), env_str(f"ANYMAIL_{name}").strip()
+    if bare and prefixed and bare != prefixed:
+        refuse(f"{name} and ANYMAIL_{name} are both set, to different values; set one")
+    return prefixed or bare
+
+
+for _key in ESP_WEBHOOK_KEYS.values():
+    if _value := env_anymail(_key):
+        ANYMAIL[_key] = _value
+        _package, _extra = VERIFIER_PACKAGES.get(_key, ("", ""))
+        if _package and find_spec(_package) is None:
+            refuse(f"{_key} is set but {_package} is not installed to check it: pip install '{_extra}'")
+# "anymail.backends.mailgun.EmailBackend" -> "mailgun".
+_esp = EMAIL_BACKEND.split(".")[2] if EMAIL_BACKEND.startswith("anymail.backends.") else ""
+if PRODUCTION and _esp in ESPS_THAT_SIGN and ESP_WEBHOOK_KEYS[_esp] not in ANYMAIL:
+    refuse(f"EMAIL_BACKEND is {_esp}, which signs its webhooks: {ESP_WEBHOOK_KEYS[_esp]} is required to check them")
 
 # --- SMS and voice: Twilio.
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
@@ -264,6 +313,25 @@ if env_bool("TRUST_X_FORWARDED_PROTO"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 
+def is_public_https_url(url: str) -> bool:
+    """An https:// URL whose host the internet can reach: a dotted name, or a global IP address."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:  # "https://[bad"
+        return False
+    host = (parts.hostname or "").rstrip(".")  # "localhost." is localhost
+    if parts.scheme != "https" or not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_global  # not private, loopback, link-local, reserved, ...
+    except ValueError:
+        pass
+    # A name with no dot is a local one (intranet, container); "x.localhost" is loopback (RFC 6761); a
+    # numeric last label ("127.1", "10.1") is an IP address that ipaddress does not read, never a name.
+    return "." in host and not host.endswith(".localhost") and not host.rsplit(".", 1)[1].isdigit()
+
+
 def _unsafe_in_production() -> list[str]:
     """Development values that would start a production site unsafely (missing ones are reported above)."""
     unsafe = []
@@ -271,9 +339,9 @@ def _unsafe_in_production() -> list[str]:
         unsafe.append("SECRET_KEY is the development default; set a long random value")
     elif SECRET_KEY.strip() and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
         unsafe.append("SECRET_KEY is too weak: use at least 50 random characters")
-    url = urlsplit(PUBLIC_BASE_URL)
-    if os.environ.get("PUBLIC_BASE_URL") and (url.scheme != "https" or (url.hostname or "") in LOCAL_HOSTS):
-        unsafe.append(f"PUBLIC_BASE_URL must be the site's public https:// address, got {PUBLIC_BASE_URL!r}")
+    given_url = os.environ.get("PUBLIC_BASE_URL", "")  # as given: "https://" is not PUBLIC_BASE_URL's "https:"
+    if given_url and not is_public_https_url(given_url):
+        unsafe.append(f"PUBLIC_BASE_URL must be the site's public https:// address, got {given_url!r}")
     if EMAIL_BACKEND in NON_DELIVERING_EMAIL_BACKENDS:
         unsafe.append(f"EMAIL_BACKEND {EMAIL_BACKEND} delivers nothing; name an ESP backend (anymail.backends...)")
     if SMS_PROVIDER.rsplit(".", 1)[-1].startswith("Recording"):
@@ -281,8 +349,23 @@ def _unsafe_in_production() -> list[str]:
     if LINKEDIN_BACKEND.rsplit(".", 1)[-1].startswith("Recording"):
         unsafe.append(f"LINKEDIN_BACKEND {LINKEDIN_BACKEND} only records messages")
     secret = ANYMAIL["WEBHOOK_SECRET"]
-    if secret == DEV_WEBHOOK_SECRET or (secret and ":" not in secret):
+    user, _, password = secret.partition(":")  # basic auth: the user name ends at the first colon
+    if secret == DEV_WEBHOOK_SECRET:
         unsafe.append("ANYMAIL_WEBHOOK_SECRET must be your own random user:password, not the development one")
+    elif secret and (len(user) < MIN_WEBHOOK_SECRET_PART or len(password) < MIN_WEBHOOK_SECRET_PART):
+        unsafe.append(
+            f"ANYMAIL_WEBHOOK_SECRET must be user:password with a user and a password of at least "
+            f"{MIN_WEBHOOK_SECRET_PART} random characters each"
+        )
+    for name, dotted_path in (("EMAIL_BACKEND", EMAIL_BACKEND), ("SMS_PROVIDER", SMS_PROVIDER)):
+        # Found now rather than at the first send: anymail's backends and engines.providers.sms import without
+        # configured settings or apps.
+        try:
+            import_string(dotted_path)
+        except ImportError as exc:
+            unsafe.append(f"{name} {dotted_path!r} cannot be imported: {exc}")
+        except AppRegistryNotReady:
+            pass  # a module that imports models cannot be imported before the apps: it is at its first use
     return unsafe
 
 
