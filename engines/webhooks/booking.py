@@ -20,10 +20,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from engines.rules.provider_input import clean, parse_moment
 from engines.services.outcomes import events
 from engines.webhooks.common import MAX_CALLBACK_BYTES, logger, too_big
 from outreach.models import Lead
@@ -61,12 +61,12 @@ def booking_webhook(request: HttpRequest) -> HttpResponse:
         logger.warning("booking webhook refused: missing or wrong X-Cal-Signature-256")
         return HttpResponse("invalid signature", status=403)
     try:
-        data = json.loads(request.body)
+        data = clean(json.loads(request.body))  # no NUL or lone surrogate; TooDeep past any booking's depth
         trigger, payload = data["triggerEvent"], data["payload"]
         uid = str(payload["uid"])
         attendees = [str(a["email"]).strip() for a in payload["attendees"] if a.get("email")]
         organizer = str((payload.get("organizer") or {}).get("email") or "").strip()
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         logger.warning("booking webhook refused: malformed body (%s: %s)", type(exc).__name__, exc)
         return HttpResponse("malformed body", status=400)
     if trigger != "BOOKING_CREATED":
@@ -75,9 +75,13 @@ def booking_webhook(request: HttpRequest) -> HttpResponse:
     if lead is None:
         logger.warning("booking %s: no single lead for attendees %s (organizer %s)", uid, attendees, organizer)
         return HttpResponse("no lead for the attendees", status=404)
-    at = parse_datetime(str(payload.get("createdAt") or data.get("createdAt") or "")) or timezone.now()
+    # A date that does not parse (month 13, a number) is left out: the booking is what matters, and its uid
+    # alone names it, so a replay is still stored once.
+    at = parse_moment(payload.get("createdAt") or data.get("createdAt")) or timezone.now()
     if timezone.is_naive(at):
         at = timezone.make_aware(at, UTC)
-    meta = {"uid": uid, "title": str(payload.get("title", ""))[:200], "start": str(payload.get("startTime", ""))}
+    meta = {"uid": uid, "title": str(payload.get("title", ""))[:200]}
+    if parse_moment(payload.get("startTime")) is not None:
+        meta["start"] = str(payload["startTime"])
     activity = events.record_booking(lead, source="calcom", event_id=f"booking_created:{uid}", at=at, metadata=meta)
     return JsonResponse({"status": "recorded", "activity": str(activity.pk)})

@@ -27,8 +27,10 @@ from django.utils import timezone
 from django.views import View
 
 from engines.json_types import JSONObject, JSONValue
+from engines.rules.provider_input import TooDeep
 from engines.services.outcomes import events
 from engines.services.outcomes.replies import EmailIntent, classify_email
+from engines.webhooks.cleaning import clean_anymail_event, clean_json_body
 from engines.webhooks.common import (
     MAX_CALLBACK_BYTES,
     MAX_INBOUND_BYTES,
@@ -67,13 +69,17 @@ def _guard_anymail(view: ViewFunction, *, limit: int) -> ViewFunction:
             request._body = request.read()
         queue: list[Callable[[], str]] = []
         try:
+            clean_json_body(request)
             response = _parse(run, queue, request, *args, **kwargs)
             results = _write(queue)
         except SuspiciousOperation:
             raise  # anymail's failed basic auth or wrong webhook: Django answers 400 and logs it
+        except RecursionError:  # anymail's own json.loads, on JSON nested thousands deep
+            logger.warning("webhook %s refused: nested too deep to parse", request.path)
+            return HttpResponse("malformed event: TooDeep", status=400)
         except (MalformedEvent, AnymailError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             # A traceback when the cause may be ours rather than the body's.
-            unexpected = not isinstance(exc, (MalformedEvent, AnymailError, json.JSONDecodeError))
+            unexpected = not isinstance(exc, (MalformedEvent, AnymailError, json.JSONDecodeError, TooDeep))
             logger.warning("webhook %s refused: %s: %s", request.path, type(exc).__name__, exc, exc_info=unexpected)
             return HttpResponse(f"malformed event: {type(exc).__name__}", status=400)
         if results and all(result == "unknown" for result in results):
@@ -196,6 +202,7 @@ def _tracking_metadata(event: AnymailTrackingEvent) -> dict[str, str]:
 def on_tracking(sender: object, event: AnymailTrackingEvent, esp_name: str, **kwargs: object) -> None:
     """One normalized anymail tracking event -> one outcome service call."""
     provider = provider_name(esp_name)
+    clean_anymail_event(event)
     check_tracking_event(event, provider=provider)
     write_or_queue(lambda: record_tracking_event(event, provider=provider))
 
@@ -309,6 +316,7 @@ def _recipients(message: AnymailInboundMessage) -> list[str]:
 @receiver(inbound, dispatch_uid="engines.webhooks.on_inbound")
 def on_inbound(sender: object, event: AnymailInboundEvent, esp_name: str, **kwargs: object) -> None:
     provider = provider_name(esp_name)
+    clean_anymail_event(event)
     check_inbound_email(event, provider=provider)
     write_or_queue(lambda: record_inbound_email(event, provider=provider))
 

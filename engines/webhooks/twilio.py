@@ -17,8 +17,10 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from engines.exceptions import InvalidTouch, SendBlocked
 from engines.json_types import JSONValue
+from engines.rules.provider_input import whole_number
 from engines.services.outcomes import calls, early_statuses, events
 from engines.services.outcomes.replies import SmsIntent, classify_sms
+from engines.webhooks.cleaning import clean_form
 from engines.webhooks.common import MAX_CALLBACK_BYTES, EventSource, logger, too_big
 from outreach.models import ActivityAction, Channel, Client, Lead
 
@@ -49,6 +51,7 @@ def twilio_signed(url_name: str) -> Callable[[TwilioView], TwilioView]:
             if not token or not signature or not RequestValidator(token).validate(url, request.POST, signature):
                 logger.warning("Twilio callback %s refused: %s", url_name, "no token" if not token else "bad signature")
                 return HttpResponse("invalid signature", status=403)
+            request.POST = clean_form(request.POST)  # after the check: Twilio signed what it sent
             return view(request)
 
         return csrf_exempt(login_not_required(require_POST(checked)))
@@ -146,9 +149,8 @@ def twilio_voice_status(request: HttpRequest) -> HttpResponse:
     if not leads:
         logger.warning("Twilio call %s to %s from %s matches no lead", sid, to_phone, from_phone)
         return HttpResponse("unknown call", status=404)
-    try:
-        duration = max(0, int(request.POST.get("CallDuration") or 0))
-    except ValueError:
+    duration = whole_number(request.POST.get("CallDuration") or "0")
+    if duration is None:
         return HttpResponse("CallDuration must be whole seconds", status=400)
     try:
         calls.record_call_status(
