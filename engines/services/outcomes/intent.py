@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from outreach.models.choices import Channel
+from engines.json_types import JSONValue
+from outreach.models.choices import CHANNEL_OPT_OUTS, Channel, StopReason
 
 
 class ReplyIntent(StrEnum):
@@ -43,6 +44,20 @@ class Reading:
     intent: ReplyIntent
     stop_channels: frozenset[str] = field(default_factory=frozenset)
     later: date | None = None
+
+    def opt_outs(self) -> list[StopReason]:
+        """The opt-out of each channel the reply refused, in a stable order."""
+        return [CHANNEL_OPT_OUTS[channel] for channel in sorted(self.stop_channels)]
+
+    def metadata(self) -> dict[str, JSONValue]:
+        """What the back office reads on the reply's Activity: its intent (`unknown` asks a person), the channels
+        it refused and the date a `later` reply named."""
+        found: dict[str, JSONValue] = {"intent": self.intent.value}
+        if self.stop_channels:
+            found["stop_channels"] = sorted(self.stop_channels)
+        if self.later is not None:
+            found["later"] = self.later.isoformat()
+        return found
 
 
 # The channels a preference can name; LinkedIn is never asked about in a reply.
