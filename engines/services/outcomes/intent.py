@@ -157,10 +157,11 @@ _ONLY_RE: dict[str, re.Pattern[str]] = {
 
 
 def _channel_refusals(channel: str) -> re.Pattern[str]:
-    """ "Don't call my mobile", "no texts", "not by phone", "email is not convenient"."""
+    """ "Don't call my mobile", "no texts", "not by phone", "email is not convenient"; "don't call before 10" is
+    a time, not a refusal."""
     words = _CHANNEL_WORDS[channel]
     return _compile(
-        rf"\b{_NOT} (?:\w+ ){{0,2}}{words}\b",
+        rf"\b{_NOT} (?:\w+ ){{0,2}}{words}\b(?! (?:before|after|until|till|between|during)\b)",
         rf"\bno (?:more )?(?:[\w-]+ (?:or|and|nor) )?{words}\b",  # "no calls or texts"
         rf"\b(?:rather not|prefer not to|would prefer you didn't) (?:be )?{words}",
         rf"\bnot (?:by|via|over) {words}\b",
@@ -171,10 +172,11 @@ def _channel_refusals(channel: str) -> re.Pattern[str]:
 
 _REFUSES: dict[str, re.Pattern[str]] = {channel: _channel_refusals(channel) for channel in _PREFERENCE_CHANNELS}
 # "Message(s)" names the channel the reply came on.
-_MESSAGE_REFUSAL_RE = _compile(rf"\b{_NOT} (?:\w+ )?messag(?:e|es|ing)\b", r"\bno more messages\b")
+_MESSAGE_REFUSAL_RE = _compile(rf"\b{_NOT} (?:\w+ )?(?:messag(?:e|es|ing)|msg(?:s|ing)?)\b", r"\bno more messages\b")
 _FOREIGN_REFUSALS: dict[str, re.Pattern[str]] = {
     Channel.VOICE: _compile(
         r"\bno me llam",
+        r"\bkeine anrufe\b",
         r"\bne m'appelez pas\b",
         r"\bnicht anrufen\b",
         r"\bnão me ligue",
@@ -208,10 +210,12 @@ def _preferred_stops(text: str, channel: str) -> frozenset[str]:
 
 _UNSUBSCRIBE_RE = _compile(
     r"^(?:please |pls |plz )?stop(?: it| now| please| thanks| thank you| all)?\W*$",
-    r"^stop\b(?!\s+(?:by|in|me|call\w*|text\w*|e-?mail\w*|ring\w*|phon\w*|messag\w*)\b).{0,40}$",
+    r"^stop\b(?!\s+(?:by|in|me|call\w*|text\w*|e-?mail\w*|ring\w*|phon\w*|messag\w*|msg\w*)\b).{0,40}$",
     # "STOP. not interested", but not "stop by the office" nor "stop calling me" (a channel preference)
     r"\bunsubscribe\b|\bunsub\b|\bopt (?:me )?out\b|\boptout\b",
-    r"\bremove (?:me|us|my (?:name|number|email|address|details|data|info))\b",
+    r"\bremove (?:me|us|(?:my|this) (?:name|number|email|address|details|data|info))\b",
+    r"\b(?:want|get|be) (?:me |us )?off (?:this|your|the|ur) (?:\w+ )?list\b|\bno spam\b|\bcease and desist\b",
+    r"\bstop sending (?:me |us )?(?:these|this|them|anything|this stuff)\b",
     r"\btake (?:me|us|my \w+) off\b",
     r"\b(?:delete|erase) (?:my|our) (?:data|details|info|information|contact|number|email)\b",
     r"\bleave (?:me|us) alone\b|\blose my number\b",
@@ -249,6 +253,7 @@ _WRONG_PERSON_RE = _compile(
     r"\b(?:no longer|not) (?:work(?:ing)? (?:at|for|there|here)|with (?:the company|[a-z]+ (?:inc|ltd|pty)))\b",
     r"\b(?:i|i've|i have|she|he|they) (?:has |have )?left (?:the company|the business|[a-z]+ (?:in|last))\b|"
     r"\bleft the (?:company|business|firm)\b",
+    r"\bmoved on from\b|\b(?:she|he)(?:'s| is) (?:on (?:\w+ )?leave|no longer|not here)\b",
     r"\bdon't work (?:at|for|there)\b|\bno longer (?:at|with|in that role|in charge|responsible)\b",
     r"\b(?:you should|you'd better|better to|best to|please|you'll want to|try) (?:speak|talk|reach out|write|"
     r"contact|get in touch)(?: to| with)? (?:my |our )?(?:\w+ )?(?:colleague|boss|manager|team|head|director|"
@@ -277,6 +282,7 @@ _POSITIVE_STRONG_RE = _compile(
     r"\binterested\b|\binterest(?:ing)?\b|\bkeen\b|\bsounds? (?:good|great|interesting|promising|like a plan)\b",
     r"\btell me more\b|\bsend (?:me |us |over |through )?(?:some |more |the )?(?:info|information|details|pricing|"
     r"prices|the deck|a proposal|a quote|case stud)",
+    r"\bcan we (?:speak|talk|chat|meet|set up)\b|\byour availability\b|^love to\b|\bcalendar invite\b",
     r"\b(?:can|could) you send\b|\bplease send\b|\bhappy to (?:chat|talk|meet|have a|hop|jump|discuss|look|hear)\b",
     r"\blet'?s (?:chat|talk|do it|book|set|meet|catch up|discuss|go|find|schedule)\b|\bi'?d (?:love|like) to\b",
     r"\bwould (?:love|like) (?:to|a|more)\b|\bwouldn't mind\b|\bopen to (?:a|it|that|hearing|chat)\b",
@@ -303,12 +309,12 @@ _POSITIVE_WEAK_RE = _compile(
 )
 _NEGATIVE_RE = _compile(
     r"\bnot (?:really |at all |currently |remotely )?interested\b|\bno interest\b|\buninterested\b",
-    r"\bno,? thanks?\b|\bno,? thank you\b|\bno thx\b|\bthanks,? but no\b|\bnot for (?:us|me)\b|\bnot (?:a |"
-    r"the )?(?:good |right )?fit\b",
-    r"\bn't (?:[\w']+ ){0,3}(?:a |the )?(?:good |right )?fit\b",
+    r"\bno,? thanks?\b|\bno,? thank you\b|\bno thx\b|\bthanks,? but no\b|\bnot for (?:us|me)\b",
+    r"\bnot (?:a |the )?(?:good |right )?fit\b|n't (?:[\w']+ ){0,3}(?:a |the )?(?:good |right )?fit\b",
     r"^(?:no|nope|nah|no way|pass|hard pass|not at all)\W*$|^(?:no|nope|nah)\b[.,!]",
     r"\b(?:we're|we are|i'm|i am) (?:all set|good|fine|covered|sorted|happy with)\b|\bwe (?:already )?have (?:a|"
     r"an|our)\b",
+    r"\bdo (?:this|it|that|all that) in[- ]house\b|\bstick with\b|\bforeseeable future\b",
     r"\balready (?:have|use|using|work with|got|sorted|covered)\b|\bdon't need\b|\bno need\b(?! to)|\bnot needed\b|"
     r"\bnot looking\b|\bno budget\b|\bnot relevant\b|\bnot something we\b|\bwe'll pass\b|\bi'll pass\b|"
     r"\bdoesn't (?:apply|fit)\b|\bnot (?:in|on) the market\b|\bnot a priority\b|\bdecline\b",
@@ -320,7 +326,9 @@ _NEGATIVE_RE = _compile(
 )
 _LATER_RE = _compile(
     r"^later\W*$|\bmaybe later\b|\blater (?:this|in the|next)\b|\bnot (?:right )?now\b|\bnot at the moment\b|"
-    r"\bnot at this (?:time|stage|point)\b|\bnot yet\b|\bnot until\b|\bnot this (?:year|quarter|month|week)\b",
+    r"\bnot the right time\b|\bask (?:me|us) again\b|\bin (?:the )?(?:spring|summer|autumn|fall|winter)\b|"
+    r"\bmaybe in \d+\b|\bnot at this (?:time|stage|point)\b|\bnot yet\b|\bnot until\b|"
+    r"\bnot this (?:year|quarter|month|week)\b",
     r"\b(?:circle|check|come) back\b|\bfollow[- ]up (?:in|after|next|later)\b|\b(?:reach|get) (?:back )?"
     r"(?:out )?(?:to me )?(?:again )?(?:in|after|next|later)\b|\btry (?:me|us|again) (?:in|after|next|later)\b",
     r"\btouch base (?:in|after|next|later)\b|\bping me (?:in|after|next|later)\b|\brevisit\b|\b(?:too|very) busy\b|"
