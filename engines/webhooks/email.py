@@ -29,7 +29,8 @@ from django.views import View
 from engines.json_types import JSONObject, JSONValue
 from engines.rules.provider_input import TooDeep
 from engines.services.outcomes import events
-from engines.services.outcomes.replies import EmailIntent, classify_email
+from engines.services.outcomes.intent import ReplyIntent
+from engines.services.outcomes.replies import read_email
 from engines.webhooks.cleaning import clean_anymail_event, clean_json_body
 from engines.webhooks.common import (
     MAX_CALLBACK_BYTES,
@@ -329,7 +330,9 @@ def check_inbound_email(event: AnymailInboundEvent, *, provider: str) -> None:
 
 
 def record_inbound_email(event: AnymailInboundEvent, *, provider: str) -> str:
-    """A reply, an auto-reply or a request to stop, linked to the lead and the email it answers."""
+    """A reply (with its intent), an auto-reply or a request to stop, linked to the lead and the email it
+    answers. Only an explicit request to stop unsubscribes; a refused channel stops that channel only, and the
+    reply is recorded with it."""
     message = event.message
     sender = message.from_email.addr_spec.lower()
     header_id = (message.get("Message-ID") or "").strip()
@@ -343,20 +346,21 @@ def record_inbound_email(event: AnymailInboundEvent, *, provider: str) -> str:
     at = event.timestamp or timezone.now()
     event_id = str(event.event_id or "") or header_id or events.event_key(sender, subject, message.get("Date"), text)
     metadata = {"from": sender, "subject": subject[:300], "text": text[:5000], "message_id": header_id}
-    intent = classify_email(message.items(), subject, text)
+    reading = read_email(message.items(), subject, text, at=at)
     common: EventSource = {"provider": provider, "event_id": event_id, "at": at}
-    if intent == EmailIntent.AUTO_REPLY:
+    if reading.intent == ReplyIntent.AUTO_REPLY:
         if answers is None:  # a machine answering nothing we sent
             return "ignored"
         action = ActivityAction.EMAIL_AUTO_REPLIED
         recorded = events.record_delivery(answers, action=action, metadata=metadata, **common)
         return "recorded" if recorded.created else "replayed"
-    if intent == EmailIntent.STOP:
+    if reading.intent == ReplyIntent.UNSUBSCRIBE:
         recorded = events.record_opt_out(
             lead, channel=Channel.EMAIL, answers=answers, metadata={**metadata, "via": "reply"}, **common
         )
     else:
         recorded = events.record_reply(
-            lead, channel=Channel.EMAIL, answers=answers, metadata=metadata, provider_message_id=header_id, **common
-        )
+            lead, channel=Channel.EMAIL, answers=answers, metadata={**metadata, **reading.metadata()},
+            provider_message_id=header_id, opt_outs=reading.opt_outs(), **common,
+        )  # fmt: skip
     return "recorded" if recorded.created else "replayed"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import wraps
+from typing import Unpack
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +20,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 from engines.exceptions import InvalidTouch, SendBlocked
 from engines.json_types import JSONValue
 from engines.rules.provider_input import whole_number
+from engines.services.journey.contact import stop_contact
 from engines.services.outcomes import calls, early_statuses, events
+from engines.services.outcomes.intent import ReplyIntent, read_reply
 from engines.services.outcomes.replies import SmsIntent, classify_sms
 from engines.webhooks.cleaning import clean_form
 from engines.webhooks.common import MAX_CALLBACK_BYTES, EventSource, logger, too_big
@@ -108,7 +112,7 @@ def help_text(client: Client) -> str:
 
 @twilio_signed("twilio-sms-inbound")
 def twilio_sms_inbound(request: HttpRequest) -> HttpResponse:
-    """An SMS from a lead: an opt-out word or stop request, START/UNSTOP, HELP (answered), or a reply."""
+    """An SMS from a lead: an opt-out word, START/UNSTOP, HELP (answered), or a reply read for its intent."""
     fields = _fields(request, "MessageSid", "From", "To")
     if isinstance(fields, HttpResponse):
         return fields
@@ -131,9 +135,28 @@ def twilio_sms_inbound(request: HttpRequest) -> HttpResponse:
         events.record_outcome(lead, action=ActivityAction.SMS_HELP, channel=Channel.SMS, **common)
         return _twiml(help_text(lead.client))
     else:
-        answers = events.last_sent(lead, channel=Channel.SMS)
-        events.record_reply(lead, channel=Channel.SMS, answers=answers, provider_message_id=sid, **common)
+        _record_sms_reply(lead, leads, body, sid=sid, **common)
     return _twiml()
+
+
+def _record_sms_reply(lead: Lead, leads: list[Lead], body: str, *, sid: str, **common: Unpack[SmsEvent]) -> None:
+    """A free-text SMS: a request to stop, or a refusal of texts alone ("stop texting me"), opts the number out
+    of SMS as the STOP word does, and stops the other channels it refused; anything else is a reply with its
+    intent, which stops only the channels it refused ("interested, don't call" is a reply that stops calls)."""
+    reading = read_reply(body, at=common["at"], channel=Channel.SMS)
+    answers = events.last_sent(lead, channel=Channel.SMS)
+    refuses_texts = reading.intent == ReplyIntent.CHANNEL_PREFERENCE and Channel.SMS in reading.stop_channels
+    if reading.intent == ReplyIntent.UNSUBSCRIBE or refuses_texts:
+        with transaction.atomic():
+            recorded = events.record_opt_out(lead, channel=Channel.SMS, answers=answers, same_person=leads, **common)
+            for reason in reading.opt_outs() if recorded.created else ():
+                stop_contact(lead, reason)
+        return
+    events.record_reply(
+        lead, channel=Channel.SMS, provider=common["provider"], event_id=common["event_id"], at=common["at"],
+        answers=answers, metadata={**common["metadata"], **reading.metadata()}, provider_message_id=sid,
+        opt_outs=reading.opt_outs(),
+    )  # fmt: skip
 
 
 @twilio_signed("twilio-voice-status")

@@ -1,15 +1,15 @@
+from datetime import UTC, datetime
+
 import pytest
 
-from engines.services.outcomes.replies import (
-    OPT_OUT_WORDS,
-    EmailIntent,
-    SmsIntent,
-    classify_email,
-    classify_sms,
-    is_auto_reply,
-    keyword,
-    reply_text,
-)
+from engines.services.outcomes.intent import ReplyIntent, read_reply
+from engines.services.outcomes.replies import OPT_OUT_WORDS, SmsIntent, classify_sms, is_auto_reply, keyword, read_email
+
+AT = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+
+
+def email_intent(headers, subject: str, text: str) -> ReplyIntent:
+    return read_email(headers, subject, text, at=AT).intent
 
 
 @pytest.mark.parametrize("word", sorted(OPT_OUT_WORDS))
@@ -32,15 +32,11 @@ def test_help_is_a_help_request(text):
 @pytest.mark.parametrize(
     "text",
     [
-        "please stop texting me",
-        "Stop messaging me",
         "STOP CONTACTING ME!!",
-        "Don't text me again",
         "do not contact me",
         "Remove me from your list",
         "remove my number please",
         "take me off your list",
-        "no more texts",
         "Please stop",
         "pls stop.",
         "unsubscribe me",
@@ -48,8 +44,18 @@ def test_help_is_a_help_request(text):
         "leave me alone",
     ],
 )
-def test_clear_free_text_stop_requests_opt_out(text):
-    assert classify_sms(text) == SmsIntent.OPT_OUT
+def test_clear_free_text_stop_requests_are_unsubscribes(text):
+    # Free text is no carrier command: the webhook reads it (read_reply), and opts out on what it reads.
+    assert classify_sms(text) == SmsIntent.REPLY
+    assert read_reply(text, at=AT, channel="sms").intent == ReplyIntent.UNSUBSCRIBE
+
+
+@pytest.mark.parametrize(
+    "text", ["please stop texting me", "Stop messaging me", "Don't text me again", "no more texts"]
+)
+def test_free_text_refusing_texts_is_a_preference_for_sms(text):
+    reading = read_reply(text, at=AT, channel="sms")
+    assert (reading.intent, reading.stop_channels) == (ReplyIntent.CHANNEL_PREFERENCE, {"sms"})
 
 
 @pytest.mark.parametrize(
@@ -67,6 +73,7 @@ def test_clear_free_text_stop_requests_opt_out(text):
 )
 def test_anything_else_is_a_reply(text):
     assert classify_sms(text) == SmsIntent.REPLY
+    assert read_reply(text, at=AT, channel="sms").intent != ReplyIntent.UNSUBSCRIBE
 
 
 def test_keyword_is_the_one_word_a_message_is():
@@ -90,7 +97,7 @@ def test_keyword_is_the_one_word_a_message_is():
 )
 def test_auto_reply_headers(headers):
     assert is_auto_reply(headers)
-    assert classify_email(headers, "Re: hello", "Please unsubscribe me") == EmailIntent.AUTO_REPLY
+    assert email_intent(headers, "Re: hello", "Please unsubscribe me") == ReplyIntent.AUTO_REPLY
 
 
 @pytest.mark.parametrize(
@@ -109,29 +116,35 @@ def test_a_person_is_not_a_machine(headers, subject):
     assert not is_auto_reply(headers, subject)
 
 
-@pytest.mark.parametrize(
-    "text", ["Please unsubscribe me", "Remove me from this list.", "stop emailing me", "Don't email me again"]
-)
+@pytest.mark.parametrize("text", ["Please unsubscribe me", "Remove me from this list.", "Do not contact me again"])
 def test_email_stop_requests(text):
-    assert classify_email({}, "Re: hello", text) == EmailIntent.STOP
+    assert email_intent({}, "Re: hello", text) == ReplyIntent.UNSUBSCRIBE
+
+
+@pytest.mark.parametrize("text", ["stop emailing me", "Don't email me again"])
+def test_refusing_email_stops_email_only(text):
+    reading = read_email({}, "Re: hello", text, at=AT)
+    assert (reading.intent, reading.stop_channels) == (ReplyIntent.CHANNEL_PREFERENCE, {"email"})
 
 
 def test_an_unsubscribe_in_the_subject_is_a_stop_request():
-    assert classify_email({}, "Unsubscribe", "") == EmailIntent.STOP
+    assert email_intent({}, "Unsubscribe", "") == ReplyIntent.UNSUBSCRIBE
+
+
+def test_our_own_subject_answered_is_not_the_leads_words():
+    assert email_intent({}, "Re: Stop guessing your ad spend", "") == ReplyIntent.UNKNOWN
 
 
 def test_a_quoted_original_is_not_the_leads_words():
     text = "Keen to chat next week.\n\nOn Tue, 3 Nov 2026 at 10:00, Alex <a@x.com> wrote:\n> stop: https://x/unsubscribe/t/"
-    assert reply_text(text).strip() == "Keen to chat next week."
-    assert classify_email({}, "Re: hello", text) == EmailIntent.REPLY
+    assert email_intent({}, "Re: hello", text) == ReplyIntent.INTERESTED
 
 
 def test_links_in_the_new_text_are_not_words():
-    assert classify_email({}, "Re: hello", "See https://example.com/unsubscribe-guide for our process") == (
-        EmailIntent.REPLY
-    )
+    text = "See https://example.com/unsubscribe-guide for our process"
+    assert email_intent({}, "Re: hello", text) != ReplyIntent.UNSUBSCRIBE
 
 
-@pytest.mark.parametrize("marker", ["> quoted", "-----Original Message-----", "From: Alex <a@x.com>"])
-def test_reply_text_stops_at_the_quote(marker):
-    assert reply_text(f"Yes please\n{marker}\nunsubscribe").strip() == "Yes please"
+@pytest.mark.parametrize("marker", ["> quoted", "-----Original Message-----", "From: Alex <a@x.com>\nSent: Monday"])
+def test_the_quoted_original_is_cut(marker):
+    assert email_intent({}, "Re: hello", f"Yes please\n{marker}\nunsubscribe") == ReplyIntent.INTERESTED

@@ -350,7 +350,7 @@ def test_an_auto_reply_is_recorded_as_such_and_does_not_end_the_sequence(client,
     assert seq.statuses() == ["planned", "planned"]
 
 
-@pytest.mark.parametrize("text", ["Please unsubscribe me.", "Remove me from your list", "Stop emailing me"])
+@pytest.mark.parametrize("text", ["Please unsubscribe me.", "Remove me from your list", "Stop contacting me"])
 def test_a_reply_asking_to_stop_unsubscribes_the_lead(client, text):
     seq = sequence()
     assert postmark_inbound(client, inbound_email(seq.lead.email, text=text)).status_code == 200

@@ -225,13 +225,16 @@ def record_reply(
     answers: Activity | None,
     metadata: Mapping[str, JSONValue],
     provider_message_id: str = "",
+    opt_outs: Iterable[StopReason] = (),
 ) -> Recorded:
     """A person answered: the lead is `replied` (unless already converted or closed) and its sequence ends
     (journey.contact.mark_replied).
 
-    On first storage (not a replay) the active enrollments of the lead's colleagues pause
-    (journey.colleagues.pause_colleagues, when the client asks for it): every reply counts as positive
-    until replies are classified by intent.
+    On first storage (not a replay) the channels the reply refused stop (`opt_outs`, CHANNEL_OPT_OUTS: "don't
+    call me" sets voice_opted_out), before the reply ends the sequence, so those touches carry the opt-out as
+    their reason and the flag keeps the channel closed to later sequences; and the active enrollments of the
+    lead's colleagues pause (journey.colleagues.pause_colleagues, when the client asks for it): every reply
+    counts, whatever its intent.
     """
     replies: dict[str, ActivityAction] = {
         Channel.EMAIL: ActivityAction.EMAIL_REPLIED,
@@ -249,6 +252,8 @@ def record_reply(
             metadata=metadata, provider_message_id=provider_message_id,
         )  # fmt: skip
         if recorded.created:
+            for reason in opt_outs:
+                stop_contact(lead, reason)
             mark_replied(lead)
             pause_colleagues(lead, reason=StopReason.COLLEAGUE_REPLIED, at=at)
     return recorded

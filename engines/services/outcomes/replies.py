@@ -1,4 +1,5 @@
-"""Reading what a lead sent back: opt-out words, help requests, stop requests in free text, auto-replies.
+"""Reading what a lead sent back: the carrier's SMS commands (opt-out words, START, HELP), auto-replies by their
+headers, and an email as a whole; what a person's words mean is read by outcomes.intent.
 
 Pure functions over text and headers, so the webhooks decide with one call and the rules are tested alone.
 """
@@ -7,7 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from enum import StrEnum
+
+from engines.services.outcomes.intent import Reading, ReplyIntent, read_reply
+from outreach.models.choices import Channel
 
 
 class SmsIntent(StrEnum):
@@ -17,37 +22,14 @@ class SmsIntent(StrEnum):
     REPLY = "reply"
 
 
-class EmailIntent(StrEnum):
-    AUTO_REPLY = "auto_reply"
-    STOP = "stop"
-    REPLY = "reply"
-
-
 # The carrier and CTIA keywords Twilio itself honours; a message that is only one of these (any case,
 # with spaces or punctuation around it) is the command, not a conversation.
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 
-# Free text that clearly asks us to stop. Whole words only, so "stopped by your stand" is a reply.
-_CONTACT_VERBS = (
-    r"(?:text|texting|txt|sms|messag(?:e|es|ing)|email|emailing|e-mail|mail|mailing|contact|contacting|"
-    r"call|calling|ring|ringing|send|sending|spam|spamming|bother|bothering)"
-)
-_STOP_PATTERNS = [
-    r"^\s*(?:please|pls|plz)?\s*stop\b\s*(?:it|now|please|thanks?|thank you)?\s*[.!]*\s*$",
-    rf"\bstop\s+(?:all\s+)?{_CONTACT_VERBS}\b",
-    rf"\b(?:do\s+not|don'?t|dont|never)\s+{_CONTACT_VERBS}\b",
-    r"\bunsubscribe\b",
-    r"\bopt\s*(?:me\s+)?out\b",
-    r"\bremove\s+(?:me|my\s+(?:number|email|address|details))\b",
-    r"\btake\s+me\s+off\b",
-    r"\bno\s+more\s+(?:texts?|messages?|emails?|calls?|sms)\b",
-    r"\bleave\s+me\s+alone\b",
-    r"\bnot\s+interested\.?\s+(?:please\s+)?stop\b",
-]
-_STOP_RE = re.compile("|".join(f"(?:{pattern})" for pattern in _STOP_PATTERNS), re.IGNORECASE)
 _KEYWORD_RE = re.compile(r"^[\W_]*([A-Za-z]+)[\W_]*$")
+_REPLY_PREFIX_RE = re.compile(r"^\s*(?:re|aw|sv|fwd?|tr|wg)\s*:", re.IGNORECASE)
 
 # Out-of-office and other machine subjects (RFC 3834 senders should also set Auto-Submitted).
 _AUTO_SUBJECT_RE = re.compile(
@@ -58,33 +40,15 @@ _AUTO_SUBJECT_RE = re.compile(
 )
 
 
-# Where the quoted original starts in a reply: our own footer and links must not read as the lead's words.
-_QUOTE_START_RE = re.compile(
-    r"^(?:>|-{2,}\s*original message\s*-{2,}|_{5,}|on .{0,200}\bwrote:\s*$|from:\s)", re.IGNORECASE | re.MULTILINE
-)
-_URL_RE = re.compile(r"https?://\S+|<[^>\s]+>")
-
-
-def reply_text(text: str) -> str:
-    """The new part of an email reply: the text before the quoted original, without links."""
-    match = _QUOTE_START_RE.search(text or "")
-    fresh = text[: match.start()] if match else (text or "")
-    return _URL_RE.sub(" ", fresh)
-
-
 def keyword(text: str) -> str | None:
     """The one word a message consists of (upper case), ignoring spaces and punctuation; None for anything longer."""
     match = _KEYWORD_RE.match(text or "")
     return match.group(1).upper() if match else None
 
 
-def asks_to_stop(text: str) -> bool:
-    """Whether free text clearly asks us to stop contacting the sender."""
-    return bool(text) and _STOP_RE.search(text) is not None
-
-
 def classify_sms(body: str) -> SmsIntent:
-    """What an inbound SMS means: an opt-out word or a stop request, START/UNSTOP, HELP, or a reply."""
+    """Which carrier command an inbound SMS is: an opt-out word, START/UNSTOP, HELP; anything else is a reply,
+    whose meaning read_reply reads (a free-text stop request among them)."""
     word = keyword(body)
     if word in OPT_OUT_WORDS:
         return SmsIntent.OPT_OUT
@@ -92,8 +56,6 @@ def classify_sms(body: str) -> SmsIntent:
         return SmsIntent.OPT_IN
     if word in HELP_WORDS:
         return SmsIntent.HELP
-    if asks_to_stop(body):
-        return SmsIntent.OPT_OUT
     return SmsIntent.REPLY
 
 
@@ -111,10 +73,15 @@ def is_auto_reply(headers: Mapping[str, str] | Iterable[tuple[str, str]], subjec
     return bool(subject) and _AUTO_SUBJECT_RE.search(subject) is not None
 
 
-def classify_email(headers: Mapping[str, str] | Iterable[tuple[str, str]], subject: str, text: str) -> EmailIntent:
-    """What an inbound email means: an auto-reply (never a stop request), a request to stop, or a reply."""
+def read_email(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]], subject: str, text: str, *, at: datetime
+) -> Reading:
+    """What an inbound email means: an auto-reply by its headers or subject (never a stop request), else what
+    its new text says (read_reply). A body that says nothing is read by its subject ("Unsubscribe"), unless the
+    subject is ours answered ("Re: ..."): our own subject line is not the lead's words."""
     if is_auto_reply(headers, subject):
-        return EmailIntent.AUTO_REPLY
-    if asks_to_stop(subject) or asks_to_stop(reply_text(text)):
-        return EmailIntent.STOP
-    return EmailIntent.REPLY
+        return Reading(ReplyIntent.AUTO_REPLY)
+    reading = read_reply(text, at=at, channel=Channel.EMAIL)
+    if reading.intent != ReplyIntent.UNKNOWN or _REPLY_PREFIX_RE.match(subject):
+        return reading
+    return read_reply(subject, at=at, channel=Channel.EMAIL)
