@@ -9,6 +9,7 @@ the same query anew for every look, at several times the cost of running it.
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import cache
 
 from django.db import connection
 
@@ -35,23 +36,28 @@ CONTACT_FIELDS = (
 ContactState = tuple[str, dict[str, object]]
 
 
+@cache
+def _select(vendor: str) -> str:
+    """The query without its list of enrollment ids, written once per database vendor."""
+    qn = connection.ops.quote_name
+    lead_columns = {field.attname: field.column for field in Lead._meta.concrete_fields}
+    lead, enrollment = Lead._meta, Enrollment._meta
+    columns = ", ".join(f"l.{qn(lead_columns[name])}" for name in CONTACT_FIELDS)
+    return (
+        f"SELECT e.{qn(enrollment.pk.column)}, e.{qn('state')}, {columns} "
+        f"FROM {qn(enrollment.db_table)} e JOIN {qn(lead.db_table)} l "
+        f"ON l.{qn(lead.pk.column)} = e.{qn(enrollment.get_field('lead').column)} "
+        f"WHERE e.{qn(enrollment.pk.column)} IN "
+    )
+
+
 def contact_states(enrollment_ids: Collection[int]) -> dict[int, ContactState]:
     """For each of these enrollments that still exists (with its lead): its state and its lead's contact fields,
     by enrollment id. One query by primary keys; values as the database driver gives them (SQLite: booleans as
     0/1)."""
     if not enrollment_ids:
         return {}
-    qn = connection.ops.quote_name
-    lead_columns = {field.attname: field.column for field in Lead._meta.concrete_fields}
-    lead, enrollment = Lead._meta, Enrollment._meta
-    columns = ", ".join(f"l.{qn(lead_columns[name])}" for name in CONTACT_FIELDS)
-    placeholders = ", ".join(["%s"] * len(enrollment_ids))
-    query = (
-        f"SELECT e.{qn(enrollment.pk.column)}, e.{qn('state')}, {columns} "
-        f"FROM {qn(enrollment.db_table)} e JOIN {qn(lead.db_table)} l "
-        f"ON l.{qn(lead.pk.column)} = e.{qn(enrollment.get_field('lead').column)} "
-        f"WHERE e.{qn(enrollment.pk.column)} IN ({placeholders})"
-    )
+    query = f"{_select(connection.vendor)}({', '.join(['%s'] * len(enrollment_ids))})"
     with connection.cursor() as cursor:
         cursor.execute(query, list(enrollment_ids))
         rows = cursor.fetchall()
