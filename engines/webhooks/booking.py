@@ -1,9 +1,8 @@
-"""Bookings: Cal.com BOOKING_CREATED, signed with HMAC-SHA256 of the raw body (CAL_COM_WEBHOOK_SECRET).
+"""Bookings: Cal.com booking events, signed with HMAC-SHA256 of the raw body (CAL_COM_WEBHOOK_SECRET).
 
-Cal.com sends every booking to one URL. The client is the one whose sending
-email is the organizer's email; when no client matches the organizer, an
-attendee email that belongs to exactly one lead across all clients still
-finds it.
+Cal.com sends every booking event to one URL. The lead is an attendee who is a lead of the client whose
+sending email is the organizer's email, and of no other client (outcomes.bookings.booking_lead); what each
+event does is outcomes.bookings'. The settings page's "Ping test" is answered 200 and stores nothing.
 """
 
 from __future__ import annotations
@@ -11,22 +10,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import operator
 from datetime import UTC
-from functools import reduce
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from engines.json_types import JSONValue
 from engines.rules.provider_input import clean, parse_moment
-from engines.services.outcomes import events
+from engines.services.outcomes.bookings import MeetingEvent, booking_lead, record_meeting_event
 from engines.webhooks.common import MAX_CALLBACK_BYTES, logger, too_big
-from outreach.models import Lead
+
+TRIGGERS = {
+    "BOOKING_REQUESTED": MeetingEvent.REQUESTED,
+    "BOOKING_CREATED": MeetingEvent.BOOKED,
+    "BOOKING_RESCHEDULED": MeetingEvent.RESCHEDULED,
+    "BOOKING_CANCELLED": MeetingEvent.CANCELLED,
+}
 
 
 def _cal_signature_ok(request: HttpRequest) -> bool:
@@ -39,22 +42,11 @@ def _cal_signature_ok(request: HttpRequest) -> bool:
     return hmac.compare_digest(expected, given)
 
 
-def booking_lead(attendee_emails: list[str], organizer_email: str) -> Lead | None:
-    """The lead who booked: an attendee at the organizer's client, else an attendee who is one lead anywhere."""
-    leads = Lead.objects.filter(reduce(operator.or_, (Q(email__iexact=email) for email in attendee_emails)))
-    if organizer_email:
-        at_client = list(leads.filter(client__sending_email__iexact=organizer_email)[:1])
-        if at_client:
-            return at_client[0]
-    anywhere = list(leads[:2])
-    return anywhere[0] if len(anywhere) == 1 else None
-
-
 @csrf_exempt
 @login_not_required
 @require_POST
 def booking_webhook(request: HttpRequest) -> HttpResponse:
-    """Cal.com BOOKING_CREATED, signed with HMAC-SHA256 of the raw body: the attendee's lead is converted."""
+    """Cal.com booking events, signed with HMAC-SHA256 of the raw body: stored against the attendee's lead."""
     if refused := too_big(request, MAX_CALLBACK_BYTES):
         return refused
     if not _cal_signature_ok(request):
@@ -62,26 +54,38 @@ def booking_webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponse("invalid signature", status=403)
     try:
         data = clean(json.loads(request.body))  # no NUL or lone surrogate; TooDeep past any booking's depth
-        trigger, payload = data["triggerEvent"], data["payload"]
+        trigger = str(data["triggerEvent"])
+        # The ping carries a sample booking without a uid: it is answered before a booking is looked for.
+        if trigger == "PING":
+            return JsonResponse({"status": "pong"})
+        if trigger not in TRIGGERS:
+            return JsonResponse({"status": "ignored", "trigger": trigger[:50]})
+        payload = data["payload"]
         uid = str(payload["uid"])
         attendees = [str(a["email"]).strip() for a in payload["attendees"] if a.get("email")]
         organizer = str((payload.get("organizer") or {}).get("email") or "").strip()
+        previous_uid = str(payload.get("rescheduleUid") or payload.get("fromReschedule") or "")
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         logger.warning("booking webhook refused: malformed body (%s: %s)", type(exc).__name__, exc)
         return HttpResponse("malformed body", status=400)
-    if trigger != "BOOKING_CREATED":
-        return JsonResponse({"status": "ignored", "trigger": str(trigger)[:50]})
-    lead = booking_lead(attendees, organizer) if attendees else None
+    lead = booking_lead(attendees, organizer)
     if lead is None:
-        logger.warning("booking %s: no single lead for attendees %s (organizer %s)", uid, attendees, organizer)
+        logger.warning("booking %s: no lead of the organizer's client (%s) among %s", uid, organizer, attendees)
         return HttpResponse("no lead for the attendees", status=404)
+    event = TRIGGERS[trigger]
+    # A booking is dated when it was made (the payload's createdAt); a change, when Cal.com sent it.
+    moments = (payload.get("createdAt"), data.get("createdAt"))
+    if event != MeetingEvent.BOOKED:
+        moments = moments[::-1]
     # A date that does not parse (month 13, a number) is left out: the booking is what matters, and its uid
     # alone names it, so a replay is still stored once.
-    at = parse_moment(payload.get("createdAt") or data.get("createdAt")) or timezone.now()
+    at = parse_moment(moments[0] or moments[1]) or timezone.now()
     if timezone.is_naive(at):
         at = timezone.make_aware(at, UTC)
-    meta = {"uid": uid, "title": str(payload.get("title", ""))[:200]}
+    meta: dict[str, JSONValue] = {"uid": uid, "title": str(payload.get("title", ""))[:200]}
     if parse_moment(payload.get("startTime")) is not None:
         meta["start"] = str(payload["startTime"])
-    activity = events.record_booking(lead, source="calcom", event_id=f"booking_created:{uid}", at=at, metadata=meta)
+    activity = record_meeting_event(
+        lead, event, provider="calcom", uid=uid, at=at, metadata=meta, previous_uid=previous_uid
+    )
     return JsonResponse({"status": "recorded", "activity": str(activity.pk)})

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from engines.exceptions import EngineError
-from engines.services.sending.manual_tasks import complete_task, instructions, skip_task
+from engines.services.sending.manual_tasks import close_follow_up, complete_task, instructions, skip_task
 from engines.services.sending.voice import CALL_OUTCOMES
 from outreach.models import ManualTask, TaskKind, TaskStatus
 
@@ -83,7 +83,10 @@ class DoneForm(forms.Form):
 
     def __init__(self, *args: Any, task: ManualTask, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        if task.kind == TaskKind.CALL:
+        if task.kind == TaskKind.FOLLOW_UP:  # nothing was sent and no call is recorded: notes only
+            del self.fields["sent_text"]
+            del self.fields["outcome"]
+        elif task.kind == TaskKind.CALL:
             del self.fields["sent_text"]
         else:
             del self.fields["outcome"]
@@ -162,6 +165,10 @@ class ManualTaskAdmin(ClientScopedAdmin):
                 if not done_form.is_valid():
                     return False, done_form, skip_form
                 data = done_form.cleaned_data
+                if task.kind == TaskKind.FOLLOW_UP:
+                    close_follow_up(task, user=_user(request), notes=data["notes"])
+                    self.message_user(request, f"Done: {task}.", messages.SUCCESS)
+                    return True, done_form, skip_form
                 complete_task(
                     task,
                     user=_user(request),

@@ -43,6 +43,10 @@ class ActivityAction(models.TextChoices):
     OPTED_OUT = "opted_out", "Opted out"
     OPTED_IN = "opted_in", "Opted back in"
     MEETING_BOOKED = "meeting_booked", "Meeting booked"
+    # A booking awaiting the host's confirmation: the lead is not converted until it is confirmed (booked).
+    MEETING_REQUESTED = "meeting_requested", "Meeting requested (awaiting confirmation)"
+    MEETING_RESCHEDULED = "meeting_rescheduled", "Meeting rescheduled"
+    MEETING_CANCELLED = "meeting_cancelled", "Meeting cancelled"
 
 
 SENT_ACTIONS = (
@@ -69,6 +73,8 @@ ACTION_CHANNEL: dict[str, str] = {
 class TaskKind(models.TextChoices):
     LINKEDIN = "linkedin", "LinkedIn message"
     CALL = "call", "Call"
+    # A person gets back to a lead by any means (a booked meeting was cancelled); nothing is recorded as sent.
+    FOLLOW_UP = "follow_up", "Follow-up"
 
 
 class TaskStatus(models.TextChoices):

@@ -7,7 +7,7 @@ from .choices import TaskKind, TaskStatus, in_choices
 
 
 class ManualTask(models.Model):
-    """A person's share of a sequence: a LinkedIn message to send or a call to make.
+    """A person's share of a sequence: a LinkedIn message to send or a call to make (or a follow-up, no touch).
 
     The touch it belongs to is recorded as sent only when the task is marked
     done, with the text actually sent or the call's outcome.

@@ -10,7 +10,14 @@ from django.db import DatabaseError, OperationalError, connection
 
 from engines.exceptions import InvalidTouch
 from engines.services.sending import recording
-from engines.services.sending.manual_tasks import complete_task, instructions, open_tasks, skip_task
+from engines.services.sending.manual_tasks import (
+    close_follow_up,
+    complete_task,
+    instructions,
+    open_follow_up,
+    open_tasks,
+    skip_task,
+)
 from engines.services.sending.outbox import deliver_touch
 from outreach.models import Activity, Lead, ManualTask, ScheduledTouch
 from tests.factories import LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
@@ -252,3 +259,24 @@ def test_two_people_closing_one_task_at_once_record_it_once():
         assert (touch.status, Activity.objects.count()) == ("sent", 1)
     else:
         assert (task.status, touch.status, Activity.objects.count()) == ("skipped", "cancelled", 0)
+
+
+def test_a_follow_up_task_records_no_touch_and_is_closed_with_notes(user):
+    lead = LeadFactory(first_name="Priya", phone="+61400000001")
+    task = open_follow_up(lead, message="The meeting was cancelled.", due_at=NOW)
+    assert "The meeting was cancelled." in instructions(task) and lead.phone in instructions(task)
+    with pytest.raises(InvalidTouch, match="follow-up"):
+        complete_task(task, user=user)  # it would otherwise record a LinkedIn message nobody sent
+    close_follow_up(task, user=user, notes="Rebooked", now=LATER)
+    assert (task.status, task.closed_by, task.notes, task.closed_at) == ("done", user, "Rebooked", LATER)
+    assert not Activity.objects.filter(lead=lead).exists()
+    with pytest.raises(InvalidTouch):
+        close_follow_up(task, user=user)
+
+
+def test_only_a_follow_up_is_closed_as_one():
+    task = opened()
+    with pytest.raises(InvalidTouch, match="complete_task"):
+        close_follow_up(task)
+    task.refresh_from_db()
+    assert task.status == "open"

@@ -96,10 +96,10 @@ def test_the_organizer_names_the_client_when_the_attendee_is_a_lead_of_two(clien
     assert seq.refresh().status == "in_sequence"
 
 
-def test_an_attendee_who_is_one_lead_anywhere_is_found_without_the_organizer(client):
+def test_an_attendee_is_not_looked_for_beyond_the_organizers_client(client):
     seq = sequence()
-    assert cal_post(client, cal_booking(seq.lead.email, organizer="calendar@elsewhere.example.com")).status_code == 200
-    assert seq.refresh().status == "converted"
+    assert cal_post(client, cal_booking(seq.lead.email, organizer="calendar@elsewhere.example.com")).status_code == 404
+    assert seq.refresh().status == "in_sequence"
 
 
 def test_an_ambiguous_or_unknown_attendee_answers_404(client, caplog):
@@ -108,7 +108,7 @@ def test_an_ambiguous_or_unknown_attendee_answers_404(client, caplog):
     assert cal_post(client, cal_booking(seq.lead.email)).status_code == 404
     assert cal_post(client, cal_booking("nobody@nowhere.example.com")).status_code == 404
     assert Activity.objects.filter(action="meeting_booked").count() == 0
-    assert "no single lead" in caplog.text
+    assert "no lead of the organizer's client" in caplog.text
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"triggerEvent": "BOOKING_CREATED"}'])
@@ -120,7 +120,7 @@ def test_a_signed_but_malformed_body_answers_400(client, body):
 
 def test_other_triggers_are_acknowledged_and_ignored(client):
     seq = sequence()
-    response = cal_post(client, cal_booking(seq.lead.email, trigger="BOOKING_CANCELLED"))
+    response = cal_post(client, cal_booking(seq.lead.email, trigger="MEETING_ENDED"))
     assert response.status_code == 200 and response.json()["status"] == "ignored"
     assert outcome_rows(seq.lead) == []
 

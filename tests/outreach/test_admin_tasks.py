@@ -218,3 +218,18 @@ def test_the_queue_links_to_the_lead_and_a_closed_task_returns_to_the_filtered_q
     response = staff.post(page, {"skip": "Skip task", "skip-reason": "duplicate lead"})
     assert response.url == f"{QUEUE}?assigned=nobody"
     assert staff.get(response.url).status_code == 200
+
+
+def test_a_follow_up_task_shows_how_to_reach_the_lead_and_closes_with_notes_only(staff, harbour, member):
+    task = _task(harbour, kind="follow_up", message="The meeting was cancelled. Get back to the lead.")
+
+    page = staff.get(_page(task)).content.decode()
+    assert "The meeting was cancelled." in page and f"mailto:{task.lead.email}" in page
+    assert 'name="done-outcome"' not in page and 'name="done-sent_text"' not in page
+
+    response = staff.post(_page(task), {"done": "Mark done", "done-notes": "Rebooked for Friday"})
+
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert (task.status, task.closed_by, task.notes) == (TaskStatus.DONE, member, "Rebooked for Friday")
+    assert not Activity.objects.filter(lead=task.lead).exists()  # nothing was sent

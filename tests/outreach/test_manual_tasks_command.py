@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from engines.services.sending.manual_tasks import open_follow_up
 from engines.services.sending.outbox import deliver_touch
 from outreach.models import Activity, ManualTask, ScheduledTouch
 from tests.factories import LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
@@ -104,3 +105,15 @@ def test_help():
         check=True,
     )
     assert "list the open tasks" in result.stdout and "cancel its touch" in result.stdout
+
+
+def test_a_follow_up_is_listed_and_done_with_notes_recording_nothing_sent():
+    task = open_follow_up(LeadFactory(first_name="Priya"), message="The meeting was cancelled.", due_at=NOW)
+
+    assert f"#{task.pk} Follow-up" in run("list", "--kind", "follow_up")
+    out = run("done", str(task.pk), "--notes", "Rebooked for Friday")
+
+    assert "followed up" in out
+    task.refresh_from_db()
+    assert (task.status, task.notes) == ("done", "Rebooked for Friday")
+    assert not Activity.objects.filter(lead=task.lead).exists()

@@ -1,12 +1,12 @@
 """The evidence every detector reads: who was touched, how each lead ended, as numpy columns.
 
-Outcomes. A *conversion* is a booked meeting: a `meeting_booked` activity,
-any activity flagged `led_to_booking` (a call that booked the meeting), or a
-lead's `converted_at`, at or after the lead's first touch in the window. A
-*reply* (`email_replied`, `sms_replied`, `linkedin_replied`) is the secondary
-signal. Each outcome is credited to the touch that earned it: the touch
-flagged `led_to_booking` when there is one, else the lead's last touch sent at
-or before the outcome.
+Outcomes. A *conversion* is a booked meeting: a `meeting_booked` activity
+(not cancelled since), any activity flagged `led_to_booking` (a call that
+booked the meeting), or a lead's `converted_at`, at or after the lead's first
+touch in the window. A *reply* (`email_replied`, `sms_replied`,
+`linkedin_replied`) is the secondary signal. Each outcome is credited to the
+touch that earned it: the touch flagged `led_to_booking` when there is one,
+else the lead's last touch sent at or before the outcome.
 
 Lead states. A lead is *converted* once it booked; it is a *non-conversion*
 only once its sequence is over: no touch still planned or sending, and its
@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import Combinable
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
@@ -256,10 +256,13 @@ def load_evidence(
 
 def _outcomes(client: Client, since: datetime, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every outcome of the period: (lead id, epoch, is a booking), leads marked converted included."""
+    # A meeting cancelled since (outcomes.bookings.cancel_meeting) earned nothing: its booking is left out, as
+    # its credit on the touches and the lead's converted_at already are.
+    cancelled = Activity.objects.filter(in_reply_to=OuterRef("pk"), action=ActivityAction.MEETING_CANCELLED)
     outcomes = fetch_columns(
-        Activity.objects.filter(client=client, created_at__gte=since, created_at__lte=now).filter(
-            Q(action=ActivityAction.MEETING_BOOKED) | Q(led_to_booking=True) | Q(action__in=REPLY_ACTIONS)
-        ),
+        Activity.objects.filter(client=client, created_at__gte=since, created_at__lte=now)
+        .filter(Q(action=ActivityAction.MEETING_BOOKED) | Q(led_to_booking=True) | Q(action__in=REPLY_ACTIONS))
+        .exclude(Exists(cancelled)),
         {
             "lead": "lead_id",
             "at": Epoch("created_at"),

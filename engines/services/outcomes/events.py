@@ -312,12 +312,14 @@ def record_booking(
         if recorded.created:
             convert(lead, at=at)
             if credited is not None:
-                _credit_sequence(lead, credited, at)
+                credit_sequence(lead, credited, at)
             pause_colleagues(lead, reason=StopReason.COLLEAGUE_CONVERTED, at=at)
     return recorded.activity
 
 
-def _credit_sequence(lead: Lead, credited: Activity, at: datetime) -> None:
+def credit_sequence(lead: Lead, credited: Activity, at: datetime) -> None:
+    """Flag `led_to_booking` on the touches of `credited`'s sequence sent at or before the booking at `at`
+    (`credited` alone when it belongs to no sequence)."""
     touches = Activity.objects.filter(lead=lead, action__in=SENT_ACTIONS, created_at__lte=at)
     if credited.sequence_id is not None:
         touches = touches.filter(sequence_id=credited.sequence_id)

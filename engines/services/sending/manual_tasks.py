@@ -9,6 +9,10 @@ one transaction. Skipping the task cancels the touch with the reason.
 
 A LinkedIn task whose `subject` holds a note is a connection request;
 otherwise its message is sent as a message.
+
+A follow-up task (a booked meeting was cancelled) has no touch: the person gets
+back to the lead by whatever means fits and closes it (close_follow_up); nothing
+is recorded as sent.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from engines.services.sending import send_path
 from engines.services.sending.linkedin_messages import check_linkedin_text, linkedin_record
 from engines.services.sending.recording import record_touch
 from engines.services.sending.voice import complete_call
-from outreach.models import Activity, Client, ManualTask, ScheduledTouch, TaskKind, TaskStatus, TouchStatus
+from outreach.models import Activity, Client, Lead, ManualTask, ScheduledTouch, TaskKind, TaskStatus, TouchStatus
 
 
 def open_task(
@@ -50,9 +54,19 @@ def open_task(
     return task
 
 
+def open_follow_up(lead: Lead, *, message: str, due_at: datetime) -> ManualTask:
+    """Ask a person to get back to the lead (`message` says why); no touch belongs to it."""
+    return ManualTask.objects.create(
+        client_id=lead.client_id, lead=lead, kind=TaskKind.FOLLOW_UP, message=message, due_at=due_at
+    )
+
+
 def instructions(task: ManualTask) -> str:
     """What the person is asked to do, in words."""
     lead = task.lead
+    if task.kind == TaskKind.FOLLOW_UP:
+        reach = ", ".join(way for way in (lead.email, lead.phone) if way)
+        return f"Get back to {lead} ({reach or 'no email or phone on file'}):\n\n{task.message}"
     if task.kind == TaskKind.CALL:
         return f"Call {lead} on {lead.phone} and follow the script:\n\n{task.message}"
     message_type = "connection_request" if task.subject else "message"
@@ -145,6 +159,9 @@ def complete_task(
     now = now or timezone.now()
     with transaction.atomic():
         locked = _locked_open(task)
+        if locked.kind == TaskKind.FOLLOW_UP:
+            # Otherwise it would fall through to LinkedIn and record a message nobody sent.
+            raise InvalidTouch(f"task {task.pk} is a follow-up: it records no touch; close it with close_follow_up")
         if locked.kind == TaskKind.CALL:
             if outcome is None:
                 raise InvalidTouch("a call task is done with its outcome (connected, voicemail, no_answer, ...)")
@@ -165,6 +182,23 @@ def complete_task(
         ManualTask.objects.filter(pk=locked.pk).update(sent_text=sent, notes=notes, **closed)
     task.refresh_from_db()
     return activity
+
+
+def close_follow_up(
+    task: ManualTask, *, user: AbstractBaseUser | None = None, notes: str = "", now: datetime | None = None
+) -> None:
+    """The person got back to the lead: the follow-up task is `done` with their notes. What came of it (a reply,
+    a new booking) arrives as its own outcome."""
+    send_path.check_text(notes, what="the notes", required=False)
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked_open(task)
+        if locked.kind != TaskKind.FOLLOW_UP:
+            raise InvalidTouch(f"task {task.pk} is a {locked.kind} task: it is done with complete_task")
+        ManualTask.objects.filter(pk=locked.pk).update(
+            status=TaskStatus.DONE, closed_by=user, closed_at=now, notes=notes
+        )
+    task.refresh_from_db()
 
 
 def skip_task(

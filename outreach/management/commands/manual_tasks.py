@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from engines.exceptions import EngineError
-from engines.services.sending.manual_tasks import complete_task, instructions, open_tasks, skip_task
+from engines.services.sending.manual_tasks import close_follow_up, complete_task, instructions, open_tasks, skip_task
 from engines.services.sending.voice import CALL_OUTCOMES
 from outreach.models import Client, ManualTask, TaskKind
 
@@ -19,9 +19,9 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True, metavar="{list,done,skip}")
         listing = actions.add_parser("list", help="list the open tasks, soonest due first")
         listing.add_argument("--client", type=int, metavar="ID", help="only this client's tasks")
-        listing.add_argument("--kind", choices=TaskKind.values, help="only LinkedIn messages or only calls")
+        listing.add_argument("--kind", choices=TaskKind.values, help="only LinkedIn messages, calls or follow-ups")
 
-        done = actions.add_parser("done", help="the task was done: record its touch as sent")
+        done = actions.add_parser("done", help="the task was done: record its touch as sent (a follow-up: close it)")
         done.add_argument("task", type=int, metavar="TASK_ID")
         done.add_argument("--text", help="LinkedIn: the text actually sent, when it differs from the task's")
         done.add_argument("--outcome", choices=CALL_OUTCOMES, help="call: how the call went (required for calls)")
@@ -56,6 +56,10 @@ class Command(BaseCommand):
 
     def handle_done(self, options: dict[str, Any]) -> None:
         task = self.task(options["task"])
+        if task.kind == TaskKind.FOLLOW_UP:
+            close_follow_up(task, user=self.user(options["user"]), notes=options["notes"])
+            self.stdout.write(self.style.SUCCESS(f"Task #{task.pk} done: followed up {task.lead}."))
+            return
         activity = complete_task(
             task,
             user=self.user(options["user"]),

@@ -174,7 +174,9 @@ def sms_reply(journey: Journey, http: Browser) -> None:
 
 
 def booking(journey: Journey, http: Browser) -> None:
-    assert cal_post(http, cal_booking(journey.lead.email)).status_code == 200
+    assert (
+        cal_post(http, cal_booking(journey.lead.email, organizer=journey.lead.client.sending_email)).status_code == 200
+    )
 
 
 def admin_do_not_contact(journey: Journey, http: Browser, admin_client: Browser) -> None:
