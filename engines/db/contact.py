@@ -27,6 +27,7 @@ CONTACT_FIELDS = (
     "voice_opted_out",
     "has_bounced",
     "phone_unusable",
+    "sms_unsupported",
     "email",
     "phone",
     "linkedin_url",

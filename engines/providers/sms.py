@@ -1,8 +1,9 @@
 """SMS providers: Twilio through its official client, and a recording provider for tests and demos.
 
 settings.SMS_PROVIDER names the class. A provider's `send` returns a SentSms
-or raises ProviderError (SmsOptedOut when the recipient has opted out at the
-provider, which the engine records on the lead).
+or raises ProviderError (SmsNumberRefused when the provider says the number
+cannot take our texts: opted out, invalid, a landline; the engine records
+it on the lead).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
 from engines.exceptions import ProviderError
-from engines.providers.errors import is_retryable_status, is_twilio_opt_out
+from engines.providers.errors import NumberFault, is_retryable_status, is_twilio_transient, twilio_number_fault
 
 # Seconds to wait for Twilio; the client's own default is to wait forever.
 TWILIO_TIMEOUT = 15
@@ -32,8 +33,20 @@ class SentSms:
     status: str = ""
 
 
-class SmsOptedOut(ProviderError):
-    """The recipient has opted out of SMS from this sender at the provider; never retry."""
+class SmsNumberRefused(ProviderError):
+    """The provider refused the text for what the number is (`fault`: opted out, invalid, a landline); never
+    retry, whatever the text or the time."""
+
+    def __init__(self, message: str, *, fault: NumberFault, code: str | int | None = None):
+        super().__init__(message, retryable=False, code=code)
+        self.fault = fault
+
+
+class SmsOptedOut(SmsNumberRefused):
+    """The recipient has opted out of SMS from this sender at the provider."""
+
+    def __init__(self, message: str, *, code: str | int | None = None):
+        super().__init__(message, fault=NumberFault.OPTED_OUT, code=code)
 
 
 class SmsProvider(Protocol):
@@ -41,14 +54,18 @@ class SmsProvider(Protocol):
 
 
 def provider_error(exc: TwilioRestException) -> ProviderError:
-    """The ProviderError for a Twilio API error: 429 and 5xx may be retried, other 4xx may not."""
+    """The ProviderError for a Twilio API error: an error about the number refuses it for good
+    (SmsNumberRefused); 429, 5xx and the delivery errors that clear by themselves may be retried; other 4xx
+    may not."""
     status = exc.status
     description = f"Twilio refused the message (HTTP {status}, code {exc.code}): {exc.msg}"
-    if is_twilio_opt_out(exc.code):
-        return SmsOptedOut(description, retryable=False, code=exc.code)
-    return ProviderError(
-        description, retryable=is_retryable_status(status), code=exc.code if exc.code is not None else status
-    )
+    fault = twilio_number_fault(exc.code)
+    if fault == NumberFault.OPTED_OUT:
+        return SmsOptedOut(description, code=exc.code)
+    if fault is not None:
+        return SmsNumberRefused(description, fault=fault, code=exc.code)
+    retryable = is_retryable_status(status) or is_twilio_transient(exc.code)
+    return ProviderError(description, retryable=retryable, code=exc.code if exc.code is not None else status)
 
 
 class TwilioSmsProvider:

@@ -136,6 +136,8 @@ def channel_block_reason(lead: Lead, channel: str) -> str | None:
             return "no_phone"
         if getattr(lead, "phone_unusable", False):
             return StopReason.PHONE_UNUSABLE
+        if channel == Channel.SMS and getattr(lead, "sms_unsupported", False):
+            return StopReason.SMS_UNSUPPORTED
     elif channel == Channel.LINKEDIN:
         if not (getattr(lead, "linkedin_url", "") or "").strip():
             return "no_linkedin"

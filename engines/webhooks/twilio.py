@@ -112,17 +112,21 @@ def help_text(client: Client) -> str:
 
 @twilio_signed("twilio-sms-inbound")
 def twilio_sms_inbound(request: HttpRequest) -> HttpResponse:
-    """An SMS from a lead: an opt-out word, START/UNSTOP, HELP (answered), or a reply read for its intent."""
+    """An SMS from a lead: an opt-out, START/UNSTOP, HELP (answered), each by Twilio's Advanced Opt-Out
+    OptOutType when it sends one or by the keyword the Body is, or else a reply read for its intent."""
     fields = _fields(request, "MessageSid", "From", "To")
     if isinstance(fields, HttpResponse):
         return fields
     sid, from_phone, to_phone = fields
     body = request.POST.get("Body", "")
     leads = _leads_by_phone(from_phone, to_phone)
-    intent = classify_sms(body)
+    opt_out_type = request.POST.get("OptOutType", "").strip()
+    intent = classify_sms(body, opt_out_type)
+    # With Advanced Opt-Out, Twilio answers the keyword itself with the Messaging Service's own HELP text.
+    answer_help = intent == SmsIntent.HELP and not opt_out_type
     if not leads:
         logger.info("SMS %s from %s to %s matches no lead; not recorded", sid, from_phone, to_phone)
-        client = Client.objects.filter(sending_phone=to_phone).first() if intent == SmsIntent.HELP else None
+        client = Client.objects.filter(sending_phone=to_phone).first() if answer_help else None
         return _twiml(help_text(client) if client is not None else "")  # HELP is answered whoever asks
     lead, now = leads[0], timezone.now()
     common: SmsEvent = {"provider": "twilio", "event_id": sid, "at": now, "metadata": {"text": body[:1600]}}
@@ -133,7 +137,7 @@ def twilio_sms_inbound(request: HttpRequest) -> HttpResponse:
         events.record_opt_in(lead, channel=Channel.SMS, **common)
     elif intent == SmsIntent.HELP:
         events.record_outcome(lead, action=ActivityAction.SMS_HELP, channel=Channel.SMS, **common)
-        return _twiml(help_text(lead.client))
+        return _twiml(help_text(lead.client) if answer_help else "")
     else:
         _record_sms_reply(lead, leads, body, sid=sid, **common)
     return _twiml()
@@ -161,12 +165,13 @@ def _record_sms_reply(lead: Lead, leads: list[Lead], body: str, *, sid: str, **c
 
 @twilio_signed("twilio-voice-status")
 def twilio_voice_status(request: HttpRequest) -> HttpResponse:
-    """A dialer's call-status callback: a final status records the call (voice.complete_call) once."""
+    """A dialer's call-status callback: a final status records the call (voice.complete_call) once, a failed
+    call as failed (calls.record_failed_call), flagging the number when Twilio's ErrorCode says it is invalid."""
     fields = _fields(request, "CallSid", "CallStatus", "From", "To")
     if isinstance(fields, HttpResponse):
         return fields
     sid, status, from_phone, to_phone = fields
-    if status not in calls.CALL_STATUS_OUTCOMES:
+    if status not in calls.FINAL_CALL_STATUSES:
         return HttpResponse(status=204)  # ringing, in-progress: the final status follows
     leads = _leads_by_phone(to_phone, from_phone)
     if not leads:
@@ -178,7 +183,7 @@ def twilio_voice_status(request: HttpRequest) -> HttpResponse:
     try:
         calls.record_call_status(
             leads[0], provider="twilio", call_sid=sid, status=status, duration_seconds=duration,
-            answered_by=request.POST.get("AnsweredBy", ""),
+            answered_by=request.POST.get("AnsweredBy", ""), error_code=request.POST.get("ErrorCode", "").strip()[:10],
         )  # fmt: skip
     except (SendBlocked, InvalidTouch) as exc:
         # Recording is not gated by opt-outs; what is left (a lead of another client, a closed task) is ours to log.

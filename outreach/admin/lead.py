@@ -51,6 +51,7 @@ SERVICE_FIELDS = (
     "linkedin_opted_out",
     "voice_opted_out",
     "phone_unusable",
+    "sms_unsupported",
     "created_at",
 )
 
@@ -151,7 +152,7 @@ class LeadAdmin(LeadJourneyMixin, LeadImportMixin, ClientScopedAdmin):
             {
                 "fields": (
                     ("status", "touch_count", "last_contacted_at", "converted_at"),
-                    ("do_not_contact", "is_unsubscribed", "has_bounced", "phone_unusable"),
+                    ("do_not_contact", "is_unsubscribed", "has_bounced", "phone_unusable", "sms_unsupported"),
                     ("email_opted_out", "sms_opted_out", "linkedin_opted_out", "voice_opted_out"),
                     "created_at",
                 )

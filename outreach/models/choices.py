@@ -38,6 +38,8 @@ class ActivityAction(models.TextChoices):
     SMS_UNDELIVERED = "sms_undelivered", "SMS undelivered"
     SMS_REPLIED = "sms_replied", "SMS replied"
     SMS_HELP = "sms_help", "SMS help request"
+    # A call the provider could not place (Twilio's `failed`): nobody was dialled, so it is not a call made.
+    VOICE_FAILED = "voice_failed", "Call failed"
     LINKEDIN_ACCEPTED = "linkedin_accepted", "LinkedIn connection accepted"
     LINKEDIN_REPLIED = "linkedin_replied", "LinkedIn replied"
     OPTED_OUT = "opted_out", "Opted out"
@@ -151,9 +153,11 @@ class StopReason(models.TextChoices):
     SMS_OPTED_OUT = "sms_opted_out", "Opted out of SMS"
     LINKEDIN_OPTED_OUT = "linkedin_opted_out", "Opted out of LinkedIn"
     VOICE_OPTED_OUT = "voice_opted_out", "Opted out of calls"
-    # An address that does not reach the lead: email, or SMS and calls (a wrong number).
+    # An address that does not reach the lead: email, SMS and calls (a wrong number), or texts (a landline).
     BOUNCED = "bounced", "Email bounced"
     PHONE_UNUSABLE = "phone_unusable", "Phone unusable (wrong number)"
+    # A number that exists but cannot take texts (a landline): SMS only, it may still be called.
+    SMS_UNSUPPORTED = "sms_unsupported", "Number cannot take texts"
     # The lead answered, or its status says a person deals with it now.
     REPLIED = "lead_replied", "Replied"
     CONVERTED = "meeting_booked", "Converted (meeting booked)"

@@ -45,6 +45,8 @@ class Lead(models.Model):
     voice_opted_out = models.BooleanField(default=False)
     # A wrong number: the phone reaches somebody else, so neither SMS nor calls may use it.
     phone_unusable = models.BooleanField(default=False)
+    # A number that cannot take texts (the provider says landline, or not a mobile): calls may still use it.
+    sms_unsupported = models.BooleanField(default=False)
 
     status = models.CharField(max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW)
     als_score = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -224,7 +224,7 @@ def test_a_number_the_provider_says_opted_out_blocks_the_touch_and_stops_its_oth
     )
 
     def opted_out(self, *, to, from_, body):
-        raise SmsOptedOut("21610: attempt to send to unsubscribed recipient", retryable=False, code=21610)
+        raise SmsOptedOut("21610: attempt to send to unsubscribed recipient", code=21610)
 
     monkeypatch.setattr(RecordingSmsProvider, "send", opted_out)
 

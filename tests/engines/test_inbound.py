@@ -76,6 +76,24 @@ def test_anything_else_is_a_reply(text):
     assert read_reply(text, at=AT, channel="sms").intent != ReplyIntent.UNSUBSCRIBE
 
 
+@pytest.mark.parametrize(
+    "text", ["STOP STOP", "S.T.O.P", "S T O P", "ＳＴＯＰ", "sтop", "ѕтор", "stop.", "STOP ALL", "Stop, end"]
+)
+def test_an_opt_out_word_spelt_out_repeated_or_in_look_alike_letters_opts_out(text):
+    assert classify_sms(text) == SmsIntent.OPT_OUT
+
+
+@pytest.mark.parametrize("text", ["stop by tomorrow?", "stop 2", "STOP START", "stop, help", "ALTO", "sтop it"])
+def test_a_keyword_among_other_words_digits_or_commands_is_no_command(text):
+    assert classify_sms(text) == SmsIntent.REPLY
+
+
+@pytest.mark.parametrize(("opt_out_type", "intent"), [("STOP", "opt_out"), ("START", "opt_in"), ("HELP", "help")])
+def test_twilio_advanced_opt_out_type_decides_whatever_the_body(opt_out_type, intent):
+    assert classify_sms("ALTO", opt_out_type) == intent
+    assert classify_sms("Sounds good", opt_out_type) == intent
+
+
 def test_keyword_is_the_one_word_a_message_is():
     assert keyword("  stop. ") == "STOP"
     assert keyword("stop now please") is None

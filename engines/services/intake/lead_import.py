@@ -371,7 +371,7 @@ def _update_leads(preview: ImportPreview, progress: Callable[[int], object] | No
         if row.action == RowAction.UPDATE and row.lead_id is not None:
             values_by_id.setdefault(row.lead_id, {}).update(row.values)
     ids = sorted(values_by_id)
-    fields = [*IMPORTED_FIELDS, "phone_verified", "phone_unusable"]
+    fields = [*IMPORTED_FIELDS, "phone_verified", "phone_unusable", "sms_unsupported"]
     for start in range(0, len(ids), WRITE_BATCH_SIZE):
         batch_ids = ids[start : start + WRITE_BATCH_SIZE]
         leads = list(Lead.objects.select_for_update().filter(client=preview.client, pk__in=batch_ids))
@@ -385,8 +385,8 @@ def _update_leads(preview: ImportPreview, progress: Callable[[int], object] | No
 
 def _merge(lead: Lead, values: Mapping[str, LeadValue]) -> None:
     if "phone" in values and values["phone"] != lead.phone:
-        # A new number is neither verified nor known to be wrong.
-        lead.phone_verified = lead.phone_unusable = False
+        # A new number is neither verified nor known to be wrong, nor known to be a landline.
+        lead.phone_verified = lead.phone_unusable = lead.sms_unsupported = False
     for name, value in values.items():
         # The stored email keeps its spelling: the file's may differ only in case.
         if name != "email" or not lead.email:

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 
+from engines.providers.errors import NumberFault
 from engines.services.journey.enrollments import end_open_enrollment, finish_completed
 from engines.services.planning.touch_writer import cancel_touches
 from outreach.models import Channel, Lead, LeadStatus, ScheduledTouch, StopReason
@@ -50,6 +51,8 @@ STOPS: dict[StopReason, Stop] = {
     StopReason.BOUNCED: Stop("has_bounced", (Channel.EMAIL,)),
     # A wrong number serves neither texts nor calls.
     StopReason.PHONE_UNUSABLE: Stop("phone_unusable", (Channel.SMS, Channel.VOICE)),
+    # A landline takes calls, not texts.
+    StopReason.SMS_UNSUPPORTED: Stop("sms_unsupported", (Channel.SMS,)),
     StopReason.REPLIED: Stop("", None),
     StopReason.CONVERTED: Stop("", None),
     StopReason.CLOSED: Stop("", None),
@@ -64,6 +67,14 @@ FLAG_STOPS: dict[str, StopReason] = {
 CALL_STOPS: dict[str, StopReason] = {
     "wrong_number": StopReason.PHONE_UNUSABLE,
     "do_not_call": StopReason.VOICE_OPTED_OUT,
+}
+
+# What a provider's error about the number stops: its opt-out stops texts, a number that reaches nobody stops
+# texts and calls, a landline stops texts only.
+NUMBER_FAULT_STOPS: dict[NumberFault, StopReason] = {
+    NumberFault.OPTED_OUT: StopReason.SMS_OPTED_OUT,
+    NumberFault.INVALID: StopReason.PHONE_UNUSABLE,
+    NumberFault.NO_SMS: StopReason.SMS_UNSUPPORTED,
 }
 
 

@@ -24,9 +24,16 @@ from django.utils import timezone
 from engines.db.once import insert_message_event, insert_once
 from engines.exceptions import InvalidTouch
 from engines.json_types import JSONValue
-from engines.providers.errors import is_twilio_opt_out
+from engines.providers.errors import twilio_number_fault
 from engines.services.journey.colleagues import pause_colleagues
-from engines.services.journey.contact import STOPS, cancel_planned_touches, convert, mark_replied, stop_contact
+from engines.services.journey.contact import (
+    NUMBER_FAULT_STOPS,
+    STOPS,
+    cancel_planned_touches,
+    convert,
+    mark_replied,
+    stop_contact,
+)
 from outreach.models import Activity, ActivityAction, Channel, Lead, StopReason
 from outreach.models.choices import ACTION_CHANNEL, CHANNEL_OPT_OUTS, SENT_ACTIONS
 
@@ -262,14 +269,19 @@ def record_reply(
 def record_sms_status(
     sent: Activity, *, status: str, error_code: str, provider: str, at: datetime, metadata: Mapping[str, JSONValue]
 ) -> Recorded:
-    """A Twilio status callback: delivered, undelivered or failed, or an intermediate status (queued, sent)."""
+    """A Twilio status callback: delivered, undelivered or failed, or an intermediate status (queued, sent).
+
+    An error about the number itself (providers.errors.twilio_number_fault: opted out, invalid, a landline)
+    stops what the number cannot take (NUMBER_FAULT_STOPS) with the record; any other error (unreachable for
+    now, unknown, filtered) is recorded and stops nothing: the next text goes out as planned."""
     action = SMS_STATUS_ACTIONS.get(status, ActivityAction.SMS_STATUS)
     # Twilio sends no event id and no timestamp: each status happens once per message.
     event_id = f"{sent.provider_message_id}:{status}"
-    if is_twilio_opt_out(error_code):
+    fault = twilio_number_fault(error_code)
+    if fault is not None:
         return record_outcome(
             sent.lead, action=action, channel=Channel.SMS, provider=provider, event_id=event_id, at=at,
-            answers=sent, metadata=metadata, stop=StopReason.SMS_OPTED_OUT,
+            answers=sent, metadata=metadata, stop=NUMBER_FAULT_STOPS[fault],
         )  # fmt: skip
     return record_delivery(sent, action=action, provider=provider, event_id=event_id, at=at, metadata=metadata)
 

@@ -7,6 +7,7 @@ Pure functions over text and headers, so the webhooks decide with one call and t
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -22,13 +23,28 @@ class SmsIntent(StrEnum):
     REPLY = "reply"
 
 
-# The carrier and CTIA keywords Twilio itself honours; a message that is only one of these (any case,
-# with spaces or punctuation around it) is the command, not a conversation.
+# The carrier and CTIA keywords Twilio itself honours; a message that is only one of these (any case, with
+# spaces or punctuation around or inside it, or said more than once) is the command, not a conversation.
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
+_WORD_INTENTS: dict[str, SmsIntent] = {
+    **dict.fromkeys(OPT_OUT_WORDS, SmsIntent.OPT_OUT),
+    **dict.fromkeys(OPT_IN_WORDS, SmsIntent.OPT_IN),
+    **dict.fromkeys(HELP_WORDS, SmsIntent.HELP),
+}
+# Twilio Advanced Opt-Out sends OptOutType with an inbound message that matched one of the Messaging Service's
+# keywords, its own language's included ("ALTO", "ARRET"): Twilio has acted on it already, whatever the Body.
+OPT_OUT_TYPES: dict[str, SmsIntent] = {"STOP": SmsIntent.OPT_OUT, "START": SmsIntent.OPT_IN, "HELP": SmsIntent.HELP}
 
-_KEYWORD_RE = re.compile(r"^[\W_]*([A-Za-z]+)[\W_]*$")
+# Cyrillic and Greek capitals drawn as Latin ones, as the keywords' letters are written to slip past a filter
+# ("sтop" with a Cyrillic te). Matched after upper-casing, so each lower-case look-alike maps through its capital.
+_CONFUSABLES = str.maketrans(
+    "АВЕЅІЈКМНОРСТХУҮԚԜΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "ABESIJKMHOPCTXYYQWABEZHIKMNOPTYX",
+)
+_SEPARATORS_RE = re.compile(r"[\W_]+")
+_LATIN_WORD_RE = re.compile(r"[A-Z]+")
 _REPLY_PREFIX_RE = re.compile(r"^\s*(?:re|aw|sv|fwd?|tr|wg)\s*:", re.IGNORECASE)
 
 # Out-of-office and other machine subjects (RFC 3834 senders should also set Auto-Submitted).
@@ -40,23 +56,42 @@ _AUTO_SUBJECT_RE = re.compile(
 )
 
 
+def _words(text: str) -> list[str]:
+    """The message's words in upper case, compatibility forms folded (NFKC: full-width "ＳＴＯＰ", ligatures) and
+    look-alike letters read as Latin; spaces, punctuation and invisible characters separate words."""
+    folded = unicodedata.normalize("NFKC", text or "").upper().translate(_CONFUSABLES)
+    return [word for word in _SEPARATORS_RE.split(folded) if word]
+
+
 def keyword(text: str) -> str | None:
-    """The one word a message consists of (upper case), ignoring spaces and punctuation; None for anything longer."""
-    match = _KEYWORD_RE.match(text or "")
-    return match.group(1).upper() if match else None
+    """The keyword a message consists of (upper case), or None for anything else.
+
+    The keyword alone ("stop."), spelt out ("S.T.O.P", "S T O P", "STOP ALL"), or said again ("STOP STOP",
+    "stop, unsubscribe"): a person sending only the command, however written. A word that is no keyword, a
+    digit or a letter of another script ("stop by tomorrow?", "stop 2") makes it a conversation.
+    """
+    words = _words(text)
+    if not words or not all(_LATIN_WORD_RE.fullmatch(word) for word in words):
+        return None
+    joined = "".join(words)
+    for word in _WORD_INTENTS:
+        if len(joined) % len(word) == 0 and joined == word * (len(joined) // len(word)):
+            return word
+    first = _WORD_INTENTS.get(words[0])
+    if first is not None and all(_WORD_INTENTS.get(word) == first for word in words):
+        return words[0]
+    return None
 
 
-def classify_sms(body: str) -> SmsIntent:
-    """Which carrier command an inbound SMS is: an opt-out word, START/UNSTOP, HELP; anything else is a reply,
-    whose meaning read_reply reads (a free-text stop request among them)."""
+def classify_sms(body: str, opt_out_type: str = "") -> SmsIntent:
+    """Which carrier command an inbound SMS is: Twilio's OptOutType when it sent one (OPT_OUT_TYPES), else an
+    opt-out word, START/UNSTOP, HELP; anything else is a reply, whose meaning read_reply reads (a free-text
+    stop request among them)."""
+    typed = OPT_OUT_TYPES.get(opt_out_type.strip().upper())
+    if typed is not None:
+        return typed
     word = keyword(body)
-    if word in OPT_OUT_WORDS:
-        return SmsIntent.OPT_OUT
-    if word in OPT_IN_WORDS:
-        return SmsIntent.OPT_IN
-    if word in HELP_WORDS:
-        return SmsIntent.HELP
-    return SmsIntent.REPLY
+    return SmsIntent.REPLY if word is None else _WORD_INTENTS[word]
 
 
 def is_auto_reply(headers: Mapping[str, str] | Iterable[tuple[str, str]], subject: str = "") -> bool:

@@ -49,14 +49,15 @@ from django.utils import timezone
 from engines.db.features import has_concurrent_writers, skips_locked_rows
 from engines.exceptions import EnrollmentNotActive, InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers import load_provider
-from engines.providers.sms import SmsOptedOut, SmsProvider
+from engines.providers.sms import SmsNumberRefused, SmsProvider
 from engines.rules.compliance import channel_block_reason
 from engines.services import later
+from engines.services.journey.contact import NUMBER_FAULT_STOPS
 from engines.services.journey.enrollments import finish_completed
 from engines.services.sending import outbox, send_path
 from engines.services.sending.outbox import StopStateUnknown
 from engines.services.sending.rendering import TemplateBook, texts_given
-from engines.services.sending.sms import record_provider_opt_out
+from engines.services.sending.sms import record_number_refused
 from engines.services.sending.windows import DailyBudget, next_contact_slot, next_day_slot
 from outreach.models import (
     Activity,
@@ -366,8 +367,9 @@ def settle(touch: ScheduledTouch, error: Exception, *, now: datetime) -> str:
     if isinstance(error, SendBlocked):
         _finish(touch, status=TouchStatus.BLOCKED, reason=error.reason[:120], last_error=str(error))
         return "blocked"
-    if isinstance(error, SmsOptedOut):
-        _finish(touch, status=TouchStatus.BLOCKED, reason=StopReason.SMS_OPTED_OUT, last_error=str(error))
+    if isinstance(error, SmsNumberRefused):  # the number itself: blocked with the stop it says, never retried
+        reason = NUMBER_FAULT_STOPS[error.fault]
+        _finish(touch, status=TouchStatus.BLOCKED, reason=reason, last_error=str(error))
         return "blocked"
     if isinstance(error, ProviderError):
         if error.retryable and touch.attempts < MAX_ATTEMPTS:
@@ -524,8 +526,8 @@ def deliver_batch(
         if isinstance(answer, send_path.Sent):
             accepted.append((touch, prepared, answer))
             continue
-        if isinstance(answer, SmsOptedOut):
-            record_provider_opt_out(prepared.outgoing.lead)
+        if isinstance(answer, SmsNumberRefused):
+            record_number_refused(prepared.outgoing.lead, answer)
         counts[settle(touch, answer, now=clock())] += 1
     recorder.record(accepted)
     return counts

@@ -17,7 +17,7 @@ from django.db import DatabaseError
 from engines.db.contact import ContactState, contact_states
 from engines.exceptions import EngineError, EnrollmentNotActive, InvalidTouch, SendBlocked, SentNotRecorded
 from engines.providers.linkedin import LinkedInBackend, ManualTaskBackend
-from engines.providers.sms import SmsOptedOut, SmsProvider
+from engines.providers.sms import SmsNumberRefused, SmsProvider
 from engines.rules.compliance import check_can_contact
 from engines.services.sending import send_path
 from engines.services.sending.email import prepare_email
@@ -25,7 +25,7 @@ from engines.services.sending.linkedin import send_linkedin
 from engines.services.sending.manual_tasks import open_task
 from engines.services.sending.recording import check_owner
 from engines.services.sending.rendering import TemplateBook, render_touch
-from engines.services.sending.sms import prepare_sms, record_provider_opt_out
+from engines.services.sending.sms import prepare_sms, record_number_refused
 from outreach.models import Activity, Channel, EnrollmentState, Lead, ManualTask, ScheduledTouch, TaskKind, TouchStatus
 from outreach.models.choices import LEAD_STATUS_STOPS
 
@@ -73,8 +73,8 @@ def deliver_touch(
         try:
             provider = email_connection if touch.channel == Channel.EMAIL else sms_provider
             return send_path.deliver(prepared, provider=provider)
-        except SmsOptedOut:
-            record_provider_opt_out(prepared.outgoing.lead)
+        except SmsNumberRefused as refused:
+            record_number_refused(prepared.outgoing.lead, refused)
             raise
         except SentNotRecorded as exc:
             hold_for_review(touch, exc)

@@ -12,9 +12,9 @@ from django.utils import timezone
 from engines.exceptions import SendBlocked
 from engines.json_types import JSONValue
 from engines.providers import load_provider
-from engines.providers.sms import SmsOptedOut, SmsProvider
+from engines.providers.sms import SmsNumberRefused, SmsProvider
 from engines.rules.geography import e164
-from engines.services.journey.contact import stop_contact
+from engines.services.journey.contact import NUMBER_FAULT_STOPS, STOPS, stop_contact
 from engines.services.sending import send_path
 from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch, StopReason
 
@@ -82,8 +82,9 @@ def send_sms(
     lead of another client), InvalidTouch (empty, over 1,600 characters,
     text the database cannot store) or ProviderError, all with nothing
     recorded; SentNotRecorded when the provider accepted and the record
-    failed. A provider opt-out (Twilio 21610) also marks the lead as opted
-    out of SMS and cancels its other SMS touches. With `touch`, the touch is
+    failed. A provider's refusal of the number (Twilio 21610 opted out,
+    21211 invalid, 21614 not a mobile) also flags the lead and cancels its
+    other touches of the channels the number cannot take. With `touch`, the touch is
     marked sent with the Activity.
     """
     outgoing = send_path.start(
@@ -99,14 +100,14 @@ def send_sms(
     prepared = prepare_sms(outgoing, message)
     try:
         return send_path.deliver(prepared, provider=provider)
-    except SmsOptedOut:
-        record_provider_opt_out(lead)
+    except SmsNumberRefused as refused:
+        record_number_refused(lead, refused)
         raise
 
 
 def prepare_sms(outgoing: send_path.Outgoing, message: str) -> send_path.Prepared:
     """Check a text past the gate and build its snapshot; its `send` takes an SMS provider (None: the
-    configured one) and raises SmsOptedOut when the provider says the number opted out."""
+    configured one) and raises SmsNumberRefused when the provider refuses the number."""
     send_path.check_text(message, what="an SMS message", limit=MAX_SMS_CHARS)
     lead, client = outgoing.lead, outgoing.client
     to = e164(lead.phone)
@@ -131,11 +132,14 @@ def prepare_sms(outgoing: send_path.Outgoing, message: str) -> send_path.Prepare
     return send_path.Prepared(outgoing, "sms_sent", snapshot, metadata, send=send)
 
 
-def record_provider_opt_out(lead: Lead) -> None:
-    """The provider refused a text because the number opted out (Twilio 21610): the lead is opted out of SMS
-    and its other SMS touches are cancelled (journey.contact.stop_contact)."""
-    stop_contact(lead, StopReason.SMS_OPTED_OUT)
-    lead.sms_opted_out = True
+def record_number_refused(lead: Lead, refused: SmsNumberRefused) -> StopReason:
+    """The provider refused a text for what the number is: the lead gets the flag of the stop that says
+    (NUMBER_FAULT_STOPS: opted out of SMS, phone unusable, no texts) and its other touches of the channels
+    concerned are cancelled (journey.contact.stop_contact). The stop, which the touch is blocked with."""
+    reason = NUMBER_FAULT_STOPS[refused.fault]
+    stop_contact(lead, reason)
+    setattr(lead, STOPS[reason].flag, True)
+    return reason
 
 
 def sms_snapshot(outgoing: send_path.Outgoing, message: str) -> dict[str, JSONValue]:

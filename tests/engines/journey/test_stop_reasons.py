@@ -152,7 +152,7 @@ def twilio_21610_status(journey: Journey, http: Browser) -> None:
 
 class OptedOutNumber:
     def send(self, *, to: str, from_: str, body: str) -> None:
-        raise SmsOptedOut("21610: attempt to send to unsubscribed recipient", retryable=False, code=21610)
+        raise SmsOptedOut("21610: attempt to send to unsubscribed recipient", code=21610)
 
 
 def twilio_21610_at_send(journey: Journey, http: Browser) -> None:
