@@ -19,7 +19,6 @@ from anymail.utils import parse_address_list
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
-from django.db.models.functions import Lower
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, URLResolver
@@ -28,7 +27,7 @@ from django.views import View
 
 from engines.json_types import JSONObject, JSONValue
 from engines.rules.provider_input import TooDeep
-from engines.services.outcomes import events
+from engines.services.outcomes import attribution, events
 from engines.services.outcomes.intent import ReplyIntent
 from engines.services.outcomes.replies import read_email
 from engines.webhooks.cleaning import clean_anymail_event, clean_json_body
@@ -42,7 +41,7 @@ from engines.webhooks.common import (
     too_big,
     write_or_queue,
 )
-from outreach.models import Activity, ActivityAction, Channel, Client, Lead, StopReason
+from outreach.models import Activity, ActivityAction, Channel, StopReason
 
 ViewFunction = Callable[..., HttpResponseBase]
 
@@ -280,38 +279,20 @@ def message_ids(*headers: str | None) -> list[str]:
     return found
 
 
-def _answered_email(ids: list[str], sender: str, recipients: list[str]) -> tuple[Lead | None, Activity | None]:
-    """The email a reply answers (by its message ids), else the sender's lead within the client written to."""
-    if ids:
-        sent = (
-            Activity.objects.select_related("lead")
-            .filter(provider_message_id__in=ids, action=ActivityAction.EMAIL_SENT)
-            .order_by("-created_at")
-            .first()
-        )
-        if sent is not None:
-            return sent.lead, sent
-    leads = Lead.objects.filter(email__iexact=sender).order_by("-last_contacted_at", "-pk")
-    clients = Client.objects.annotate(address=Lower("sending_email")).filter(address__in=recipients)
-    candidates = list(leads.filter(client__in=clients)[:1]) if recipients else []
-    if not candidates:
-        candidates = list(leads[:2])
-        if len(candidates) > 1:
-            logger.warning("reply from %s matches leads of several clients and names none of them", sender)
-            return None, None
-    if not candidates:
-        return None, None
-    return candidates[0], events.last_sent(candidates[0], channel=Channel.EMAIL)
-
-
 def _recipients(message: AnymailInboundMessage) -> list[str]:
+    """Every address the email was delivered to (lower case): they name the client it belongs to."""
     values = [value for header in ("To", "Cc", "Delivered-To") for value in message.get_all(header, [])]
     if getattr(message, "envelope_recipient", None):
         values.append(message.envelope_recipient)
-    try:
-        return [address.addr_spec.lower() for address in parse_address_list(values) if address.addr_spec]
-    except AnymailError:  # a garbled Cc does not make the reply less of a reply
-        return []
+    found: list[str] = []
+    # One value at a time: Postmark's empty CcFull becomes an empty Cc header, which anymail refuses as an
+    # address, and a garbled Cc must not hide the To that names the client.
+    for value in values:
+        try:
+            found += [address.addr_spec.lower() for address in parse_address_list(value) if address.addr_spec]
+        except AnymailError:
+            continue
+    return found
 
 
 @receiver(inbound, dispatch_uid="engines.webhooks.on_inbound")
@@ -337,9 +318,12 @@ def record_inbound_email(event: AnymailInboundEvent, *, provider: str) -> str:
     sender = message.from_email.addr_spec.lower()
     header_id = (message.get("Message-ID") or "").strip()
     ids = message_ids(message.get("In-Reply-To"), message.get("References"))
-    lead, answers = _answered_email(ids, sender, _recipients(message))
+    recipients = _recipients(message)
+    lead, answers = attribution.email_reply(sender, recipients, ids)
     if lead is None:
-        logger.info("%s inbound email from %s matches no lead; ignored", provider, sender)
+        logger.info(
+            "%s inbound email from %s to %s matches no lead of the client; ignored", provider, sender, recipients
+        )
         return "ignored"
     subject = message.subject or ""
     text = message.stripped_text or message.text or ""

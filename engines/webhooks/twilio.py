@@ -21,7 +21,7 @@ from engines.exceptions import InvalidTouch, SendBlocked
 from engines.json_types import JSONValue
 from engines.rules.provider_input import whole_number
 from engines.services.journey.contact import stop_contact
-from engines.services.outcomes import calls, early_statuses, events
+from engines.services.outcomes import attribution, calls, early_statuses, events
 from engines.services.outcomes.intent import ReplyIntent, read_reply
 from engines.services.outcomes.replies import SmsIntent, classify_sms
 from engines.webhooks.cleaning import clean_form
@@ -89,15 +89,6 @@ def twilio_sms_status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def _leads_by_phone(lead_phone: str, client_phone: str) -> list[Lead]:
-    """The leads with this phone at the client whose sending number it is, the last one contacted first."""
-    return list(
-        Lead.objects.select_related("client")
-        .filter(phone=lead_phone, client__sending_phone=client_phone)
-        .order_by("-last_contacted_at", "-pk")
-    )
-
-
 def _twiml(text: str = "") -> HttpResponse:
     response = MessagingResponse()
     if text:
@@ -119,7 +110,7 @@ def twilio_sms_inbound(request: HttpRequest) -> HttpResponse:
         return fields
     sid, from_phone, to_phone = fields
     body = request.POST.get("Body", "")
-    leads = _leads_by_phone(from_phone, to_phone)
+    leads = attribution.phone_leads(from_phone, to_phone)
     opt_out_type = request.POST.get("OptOutType", "").strip()
     intent = classify_sms(body, opt_out_type)
     # With Advanced Opt-Out, Twilio answers the keyword itself with the Messaging Service's own HELP text.
@@ -173,7 +164,7 @@ def twilio_voice_status(request: HttpRequest) -> HttpResponse:
     sid, status, from_phone, to_phone = fields
     if status not in calls.FINAL_CALL_STATUSES:
         return HttpResponse(status=204)  # ringing, in-progress: the final status follows
-    leads = _leads_by_phone(to_phone, from_phone)
+    leads = attribution.phone_leads(to_phone, from_phone)
     if not leads:
         logger.warning("Twilio call %s to %s from %s matches no lead", sid, to_phone, from_phone)
         return HttpResponse("unknown call", status=404)

@@ -4,7 +4,7 @@ SMS): issue 20's two replies, a refused channel, an unsubscribe, and the intent 
 import pytest
 
 from outreach.models import ScheduledTouch
-from tests.engines.test_webhooks_email import inbound_email
+from tests.engines.test_webhooks_email import lead_reply
 from tests.engines.test_webhooks_twilio import inbound_sms, sms_sequence
 from tests.engines.webhook_support import (
     TWILIO_TOKEN,
@@ -45,7 +45,7 @@ def touches(seq) -> dict[str, tuple[str, str]]:
 def test_an_interested_email_that_refuses_calls_is_a_reply_that_stops_calls_only(client):
     seq = with_a_call(sequence())
     text = "yes - interested. Don't call my mobile, email is best"
-    assert postmark_inbound(client, inbound_email(seq.lead.email, text=text)).status_code == 200
+    assert postmark_inbound(client, lead_reply(seq.lead, text=text)).status_code == 200
     (row,) = outcome_rows(seq.lead)
     assert row.action == "email_replied"
     assert (row.metadata["intent"], row.metadata["stop_channels"]) == ("interested", ["voice"])
@@ -80,7 +80,7 @@ def test_an_interested_sms_that_refuses_calls_keeps_texts_and_stops_calls(client
 
 def test_an_email_refusing_email_opts_out_of_email_only(client):
     seq = with_a_call(sequence())
-    assert postmark_inbound(client, inbound_email(seq.lead.email, text="Stop emailing me")).status_code == 200
+    assert postmark_inbound(client, lead_reply(seq.lead, text="Stop emailing me")).status_code == 200
     (row,) = outcome_rows(seq.lead)
     assert (row.action, row.metadata["intent"]) == ("email_replied", "channel_preference")
     lead = seq.refresh()
@@ -91,7 +91,7 @@ def test_an_email_refusing_email_opts_out_of_email_only(client):
 def test_an_explicit_request_to_stop_still_unsubscribes_from_everything(client):
     seq = with_a_call(sequence())
     text = "Not interested. Please remove me from your list."
-    assert postmark_inbound(client, inbound_email(seq.lead.email, text=text)).status_code == 200
+    assert postmark_inbound(client, lead_reply(seq.lead, text=text)).status_code == 200
     (row,) = outcome_rows(seq.lead)
     assert row.action == "opted_out"
     assert seq.refresh().is_unsubscribed
@@ -116,7 +116,7 @@ def test_other_replies_are_recorded_with_their_intent_for_a_person(client, text,
 
 def test_a_later_reply_keeps_the_date_it_names(client):
     seq = sequence()
-    payload = inbound_email(seq.lead.email, text="Not right now. Circle back in two weeks.")
+    payload = lead_reply(seq.lead, text="Not right now. Circle back in two weeks.")
     payload["Date"] = "Mon, 07 Dec 2026 09:00:00 +0000"
     assert postmark_inbound(client, payload).status_code == 200
     (row,) = outcome_rows(seq.lead)
@@ -136,10 +136,7 @@ def test_an_sms_refusing_texts_and_calls_opts_the_number_out_of_both(client):
 def test_an_out_of_office_email_body_is_an_auto_reply(client):
     seq = sequence()
     text = "I am out of the office until Monday with limited access to email."
-    assert (
-        postmark_inbound(client, inbound_email(seq.lead.email, subject="Re: Quick question", text=text)).status_code
-        == 200
-    )
+    assert postmark_inbound(client, lead_reply(seq.lead, subject="Re: Quick question", text=text)).status_code == 200
     (row,) = outcome_rows(seq.lead)
     assert row.action == "email_auto_replied"
     assert seq.refresh().status == "in_sequence"

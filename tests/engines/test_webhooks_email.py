@@ -110,14 +110,21 @@ def subscription_change(message_id: str) -> dict:
     }
 
 
-def inbound_email(sender: str, *, subject="Re: Quick question", text="Sounds good, Tuesday works.", headers=()):
+def inbound_email(
+    sender: str,
+    *,
+    to="hello@client.example.com",  # no client's address: only a message id it references can place it
+    subject="Re: Quick question",
+    text="Sounds good, Tuesday works.",
+    headers=(),
+):
     return {
         "FromName": "Pat",
         "MessageStream": "inbound",
         "From": sender,
         "FromFull": {"Email": sender, "Name": "Pat", "MailboxHash": ""},
-        "To": "hello@client.example.com",
-        "ToFull": [{"Email": "hello@client.example.com", "Name": "", "MailboxHash": ""}],
+        "To": to,
+        "ToFull": [{"Email": to, "Name": "", "MailboxHash": ""}],
         "CcFull": [],
         "BccFull": [],
         "Subject": subject,
@@ -131,6 +138,11 @@ def inbound_email(sender: str, *, subject="Re: Quick question", text="Sounds goo
         + [{"Name": name, "Value": value} for name, value in headers],
         "Attachments": [],
     }
+
+
+def lead_reply(lead, **fields):
+    """An email from the lead to its client's sending address, as a lead answering our email writes it."""
+    return inbound_email(lead.email, to=lead.client.sending_email, **fields)
 
 
 @pytest.mark.parametrize(
@@ -227,7 +239,7 @@ def test_missing_or_wrong_basic_auth_is_refused_and_writes_nothing(client, secre
 
 def test_a_tampered_inbound_request_is_refused(client):
     seq = sequence()
-    response = postmark_inbound(client, inbound_email(seq.lead.email), secret="hook-user:guess")
+    response = postmark_inbound(client, lead_reply(seq.lead), secret="hook-user:guess")
     assert response.status_code == 400
     assert outcome_rows(seq.lead) == []
 
@@ -316,7 +328,8 @@ def test_a_reply_is_linked_by_in_reply_to_and_ends_the_sequence(client):
 def test_a_reply_without_references_is_found_by_sender_within_the_client(client):
     seq = sequence()
     other = sequence()  # another lead, another client
-    assert postmark_inbound(client, inbound_email(seq.lead.email.upper())).status_code == 200
+    payload = inbound_email(seq.lead.email.upper(), to=seq.lead.client.sending_email.upper())
+    assert postmark_inbound(client, payload).status_code == 200
     (row,) = outcome_rows(seq.lead)
     assert row.action == "email_replied" and row.in_reply_to_id == seq.sent.pk
     assert outcome_rows(other.lead) == []
@@ -324,8 +337,8 @@ def test_a_reply_without_references_is_found_by_sender_within_the_client(client)
 
 def test_a_replayed_reply_is_stored_once(client):
     seq = sequence()
-    postmark_inbound(client, inbound_email(seq.lead.email))
-    assert postmark_inbound(client, inbound_email(seq.lead.email)).status_code == 200
+    postmark_inbound(client, lead_reply(seq.lead))
+    assert postmark_inbound(client, lead_reply(seq.lead)).status_code == 200
     assert len(outcome_rows(seq.lead)) == 1
 
 
@@ -342,7 +355,7 @@ def test_a_replayed_reply_is_stored_once(client):
 )
 def test_an_auto_reply_is_recorded_as_such_and_does_not_end_the_sequence(client, subject, headers):
     seq = sequence()
-    payload = inbound_email(seq.lead.email, subject=subject, text="I am away until Monday.", headers=headers)
+    payload = lead_reply(seq.lead, subject=subject, text="I am away until Monday.", headers=headers)
     assert postmark_inbound(client, payload).status_code == 200
     (row,) = outcome_rows(seq.lead)
     assert (row.action, row.in_reply_to_id) == ("email_auto_replied", seq.sent.pk)
@@ -353,7 +366,7 @@ def test_an_auto_reply_is_recorded_as_such_and_does_not_end_the_sequence(client,
 @pytest.mark.parametrize("text", ["Please unsubscribe me.", "Remove me from your list", "Stop contacting me"])
 def test_a_reply_asking_to_stop_unsubscribes_the_lead(client, text):
     seq = sequence()
-    assert postmark_inbound(client, inbound_email(seq.lead.email, text=text)).status_code == 200
+    assert postmark_inbound(client, lead_reply(seq.lead, text=text)).status_code == 200
     (row,) = outcome_rows(seq.lead)
     assert (row.action, row.metadata["via"]) == ("opted_out", "reply")
     lead = seq.refresh()
@@ -363,7 +376,7 @@ def test_a_reply_asking_to_stop_unsubscribes_the_lead(client, text):
 
 def test_our_own_footer_quoted_in_a_reply_is_not_a_stop_request(client):
     seq = sequence()
-    payload = inbound_email(seq.lead.email, text="Keen, call me")
+    payload = lead_reply(seq.lead, text="Keen, call me")
     payload["StrippedTextReply"] = None  # the ESP did not strip the quote: the quoted footer has "unsubscribe"
     assert postmark_inbound(client, payload).status_code == 200
     assert outcome_rows(seq.lead)[0].action == "email_replied"
@@ -380,13 +393,13 @@ def test_a_reply_to_a_converted_lead_keeps_it_converted(client):
     seq = sequence()
     seq.lead.status = "converted"
     seq.lead.save(update_fields=["status"])
-    postmark_inbound(client, inbound_email(seq.lead.email))
+    postmark_inbound(client, lead_reply(seq.lead))
     assert seq.refresh().status == "converted"
 
 
 def test_a_reply_with_an_attachment_larger_than_djangos_form_limit_is_recorded(client, settings):
     seq = sequence()
-    payload = inbound_email(seq.lead.email)
+    payload = lead_reply(seq.lead)
     content = base64.b64encode(b"%PDF" + b"x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 100_000)).decode()
     payload["Attachments"] = [{"Name": "deck.pdf", "Content": content, "ContentType": "application/pdf"}]
     assert postmark_inbound(client, payload).status_code == 200

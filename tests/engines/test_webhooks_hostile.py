@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from outreach.models import Activity
-from tests.engines.test_webhooks_email import bounce, delivery, inbound_email
+from tests.engines.test_webhooks_email import bounce, delivery, lead_reply
 from tests.engines.test_webhooks_twilio import call_status, inbound_sms
 from tests.engines.webhook_support import (
     CAL_SECRET,
@@ -81,7 +81,7 @@ def test_a_hard_bounce_with_nul_in_its_mta_text_still_stops_email(client):
 
 def test_a_stop_reply_with_nul_and_a_lone_surrogate_still_unsubscribes_the_lead(client):
     seq = sequence()
-    payload = inbound_email(seq.lead.email, subject="Re: Quick\x00 question\ud800", text="Unsubscribe\x00 me \ud800")
+    payload = lead_reply(seq.lead, subject="Re: Quick\x00 question\ud800", text="Unsubscribe\x00 me \ud800")
     payload["Headers"] = [{"Name": "Message-ID", "Value": "<reply-1\x00@mail.lead.example.com>"}]
     assert postmark_inbound(client, payload).status_code == 200
     (row,) = outcome_rows(seq.lead)
@@ -93,7 +93,7 @@ def test_a_stop_reply_with_nul_and_a_lone_surrogate_still_unsubscribes_the_lead(
 
 def test_a_reply_with_nul_and_a_lone_surrogate_is_recorded_clean(client):
     seq = sequence()
-    payload = inbound_email(seq.lead.email, text="Sounds\x00 good\ud800, Tuesday works.")
+    payload = lead_reply(seq.lead, text="Sounds\x00 good\ud800, Tuesday works.")
     assert postmark_inbound(client, payload).status_code == 200
     (row,) = outcome_rows(seq.lead)
     assert row.action == "email_replied"
@@ -108,7 +108,7 @@ def test_deep_json_to_an_anymail_webhook_is_refused_and_writes_nothing(client, d
     tracking["Metadata"] = {"deep": "@"}
     body = json.dumps(tracking).replace('"@"', "[" * depth + "]" * depth)
     assert postmark_tracking(client, body).status_code == 400
-    reply = inbound_email(seq.lead.email)
+    reply = lead_reply(seq.lead)
     reply["Attachments"] = "@"
     body = json.dumps(reply).replace('"@"', "[" * depth + "]" * depth)
     assert postmark_inbound(client, body).status_code == 400
@@ -142,7 +142,7 @@ ANY_TEXT = st.lists(st.sampled_from(HOSTILE) | st.characters(blacklist_categorie
 @given(text=ANY_TEXT)
 def test_any_text_in_a_reply_is_recorded_without_nul_or_surrogates(text):
     seq = sequence()
-    payload = inbound_email(seq.lead.email, text=text)
+    payload = lead_reply(seq.lead, text=text)
     payload["Headers"] = [{"Name": "Message-ID", "Value": f"<{uuid.uuid4()}@mail.lead.example.com>"}]
     response = postmark_inbound(HttpClient(), payload)
     assert response.status_code == 200

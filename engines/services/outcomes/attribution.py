@@ -1,0 +1,61 @@
+"""Which client, and which of its leads, an inbound email or SMS belongs to.
+
+An event is attributed only within the client its address, number or message id belongs to: no look-up falls
+back to another client, because a lead of client B who writes to client A is no business of A's, and marking
+it replied (or unsubscribing it) would act on B's outreach for A's mail. Bookings follow the same rule by their
+organizer (outcomes.bookings.booking_lead); tracking events name the message we sent, hence its lead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db.models.functions import Lower
+
+from engines.services.outcomes.events import last_sent
+from outreach.models import Activity, ActivityAction, Channel, Client, Lead
+
+
+def email_reply(
+    sender: str, recipients: Sequence[str], message_ids: Sequence[str]
+) -> tuple[Lead | None, Activity | None]:
+    """The lead an inbound email is from and the email of ours it answers, or (None, None).
+
+    The clients are those whose `sending_email` is among `recipients` (lower case). A referenced message
+    (`message_ids`, from In-Reply-To / References) names its lead, but only when it was sent for one of those
+    clients, or when the email was written to no client's address at all (an ESP's inbound domain): a message
+    id never moves a reply to another client than the one it was written to. Otherwise the sender's lead
+    within those clients, when exactly one client has it, answering that lead's last email.
+    """
+    clients = list(
+        Client.objects.annotate(address=Lower("sending_email"))
+        .filter(address__in=recipients)
+        .values_list("pk", flat=True)
+    )
+    if message_ids:
+        sent = Activity.objects.select_related("lead").filter(
+            provider_message_id__in=message_ids, action=ActivityAction.EMAIL_SENT
+        )
+        if clients:
+            sent = sent.filter(lead__client_id__in=clients)
+        answered = sent.order_by("-created_at").first()
+        if answered is not None:
+            return answered.lead, answered
+    if not clients:
+        return None, None
+    leads = list(Lead.objects.filter(client_id__in=clients, email__iexact=sender).order_by("-last_contacted_at", "-pk"))
+    if len({lead.client_id for lead in leads}) != 1:  # none, or two clients written to at once both have it
+        return None, None
+    return leads[0], last_sent(leads[0], channel=Channel.EMAIL)
+
+
+def phone_leads(lead_phone: str, client_phone: str) -> list[Lead]:
+    """The leads with `lead_phone` at the client whose sending number `client_phone` is (an inbound SMS's To, a
+    call's From), the last contacted first; none when no client has the number, or when the phone is a lead of
+    several clients sharing it: whose lead it is cannot be told, and a STOP must not opt out another client's."""
+    leads = list(
+        Lead.objects.select_related("client")
+        .filter(phone=lead_phone, client__sending_phone=client_phone)
+        .order_by("-last_contacted_at", "-pk")
+    )
+    return leads if len({lead.client_id for lead in leads}) == 1 else []
