@@ -220,6 +220,9 @@ ESP_WEBHOOK_KEYS = {
     "resend": "RESEND_SIGNING_SECRET",
     "sendgrid": "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY",
 }
+# Resend gives each webhook endpoint its own secret, and anymail (15+) checks the inbound one under its own name:
+# with RESEND_SIGNING_SECRET alone, replies posted to /anymail/resend/inbound/ are checked by basic auth only.
+ESP_INBOUND_KEYS = {"resend": "RESEND_INBOUND_SECRET"}
 # ESPs that sign every webhook. Without its key anymail checks Mailgun's signature against the API key (a
 # different secret on current Mailgun accounts: every event refused with "incorrect signature"), and skips
 # Resend's.
@@ -229,6 +232,7 @@ ESPS_THAT_SIGN = frozenset({"mailgun", "resend"})
 # but the package missing, anymail answers each of that ESP's webhooks with an error.
 VERIFIER_PACKAGES = {
     "RESEND_SIGNING_SECRET": ("svix", "django-anymail[resend]"),
+    "RESEND_INBOUND_SECRET": ("svix", "django-anymail[resend]"),
     "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY": ("cryptography", "django-anymail[sendgrid]"),
 }
 
@@ -241,7 +245,7 @@ def env_anymail(name: str) -> str:
     return prefixed or bare
 
 
-for _key in ESP_WEBHOOK_KEYS.values():
+for _key in (*ESP_WEBHOOK_KEYS.values(), *ESP_INBOUND_KEYS.values()):
     if _value := env_anymail(_key):
         ANYMAIL[_key] = _value
         _package, _extra = VERIFIER_PACKAGES.get(_key, ("", ""))

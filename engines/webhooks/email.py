@@ -150,8 +150,16 @@ ENGAGEMENT_ACTIONS = {
     EventType.AUTORESPONDED: ActivityAction.EMAIL_AUTO_REPLIED,
 }
 HANDLED_EVENTS = frozenset({*ENGAGEMENT_ACTIONS, EventType.BOUNCED, EventType.COMPLAINED, EventType.UNSUBSCRIBED})
-# A rejection because the address is known bad is a hard bounce.
-HARD_REJECTS = frozenset({RejectReason.INVALID, RejectReason.BOUNCED})
+# A rejection (the ESP sent nothing) whose reason is a fact about the address is stored as that fact: a bad or
+# bounced address (Postmark's BadEmailAddress, SendGrid's dropped "Invalid" / "Bounced Address") as a hard
+# bounce, an address the lead unsubscribed at the ESP (SendGrid's "Unsubscribed Address") as an unsubscribe, a
+# past complaint (Mailgun's 607) as a complaint. Expired, policy blocks and "other" say nothing of the address.
+REJECTED_AS: dict[str, str] = {
+    RejectReason.INVALID: EventType.BOUNCED,
+    RejectReason.BOUNCED: EventType.BOUNCED,
+    RejectReason.UNSUBSCRIBED: EventType.UNSUBSCRIBED,
+    RejectReason.SPAM: EventType.COMPLAINED,
+}
 SOFT_BOUNCE_TYPES = frozenset({"SoftBounce", "Transient", "DnsError"})  # Postmark's `Type`, SES's `bounceType`
 
 
@@ -159,13 +167,31 @@ def provider_name(esp_name: str) -> str:
     return (esp_name or "esp").lower().replace(" ", "_")[:20]
 
 
+def _esp_event(event: AnymailTrackingEvent) -> JSONObject:
+    return event.esp_event if isinstance(event.esp_event, dict) else {}
+
+
+def outcome_kind(event: AnymailTrackingEvent) -> str:
+    """The event type we store a tracking event as: anymail's, but for a rejection that says the address is
+    unusable (REJECTED_AS; Postmark's `Inactive`: it deactivated the address and refuses every later email)."""
+    if event.event_type != EventType.REJECTED:
+        return str(event.event_type)
+    if event.reject_reason == RejectReason.BLOCKED and _esp_event(event).get("Inactive") is True:
+        return str(EventType.BOUNCED)
+    return REJECTED_AS.get(str(event.reject_reason), str(EventType.REJECTED))
+
+
 def is_soft_bounce(event: AnymailTrackingEvent) -> bool:
-    """A temporary failure anymail reports as `bounced`: later mail may still arrive."""
-    esp: JSONObject = event.esp_event if isinstance(event.esp_event, dict) else {}
-    bounce: JSONObject = esp["bounce"] if isinstance(esp.get("bounce"), dict) else {}
+    """A temporary failure anymail reports as `bounced`: later mail may still arrive. Resend's `blocked`
+    (suppressed: Resend will never send to the address) is not one."""
+    esp = _esp_event(event)
+    data: JSONObject = esp["data"] if isinstance(esp.get("data"), dict) else esp  # Resend nests it in `data`
+    bounce: JSONObject = data["bounce"] if isinstance(data.get("bounce"), dict) else {}
     if esp.get("Type") in SOFT_BOUNCE_TYPES or bounce.get("bounceType") in SOFT_BOUNCE_TYPES:
         return True
-    if event.reject_reason == RejectReason.BLOCKED:  # SendGrid's "blocked": the receiving server refused for now
+    if bounce.get("type") in SOFT_BOUNCE_TYPES:  # Resend's `data.bounce.type`, as SES's bounceType
+        return True
+    if esp.get("event") == "bounce" and esp.get("type") == "blocked":  # SendGrid's block: refused for now
         return True
     return str(event.mta_response or "").strip()[:1] == "4"  # SMTP 4xx is temporary
 
@@ -219,19 +245,18 @@ def check_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> None:
 
 
 def _handled(event: AnymailTrackingEvent) -> bool:
-    hard_reject = event.event_type == EventType.REJECTED and event.reject_reason in HARD_REJECTS
-    return event.event_type in HANDLED_EVENTS or hard_reject
+    return outcome_kind(event) in HANDLED_EVENTS
 
 
 def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
     """Store one tracking event; what became of it: recorded, replayed, ignored or unknown (message not ours)."""
-    kind = event.event_type
-    if not _handled(event):
-        logger.info("%s event %s for message %s ignored", provider, kind, event.message_id)
+    kind = outcome_kind(event)
+    if kind not in HANDLED_EVENTS:
+        logger.info("%s event %s for message %s ignored", provider, event.event_type, event.message_id)
         return "ignored"
     message_id = str(event.message_id)
     at = event.timestamp or timezone.now()
-    event_id = str(event.event_id or "") or events.event_key(message_id, kind, event.timestamp)
+    event_id = str(event.event_id or "") or events.event_key(message_id, event.event_type, event.timestamp)
     common: EventSource = {"provider": provider, "event_id": event_id, "at": at}
     metadata = _tracking_metadata(event)
     if kind in (EventType.COMPLAINED, EventType.UNSUBSCRIBED):
@@ -241,10 +266,10 @@ def record_tracking_event(event: AnymailTrackingEvent, *, provider: str) -> str:
     fast: MessageEvent = {"message_id": message_id, "channel": Channel.EMAIL, "metadata": metadata, **common}
     if kind in ENGAGEMENT_ACTIONS:
         stored = events.record_message_event(action=ENGAGEMENT_ACTIONS[kind], **fast)
-    elif kind == EventType.BOUNCED and is_soft_bounce(event):  # a deferral: later mail may still arrive
+    elif event.event_type == EventType.BOUNCED and is_soft_bounce(event):  # a deferral: later mail may arrive
         soft: MessageEvent = {**fast, "metadata": {**metadata, "soft_bounce": True}}
         stored = events.record_message_event(action=ActivityAction.EMAIL_DEFERRED, **soft)
-    else:  # a hard bounce, or a rejection because the address is known bad
+    else:  # a hard bounce (Resend's suppression too), or a rejection because the address is unusable
         stored = events.record_message_event(
             action=ActivityAction.EMAIL_BOUNCED, stop=StopReason.BOUNCED, **fast,
         )  # fmt: skip

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from outreach.settings import ESP_WEBHOOK_KEYS
+from outreach.settings import ESP_INBOUND_KEYS, ESP_WEBHOOK_KEYS
 from tests.engines.webhook_support import WEBHOOK_SECRET, basic_auth, outcome_rows, post_json, sequence
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +34,7 @@ READ_BY_SETTINGS = {
     "POSTMARK_SERVER_TOKEN",
     "MAILGUN_API_KEY",
     *(f"{prefix}{key}" for key in ESP_WEBHOOK_KEYS.values() for prefix in ("", "ANYMAIL_")),
+    *(f"{prefix}{key}" for key in ESP_INBOUND_KEYS.values() for prefix in ("", "ANYMAIL_")),
     "Q_SYNC",
     "Q_TIMEOUT",
     "Q_RETRY",
@@ -247,6 +248,15 @@ def test_a_resend_signing_secret_without_svix_is_refused():
     result = start_django(**env, RESEND_SIGNING_SECRET="whsec_c2VjcmV0")
     assert_refused(result, "RESEND_SIGNING_SECRET is set but svix is not installed to check it")
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_the_resend_inbound_secret_reaches_anymail():
+    """anymail 15 checks Resend's inbound webhook with its own secret, not RESEND_SIGNING_SECRET."""
+    env = production(EMAIL_BACKEND="anymail.backends.resend.EmailBackend", RESEND_API_KEY="re_test_key")
+    env.update(RESEND_SIGNING_SECRET="whsec_c2VjcmV0", RESEND_INBOUND_SECRET="whsec_aW5ib3VuZA==")
+    result = run(["-c", PRINT_MAILGUN_KEY.format("RESEND_INBOUND_SECRET")], **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "whsec_aW5ib3VuZA=="
 
 
 PRINT_MAILGUN_KEY = "import django; django.setup(); from django.conf import settings; print(settings.ANYMAIL[{!r}])"
