@@ -5,7 +5,6 @@ import hmac
 import os
 import subprocess
 import sys
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -242,9 +241,18 @@ def test_production_accepts_a_public_base_url(url):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.skipif(find_spec("svix") is not None, reason="svix is installed: anymail can check Resend's signatures")
-def test_a_resend_signing_secret_without_svix_is_refused():
+# A sitecustomize that makes svix look uninstalled to the settings (requirements install it).
+WITHOUT_SVIX = """
+import importlib.util
+_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: None if name == "svix" else _find_spec(name, package)
+"""
+
+
+def test_a_resend_signing_secret_without_svix_is_refused(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(WITHOUT_SVIX)
     env = production(EMAIL_BACKEND="anymail.backends.resend.EmailBackend", RESEND_API_KEY="re_test_key")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     result = start_django(**env, RESEND_SIGNING_SECRET="whsec_c2VjcmV0")
     assert_refused(result, "RESEND_SIGNING_SECRET is set but svix is not installed to check it")
     assert len(result.stderr.splitlines()) == 1, result.stderr
