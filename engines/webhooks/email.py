@@ -185,8 +185,10 @@ def is_soft_bounce(event: AnymailTrackingEvent) -> bool:
     """A temporary failure anymail reports as `bounced`: later mail may still arrive. Resend's `blocked`
     (suppressed: Resend will never send to the address) is not one."""
     esp = _esp_event(event)
-    data: JSONObject = esp["data"] if isinstance(esp.get("data"), dict) else esp  # Resend nests it in `data`
-    bounce: JSONObject = data["bounce"] if isinstance(data.get("bounce"), dict) else {}
+    nested = esp.get("data")
+    data = nested if isinstance(nested, dict) else esp  # Resend nests it in `data`
+    found = data.get("bounce")
+    bounce = found if isinstance(found, dict) else {}
     if esp.get("Type") in SOFT_BOUNCE_TYPES or bounce.get("bounceType") in SOFT_BOUNCE_TYPES:
         return True
     if bounce.get("type") in SOFT_BOUNCE_TYPES:  # Resend's `data.bounce.type`, as SES's bounceType
