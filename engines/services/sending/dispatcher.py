@@ -50,7 +50,6 @@ from engines.db.features import has_concurrent_writers, skips_locked_rows
 from engines.exceptions import EnrollmentNotActive, InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers import load_provider
 from engines.providers.sms import SmsNumberRefused, SmsProvider
-from engines.rules.compliance import channel_block_reason
 from engines.services import later
 from engines.services.journey.contact import NUMBER_FAULT_STOPS
 from engines.services.journey.enrollments import finish_completed
@@ -69,7 +68,7 @@ from outreach.models import (
     ScheduledTouch,
     TouchStatus,
 )
-from outreach.models.choices import LEAD_STATUS_STOPS, SENT_ACTIONS, StopReason
+from outreach.models.choices import SENT_ACTIONS, StopReason
 
 logger = logging.getLogger(__name__)
 
@@ -114,14 +113,13 @@ class Decision:
 
 def decide(touch: ScheduledTouch, now: datetime, budget: DailyBudget) -> Decision:
     """Whether a due touch goes now, waits (and until when), or cannot go at all."""
-    lead = touch.lead
+    # The same checks, in the same order, as the last look before the call (outbox.check_state).
+    try:
+        outbox.check_lead_open(touch.lead, touch.channel)
+    except SendBlocked as refused:
+        return Decision(touch, "block", refused.reason)
     if touch.enrollment.state != EnrollmentState.ACTIVE:  # paused or ended since the step was planned
-        return Decision(touch, "block", f"enrollment_{touch.enrollment.state}")
-    if lead.status in LEAD_STATUS_STOPS:
-        return Decision(touch, "block", LEAD_STATUS_STOPS[lead.status])
-    blocked = channel_block_reason(lead, touch.channel)
-    if blocked is not None:
-        return Decision(touch, "block", blocked)
+        return Decision(touch, "block", EnrollmentNotActive(touch.enrollment.state).reason)
     legal = next_contact_slot(touch, now)
     if legal > now:
         return Decision(touch, "defer", "quiet_hours", legal)
