@@ -8,6 +8,7 @@ The one synchronous step is stopping contact: a lead saved as do-not-contact, un
 bounced, replied, converted or closed has its unsent touches cancelled in the transaction of that save.
 """
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -17,9 +18,11 @@ from django.dispatch import receiver
 
 from engines import schedules
 from engines.services import later
-from engines.services.journey import triggers
+from engines.services.journey import actions, triggers
 from engines.services.outcomes import early_statuses
 from outreach.models import Client, ConversionPattern, Lead
+
+logger = logging.getLogger(__name__)
 
 
 # The engines app has no models, so it gets no post_migrate of its own: django_q's comes once its tables exist.
@@ -67,5 +70,15 @@ def settle_parked_statuses(now: datetime) -> None:
     early_statuses.settle_parked(now=now)
 
 
+def resume_paused_enrollments(now: datetime) -> None:
+    """Every dispatcher run (each minute) resumes the paused enrollments whose resume time has come, so their
+    steps can go out in that same run."""
+    try:
+        actions.resume_due(now)
+    except Exception:  # any error: the run goes on to send, and the next run tries again
+        logger.exception("paused enrollments due to resume were not resumed; the next run retries")
+
+
 later.after_sends_recorded.connect(early_statuses.apply_parked)
 later.before_dispatch_run.connect(settle_parked_statuses)
+later.before_dispatch_run.connect(resume_paused_enrollments)

@@ -27,7 +27,10 @@ def test_hooks_run_in_order_once_each_however_often_connected():
 
 
 def test_the_outcomes_stage_is_connected_to_the_send_paths_hooks():
+    from engines import signals
     from engines.services.outcomes import early_statuses
 
     assert early_statuses.apply_parked in later.after_sends_recorded
-    assert len(later.before_dispatch_run) == 1
+    assert signals.settle_parked_statuses in later.before_dispatch_run
+    assert signals.resume_paused_enrollments in later.before_dispatch_run  # the journey's due pauses, too
+    assert len(later.before_dispatch_run) == 2

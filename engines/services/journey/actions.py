@@ -145,7 +145,8 @@ def _replan_resumed(lead: Lead, *, now: datetime | None) -> int:
 
 
 def resume_due(now: datetime | None = None) -> int:
-    """Resume the paused enrollments whose resume time has come (for a schedule); how many resumed.
+    """Resume the paused enrollments whose resume time has come (each dispatcher run does, before it claims:
+    engines.signals); how many resumed.
 
     One that cannot resume (the lead may no longer be contacted) stays paused without its resume time, so a
     person decides, and a "resume_failed" event says why.

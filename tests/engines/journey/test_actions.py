@@ -491,3 +491,25 @@ def test_a_resumed_enrollment_sends_again(providers):
     counts = dispatch_due_touches(now=NOW)
 
     assert counts["sent"] == 1 and len(mail.outbox) == 1
+
+
+def test_a_dispatcher_run_resumes_a_pause_whose_time_came_and_sends_its_due_step():
+    lead = enrolled()
+    at = timezone.now() + timedelta(days=2)
+    actions.pause(lead, until=at)
+
+    dispatch_due_touches(now=at - timedelta(minutes=1))
+    assert enrollment(lead).state == "paused"
+
+    dispatch_due_touches(now=at + timedelta(minutes=1))
+    assert enrollment(lead).state == "active" and steps(lead, "planned", "sending", "sent", "waiting")
+    assert events(lead)[-1] == ("resumed", "resume_time_reached")
+
+
+def test_a_failing_resume_does_not_stop_the_dispatcher_run(monkeypatch, caplog):
+    def broken(now):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(actions, "resume_due", broken)
+    assert dispatch_due_touches(now=timezone.now())["sent"] == 0  # the run goes on (nothing due here)
+    assert "were not resumed" in caplog.text
