@@ -285,16 +285,21 @@ def reenroll_lead(
     now = _clock(now)
     planner = Planner(lead.client, now=now, rng=rng)
     with transaction.atomic():
-        lock_leads([lead.pk])
-        last = _newest_enrollment(lead)
+        # Planned from the row as locked, not from `lead` as the caller read it: a stop (do-not-contact, an
+        # unsubscribe) committed since must refuse the new enrollment.
+        locked = lock_leads([lead.pk])
+        if not locked:
+            raise NotPlannable("lead_deleted", f"lead {lead.pk} no longer exists")
+        current = locked[0]
+        last = _newest_enrollment(current)
         if last is not None and last.is_open:
             raise NotPlannable("already_enrolled", f"lead {lead.pk} is enrolled already ({last.state})")
         # A re-enrolled lead is in play again: its status follows the new enrollment.
-        lead.status = LeadStatus.IN_SEQUENCE if lead.touch_count else LeadStatus.NEW
-        Lead.objects.filter(pk=lead.pk).update(status=lead.status)
+        current.status = lead.status = LeadStatus.IN_SEQUENCE if current.touch_count else LeadStatus.NEW
+        Lead.objects.filter(pk=lead.pk).update(status=current.status)
         if sequence_override is None and last is not None:
             sequence_override = planner.another_sequence(last.planned_sequence)
-        plan = planner.plan(lead, sequence_override)
+        plan = planner.plan(current, sequence_override)
         insert_touches([plan])
     return plan.as_dict()
 

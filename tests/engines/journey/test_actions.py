@@ -10,10 +10,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from engines.exceptions import EngineError, JourneyError
+from engines.exceptions import EngineError, JourneyError, NotPlannable
 from engines.providers.sms import RecordingSmsProvider
 from engines.services.journey import actions
-from engines.services.planning.allocator import allocate_lead
+from engines.services.planning.allocator import allocate_lead, reenroll_lead
 from engines.services.sending.dispatcher import dispatch_due_touches
 from outreach.models import Enrollment, JourneyEvent, Lead, ScheduledTouch
 from outreach.models.choices import OPEN_ENROLLMENT_STATES
@@ -301,6 +301,19 @@ def test_reenroll_after_a_stop_starts_a_new_enrollment(person):
     assert Lead.objects.get(pk=lead.pk).status == "new" and lead.status == "new"
     assert events(lead)[-1] == ("reenrolled", "client_sequence")
     assert_status_agrees(lead)
+
+
+def test_reenroll_reads_the_lead_as_locked_not_as_the_caller_read_it():
+    lead = enrolled()
+    actions.stop(lead)
+    stale = Lead.objects.get(pk=lead.pk)
+    Lead.objects.filter(pk=lead.pk).update(do_not_contact=True)  # committed after `stale` was read
+
+    with pytest.raises(NotPlannable) as refused:
+        reenroll_lead(stale)
+
+    assert refused.value.reason == "do_not_contact"
+    assert not Enrollment.objects.filter(lead=lead, state="active").exists()
 
 
 def test_reenroll_on_a_chosen_sequence():
