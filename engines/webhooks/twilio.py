@@ -26,7 +26,7 @@ from engines.services.outcomes.intent import ReplyIntent, read_reply
 from engines.services.outcomes.replies import SmsIntent, classify_sms
 from engines.webhooks.cleaning import clean_form
 from engines.webhooks.common import MAX_CALLBACK_BYTES, EventSource, logger, too_big
-from outreach.models import ActivityAction, Channel, Client, Lead
+from outreach.models import ActivityAction, Channel, Client, Lead, StopReason
 
 TwilioView = Callable[[HttpRequest], HttpResponse]
 
@@ -144,8 +144,10 @@ def _record_sms_reply(lead: Lead, leads: list[Lead], body: str, *, sid: str, **c
     if reading.intent == ReplyIntent.UNSUBSCRIBE or refuses_texts:
         with transaction.atomic():
             recorded = events.record_opt_out(lead, channel=Channel.SMS, answers=answers, same_person=leads, **common)
+            # record_opt_out stopped SMS already; the other channels the text refused stop too.
             for reason in reading.opt_outs() if recorded.created else ():
-                stop_contact(lead, reason)
+                if reason != StopReason.SMS_OPTED_OUT:
+                    stop_contact(lead, reason)
         return
     events.record_reply(
         lead, channel=Channel.SMS, provider=common["provider"], event_id=common["event_id"], at=common["at"],
