@@ -29,7 +29,7 @@ from django.utils.safestring import SafeString
 
 from engines.exceptions import EngineError, InvalidOverride
 from engines.services.journey import actions
-from engines.services.planning.sequence_rules import SEPARATOR, validate_sequence_override
+from engines.services.planning.sequence_rules import ALLOCATABLE_STATUSES, SEPARATOR, validate_sequence_override
 from outreach.models import Enrollment, EnrollmentState, JourneyEvent, Lead, ScheduledTouch
 from outreach.models.choices import OPEN_ENROLLMENT_STATES
 
@@ -249,7 +249,7 @@ def journey_buttons(lead: Lead) -> list[tuple[str, str]]:
     offered = {
         "pause": open_state == EnrollmentState.ACTIVE,
         "resume": open_state == EnrollmentState.PAUSED,
-        "stop": open_state is not None or lead.status in ("new", "in_sequence"),
+        "stop": open_state is not None or lead.status in ALLOCATABLE_STATUSES,  # what actions.stop accepts
         "reenroll": open_state is None,
         "undo-do-not-contact": lead.do_not_contact,
     }

@@ -82,10 +82,10 @@ def progress_of(lead_ids: Sequence[int]) -> dict[int, Progress]:
     A re-plan replaces only what has not gone out: the new plan continues
     after these steps instead of starting the lead's sequence again.
     """
-    active = dict(
-        Enrollment.objects.filter(lead_id__in=list(lead_ids), state=EnrollmentState.ACTIVE).values_list("pk", "lead_id")
-    )
-    sequence_of = dict(Enrollment.objects.filter(pk__in=list(active)).values_list("pk", "sequence_id"))
+    enrollments = Enrollment.objects.filter(lead_id__in=list(lead_ids), state=EnrollmentState.ACTIVE)
+    active, sequence_of = {}, {}
+    for pk, lead_id, sequence_id in enrollments.values_list("pk", "lead_id", "sequence_id"):
+        active[pk], sequence_of[pk] = lead_id, sequence_id
     used = {
         row["enrollment_id"]: row
         for row in ScheduledTouch.objects.filter(enrollment_id__in=list(active))
