@@ -27,9 +27,9 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.safestring import SafeString
 
-from engines.exceptions import EngineError, InvalidOverride
+from engines.exceptions import EngineError, InvalidOverride, JourneyError
 from engines.services.journey import actions
-from engines.services.planning.sequence_rules import ALLOCATABLE_STATUSES, SEPARATOR, validate_sequence_override
+from engines.services.planning.sequence_rules import ALLOCATABLE_STATUSES, validate_sequence_override
 from outreach.models import Enrollment, EnrollmentState, JourneyEvent, Lead, ScheduledTouch
 from outreach.models.choices import OPEN_ENROLLMENT_STATES
 
@@ -80,10 +80,9 @@ class ReenrollForm(NoteForm):
         data = super().clean() or {}
         data["sequence"] = None
         if data.get("source") == self.CHANNELS:
-            parts = [part.strip().lower() for part in (data.get("channels") or "").split(SEPARATOR) if part.strip()]
             try:
-                data["sequence"] = validate_sequence_override(parts)
-            except InvalidOverride:
+                data["sequence"] = validate_sequence_override(actions.sequence_channels(data.get("channels") or ""))
+            except (InvalidOverride, JourneyError):
                 self.add_error("channels", "Give channels like email>linkedin>sms (email, sms, linkedin, voice).")
         return data
 

@@ -213,7 +213,7 @@ def reenroll(
     """Start a new enrollment for a lead whose last one ended: on `sequence` (channel names in order, or one
     string such as "email>linkedin>sms") when given, else the client's (allocator.reenroll_lead). JourneyError
     when the lead is enrolled already, may not be contacted or the sequence is malformed."""
-    override = _sequence_override(sequence)
+    override = sequence_channels(sequence)
     with transaction.atomic():
         current = _locked(lead)
         try:
@@ -231,7 +231,9 @@ def reenroll(
     return Change(event, EnrollmentState.ACTIVE, planned=len(allocation["scheduled_touches"]))
 
 
-def _sequence_override(sequence: Sequence[str] | None) -> list[str] | None:
+def sequence_channels(sequence: Sequence[str] | None) -> list[str] | None:
+    """The channels a person named for a sequence ("email>linkedin>sms", or a list), trimmed and lower-case;
+    None for none named. JourneyError when no channel is named."""
     if sequence is None:
         return None
     parts = sequence.split(SEPARATOR) if isinstance(sequence, str) else list(sequence)
