@@ -12,6 +12,9 @@ module branches on the database vendor.
 - `scores`: a batch of lead scores written back in one UPDATE.
 - `once`: an INSERT that may find its row already there, and the tracking
   webhooks' one-statement path built on it.
+- `statements`: a cursor whose statements PostgreSQL may prepare (the webhooks'
+  insert, the dispatcher's last look).
+- `contact`: the dispatcher's last look before a send.
 - `columns`: reading raw columns without per-value converters (`Epoch`,
   `fetch_columns`, `uuid_bytes`).
 - `search`: the admin's searches, as the PostgreSQL indexes serve them.

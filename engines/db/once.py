@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
-from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 
+from engines.db.statements import statement_cursor
 from outreach.models import Activity, Lead, ScheduledTouch
 from outreach.models.choices import UNSENT_TOUCH_STATUSES
 
@@ -82,7 +81,7 @@ def insert_message_event(
     if shape.vendor == "postgresql":  # what the statement also does there (SQLite's query log binds every value)
         params.update({f"lead_{name}": value for name, value in lead_updates.items()})
         params.update({"unsent": list(UNSENT_TOUCH_STATUSES), "channels": channels} if cancels else {})
-    with _statement_cursor(connection) as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(_message_event_sql(connection, shape), params)
         row = cursor.fetchone()
         if shape.vendor == "postgresql":  # (lead_id or NULL, message found, open touches to cancel)
@@ -161,31 +160,6 @@ def _open_touches_sql(shape: _Shape, quote: Callable[[str], str]) -> str:
         f"EXISTS (SELECT 1 FROM {quote(ScheduledTouch._meta.db_table)} WHERE {quote('lead_id')} = "
         f"(SELECT {quote('lead_id')} FROM sent) AND {quote('status')} = ANY(%(unsent)s){channel})"
     )
-
-
-# One server-binding cursor per PostgreSQL connection, kept open: making and closing one for every event cost
-# 3% of a tracking event. (Django's connections are per thread, so each cursor serves one thread.)
-_server_cursors: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
-
-
-def _statement_cursor(connection: BaseDatabaseWrapper) -> AbstractContextManager[CursorWrapper]:
-    """Django's cursor (its checks, error translation and query log); on PostgreSQL one binding parameters on
-    the server, so psycopg prepares a statement run again and again when the connection allows it (settings:
-    DB_PREPARED_STATEMENTS). A prepared INSERT ... SELECT costs the database under half of one parsed and
-    planned each time; the ORM's client-side cursors never prepare."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    from psycopg import Cursor  # PostgreSQL only
-
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = _server_cursors.get(connection.connection)
-    if raw is None or raw.closed:
-        with connection.wrap_database_errors:
-            raw = _server_cursors[connection.connection] = Cursor(connection.connection)
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    return nullcontext(wrap(raw))  # type: ignore[arg-type]  # django-stubs names the wrapper, not the raw cursor
 
 
 def _stored_already(cursor: CursorWrapper, provider: str, event_id: str) -> bool:

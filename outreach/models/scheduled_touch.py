@@ -69,7 +69,9 @@ class ScheduledTouch(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "scheduled_at"], name="touch_status_time"),
+            # The dispatcher claims the due touches in this order (status, then scheduled_at, id): the index walk
+            # stops at a batch rather than sorting every due touch.
+            models.Index(fields=["status", "scheduled_at", "id"], name="touch_status_time_order"),
             models.Index(fields=["lead", "status"], name="touch_lead_status"),
             models.Index(fields=["client", "sequence_id"], name="touch_client_sequence"),
             models.Index(fields=["enrollment", "status"], name="touch_enrollment_status"),

@@ -493,7 +493,7 @@ def deliver_batch(
     outbox.deliver_touch.
     """
     counts: Counter[str] = Counter()
-    leads = Lead.objects.in_bulk({touch.lead_id for touch in touches})
+    leads = {touch.lead_id: touch.lead for touch in touches}
     templates = TemplateBook({touch.client_id for touch in touches})
     given = texts_given(leads.values())
     ready: list[tuple[ScheduledTouch, send_path.Prepared]] = []

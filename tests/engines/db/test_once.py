@@ -116,14 +116,3 @@ def test_postgresql_tells_a_lead_without_unsent_touches_in_the_same_round_trip(d
         written = event(action="email_bounced", lead_updates={"has_bounced": True}, cancels=True, channels=["email"])
     assert written.lead_id == message.lead_id
     assert written.open_touches is not postgresql  # SQLite cannot tell: the caller looks
-
-
-def test_one_server_binding_cursor_is_kept_per_postgresql_connection():
-    sent()
-    event("ev-1")
-    if connection.vendor != "postgresql":  # SQLite uses Django's cursor each time
-        assert len(once._server_cursors) == 0
-        return
-    kept = once._server_cursors.get(connection.connection)
-    event("ev-2")
-    assert kept is not None and once._server_cursors.get(connection.connection) is kept
