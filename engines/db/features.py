@@ -24,3 +24,9 @@ def has_concurrent_writers(using: str = DEFAULT_DB_ALIAS) -> bool:
     """Whether several connections may write at once (PostgreSQL). SQLite has one writer at a time: work
     handed to a second connection would wait on, or not see, what the first one holds."""
     return is_postgresql(using)
+
+
+def can_write_alongside(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether work may be handed to other connections now: several may write at once, and the caller is in
+    no transaction whose uncommitted rows they would not see."""
+    return has_concurrent_writers(using) and not connections[using].in_atomic_block

@@ -4,18 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('outreach', '0012_sms_unsupported_and_failed_calls'),
+        ("outreach", "0012_sms_unsupported_and_failed_calls"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='scheduledtouch',
-            name='touch_status_time',
+            model_name="scheduledtouch",
+            name="touch_status_time",
         ),
         migrations.AddIndex(
-            model_name='scheduledtouch',
-            index=models.Index(fields=['status', 'scheduled_at', 'id'], name='touch_status_time_order'),
+            model_name="scheduledtouch",
+            index=models.Index(fields=["status", "scheduled_at", "id"], name="touch_status_time_order"),
         ),
     ]

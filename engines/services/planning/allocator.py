@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from engines.db.features import can_write_alongside
 from engines.exceptions import NotPlannable, PlanningError
 from engines.json_types import JSONObject
 from engines.rules.compliance import lead_country
@@ -60,6 +61,7 @@ from engines.services.planning.touch_writer import (
     lock_leads,
     progress_of,
 )
+from engines.services.planning.workers import run_batches
 from outreach.models import (
     Client,
     Enrollment,
@@ -91,6 +93,8 @@ __all__ = [
 logger = logging.getLogger("engines.allocator")
 
 BULK_BATCH_SIZE = 2000
+# Batches planned and written at once (PostgreSQL): two keep the database and Python both busy.
+ALLOCATION_WORKERS = 2
 COUNT_KEYS = ("allocated", "blocked", "skipped", "touches", "cancelled")
 
 PlaceKey = tuple[str, str | None, str | None]
@@ -386,7 +390,10 @@ def allocate_leads(
     UPDATE (their new plans continuing after the touches that went out) and
     the new touches inserted at once (COPY on PostgreSQL). Leads that cannot
     be planned, or whose re-plan has no touch left, are counted as blocked
-    and left as they are.
+    and left as they are. On PostgreSQL outside a transaction, and without
+    `rng`, ALLOCATION_WORKERS batches are planned and written at once, each
+    on its own connection (planning.workers): one batch's writes and
+    constraint checks run in the database while the next is planned.
     `progress(n)` is called after each batch with the number of leads done.
 
     Bulk writes fire no signals: nothing else is triggered by this run.
@@ -395,22 +402,29 @@ def allocate_leads(
     now = _clock(now)
     # Sorted in Python so a sliced queryset works too; lock order by pk avoids deadlocks between runs.
     ids = sorted(set(queryset.values_list("pk", flat=True)))
-    planners: dict[int, Planner] = {}
-    counts = dict.fromkeys(COUNT_KEYS, 0)
+    batches = [ids[start : start + batch_size] for start in range(0, len(ids), batch_size)]
 
-    def planner_for(client_id: int) -> Planner:
-        planner = planners.get(client_id)
-        if planner is None:
-            planner = planners[client_id] = Planner(Client.objects.get(pk=client_id), now=now, rng=rng)
-        return planner
+    def allocate(batch: list[int], planners: dict[int, Planner]) -> dict[str, int]:
+        def planner_for(client_id: int) -> Planner:
+            planner = planners.get(client_id)
+            if planner is None:
+                planner = planners[client_id] = Planner(Client.objects.get(pk=client_id), now=now, rng=rng)
+            return planner
 
-    for start in range(0, len(ids), batch_size):
-        batch = ids[start : start + batch_size]
+        counts = dict.fromkeys(COUNT_KEYS, 0)
         with transaction.atomic():
             _allocate_batch(batch, planner_for, counts, replan=replan, started=started)
+        return counts
+
+    # A given rng asks for reproducible draws: its batches go one after another.
+    workers = ALLOCATION_WORKERS if rng is None and can_write_alongside() else 1
+    totals = dict.fromkeys(COUNT_KEYS, 0)
+    for batch, counts in run_batches(batches, allocate, state=dict, workers=workers):
+        for key, value in counts.items():
+            totals[key] += value
         if progress is not None:
             progress(len(batch))
-    return counts
+    return totals
 
 
 def _allocate_batch(

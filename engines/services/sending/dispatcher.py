@@ -46,7 +46,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from engines.db.features import has_concurrent_writers, skips_locked_rows
+from engines.db.features import can_write_alongside, skips_locked_rows
 from engines.exceptions import EnrollmentNotActive, InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers import load_provider
 from engines.providers.sms import SmsNumberRefused, SmsProvider
@@ -63,7 +63,6 @@ from outreach.models import (
     Channel,
     Client,
     EnrollmentState,
-    Lead,
     ManualTask,
     ScheduledTouch,
     TouchStatus,
@@ -649,7 +648,7 @@ def dispatch_due_touches(
     pool = SendPool(threads or default_threads())
     # Behind only on PostgreSQL outside a transaction: SQLite has one writer, and a second connection
     # would not see what a caller's open transaction claimed.
-    recorder = Recorder(behind=has_concurrent_writers() and not connection.in_atomic_block)
+    recorder = Recorder(behind=can_write_alongside())
     try:
         for batch in _claimed_batches(start, limit, batch_size, deadline, counts, client_ids):
             try:

@@ -7,7 +7,6 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from engines.db import once
 from engines.db.once import EventWritten, insert_message_event, insert_once
 from outreach.models import Activity, Lead
 from tests.factories import ActivityFactory, LeadFactory, ScheduledTouchFactory

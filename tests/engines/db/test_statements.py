@@ -11,7 +11,6 @@ from tests.factories import ScheduledTouchFactory
 pytestmark = pytest.mark.django_db
 
 
-
 def test_it_runs_statements_and_translates_errors_into_djangos():
     with statement_cursor(connection) as cursor:
         cursor.execute("SELECT %s + 1", [41])
