@@ -170,3 +170,25 @@ def test_the_first_attendee_who_is_a_lead_of_the_organizers_client_booked(client
     assert seq.refresh().status == "converted"
     colleague.refresh_from_db()
     assert colleague.status != "converted"
+
+
+def test_a_cancellation_that_arrives_before_its_booking_ends_as_if_they_came_in_order(client):
+    seq = sequence()
+    assert cal_post(client, event(seq, "BOOKING_CANCELLED")).status_code == 200
+    (cancelled,) = outcome_rows(seq.lead, "meeting_cancelled")
+    assert cancelled.in_reply_to_id is None  # nothing to answer yet
+
+    booked(seq)
+
+    (booking,) = outcome_rows(seq.lead, "meeting_booked")
+    cancelled.refresh_from_db()
+    assert cancelled.in_reply_to_id == booking.pk
+    lead = seq.refresh()
+    assert (lead.status, lead.converted_at) == ("replied", None)
+    assert not Activity.objects.filter(lead=lead, led_to_booking=True).exists()
+    assert not learning_counts_a_booking(lead)
+    (task,) = ManualTask.objects.filter(lead=lead)
+    assert task.kind == "follow_up" and "cancelled" in task.message
+
+    booked(seq)  # a replayed booking changes nothing more
+    assert seq.refresh().status == "replied" and ManualTask.objects.filter(lead=lead).count() == 1

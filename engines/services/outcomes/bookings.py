@@ -9,7 +9,8 @@ reschedule and a cancellation answer it (`in_reply_to`), whichever of its uids t
 - requested (awaiting the host's confirmation): stored, nothing else; the confirmation arrives as a booking.
 - rescheduled: stored, and the meeting's `start` moves; the lead stays as it is.
 - cancelled: stored; a booked meeting no longer converts the lead unless another meeting stands (see
-  `cancel_meeting`).
+  `cancel_meeting`). A cancellation that arrives before its booking is applied when the booking comes, so
+  the lead ends as if the two had come in order.
 """
 
 from __future__ import annotations
@@ -88,7 +89,13 @@ def record_meeting_event(
     uid a reschedule replaces."""
     event_id = f"{event}:{uid}"
     if event == MeetingEvent.BOOKED:
-        return record_booking(lead, source=provider, event_id=event_id, at=at, metadata=metadata)
+        with transaction.atomic():
+            booking = record_booking(lead, source=provider, event_id=event_id, at=at, metadata=metadata)
+            early = cancelled_before_booking(lead, provider=provider, uid=uid)
+            if early is not None:  # Cal.com does not promise order: the end is as if both came in order
+                Activity.objects.filter(pk=early.pk).update(in_reply_to=booking)
+                meeting_cancelled(lead, booking, provider=provider, at=early.created_at)
+        return booking
     if event == MeetingEvent.REQUESTED:
         answers = last_sent(lead, before=at)
         return record_outcome(
@@ -134,21 +141,32 @@ def cancel_meeting(lead: Lead, *, provider: str, uid: str, at: datetime, metadat
             provider=provider, event_id=f"{MeetingEvent.CANCELLED}:{uid}", at=at, answers=booked,
             metadata=metadata,
         )  # fmt: skip
-        if not recorded.created or booked is None or booked.action != ActivityAction.MEETING_BOOKED:
-            return recorded.activity
-        recredit_bookings(lead)
-        if standing_meetings(lead).exists() or booked_calls(lead).exists():
-            return recorded.activity
-        Lead.objects.filter(pk=lead.pk).update(converted_at=None)
-        Lead.objects.filter(pk=lead.pk, status=LeadStatus.CONVERTED).update(status=LeadStatus.REPLIED)
-        when = booked.metadata.get("start") or "no time given"
-        open_follow_up(
-            lead,
-            message=f"The meeting booked through {provider} ({booked.metadata.get('title') or 'no title'}, "
-            f"{when}) was cancelled. Get back to the lead to book it again or hear why.",
-            due_at=at,
-        )
+        if recorded.created and booked is not None and booked.action == ActivityAction.MEETING_BOOKED:
+            meeting_cancelled(lead, booked, provider=provider, at=at)
     return recorded.activity
+
+
+def meeting_cancelled(lead: Lead, booked: Activity, *, provider: str, at: datetime) -> None:
+    """Apply the cancellation of the booked meeting `booked` (cancel_meeting's doc)."""
+    recredit_bookings(lead)
+    if standing_meetings(lead).exists() or booked_calls(lead).exists():
+        return
+    Lead.objects.filter(pk=lead.pk).update(converted_at=None)
+    Lead.objects.filter(pk=lead.pk, status=LeadStatus.CONVERTED).update(status=LeadStatus.REPLIED)
+    when = booked.metadata.get("start") or "no time given"
+    open_follow_up(
+        lead,
+        message=f"The meeting booked through {provider} ({booked.metadata.get('title') or 'no title'}, "
+        f"{when}) was cancelled. Get back to the lead to book it again or hear why.",
+        due_at=at,
+    )
+
+
+def cancelled_before_booking(lead: Lead, *, provider: str, uid: str) -> Activity | None:
+    """The cancellation of the meeting `uid`, stored before its booking arrived and answering nothing yet."""
+    return Activity.objects.filter(
+        lead=lead, provider=provider, provider_event_id=f"{MeetingEvent.CANCELLED}:{uid}", in_reply_to__isnull=True
+    ).first()
 
 
 def standing_meetings(lead: Lead) -> QuerySet[Activity]:
