@@ -135,19 +135,23 @@ def twilio_sms_inbound(request: HttpRequest) -> HttpResponse:
 
 
 def _record_sms_reply(lead: Lead, leads: list[Lead], body: str, *, sid: str, **common: Unpack[SmsEvent]) -> None:
-    """A free-text SMS: a request to stop, or a refusal of texts alone ("stop texting me"), opts the number out
-    of SMS as the STOP word does, and stops the other channels it refused; anything else is a reply with its
-    intent, which stops only the channels it refused ("interested, don't call" is a reply that stops calls)."""
+    """A free-text SMS: a request to stop contact ("remove me from your list") opts the number out of SMS as the
+    STOP word does and unsubscribes the person from everything, as the same words by email do; a refusal of
+    texts alone ("stop texting me") opts out of SMS and stops the other channels it refused; anything else is a
+    reply with its intent, which stops only the channels it refused ("interested, don't call" stops calls)."""
     reading = read_reply(body, at=common["at"], channel=Channel.SMS)
     answers = events.last_sent(lead, channel=Channel.SMS)
+    unsubscribes = reading.intent == ReplyIntent.UNSUBSCRIBE
     refuses_texts = reading.intent == ReplyIntent.CHANNEL_PREFERENCE and Channel.SMS in reading.stop_channels
-    if reading.intent == ReplyIntent.UNSUBSCRIBE or refuses_texts:
+    if unsubscribes or refuses_texts:
         with transaction.atomic():
             recorded = events.record_opt_out(lead, channel=Channel.SMS, answers=answers, same_person=leads, **common)
-            # record_opt_out stopped SMS already; the other channels the text refused stop too.
-            for reason in reading.opt_outs() if recorded.created else ():
+            # record_opt_out stopped SMS already (for every lead at the number); the rest stops here.
+            stops = [StopReason.UNSUBSCRIBED] if unsubscribes else reading.opt_outs()
+            for reason in stops if recorded.created else ():
                 if reason != StopReason.SMS_OPTED_OUT:
-                    stop_contact(lead, reason)
+                    for person in {lead.pk: lead, **{other.pk: other for other in leads}}.values():
+                        stop_contact(person, reason)
         return
     events.record_reply(
         lead, channel=Channel.SMS, provider=common["provider"], event_id=common["event_id"], at=common["at"],

@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from outreach.models import Activity, EarlyStatus, ManualTask, ScheduledTouch
@@ -193,12 +194,28 @@ def test_each_opt_out_word_opts_the_lead_out_of_sms_at_once(client, body):
     assert seq.statuses() == ["planned", "cancelled"]  # the email touch stays
 
 
-@pytest.mark.parametrize("body", ["Please stop texting me", "don't text me again", "Remove me from your list"])
-def test_a_clear_stop_request_in_free_text_opts_out_too(client, body):
+@pytest.mark.parametrize("body", ["Please stop texting me", "don't text me again"])
+def test_a_refusal_of_texts_in_free_text_opts_out_of_sms_only(client, body):
     seq = sms_sequence()
     twilio_post(client, "twilio-sms-inbound", inbound_sms(body))
-    assert seq.refresh().sms_opted_out
+    lead = seq.refresh()
+    assert lead.sms_opted_out and not lead.is_unsubscribed
     assert outcome_rows(seq.lead)[0].action == "opted_out"
+
+
+@pytest.mark.parametrize("body", ["Remove me from your list", "Please unsubscribe me", "Do not contact me again"])
+def test_a_request_to_stop_contact_by_sms_unsubscribes_from_everything_as_by_email(client, body):
+    seq = sms_sequence()
+    seq.lead.last_contacted_at = timezone.now()  # as its send set it; the twin at its number was never contacted
+    seq.lead.save(update_fields=["last_contacted_at"])
+    twin = LeadFactory(client=seq.lead.client, phone=seq.lead.phone, email="twin@example.com")
+    twilio_post(client, "twilio-sms-inbound", inbound_sms(body))
+    lead = seq.refresh()
+    assert lead.sms_opted_out and lead.is_unsubscribed
+    assert outcome_rows(seq.lead)[0].action == "opted_out"
+    assert {status for status in seq.statuses()} == {"cancelled"}
+    twin.refresh_from_db()
+    assert twin.sms_opted_out and twin.is_unsubscribed  # the same person, at the same number
 
 
 @pytest.mark.parametrize("body", ["START", "unstop", " Start. "])

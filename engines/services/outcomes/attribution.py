@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.db.models import F
 from django.db.models.functions import Lower
 
 from engines.services.outcomes.events import last_sent
@@ -56,6 +57,6 @@ def phone_leads(lead_phone: str, client_phone: str) -> list[Lead]:
     leads = list(
         Lead.objects.select_related("client")
         .filter(phone=lead_phone, client__sending_phone=client_phone)
-        .order_by("-last_contacted_at", "-pk")
+        .order_by(F("last_contacted_at").desc(nulls_last=True), "-pk")
     )
     return leads if len({lead.client_id for lead in leads}) == 1 else []
