@@ -17,6 +17,7 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailEvent
 from django.http import HttpRequest, QueryDict
 
+from engines.json_types import JSONValue
 from engines.rules.provider_input import clean, clean_text
 
 if TYPE_CHECKING:
@@ -28,11 +29,56 @@ if TYPE_CHECKING:
 _ESCAPED_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
+# A line break escaped in a JSON string: in a header field it makes anymail refuse the whole email.
+_ESCAPED_LINE_BREAK = re.compile(rb"\\[rn]|\\u000[aAdD]")
+# The fields an ESP's JSON gives an inbound email's headers in (Postmark's "Subject", "FromName"..., Resend's
+# "subject", "from"...; compared in lower case), and the list of other headers ({"Name": ..., "Value": ...}).
+_HEADER_FIELDS = frozenset({"subject", "from", "fromname", "to", "cc", "bcc", "replyto", "reply_to", "date"})
+_HEADER_LISTS = frozenset({"headers"})
+
+
 def clean_json_body(request: HttpRequest) -> None:
-    """Replace a JSON body that carries NUL or lone surrogates by its cleaned equivalent, for anymail to parse.
-    Raises as json.loads does (ValueError, RecursionError) and TooDeep past MAX_DEPTH."""
-    if request.content_type == "application/json" and _ESCAPED_UNSTORABLE.search(request.body):
-        request._body = json.dumps(clean(json.loads(request.body))).encode()
+    """Replace a JSON body that carries NUL or lone surrogates, or a line break in an email header field (an
+    email's Subject with CR/LF made anymail refuse it, so a reply asking to stop was lost on every retry), by
+    its cleaned equivalent, for anymail to parse: the line breaks of a header are folded into spaces, as RFC
+    5322 unfolds a header. Raises as json.loads does (ValueError, RecursionError) and TooDeep past MAX_DEPTH."""
+    if request.content_type != "application/json":
+        return
+    unstorable = _ESCAPED_UNSTORABLE.search(request.body) is not None
+    if not unstorable and _ESCAPED_LINE_BREAK.search(request.body) is None:
+        return
+    parsed = json.loads(request.body)
+    cleaned = _unfold_headers(clean(parsed) if unstorable else parsed)
+    if unstorable or cleaned != parsed:
+        request._body = json.dumps(cleaned).encode()
+
+
+def _unfold_headers(value: JSONValue) -> JSONValue:
+    """`value` with the line breaks in its email header fields (at any depth) replaced by spaces."""
+    if isinstance(value, list):
+        return [_unfold_headers(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    unfolded: dict[str, JSONValue] = {}
+    for key, item in value.items():
+        name = key.lower()
+        if name in _HEADER_FIELDS and isinstance(item, str):
+            unfolded[key] = _unfold(item)
+        elif name in _HEADER_LISTS and isinstance(item, list):
+            unfolded[key] = [_unfold_header(header) for header in item]
+        else:
+            unfolded[key] = _unfold_headers(item)
+    return unfolded
+
+
+def _unfold_header(header: JSONValue) -> JSONValue:
+    if isinstance(header, dict) and isinstance(header.get("Value"), str):
+        return {**header, "Value": _unfold(str(header["Value"]))}
+    return header
+
+
+def _unfold(text: str) -> str:
+    return " ".join(text.splitlines()) if "\r" in text or "\n" in text else text
 
 
 def clean_anymail_event(event: AnymailEvent) -> None:

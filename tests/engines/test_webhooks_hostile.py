@@ -134,6 +134,21 @@ def test_a_date_anymail_cannot_parse_is_refused_not_500(client, delivered_at):
     assert outcome_rows(seq.lead) == []
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("Subject", "Re: hello\r\nBcc: someone@example.com"), ("Subject", "Re:\rhello"), ("FromName", "Pat\nSmith")],
+)
+def test_a_line_break_in_a_reply_header_is_folded_and_the_request_to_stop_still_unsubscribes(client, field, value):
+    seq = sequence()
+    payload = lead_reply(seq.lead, text="Please remove me from your list")
+    payload[field] = value
+    payload["Headers"] = [{"Name": "X-Note", "Value": "one\ntwo"}]
+    assert postmark_inbound(client, payload).status_code == 200
+    (row,) = outcome_rows(seq.lead)
+    assert row.action == "opted_out" and seq.refresh().is_unsubscribed
+    assert_clean([row])
+
+
 # Any code point, surrogates included: st.text() leaves them out, so the text is joined from characters.
 ANY_TEXT = st.lists(st.sampled_from(HOSTILE) | st.characters(blacklist_categories=()), max_size=200).map("".join)
 
