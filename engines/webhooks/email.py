@@ -365,13 +365,8 @@ def record_inbound_email(event: AnymailInboundEvent, *, provider: str) -> str:
         action = ActivityAction.EMAIL_AUTO_REPLIED
         recorded = events.record_delivery(answers, action=action, metadata=metadata, **common)
         return "recorded" if recorded.created else "replayed"
-    if reading.intent == ReplyIntent.UNSUBSCRIBE:
-        recorded = events.record_opt_out(
-            lead, channel=Channel.EMAIL, answers=answers, metadata={**metadata, "via": "reply"}, **common
-        )
-    else:
-        recorded = events.record_reply(
-            lead, channel=Channel.EMAIL, answers=answers, metadata={**metadata, **reading.metadata()},
-            provider_message_id=header_id, opt_outs=reading.opt_outs(), **common,
-        )  # fmt: skip
+    recorded = events.record_read_reply(
+        lead, reading, channel=Channel.EMAIL, answers=answers, metadata=metadata, provider_message_id=header_id,
+        **common,
+    )  # fmt: skip
     return "recorded" if recorded.created else "replayed"

@@ -8,7 +8,6 @@ from typing import Unpack
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -20,13 +19,12 @@ from twilio.twiml.messaging_response import MessagingResponse
 from engines.exceptions import InvalidTouch, SendBlocked
 from engines.json_types import JSONValue
 from engines.rules.provider_input import whole_number
-from engines.services.journey.contact import stop_contact
 from engines.services.outcomes import attribution, calls, early_statuses, events
-from engines.services.outcomes.intent import ReplyIntent, read_reply
+from engines.services.outcomes.intent import read_reply
 from engines.services.outcomes.replies import SmsIntent, classify_sms
 from engines.webhooks.cleaning import clean_form
 from engines.webhooks.common import MAX_CALLBACK_BYTES, EventSource, logger, too_big
-from outreach.models import ActivityAction, Channel, Client, Lead, StopReason
+from outreach.models import ActivityAction, Channel, Client, Lead
 
 TwilioView = Callable[[HttpRequest], HttpResponse]
 
@@ -135,29 +133,14 @@ def twilio_sms_inbound(request: HttpRequest) -> HttpResponse:
 
 
 def _record_sms_reply(lead: Lead, leads: list[Lead], body: str, *, sid: str, **common: Unpack[SmsEvent]) -> None:
-    """A free-text SMS: a request to stop contact ("remove me from your list") opts the number out of SMS as the
-    STOP word does and unsubscribes the person from everything, as the same words by email do; a refusal of
-    texts alone ("stop texting me") opts out of SMS and stops the other channels it refused; anything else is a
-    reply with its intent, which stops only the channels it refused ("interested, don't call" stops calls)."""
+    """A free-text SMS, read for its intent and applied as every channel's replies are (events.record_read_reply):
+    "remove me from your list" unsubscribes the person from everything, "stop texting me" opts the number out
+    of SMS, "interested, don't call" is a reply that stops calls."""
     reading = read_reply(body, at=common["at"], channel=Channel.SMS)
     answers = events.last_sent(lead, channel=Channel.SMS)
-    unsubscribes = reading.intent == ReplyIntent.UNSUBSCRIBE
-    refuses_texts = reading.intent == ReplyIntent.CHANNEL_PREFERENCE and Channel.SMS in reading.stop_channels
-    if unsubscribes or refuses_texts:
-        with transaction.atomic():
-            recorded = events.record_opt_out(lead, channel=Channel.SMS, answers=answers, same_person=leads, **common)
-            # record_opt_out stopped SMS already (for every lead at the number); the rest stops here.
-            stops = [StopReason.UNSUBSCRIBED] if unsubscribes else reading.opt_outs()
-            for reason in stops if recorded.created else ():
-                if reason != StopReason.SMS_OPTED_OUT:
-                    for person in {lead.pk: lead, **{other.pk: other for other in leads}}.values():
-                        stop_contact(person, reason)
-        return
-    events.record_reply(
-        lead, channel=Channel.SMS, provider=common["provider"], event_id=common["event_id"], at=common["at"],
-        answers=answers, metadata={**common["metadata"], **reading.metadata()}, provider_message_id=sid,
-        opt_outs=reading.opt_outs(),
-    )  # fmt: skip
+    events.record_read_reply(
+        lead, reading, channel=Channel.SMS, answers=answers, provider_message_id=sid, same_person=leads, **common
+    )
 
 
 @twilio_signed("twilio-voice-status")

@@ -34,6 +34,7 @@ from engines.services.journey.contact import (
     mark_replied,
     stop_contact,
 )
+from engines.services.outcomes.intent import Reading, ReplyIntent
 from outreach.models import Activity, ActivityAction, Channel, Lead, StopReason
 from outreach.models.choices import ACTION_CHANNEL, CHANNEL_OPT_OUTS, SENT_ACTIONS
 
@@ -263,6 +264,50 @@ def record_reply(
                 stop_contact(lead, reason)
             mark_replied(lead)
             pause_colleagues(lead, reason=StopReason.COLLEAGUE_REPLIED, at=at)
+    return recorded
+
+
+def record_read_reply(
+    lead: Lead,
+    reading: Reading,
+    *,
+    channel: str,
+    provider: str,
+    event_id: str,
+    at: datetime,
+    answers: Activity | None,
+    metadata: Mapping[str, JSONValue],
+    provider_message_id: str = "",
+    same_person: Iterable[Lead] = (),
+) -> Recorded:
+    """What a person's words mean (outcomes.intent), applied the same on every channel: an explicit request to
+    stop contact unsubscribes them from everything (`opted_out`; by SMS also the number's SMS opt-out, as the
+    STOP word, for every lead of the client at it, `same_person`); a text refusing texts opts the number out of
+    SMS and stops the other channels it refused; anything else is a reply with its intent (record_reply), which
+    stops only the channels it refused."""
+    unsubscribes = reading.intent == ReplyIntent.UNSUBSCRIBE
+    refuses_texts = (
+        channel == Channel.SMS
+        and reading.intent == ReplyIntent.CHANNEL_PREFERENCE
+        and Channel.SMS in reading.stop_channels
+    )
+    if not (unsubscribes or refuses_texts):
+        return record_reply(
+            lead, channel=channel, provider=provider, event_id=event_id, at=at, answers=answers,
+            metadata={**metadata, **reading.metadata()}, provider_message_id=provider_message_id,
+            opt_outs=reading.opt_outs(),
+        )  # fmt: skip
+    with transaction.atomic():
+        recorded = record_opt_out(
+            lead, channel=channel, provider=provider, event_id=event_id, at=at, answers=answers,
+            metadata={**metadata, "via": "reply"}, same_person=same_person,
+        )  # fmt: skip
+        if recorded.created:
+            applied = StopReason.UNSUBSCRIBED if channel == Channel.EMAIL else CHANNEL_OPT_OUTS[channel]
+            people = {lead.pk: lead, **{person.pk: person for person in same_person}}
+            for reason in [StopReason.UNSUBSCRIBED] if unsubscribes else reading.opt_outs():
+                for person in people.values() if reason != applied else ():
+                    stop_contact(person, reason)
     return recorded
 
 
