@@ -197,7 +197,9 @@ class ManualTaskFactory(factory.django.DjangoModelFactory[ManualTask]):
 def who_patterns(**overrides) -> dict:
     data = {
         "recommended_weights": {"data_quality": 0.10, "authority": 0.15, "company_fit": 0.40, "timing": 0.20},
-        "conversion_rate_by": {"seniority": {"owner": 0.2}},
+        "conversion_rate_by": {
+            "seniority": {"owner": {"conversion_rate": 0.2, "lift": 1.6, "sample_size": 80, "conversions": 16}}
+        },
         "sample_size": 500,
         "confidence": 0.8,
     }

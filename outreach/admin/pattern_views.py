@@ -81,7 +81,7 @@ def _who(data: dict) -> dict:
         for key, label in WEIGHT_LABELS.items()
     ]
     by = [
-        (dimension, [(bucket, _number(rate)) for bucket, rate in _dict(buckets).items()])
+        (dimension, [_who_bucket(bucket, entry) for bucket, entry in _dict(buckets).items()])
         for dimension, buckets in _dict(data.get("conversion_rate_by")).items()
     ]
     chart = bar_chart(
@@ -91,6 +91,20 @@ def _who(data: dict) -> dict:
         chart_id="who-weights-chart",
     )
     return {"chart": chart, "rows": rows, "by": by, "activation": _dict(data.get("activation"))}
+
+
+def _who_bucket(bucket: str, entry: Any) -> dict[str, object]:
+    """One row of a WHO breakdown: the detector stores each bucket's smoothed rate with its lift, leads and
+    conversions (learning.who.RateEntry); a pattern written by hand may give the rate alone."""
+    fields = _dict(entry) if isinstance(entry, dict) else {"conversion_rate": entry}
+    rate = _number(fields.get("conversion_rate"))
+    return {
+        "bucket": bucket,
+        "percent": rate * 100 if rate is not None else None,
+        "lift": _number(fields.get("lift")),
+        "leads": _number(fields.get("sample_size")),
+        "conversions": _number(fields.get("conversions")),
+    }
 
 
 def weights_over_time(patterns: Iterable[ConversionPattern]) -> SafeString | None:

@@ -40,6 +40,9 @@ def test_who_shows_learned_weights_beside_the_defaults_and_their_history(admin_c
     page = _page(admin_client, newest)
     assert 'id="who-weights-chart"' in page
     assert '<th scope="row">Company fit</th><td class="num">0.400</td><td class="num">0.25</td>' in page
+    # The breakdown as the detector stores it: each bucket's rate (a percentage), lift, leads and conversions.
+    assert '<th scope="row">owner</th><td class="num">20.0%</td><td class="num">1.60×</td>' in page
+    assert '<td class="num">80</td><td class="num">16</td>' in page
     history = page[page.index('id="weights-over-time"') :]
     # Both patterns, oldest first, in the table fallback: company fit went 0.3 -> 0.4.
     company_fit = [line for line in history.split("<tr>") if line.startswith('<th scope="row">')]
@@ -176,3 +179,10 @@ def test_the_add_form_shows_the_schema_of_each_type(admin_client):
     page = admin_client.get(reverse("admin:outreach_conversionpattern_add")).content.decode()
     assert "<li><code>who</code>: recommended_weights</li>" in page
     assert "JSON Schema of every pattern type" in page and "&quot;$schema&quot;" in page
+
+
+def test_a_who_breakdown_written_by_hand_with_bare_rates_shows_them_too(admin_client):
+    pattern = _pattern("who", patterns=who_patterns(conversion_rate_by={"industry": {"Dental": 0.25, "Legal": "n/a"}}))
+    page = _page(admin_client, pattern)
+    assert '<th scope="row">Dental</th><td class="num">25.0%</td><td class="num">—</td>' in page
+    assert '<th scope="row">Legal</th><td class="num">—</td>' in page
