@@ -80,6 +80,20 @@ def text_errors(text: str) -> list[str]:
     return errors
 
 
+# What a one-line header cannot carry: every control character but the tab (line breaks, vertical tab, form
+# feed, the separators U+001C..U+001E that str.splitlines() breaks at, DEL, C1) and Unicode's line and
+# paragraph separators. An email library folds or refuses them only when the message is built, mid-send.
+_NOT_IN_A_SUBJECT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def subject_error(subject: str) -> str | None:
+    """Why `subject` cannot be an email's Subject line (None when it can)."""
+    found = _NOT_IN_A_SUBJECT.search(subject or "")
+    if found is None:
+        return None
+    return f"a subject is one line of text; it contains the control character U+{ord(found.group()):04X}: remove it"
+
+
 def template_errors(subject: str, body: str) -> list[str]:
     """Every problem with a template's placeholders, each naming its part (subject or body)."""
     return [f"subject: {error}" for error in text_errors(subject)] + [f"body: {error}" for error in text_errors(body)]

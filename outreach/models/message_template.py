@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from engines.rules.placeholders import text_errors
+from engines.rules.placeholders import subject_error, text_errors
 
 from .choices import Channel, in_choices
 
@@ -36,10 +36,12 @@ class MessageTemplate(models.Model):
 
     def clean(self) -> None:
         """Refuse an unknown or malformed placeholder on save, naming it (see engines.rules.placeholders),
-        and an email template without a subject."""
+        an email template without a subject, and a subject with a control character (it would fail the send)."""
         errors = {name: text_errors(getattr(self, name)) for name in ("subject", "body")}
         if self.channel == Channel.EMAIL and not (self.subject or "").strip():
             errors["subject"].append("an email template needs a subject")
+        if (error := subject_error(self.subject)) is not None:
+            errors["subject"].append(error)
         errors = {name: messages for name, messages in errors.items() if messages}
         if errors:
             raise ValidationError(errors)

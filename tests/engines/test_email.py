@@ -243,6 +243,18 @@ def test_values_the_database_would_refuse_are_caught_before_sending(anymail_test
     assert not Activity.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "subject", ["Hi\r\nBcc: x@example.com", "Hi\x0bthere", "Hi\x0cthere", "Hi\x1cthere", "Hi\u2028"]
+)
+def test_a_subject_with_a_control_character_is_refused_with_its_code_point_before_sending(
+    anymail_test_backend, subject
+):
+    lead = LeadFactory()
+    with pytest.raises(InvalidTouch, match=r"one line of text.*U\+00|one line of text.*U\+2028"):
+        send_email(lead, lead.client, subject, "Hi there", now=NOW)
+    assert mail.outbox == [] and not Activity.objects.exists()
+
+
 def test_touch_count_is_incremented_in_the_database(anymail_test_backend):
     lead = LeadFactory()
     first_copy, second_copy = Lead.objects.get(pk=lead.pk), Lead.objects.get(pk=lead.pk)

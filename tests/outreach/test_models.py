@@ -139,6 +139,15 @@ def test_only_one_active_template_per_client_channel_and_touch():
     MessageTemplateFactory(active=False, **same_slot)  # retired versions are kept
 
 
+@pytest.mark.parametrize("subject", ["Quick\x0bquestion", "Quick\x0cquestion", "Quick\x1cquestion", "Two\nlines"])
+def test_a_template_subject_with_a_control_character_is_refused_on_save(subject):
+    template = MessageTemplateFactory.build(client=ClientFactory(), channel="email", subject=subject)
+    with pytest.raises(ValidationError) as excinfo:
+        template.full_clean()
+    assert "one line of text" in str(excinfo.value.message_dict["subject"])
+    MessageTemplateFactory.build(client=template.client, channel="email", subject="Quick\tquestion").full_clean()
+
+
 def test_pattern_clean_reports_schema_errors_readably():
     pattern = ConversionPatternFactory.build(
         client=ClientFactory(), pattern_type="when", patterns=when_patterns(best_hours=[{"hour": 25}])

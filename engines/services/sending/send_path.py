@@ -26,6 +26,7 @@ from engines.exceptions import InvalidTouch, SendBlocked, SentNotRecorded
 from engines.json_types import JSONValue
 from engines.rules.compliance import check_can_contact, check_contact_hours
 from engines.rules.content import build_content_snapshot
+from engines.rules.placeholders import subject_error
 from engines.services.sending.recording import (
     SentTouch,
     check_owner,
@@ -144,8 +145,8 @@ def check_text(text: object, *, what: str, limit: int | None = None, required: b
 def check_email_text(subject: object, body: object) -> None:
     """RFC 5322 limits: a one-line subject that fits its header line, and body lines of at most 998 octets."""
     subject = check_text(subject, what="an email subject", limit=EMAIL_SUBJECT_LIMIT)
-    if "\r" in subject or "\n" in subject:
-        raise InvalidTouch("an email subject is one line; it contains a line break")
+    if (error := subject_error(subject)) is not None:
+        raise InvalidTouch(error)
     body = check_text(body, what="an email body")
     for number, line in enumerate(body.splitlines(), start=1):
         if len(line.encode("utf-8")) > EMAIL_LINE_LIMIT:
