@@ -11,16 +11,18 @@ look by primary keys half of its round trip.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.backends.utils import CursorWrapper
+    from psycopg import Connection, Cursor
+    from psycopg.rows import TupleRow
 
 # One server-binding cursor per PostgreSQL connection, kept open: making and closing one for every event cost
 # 3% of a tracking event. (Django's connections are per thread, so each cursor serves one thread.)
-_server_cursors: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
+_server_cursors: WeakKeyDictionary[Connection[TupleRow], Cursor[TupleRow]] = WeakKeyDictionary()
 
 
 def statement_cursor(connection: BaseDatabaseWrapper) -> AbstractContextManager[CursorWrapper]:
