@@ -162,6 +162,8 @@ def test_the_command_finds_a_lead_by_email_within_a_client():
         ["--email", "nobody@example.com", "--client", "1"],
         [],
         ["--lead", "{lead}", "--at", "soon"],
+        ["--lead", "{lead}", "--at", "2026-13-45T10:00"],
+        ["--lead", "{lead}", "--at", "2026-03-02T10:00+25:00"],
     ],
 )
 def test_the_command_says_what_is_wrong(args):

@@ -3,8 +3,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from engines.rules.provider_input import parse_moment
 from engines.services.outcomes.events import record_booking
 from outreach.models import Lead
 
@@ -45,7 +45,7 @@ class Command(BaseCommand):
     def _at(self, value: str | None) -> datetime | None:
         if not value:
             return None
-        at = parse_datetime(value)
-        if at is None:
-            raise CommandError(f"--at must be an ISO 8601 date and time, got {value!r}.")
+        at = parse_moment(value)
+        if at is None:  # malformed, or impossible: month 13, an offset of +25:00
+            raise CommandError(f"--at must be an ISO 8601 date and time such as 2026-03-02T10:00+11:00, got {value!r}.")
         return at if timezone.is_aware(at) else timezone.make_aware(at)
