@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 import tablib
 from django.db import IntegrityError, connection
@@ -273,6 +276,31 @@ def test_csv_with_a_byte_order_mark_and_xlsx_files_are_read(tmp_path):
     assert load_table(xlsx_path) == (["Email", "First name"], [("sam@x.example.com", "Sam")])
     with pytest.raises(LeadImportError, match="csv or .xlsx"):
         load_table(tmp_path / "leads.txt")
+
+
+def _zip_without_a_workbook() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("notes.txt", "not a workbook")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("latin1.csv", "First name,Email\nJosé,jose@x.example.com\n".encode("latin-1"), "not UTF-8 text"),
+        ("binary.csv", bytes(range(128, 256)) * 3, "not UTF-8 text"),
+        ("empty.xlsx", b"", "not an Excel workbook"),
+        ("text.xlsx", b"first name,email\n", "not an Excel workbook"),
+        ("nobook.xlsx", _zip_without_a_workbook(), "not an Excel workbook"),
+    ],
+)
+def test_a_file_that_is_not_what_its_name_says_is_refused_with_what_to_do(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(LeadImportError, match=message) as refused:
+        load_table(path)
+    assert "import it again" in str(refused.value)
 
 
 def test_large_files_are_looked_up_in_batches(client, monkeypatch):

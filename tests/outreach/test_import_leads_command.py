@@ -112,3 +112,15 @@ def test_a_missing_or_unreadable_file_is_refused(client, tmp_path):
         _run(str(client.pk), str(tmp_path / "missing.csv"))
     with pytest.raises(CommandError, match="give a .csv or .xlsx file"):
         _run(str(client.pk), str(_write(tmp_path, "x", name="leads.txt")))
+
+
+def test_a_latin_1_csv_or_a_broken_workbook_is_refused_in_one_line_and_imports_nothing(client, tmp_path):
+    latin1 = tmp_path / "leads.csv"
+    latin1.write_bytes(CSV.replace("Sam", "José").encode("latin-1"))
+    with pytest.raises(CommandError, match='not UTF-8 text.*"CSV UTF-8"'):
+        _run(str(client.pk), str(latin1))
+    broken = tmp_path / "leads.xlsx"
+    broken.write_bytes(b"")
+    with pytest.raises(CommandError, match="not an Excel workbook"):
+        _run(str(client.pk), str(broken))
+    assert not Lead.objects.exists()

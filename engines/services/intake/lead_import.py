@@ -17,7 +17,9 @@ created and updated leads.
 
 from __future__ import annotations
 
+import csv
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -397,11 +399,25 @@ def load_table(path: Path) -> tuple[list[str], list[Sequence[object]]]:
     """Header and rows of a .csv (UTF-8, with or without BOM) or .xlsx file (its first sheet)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            dataset = tablib.Dataset().load(handle.read(), format="csv")
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                dataset = tablib.Dataset().load(handle.read(), format="csv")
+        except UnicodeDecodeError as exc:
+            raise LeadImportError(
+                f"Cannot read {path.name}: it is not UTF-8 text (byte {exc.start + 1} is not); save it from your "
+                "spreadsheet as \"CSV UTF-8\" and import it again"
+            ) from exc
+        except csv.Error as exc:  # a NUL byte, or another file renamed .csv
+            raise LeadImportError(f"Cannot read {path.name} as CSV: {exc}") from exc
     elif suffix == ".xlsx":
-        with path.open("rb") as handle:
-            dataset = tablib.Dataset().load(handle.read(), format="xlsx")
+        try:
+            with path.open("rb") as handle:
+                dataset = tablib.Dataset().load(handle.read(), format="xlsx")
+        except (zipfile.BadZipFile, KeyError, ValueError) as exc:  # empty, not a zip, not a workbook inside
+            raise LeadImportError(
+                f"Cannot read {path.name}: it is not an Excel workbook (.xlsx); save it from your spreadsheet as "
+                "an Excel workbook or as CSV UTF-8 and import it again"
+            ) from exc
     else:
         raise LeadImportError(f"Cannot read {path.name}: give a .csv or .xlsx file")
     return [str(h or "") for h in dataset.headers or []], list(dataset)
