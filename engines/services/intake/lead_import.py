@@ -405,7 +405,7 @@ def load_table(path: Path) -> tuple[list[str], list[Sequence[object]]]:
         except UnicodeDecodeError as exc:
             raise LeadImportError(
                 f"Cannot read {path.name}: it is not UTF-8 text (byte {exc.start + 1} is not); save it from your "
-                "spreadsheet as \"CSV UTF-8\" and import it again"
+                'spreadsheet as "CSV UTF-8" and import it again'
             ) from exc
         except csv.Error as exc:  # a NUL byte, or another file renamed .csv
             raise LeadImportError(f"Cannot read {path.name} as CSV: {exc}") from exc
