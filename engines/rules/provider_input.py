@@ -35,9 +35,14 @@ def _replacement(match: re.Match[str]) -> str:
     return "" if match.group() == "\x00" else "\ufffd"
 
 
+def is_storable(text: str) -> bool:
+    """Whether both databases can store `text` as it is: no NUL, no lone surrogate."""
+    return _UNSTORABLE.search(text) is None
+
+
 def clean_text(text: str) -> str:
     """`text` without NUL and with each lone surrogate replaced by U+FFFD (the same object when already clean)."""
-    if _UNSTORABLE.search(text) is None:
+    if is_storable(text):
         return text
     return _UNSTORABLE.sub(_replacement, text)
 

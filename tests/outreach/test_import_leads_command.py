@@ -124,3 +124,12 @@ def test_a_latin_1_csv_or_a_broken_workbook_is_refused_in_one_line_and_imports_n
     with pytest.raises(CommandError, match="not an Excel workbook"):
         _run(str(client.pk), str(broken))
     assert not Lead.objects.exists()
+
+
+def test_a_cell_with_a_nul_character_is_a_row_error_on_both_databases(client, tmp_path):
+    bad = CSV + "Al\x00,Ng,al@co.example.com,+61412345678,Co,Australia/Sydney\n"
+    err = StringIO()
+    with pytest.raises(CommandError, match="Nothing imported"):
+        call_command("import_leads", str(client.pk), str(_write(tmp_path, bad)), stdout=StringIO(), stderr=err)
+    assert "line 4: Contains a NUL character" in err.getvalue()
+    assert not Lead.objects.exists()

@@ -36,6 +36,7 @@ from engines.db.bulk import update_each
 from engines.db.copy import insert_returning_ids
 from engines.exceptions import EngineError
 from engines.rules.normalization import normalize_country, normalize_email, normalize_phone, normalize_timezone
+from engines.rules.provider_input import is_storable
 from engines.services import later
 from outreach.models import Client, Lead
 
@@ -235,6 +236,8 @@ def clean_row(line: int, raw: Mapping[str, object], default_region: str | None) 
 
 
 def _clean_value(name: str, text: str) -> dict[str, LeadValue]:
+    if not is_storable(text):  # PostgreSQL refuses the row at import; SQLite keeps it and the sends fail later
+        raise ValidationError("Contains a NUL character or broken Unicode, which cannot be stored: remove it")
     if name == "full_name":
         first, _, last = text.partition(" ")
         return {"first_name": first, "last_name": last.strip()}
