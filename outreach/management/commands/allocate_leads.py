@@ -1,13 +1,14 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from engines.services.planning.allocator import allocate_clients, leads_to_allocate, reenroll_leads
+from outreach.management.base import OutreachCommand
 from outreach.management.progress import progress_bar
 from outreach.models import Client, Lead
 
 
-class Command(BaseCommand):
+class Command(OutreachCommand):
     help = (
         "Enrol leads that were never enrolled (new or in-sequence leads), for one client or every client. "
         "--replan also re-plans active enrollments: their unsent steps are rescheduled after the steps already "

@@ -9,16 +9,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from engines.simulation.loop import DemoConfig, DemoError, run_loop
 from engines.simulation.report import build_report, terminal_lines, write_html
+from outreach.management.base import OutreachCommand
 from outreach.management.progress import progress_bar
 
 DEFAULTS = DemoConfig()
 
 
-class Command(BaseCommand):
+class Command(OutreachCommand):
     help = (
         "Build a sample agency (demo clients, templates, leads imported from a spreadsheet), run simulated weeks "
         "of sends, provider callbacks and nightly learning through the real dispatcher and webhook views, and "

@@ -1,8 +1,9 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from engines.services.learning import DetectionResult, run_detectors
+from outreach.management.base import OutreachCommand
 from outreach.models import Client
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -10,7 +11,7 @@ DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SHOWN_ARMS = 8
 
 
-class Command(BaseCommand):
+class Command(OutreachCommand):
     help = (
         "Learn WHO, WHAT, WHEN and HOW conversion patterns for one client or every client, and say what was "
         "saved: parts with no credible winner, the held-out check that decides whether a pattern is activated, "

@@ -1,11 +1,12 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from engines.services.sending.dispatcher import OUTCOMES, dispatch_due_touches, preview_due_touches
+from outreach.management.base import OutreachCommand
 
 
-class Command(BaseCommand):
+class Command(OutreachCommand):
     help = (
         "Send the touches that are due now, each exactly once (what the every-minute schedule runs). "
         "SMS and calls outside legal contact hours and touches over the client's daily limit wait for their "

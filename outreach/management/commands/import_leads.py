@@ -1,7 +1,7 @@
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from engines.services.intake.lead_import import (
     ImportPreview,
@@ -12,13 +12,14 @@ from engines.services.intake.lead_import import (
     load_table,
     preview_import,
 )
+from outreach.management.base import OutreachCommand
 from outreach.management.progress import progress_bar
 from outreach.models import Client
 
 ERRORS_SHOWN = 20
 
 
-class Command(BaseCommand):
+class Command(OutreachCommand):
     help = (
         "Import leads into one client from a .csv or .xlsx file whose header row names the columns (first name, "
         "last name, email, phone, company, title, industry, employees, country, region, time zone, LinkedIn URL; "

@@ -1,15 +1,16 @@
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from engines.exceptions import EngineError
 from engines.services.sending.manual_tasks import close_follow_up, complete_task, instructions, open_tasks, skip_task
 from engines.services.sending.voice import CALL_OUTCOMES
+from outreach.management.base import OutreachCommand
 from outreach.models import Client, ManualTask, TaskKind
 
 
-class Command(BaseCommand):
+class Command(OutreachCommand):
     help = (
         "People's share of the sequences: list the open LinkedIn and call tasks, mark one done (which records "
         "the touch as sent, with the text sent or the call's outcome), or skip one (which cancels its touch)."

@@ -1,15 +1,16 @@
 from datetime import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from engines.rules.provider_input import parse_moment
 from engines.services.outcomes.events import record_booking
+from outreach.management.base import OutreachCommand
 from outreach.models import Lead
 
 
-class Command(BaseCommand):
+class Command(OutreachCommand):
     help = (
         "Record a meeting booked by a lead (found by id, or by email within a client): the lead is converted, "
         "the touches of its sequence that preceded the booking are credited (led_to_booking) and the rest of the "

@@ -1,15 +1,16 @@
 import traceback
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import QuerySet
 
 from engines.services.scoring.lead_score import score_leads
+from outreach.management.base import OutreachCommand
 from outreach.management.progress import progress_bar
 from outreach.models import Client, Lead
 
 
-class Command(BaseCommand):
+class Command(OutreachCommand):
     help = (
         "Rescore leads (ALS) with each client's current weights: one client's leads, or every lead. "
         "Clients are scored one at a time: a client whose data cannot be scored is reported and skipped, "

@@ -1,11 +1,10 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
 from engines.schedules import ensure_schedules
+from outreach.management.base import OutreachCommand
 
 
-class Command(BaseCommand):
+class Command(OutreachCommand):
     help = (
         "Create the django-q2 schedules the engines need, or repair them if edited: nightly pattern detection "
         "and the every-minute dispatcher of due touches. Safe to run any number of times (migrate runs it too)."
