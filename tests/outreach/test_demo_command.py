@@ -31,6 +31,15 @@ def test_nonsense_arguments_are_refused_before_anything_is_touched(arguments, me
     assert not any(tmp_path.iterdir())
 
 
+def test_a_report_folder_that_cannot_be_written_is_refused_before_the_run(tmp_path):
+    kept = ClientFactory(name="Harbour Growth Partners")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # as root, permissions would not stop the write: a file in the way does
+    with pytest.raises(CommandError, match="cannot write the report to .*choose another --out"):
+        call_command("demo", "--leads", "20", "--out", str(blocker / "report"))
+    assert list(Client.objects.all()) == [kept]
+
+
 def test_help_says_what_the_demo_does():
     parser = Command().create_parser("manage.py", "demo")
     text = parser.format_help()

@@ -66,7 +66,7 @@ class Command(OutreachCommand):
             config.check()
         except DemoError as exc:
             raise CommandError(str(exc)) from exc
-        out_dir = Path(options["out"]).resolve()
+        out_dir = _writable(Path(options["out"]).resolve())
         hours = (config.weeks_before + config.weeks_after) * 7 * 24
         # django-q2 logs every in-process task at INFO, the detectors every nightly pattern: thousands of lines
         # that would bury the progress bar (the report sums them up).
@@ -87,3 +87,16 @@ class Command(OutreachCommand):
         self.stdout.write(
             self.style.SUCCESS("Look around: `make run` starts the admin (login printed) and a qcluster worker.")
         )
+
+
+def _writable(folder: Path) -> Path:
+    """`folder`, made if missing, once a file can be written in it: checked before the run rather than after
+    minutes of simulation."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".outreach-write-check"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise CommandError(f"cannot write the report to {folder}: {exc.strerror or exc}; choose another --out") from exc
+    return folder
