@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from django.utils.safestring import SafeString
 
 from engines.rules.pattern_checks import pattern_errors
 from engines.rules.pattern_schemas import SCHEMAS, json_schema, required_keys
+from engines.rules.provider_input import clean
 from outreach.models import ConversionPattern, PatternType
 
 from .pattern_views import readable, weights_over_time
@@ -90,7 +92,46 @@ class PatternChangeList(ChangeList):
             row.state = states[row.pk]
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows; write a number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large to store; write a smaller number")
+    return number
+
+
 class PrettyJSONField(forms.JSONField):
+    """The pattern's JSON, shown indented; refused with a form error when no database could store it: NaN and
+    Infinity (PostgreSQL's jsonb refuses them), numbers too large for a float or an integer of thousands of
+    digits, nesting deeper than any pattern (provider_input.MAX_DEPTH), NUL or broken Unicode in a string."""
+
+    def to_python(self, value: Any) -> Any:
+        if self.disabled or value in self.empty_values or not isinstance(value, str):
+            return super().to_python(value)
+        try:
+            parsed = json.loads(value, parse_constant=_no_constant, parse_float=_finite)
+            if clean(parsed) != parsed:
+                raise ValueError("a text in it has a NUL character or broken Unicode; remove it")
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"Enter valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+        except (ValueError, RecursionError) as exc:  # TooDeep is a ValueError; RecursionError: thousands deep
+            reason = str(exc) if isinstance(exc, ValueError) else "nested far too deep"
+            raise ValidationError(f"Enter JSON a database can store: {reason}") from exc
+        return parsed
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        """What the form shows again after an error: the text as typed when it does not parse here either
+        (Django's own reparse would fail on the same input)."""
+        if self.disabled or data is None or not isinstance(data, str):
+            return super().bound_data(data, initial)
+        try:
+            return self.to_python(data)
+        except ValidationError:
+            return forms.fields.InvalidJSONInput(data)
+
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, forms.fields.InvalidJSONInput):
             return value

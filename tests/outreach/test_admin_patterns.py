@@ -186,3 +186,33 @@ def test_a_who_breakdown_written_by_hand_with_bare_rates_shows_them_too(admin_cl
     page = _page(admin_client, pattern)
     assert '<th scope="row">Dental</th><td class="num">25.0%</td><td class="num">—</td>' in page
     assert '<th scope="row">Legal</th><td class="num">—</td>' in page
+
+
+def _deep(depth: int) -> str:
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('"x": NaN', "NaN is not a number JSON allows"),
+        ('"x": Infinity', "Infinity is not a number JSON allows"),
+        ('"x": -Infinity', "-Infinity is not a number JSON allows"),
+        ('"x": 1e999', "1e999 is too large to store"),
+        ('"x": ' + "9" * 5000, "Exceeds the limit"),
+        ('"x": ' + _deep(40), "nested deeper than"),
+        ('"x": ' + _deep(3000), "nested far too deep"),
+        ('"x": "a\\u0000b"', "NUL character or broken Unicode"),
+        ('"x": "\\ud800"', "NUL character or broken Unicode"),
+        ('"x": ', "Enter valid JSON"),
+    ],
+)
+def test_json_no_database_can_store_is_a_form_error_not_a_500(admin_client, extra, message):
+    client = ClientFactory()
+    form = _add_form(client, when_patterns())
+    form["patterns"] = form["patterns"][:-1] + ", " + extra + "}"
+    response = admin_client.post(reverse("admin:outreach_conversionpattern_add"), form)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["patterns"]
+    assert message in errors[0]  # then the schema's own word on a pattern it could not read
+    assert not ConversionPattern.objects.exists()
