@@ -42,7 +42,7 @@ def is_storable(text: str) -> bool:
 
 def clean_text(text: str) -> str:
     """`text` without NUL and with each lone surrogate replaced by U+FFFD (the same object when already clean)."""
-    if is_storable(text):
+    if _UNSTORABLE.search(text) is None:
         return text
     return _UNSTORABLE.sub(_replacement, text)
 

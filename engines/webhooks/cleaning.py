@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -18,7 +21,7 @@ from anymail.signals import AnymailEvent
 from django.http import HttpRequest, QueryDict
 
 from engines.json_types import JSONValue
-from engines.rules.provider_input import clean, clean_text
+from engines.rules.provider_input import MAX_DEPTH, TooDeep, clean, clean_text
 
 if TYPE_CHECKING:
     from django.http.request import _ImmutableQueryDict
@@ -35,22 +38,63 @@ _ESCAPED_LINE_BREAK = re.compile(rb"\\[rn]|\\u000[aAdD]")
 # "subject", "from"...; compared in lower case), and the list of other headers ({"Name": ..., "Value": ...}).
 _HEADER_FIELDS = frozenset({"subject", "from", "fromname", "to", "cc", "bcc", "replyto", "reply_to", "date"})
 _HEADER_LISTS = frozenset({"headers"})
+# A JSON string (its escapes included) and a bracket: the nesting of a JSON text is read from its brackets
+# once its strings are taken out.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+_BODY_CHECKED: ContextVar[bool] = ContextVar("outreach_webhook_body_checked", default=False)
 
 
-def clean_json_body(request: HttpRequest) -> None:
+def clean_json_body(request: HttpRequest) -> bool:
     """Replace a JSON body that carries NUL or lone surrogates, or a line break in an email header field (an
     email's Subject with CR/LF made anymail refuse it, so a reply asking to stop was lost on every retry), by
     its cleaned equivalent, for anymail to parse: the line breaks of a header are folded into spaces, as RFC
-    5322 unfolds a header. Raises as json.loads does (ValueError, RecursionError) and TooDeep past MAX_DEPTH."""
+    5322 unfolds a header. Raises as json.loads does (ValueError, RecursionError) and TooDeep past MAX_DEPTH.
+
+    True when the body is JSON with no such escape anywhere (a JSON text inside one of its strings included,
+    as Amazon SES sends its message): whatever anymail reads from it alone is storable already, so a tracking
+    event parsed from it needs no second cleaning (body_checked)."""
     if request.content_type != "application/json":
-        return
-    unstorable = _ESCAPED_UNSTORABLE.search(request.body) is not None
-    if not unstorable and _ESCAPED_LINE_BREAK.search(request.body) is None:
-        return
-    parsed = json.loads(request.body)
-    cleaned = _unfold_headers(clean(parsed) if unstorable else parsed)
-    if unstorable or cleaned != parsed:
-        request._body = json.dumps(cleaned).encode()
+        return False
+    body = request.body
+    if _ESCAPED_UNSTORABLE.search(body) is not None:
+        request._body = json.dumps(_unfold_headers(clean(json.loads(body)))).encode()
+        return False  # an escape in a JSON text inside a string is decoded by anymail later: clean its events
+    if _nesting(body) > MAX_DEPTH:
+        raise TooDeep(f"provider input nested deeper than {MAX_DEPTH} levels")
+    if _ESCAPED_LINE_BREAK.search(body) is not None:
+        parsed = json.loads(body)
+        unfolded = _unfold_headers(parsed)
+        if unfolded != parsed:
+            request._body = json.dumps(unfolded).encode()
+    return True
+
+
+def _nesting(body: bytes) -> int:
+    """How deep the JSON text's objects and arrays nest, read from its brackets outside its strings."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub(b"", body)):
+        if bracket in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+@contextmanager
+def checked_at_the_door(checked: bool) -> Iterator[None]:
+    """While a webhook request is answered: whether its body was checked clean by clean_json_body."""
+    token = _BODY_CHECKED.set(checked)
+    try:
+        yield
+    finally:
+        _BODY_CHECKED.reset(token)
+
+
+def body_checked() -> bool:
+    """Whether the request being answered had its JSON body checked clean at the door (checked_at_the_door)."""
+    return _BODY_CHECKED.get()
 
 
 def _unfold_headers(value: JSONValue) -> JSONValue:

@@ -30,7 +30,7 @@ from engines.rules.provider_input import TooDeep
 from engines.services.outcomes import attribution, events
 from engines.services.outcomes.intent import ReplyIntent
 from engines.services.outcomes.replies import read_email
-from engines.webhooks.cleaning import clean_anymail_event, clean_json_body
+from engines.webhooks.cleaning import body_checked, checked_at_the_door, clean_anymail_event, clean_json_body
 from engines.webhooks.common import (
     MAX_CALLBACK_BYTES,
     MAX_INBOUND_BYTES,
@@ -69,8 +69,8 @@ def _guard_anymail(view: ViewFunction, *, limit: int) -> ViewFunction:
             request._body = request.read()
         queue: list[Callable[[], str]] = []
         try:
-            clean_json_body(request)
-            response = _parse(run, queue, request, *args, **kwargs)
+            with checked_at_the_door(clean_json_body(request)):
+                response = _parse(run, queue, request, *args, **kwargs)
             results = _write(queue)
         except SuspiciousOperation:
             raise  # anymail's failed basic auth or wrong webhook: Django answers 400 and logs it
@@ -230,7 +230,8 @@ def _tracking_metadata(event: AnymailTrackingEvent) -> dict[str, str]:
 def on_tracking(sender: object, event: AnymailTrackingEvent, esp_name: str, **kwargs: object) -> None:
     """One normalized anymail tracking event -> one outcome service call."""
     provider = provider_name(esp_name)
-    clean_anymail_event(event)
+    if not body_checked():  # a form, or JSON whose escapes anymail decodes itself: clean what it parsed
+        clean_anymail_event(event)
     check_tracking_event(event, provider=provider)
     write_or_queue(lambda: record_tracking_event(event, provider=provider))
 

@@ -9,9 +9,12 @@ import uuid
 
 import pytest
 from django.test import Client as HttpClient
+from django.test import RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engines.rules.provider_input import TooDeep
+from engines.webhooks.cleaning import clean_json_body
 from outreach.models import Activity
 from tests.engines.test_webhooks_email import bounce, delivery, lead_reply
 from tests.engines.test_webhooks_twilio import call_status, inbound_sms
@@ -247,3 +250,35 @@ def test_a_booking_whose_dates_do_not_parse_is_stored_without_them(client, when)
     assert "start" not in row.metadata
     assert cal_post(client, payload).status_code == 200
     assert len(outcome_rows(seq.lead, "meeting_booked")) == 1
+
+
+# --- The door's own check -----------------------------------------------------------------------------------
+
+
+def json_request(body: bytes, content_type: str = "application/json"):
+    return RequestFactory().post("/hook/", data=body, content_type=content_type)
+
+
+def test_a_clean_json_body_is_vouched_for_so_its_tracking_events_are_not_cleaned_twice():
+    request = json_request(
+        json.dumps({"RecordType": "Delivery", "Details": "ok\nfine", "Tag": "[{not nesting}]"}).encode()
+    )
+    assert clean_json_body(request) is True
+    assert json.loads(request.body)["Details"] == "ok\nfine"  # not a header: kept as it is
+
+
+def test_an_escape_anymail_decodes_later_is_not_vouched_for():
+    inner = json.dumps({"bounce": {"diagnosticCode": "smtp; 550 \x00 user unknown"}})
+    request = json_request(json.dumps({"Type": "Notification", "Message": inner}).encode())  # Amazon SES's shape
+    assert clean_json_body(request) is False  # the receivers clean what anymail parses from the inner JSON
+    assert clean_json_body(json_request(b"first=Pat", "application/x-www-form-urlencoded")) is False
+
+
+@pytest.mark.parametrize(("depth", "refused"), [(16, False), (17, True)])
+def test_nesting_past_the_limit_is_refused_at_the_door_even_without_an_escape(depth, refused):
+    request = json_request(json.dumps(nested(depth)).encode())  # two levels (an object and a list) each
+    if refused:
+        with pytest.raises(TooDeep):
+            clean_json_body(request)
+    else:
+        assert clean_json_body(request) is True
