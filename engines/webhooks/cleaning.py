@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -83,18 +81,18 @@ def _nesting(body: bytes) -> int:
     return deepest
 
 
-@contextmanager
-def checked_at_the_door(checked: bool) -> Iterator[None]:
-    """While a webhook request is answered: whether its body was checked clean by clean_json_body."""
-    token = _BODY_CHECKED.set(checked)
-    try:
-        yield
-    finally:
-        _BODY_CHECKED.reset(token)
+def vouch_for_body(checked: bool) -> Token[bool]:
+    """Mark the webhook request being answered as having its body checked clean (clean_json_body's answer),
+    until `forget_body(token)`: a plain context variable, set and reset around the view by its guard."""
+    return _BODY_CHECKED.set(checked)
+
+
+def forget_body(token: Token[bool]) -> None:
+    _BODY_CHECKED.reset(token)
 
 
 def body_checked() -> bool:
-    """Whether the request being answered had its JSON body checked clean at the door (checked_at_the_door)."""
+    """Whether the request being answered had its JSON body checked clean at the door (vouch_for_body)."""
     return _BODY_CHECKED.get()
 
 

@@ -30,7 +30,13 @@ from engines.rules.provider_input import TooDeep
 from engines.services.outcomes import attribution, events
 from engines.services.outcomes.intent import ReplyIntent
 from engines.services.outcomes.replies import read_email
-from engines.webhooks.cleaning import body_checked, checked_at_the_door, clean_anymail_event, clean_json_body
+from engines.webhooks.cleaning import (
+    body_checked,
+    clean_anymail_event,
+    clean_json_body,
+    forget_body,
+    vouch_for_body,
+)
 from engines.webhooks.common import (
     MAX_CALLBACK_BYTES,
     MAX_INBOUND_BYTES,
@@ -69,8 +75,11 @@ def _guard_anymail(view: ViewFunction, *, limit: int) -> ViewFunction:
             request._body = request.read()
         queue: list[Callable[[], str]] = []
         try:
-            with checked_at_the_door(clean_json_body(request)):
+            vouched = vouch_for_body(clean_json_body(request))
+            try:
                 response = _parse(run, queue, request, *args, **kwargs)
+            finally:
+                forget_body(vouched)
             results = _write(queue)
         except SuspiciousOperation:
             raise  # anymail's failed basic auth or wrong webhook: Django answers 400 and logs it
