@@ -2,8 +2,9 @@
 
 anymail: a JSON body is cleaned before anymail parses it (it builds an inbound email's MIME headers from the
 JSON and refuses a lone surrogate there), then every parsed event and inbound message is cleaned again in
-the receivers, for ESPs that post forms or raw MIME. Twilio: the signed form, once its signature is checked.
-Cal.com: the JSON, parsed here.
+the receivers, for ESPs that post forms or raw MIME; a tracking event parsed from a JSON body the door found
+clean is not walked twice (body_checked). Twilio: the signed form, once its signature is checked. Cal.com:
+the JSON, parsed here.
 """
 
 from __future__ import annotations
