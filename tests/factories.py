@@ -42,6 +42,11 @@ class ClientFactory(factory.django.DjangoModelFactory[Client]):
     physical_address = "1 George St, Sydney NSW 2000"
     # Plans follow the patterns exactly in tests; exploration tests set a rate (and a seeded rng) themselves.
     exploration_rate = 0.0
+    # Open at every hour of every day, so a test that sends "now" does not depend on the hour it runs at; the
+    # window's own tests (and the product's default, 07:00-19:00 on working days) set it themselves.
+    sending_window_start = 0
+    sending_window_end = 24
+    sends_on_weekends = True
 
 
 class LeadFactory(factory.django.DjangoModelFactory[Lead]):

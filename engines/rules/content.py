@@ -452,8 +452,13 @@ def build_content_snapshot(
     *,
     sent_at: datetime | None = None,
     client: Client | None = None,
+    timed_by: str = "send",
 ) -> dict[str, JSONValue]:
-    """The standard record of what a touch said, stored in Activity.content_snapshot."""
+    """The standard record of what a touch said, stored in Activity.content_snapshot.
+
+    `timed_by` says what its local day and hour are the time of: "send", when a planned touch went out, or
+    "person", when a person did it (a LinkedIn task, a call) and closed its task.
+    """
     body = body if isinstance(body, str) else ""
     text = _Text(body)
     snapshot: dict[str, JSONValue] = {
@@ -467,6 +472,7 @@ def build_content_snapshot(
         "touch_number": touch_number,
         "sequence_id": str(sequence_id) if sequence_id is not None else None,
         **timing_fields(lead, sent_at, client),
+        "timed_by": timed_by,
     }
     if subject is not None:
         snapshot["subject"] = subject

@@ -192,6 +192,11 @@ class HourArm(_Arm):
     hour: Hour
 
 
+class DayHourArm(_Arm):
+    day_index: DayIndex
+    hour: Hour
+
+
 class WhenPattern(_Pattern):
     best_days: list[DayRate] = Field(description="best first; [] = no preference")
     best_hours: list[HourRate] = Field(description="best first; [] = no preference")
@@ -200,6 +205,7 @@ class WhenPattern(_Pattern):
     peak_converting_touch: TouchNumber | None = None
     day_arms: list[DayArm] = Field(default_factory=list)
     hour_arms: list[HourArm] = Field(default_factory=list)
+    day_hour_arms: list[DayHourArm] = Field(default_factory=list, description="the joint evidence, per day and hour")
 
 
 # ---------------------------------------------------------------- HOW

@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from engines.json_types import JSONObject
+from engines.rules.sending_window import sending_window
 from engines.services.patterns import get_active_pattern
 from engines.services.scoring.lead_score import DEFAULT_WEIGHTS
 from engines.simulation import journey_figures, responses
@@ -71,6 +72,8 @@ class ClientReport:
     weights: dict[str, float] | None
     weights_source: str
     findings: list[Finding] = field(default_factory=list)
+    emails_outside_window: int = 0
+    emails_sent: int = 0
 
     @property
     def weight_rows(self) -> list[tuple[str, float, float | None]]:
@@ -169,7 +172,21 @@ def client_findings(client: Client, truth: DemoTruth, *, now: datetime) -> Clien
         ),
         Finding("effective CTA", truth.best_cta, ", ".join(ctas) or "none found", truth.best_cta in ctas),
     ]
+    report.emails_sent, report.emails_outside_window = emails_outside_window(client)
     return report
+
+
+def emails_outside_window(client: Client) -> tuple[int, int]:
+    """(emails the client sent, those whose lead-local day and hour its sending window does not allow)."""
+    window = sending_window(client)
+    times = Activity.objects.filter(client=client, action=ActivityAction.EMAIL_SENT).values_list(
+        "content_snapshot__day_index", "content_snapshot__hour_of_day"
+    )
+    sent = outside = 0
+    for day, hour in times:
+        sent += 1
+        outside += day not in window.days or not window.allows_hour(hour)
+    return sent, outside
 
 
 def build_report(loop: LoopResult, horizon_days: int) -> DemoReport:
@@ -225,6 +242,10 @@ def terminal_lines(report: DemoReport) -> list[str]:
             f"  {'ok ' if f.matches else '-- '} {f.what:17} planted: {f.planted:22} found: {f.found}"
             for f in item.findings
         ]
+        lines.append(
+            f"  emails sent outside the sending window ({sending_window(item.client).describe()}): "
+            f"{item.emails_outside_window} of {item.emails_sent:,} (should be 0)"
+        )
     return lines
 
 

@@ -63,6 +63,9 @@ class ClientForm(forms.ModelForm):
             "daily_sms_limit",
             "daily_linkedin_limit",
             "daily_voice_limit",
+            "sending_window_start",
+            "sending_window_end",
+            "sends_on_weekends",
             "exploration_rate",
         )
 
@@ -142,7 +145,9 @@ class ClientAdmin(ClientScopedAdmin):
             ("Learned scoring weights (all four, summing to 0.80-0.90; empty = the defaults)",
              {"fields": tuple(f"weight_{key}" for key in WEIGHT_KEYS)}),
             ("Sending", {"fields": (("daily_email_limit", "daily_sms_limit", "daily_linkedin_limit",
-                                     "daily_voice_limit"), "exploration_rate")}),
+                                     "daily_voice_limit"),
+                                    ("sending_window_start", "sending_window_end", "sends_on_weekends"),
+                                    "exploration_rate")}),
         ]  # fmt: skip
         if obj is not None:
             fieldsets += [

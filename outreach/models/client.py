@@ -33,6 +33,17 @@ class Client(models.Model):
     daily_sms_limit = models.PositiveIntegerField(default=100)
     daily_linkedin_limit = models.PositiveIntegerField(default=40)
     daily_voice_limit = models.PositiveIntegerField(default=60)
+    # Lead-local hours email and LinkedIn touches may go out, on working days (engines.rules.sending_window);
+    # no learned pattern moves a touch outside them.
+    sending_window_start = models.PositiveSmallIntegerField(
+        default=7, help_text="Email and LinkedIn go out from this hour of the lead's local day (0-23)"
+    )
+    sending_window_end = models.PositiveSmallIntegerField(
+        default=19, help_text="... until this hour (1-24, exclusive); SMS and calls keep the legal contact hours"
+    )
+    sends_on_weekends = models.BooleanField(
+        default=False, help_text="Let email and LinkedIn go out on Saturday and Sunday too (lead's local days)"
+    )
     # A booking or an interested reply from one person pauses the active enrollments of their colleagues.
     pause_colleagues_on_answer = models.BooleanField(
         default=True, help_text="When one person at a company books or replies, pause their colleagues' sequences"
@@ -50,6 +61,10 @@ class Client(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(exploration_rate__gte=0, exploration_rate__lte=1), name="client_exploration_rate_0_1"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sending_window_start__lt=models.F("sending_window_end"), sending_window_end__lte=24),
+                name="client_sending_window_in_day",
             ),
         ]
 

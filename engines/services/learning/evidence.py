@@ -110,6 +110,17 @@ class Evidence:
         return first
 
     @functools.cached_property
+    def t_settled(self) -> np.ndarray:
+        """Touches at least `settle_days` old: every answer they will earn is in.
+
+        Touch-level detectors judge these, whatever became of the lead since. Keeping only the touches of
+        finished leads would select on the outcome: a recent touch's lead is finished when it answered and still
+        in flight when it did not, so recent hours, days and texts would look better than they are.
+        """
+        settled: np.ndarray = self.t_at <= (self.now - timedelta(days=self.settle_days)).timestamp()
+        return settled
+
+    @functools.cached_property
     def t_finished(self) -> np.ndarray:
         """Touches whose lead's outcome is known (converted or finished without converting)."""
         finished: np.ndarray = self.lead_state[self.t_lead] != IN_FLIGHT

@@ -1,19 +1,27 @@
 """WHEN: the lead's local days and hours that earn answers, the gaps converting sequences used, the converting touch.
 
-Unit: a touch of a finished lead. By default a touch is positive when it
-earned a booking or a reply (`outcome` in the pattern says which): replies
-are many times more frequent than bookings, so days and hours are judged on
-far more evidence. Days (Monday=0) and hours are the lead's local ones, as the
-content snapshot recorded them; touches without them are left out.
+Unit: a settled touch, one at least `settle_days` old, whatever became of its
+lead since (Evidence.t_settled: judging only the touches of finished leads
+would favour recent hours, whose leads are finished only when they answered).
+By default a touch is positive when it earned a booking or a reply (`outcome`
+in the pattern says which): replies are many times more frequent than
+bookings, so days and hours are judged on far more evidence. Days (Monday=0)
+and hours are the lead's local ones, as the content snapshot recorded them:
+when a planned touch went out, or when a person did a LinkedIn task or a call
+(the snapshot's `timed_by`); touches without them are left out.
 
 Each day and hour with at least MIN_BUCKET touches is compared with the other
 touches of the same channel (a Mantel-Haenszel ratio over channels: calls get
 no replies and keep their own hours), and all of them are judged together
 (stats.judge). `best_days` and `best_hours` list only those credibly better
-than the rest, best smoothed rate first; with no credible winner the list is
-empty and named in `no_preference`, and planners keep their default days and
-hours. `day_rates` / `hour_rates` show every judged bucket; `day_arms` /
-`hour_arms` count successes and trials per bucket for exploration.
+than the rest, ranked by that channel-adjusted effect, not by the raw rate
+(which the channel mix confounds): the lower end of the lift's interval first,
+then the lift; planners read them in this order. With no credible winner the
+list is empty and named in `no_preference`, and planners keep their default
+days and hours. `day_rates` / `hour_rates` show every judged bucket in the
+same order; `day_arms` / `hour_arms` count successes and trials per bucket
+for exploration, `day_hour_arms` per day and hour together (the admin's heat
+map).
 
 `activation` records a check on the most recent HOLDOUT_SHARE of the touches:
 the days and hours chosen from the older touches alone, and whether the recent
@@ -63,7 +71,7 @@ BUCKETS = {"day": (7, "day_index"), "hour": (24, "hour")}
 @register(PatternType.WHEN)
 def learn(evidence: Evidence, outcome: str = OUTCOME_RESPONSE) -> JSONObject:
     positive = evidence.t_positive(outcome)
-    known = evidence.t_finished & (evidence.t_day >= 0) & (evidence.t_hour >= 0)
+    known = evidence.t_settled & (evidence.t_day >= 0) & (evidence.t_hour >= 0)
     touches, positives = int(known.sum()), int(positive[known].sum())
     event = "bookings" if outcome == OUTCOME_BOOKING else "bookings or replies"
     require_events(touches, positives, unit="touches", event=event, min_units=MIN_TOUCHES, min_events=MIN_TOUCH_EVENTS)
@@ -83,6 +91,7 @@ def learn(evidence: Evidence, outcome: str = OUTCOME_RESPONSE) -> JSONObject:
         "hour_rates": choice.rates["hour"],
         "day_arms": data.arms("day"),
         "hour_arms": data.arms("hour"),
+        "day_hour_arms": data.joint_arms(),
         "no_preference": [f"best_{name}s" for name in BUCKETS if not choice.best[name]],
         "activation": data.holdout_check(),
         "optimal_sequence_gaps": _gaps(evidence),
@@ -144,7 +153,7 @@ class _Touches:
                 }
                 for j, i in enumerate(indices)
             ]
-            order = sorted(range(len(entries)), key=lambda j: (-entries[j]["conversion_rate"], entries[j][key]))
+            order = sorted(range(len(entries)), key=lambda j: _effect_rank(entries[j], key))
             rates[name] = [entries[j] for j in order]
             best[name] = [entries[j] for j in order if verdict.better[j]]
         return _Choice(best, rates, confidence)
@@ -156,6 +165,15 @@ class _Touches:
             {key: int(i), "successes": int(groups.positives[i]), "trials": int(groups.totals[i])}
             for i in np.flatnonzero(groups.totals)
         ]
+
+    def joint_arms(self) -> list[JSONObject]:
+        """Successes and trials per (day, hour) that has touches: the evidence behind both rankings, together."""
+        groups = group(self.day * 24 + self.hour, self.positive, size=7 * 24)
+        return [
+            {"day_index": int(i // 24), "hour": int(i % 24), "successes": int(groups.positives[i]),
+             "trials": int(groups.totals[i])}
+            for i in np.flatnonzero(groups.totals)
+        ]  # fmt: skip
 
     def holdout_check(self) -> HoldoutCheck:
         """Choose from the older touches, then see how the most recent ones sent at those times did."""
@@ -169,6 +187,12 @@ class _Touches:
                 following &= np.isin(getattr(held, name), [entry[key] for entry in chosen[name]])
         checked = any(chosen.values()) and bool(following.any()) and bool((~following).any())
         return holdout_check(held.positive, following, checked=checked)
+
+
+def _effect_rank(entry: JSONObject, key: str) -> tuple[float, float, int]:
+    """Sort key, best first: the lower end of the channel-adjusted lift's interval, then the lift, then the bucket."""
+    low = entry["interval"][0]
+    return (-(low if low is not None else 0.0), -entry["lift"], entry[key])
 
 
 def _gaps(evidence: Evidence) -> dict[str, float]:

@@ -28,6 +28,7 @@ from engines.exceptions import NotPlannable, PlanningError
 from engines.json_types import JSONObject
 from engines.rules.compliance import lead_country
 from engines.rules.geography import lead_timezone, lead_timezone_name
+from engines.rules.sending_window import sending_window
 from engines.services.patterns import load_active_patterns
 from engines.services.planning.calendar import (
     DEFAULT_BEST_DAYS,
@@ -129,6 +130,13 @@ class Planner:
         when = load_active_patterns(client, PatternType.WHEN, now=now)
         self.how = load_active_patterns(client, PatternType.HOW, now=now)
         self.timing = timing_from(when)
+        self.window = sending_window(client)
+        outside = [hour for hour in self.timing.best_hours if not self.window.allows_hour(hour)]
+        if when is not None and outside:
+            logger.info(
+                "client %s: WHEN hours %s are outside the sending window (%s); email and LinkedIn pass them over",
+                client.pk, ", ".join(f"{hour:02d}:00" for hour in outside), self.window.describe(),
+            )  # fmt: skip
         self.patterns_used = {"when": when is not None, "how": self.how is not None}
         self.strategy = SEPARATOR.join(strategy(self.how))
         self.explorer = Explorer(client.exploration_rate, self.how, when, rng)
@@ -196,7 +204,7 @@ class Planner:
         where = (lead_timezone_name(lead, self.client), lead_country(lead, self.client), region)
         place = self._places.get(where)
         if place is None:
-            place = self._places[where] = Place(*where)
+            place = self._places[where] = Place(*where, window=self.window)
         return where, place
 
     def _timeline(self, lead: Lead, channels: tuple[str, ...], timing: Timing) -> Timeline:

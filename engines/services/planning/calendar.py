@@ -2,8 +2,10 @@
 
 Every touch lands on a preferred day at a preferred hour of the lead's
 *local* wall clock, skipping public holidays of the lead's country, keeping
-SMS and calls inside legal contact hours, no earlier than the previous touch
-plus its gap and always after `now`.
+SMS and calls inside legal contact hours and email and LinkedIn inside the
+client's sending window (engines.rules.sending_window: a preferred hour
+outside it is passed over for the next one), no earlier than the previous
+touch plus its gap and always after `now`.
 
 Gaps are measured on the lead's wall clock, so "2 days" after Saturday 10:00
 is Monday 10:00 even when a daylight-saving change shortens the weekend to 47
@@ -22,6 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from engines.exceptions import NoContactWindow
 from engines.json_types import JSONObject
 from engines.rules.compliance import TIMED_CHANNELS, is_public_holiday, within_contact_hours
+from engines.rules.sending_window import WINDOW_CHANNELS, SendingWindow
 from engines.services.planning.preferences import no_preference
 
 DEFAULT_GAPS = {
@@ -66,10 +69,10 @@ class Timing:
 
 
 def _top(entries: list[JSONObject], key: str) -> list[int]:
-    """The `key` values of the TOP_PREFERENCES best entries by conversion rate, best first, each once."""
-    ranked = sorted(entries, key=lambda entry: -entry["conversion_rate"])
+    """The `key` values of the first TOP_PREFERENCES entries, each once: the pattern lists them best first
+    (the WHEN detector by the channel-adjusted effect; a raw rate would carry the channel mix)."""
     values: list[int] = []
-    for entry in ranked:
+    for entry in entries:
         if entry[key] not in values:
             values.append(entry[key])
     return values[:TOP_PREFERENCES]
@@ -106,12 +109,13 @@ class Place:
     are legal, since every lead at the same place asks the same questions.
     """
 
-    def __init__(self, zone_name: str, country: str | None, region: str | None):
+    def __init__(self, zone_name: str, country: str | None, region: str | None, window: SendingWindow | None = None):
         self.zone = zoneinfo.ZoneInfo(zone_name)
         self.country = country
         self.region = region
+        self.window = window or SendingWindow()
         self._holidays: dict[date, bool] = {}
-        self._slots: dict[tuple[date, int, bool], Slot | None] = {}
+        self._slots: dict[tuple[date, int, str], Slot | None] = {}
 
     def is_holiday(self, day: date) -> bool:
         known = self._holidays.get(day)
@@ -120,19 +124,23 @@ class Place:
         return known
 
     def slot(self, day: date, hour: int, channel: str) -> Slot | None:
-        """`hour` o'clock local on `day`, or None when the wall clock skips it (DST) or the channel may not be used."""
-        key = (day, hour, channel in TIMED_CHANNELS)
+        """`hour` o'clock local on `day`, or None when the wall clock skips it (DST) or the channel may not be used
+        then (legal contact hours for SMS and calls, the sending window for email and LinkedIn)."""
+        rule = "legal" if channel in TIMED_CHANNELS else "window" if channel in WINDOW_CHANNELS else ""
+        key = (day, hour, rule)
         if key not in self._slots:
-            self._slots[key] = self._slot(day, hour, timed=key[2])
+            self._slots[key] = self._slot(day, hour, rule)
         return self._slots[key]
 
-    def _slot(self, day: date, hour: int, *, timed: bool) -> Slot | None:
+    def _slot(self, day: date, hour: int, rule: str) -> Slot | None:
         wall = datetime.combine(day, time(hour))
         utc = wall.replace(tzinfo=self.zone).astimezone(UTC)
         local = utc.astimezone(self.zone)
         if local.replace(tzinfo=None) != wall:
             return None
-        if timed and not within_contact_hours(wall, self.country, self.region):
+        if rule == "legal" and not within_contact_hours(wall, self.country, self.region):
+            return None
+        if rule == "window" and not self.window.allows(wall):
             return None
         return Slot(local, utc)
 

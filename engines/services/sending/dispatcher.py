@@ -9,7 +9,8 @@ One run (`dispatch_due_touches`, every minute from a django-q2 schedule):
    UPDATE, on SQLite one conditional `UPDATE ... WHERE status='planned'` per touch. Two dispatchers, two
    clusters or a task delivered twice therefore never claim one touch twice. A touch that cannot go now is
    not claimed: an SMS or call outside legal contact hours (however late it is) moves to the next legal
-   slot, the surplus over the client's daily limit of its channel moves to the next day (both in
+   slot, an email or LinkedIn step outside the client's sending window to the window's next opening, the
+   surplus over the client's daily limit of its channel moves to the next day (all in
    engines.services.sending.windows), and a lead that can no longer be reached on the channel blocks it.
    The claim (status `sending`, claimed_at, attempts + 1) commits before any provider is called.
 3. Delivers each claimed batch (deliver_batch): email and SMS touches are rendered and checked again (leads
@@ -50,6 +51,7 @@ from engines.db.features import can_write_alongside, skips_locked_rows
 from engines.exceptions import EnrollmentNotActive, InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers import load_provider
 from engines.providers.sms import SmsNumberRefused, SmsProvider
+from engines.rules.compliance import TIMED_CHANNELS
 from engines.services import later
 from engines.services.journey.contact import NUMBER_FAULT_STOPS
 from engines.services.journey.enrollments import finish_completed
@@ -121,7 +123,7 @@ def decide(touch: ScheduledTouch, now: datetime, budget: DailyBudget) -> Decisio
         return Decision(touch, "block", EnrollmentNotActive(touch.enrollment.state).reason)
     legal = next_contact_slot(touch, now)
     if legal > now:
-        return Decision(touch, "defer", "quiet_hours", legal)
+        return Decision(touch, "defer", "quiet_hours" if touch.channel in TIMED_CHANNELS else "sending_window", legal)
     if not budget.take(touch.client, touch.channel):
         return Decision(touch, "defer", "daily_limit", next_day_slot(touch, now))
     return Decision(touch, "send")

@@ -38,7 +38,9 @@ def linkedin_record(
 ) -> tuple[dict[str, JSONValue], dict[str, JSONValue]]:
     """The content snapshot and metadata of a LinkedIn touch (sent by a backend or by a person)."""
     analysed = connection_note if message_type == "connection_request" else message
-    snapshot = send_path.content_snapshot(outgoing, analysed)
+    # A task is timed by the person who did it; a backend's send by the plan it followed.
+    timed_by = "person" if delivery == "manual_task" else "send"
+    snapshot = send_path.content_snapshot(outgoing, analysed, timed_by=timed_by)
     snapshot.update(message_type=message_type, body=message, connection_note=connection_note)
     metadata: dict[str, JSONValue] = {
         "delivery": delivery,

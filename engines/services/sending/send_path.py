@@ -109,7 +109,9 @@ def start(
     return Outgoing(lead, client, channel, now, number, sequence_uuid, touch)
 
 
-def content_snapshot(outgoing: Outgoing, text: str | None, *, subject: str | None = None) -> dict[str, JSONValue]:
+def content_snapshot(
+    outgoing: Outgoing, text: str | None, *, subject: str | None = None, timed_by: str = "send"
+) -> dict[str, JSONValue]:
     """The standard content snapshot of what this touch says, at its time, as its step of its sequence."""
     return build_content_snapshot(
         text,
@@ -120,6 +122,7 @@ def content_snapshot(outgoing: Outgoing, text: str | None, *, subject: str | Non
         channel=str(outgoing.channel),
         sent_at=outgoing.now,
         client=outgoing.client,
+        timed_by=timed_by,
     )
 
 

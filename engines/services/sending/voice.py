@@ -55,7 +55,7 @@ def call_snapshot(
     notes: str | None,
 ) -> dict[str, JSONValue]:
     """The content snapshot of a call: the script analysed like any text, with how the call went."""
-    snapshot = send_path.content_snapshot(outgoing, script_content)
+    snapshot = send_path.content_snapshot(outgoing, script_content, timed_by="person")  # a person made the call
     snapshot.update(
         script_id=str(script_id) if script_id is not None else None,
         script_content=script_content,

@@ -1,5 +1,6 @@
-"""When a due touch may go: the legal contact hours of its lead (SMS and calls) and its client's daily limit
-per channel. The dispatcher asks these just before it claims a touch."""
+"""When a due touch may go: the legal contact hours of its lead (SMS and calls), its client's sending window
+(email and LinkedIn) and its client's daily limit per channel. The dispatcher asks these just before it claims
+a touch."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from engines.rules.compliance import (
     within_contact_hours,
 )
 from engines.rules.geography import lead_timezone_name
+from engines.rules.sending_window import governs, sending_window
 from outreach.models import Activity, Client, ScheduledTouch, TouchStatus
 from outreach.models.choices import SENT_ACTIONS
 
@@ -30,13 +32,16 @@ SLOT_SEARCH_DAYS = 366
 def next_contact_slot(touch: ScheduledTouch, after: datetime) -> datetime:
     """The first instant at or after `after` at which the touch's channel may reach its lead (UTC).
 
-    Email and LinkedIn may go at any hour; SMS and calls wait for the legal
-    contact hours of the lead's country on the lead's wall clock (public
-    holidays excluded where the rules say so).
+    Email and LinkedIn wait for the client's sending window on the lead's wall
+    clock; SMS and calls wait for the legal contact hours of the lead's
+    country (public holidays excluded where the rules say so).
     """
+    lead, client = touch.lead, touch.client
+    if governs(touch.channel):
+        zone = zoneinfo.ZoneInfo(lead_timezone_name(lead, client))
+        return sending_window(client).next_opening(after.astimezone(zone)).astimezone(UTC)
     if touch.channel not in TIMED_CHANNELS:
         return after
-    lead, client = touch.lead, touch.client
     zone = zoneinfo.ZoneInfo(lead_timezone_name(lead, client))
     country = lead_country(lead, client)
     region = (lead.region or "").strip().upper() or None

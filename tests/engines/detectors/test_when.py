@@ -25,12 +25,12 @@ def test_the_planted_days_and_hour_rank_first(planted):
     assert pattern["outcome"] == OUTCOME_RESPONSE
 
 
-def test_days_and_hours_are_ranked_by_rate_and_only_when_big_enough(planted):
+def test_days_and_hours_are_ranked_by_the_adjusted_effect_and_only_when_big_enough(planted):
     pattern = detect("when", planted.train.client, now=NOW).pattern.patterns
 
     for key in ("day_rates", "hour_rates"):
-        rates = [entry["conversion_rate"] for entry in pattern[key]]
-        assert rates == sorted(rates, reverse=True)
+        ranks = [(entry["interval"][0] or 0.0, entry["lift"]) for entry in pattern[key]]
+        assert ranks == sorted(ranks, reverse=True)
         assert all(entry["sample_size"] >= MIN_BUCKET for entry in pattern[key])
     # Touches go out from 8:00 to 17:59 local time only: other hours have no bucket at all.
     assert {entry["hour"] for entry in pattern["hour_rates"]} == set(range(8, 18))

@@ -16,6 +16,7 @@ from engines.rules.compliance import (
     within_contact_hours,
 )
 from engines.rules.geography import lead_timezone
+from engines.rules.sending_window import WINDOW_CHANNELS, sending_window
 from engines.services.planning.allocator import allocate_lead
 from outreach.models import ScheduledTouch
 from tests.factories import ClientFactory, ConversionPatternFactory, LeadFactory, how_patterns, when_patterns
@@ -55,9 +56,13 @@ def arms(draw):
     flags=st.sets(st.sampled_from(FLAGS)),
     evidence=arms(),
     seed=st.integers(0, 2**32 - 1),
+    window=st.sampled_from([(7, 19, False), (9, 17, False), (0, 24, True), (20, 24, True)]),
 )
-def test_an_exploring_plan_keeps_every_compliance_rule(now, place, flags, evidence, seed):
-    client = ClientFactory(exploration_rate=1.0)
+def test_an_exploring_plan_keeps_every_compliance_rule(now, place, flags, evidence, seed, window):
+    start, end, weekends = window
+    client = ClientFactory(
+        exploration_rate=1.0, sending_window_start=start, sending_window_end=end, sends_on_weekends=weekends
+    )
     for kind, data in (("how", how_patterns(**evidence["how"])), ("when", when_patterns(**evidence["when"]))):
         ConversionPatternFactory(
             client=client,
@@ -87,6 +92,8 @@ def test_an_exploring_plan_keeps_every_compliance_rule(now, place, flags, eviden
         assert not is_public_holiday(wall.date(), country, region)
         if touch.channel in TIMED_CHANNELS:
             assert within_contact_hours(wall, country, region)
+        if touch.channel in WINDOW_CHANNELS:
+            assert sending_window(client).allows(wall), "no exploration draw moves email or LinkedIn out of the window"
 
 
 @pytest.mark.django_db
