@@ -72,41 +72,6 @@ def bar_chart(title: str, bars: Sequence[Bar], *, columns: Sequence[str] = ("", 
     )
 
 
-def heat_map(
-    title: str, grid: Sequence[Sequence[float]], *, rows: Sequence[str], cols: Sequence[str], chart_id: str
-) -> SafeString:
-    """A grid of cells shaded by value (darkest = the largest), with its table."""
-    cell, left, top = 18, 40, 18
-    peak = max((value for row in grid for value in row), default=0.0) or 1.0
-    cells = [
-        {
-            "x": left + j * cell,
-            "y": top + i * cell,
-            "opacity": _fmt(0.06 + 0.94 * value / peak),
-            "value": value,
-            "row": rows[i],
-            "col": cols[j],
-        }
-        for i, row in enumerate(grid)
-        for j, value in enumerate(row)
-    ]
-    return render_to_string(
-        "admin/outreach/charts/heat_map.html",
-        {
-            "title": title,
-            "chart_id": chart_id,
-            "cells": cells,
-            "size": cell,
-            "row_labels": [{"text": text, "y": top + i * cell + 13} for i, text in enumerate(rows)],
-            "col_labels": [{"text": text, "x": left + j * cell + cell / 2} for j, text in enumerate(cols)],
-            "table": list(zip(rows, grid, strict=True)),
-            "cols": cols,
-            "width": left + len(cols) * cell + 4,
-            "height": top + len(rows) * cell + 4,
-        },
-    )
-
-
 @dataclass(frozen=True)
 class Series:
     name: str

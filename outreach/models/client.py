@@ -65,6 +65,7 @@ class Client(models.Model):
             models.CheckConstraint(
                 condition=models.Q(sending_window_start__lt=models.F("sending_window_end"), sending_window_end__lte=24),
                 name="client_sending_window_in_day",
+                violation_error_message="The sending window must end after it starts, at 24:00 at the latest.",
             ),
         ]
 

@@ -60,14 +60,27 @@ def test_an_activity_shows_its_snapshot_card(admin_login, staff_user):
 
 
 def test_a_when_pattern_shows_its_heat_map(admin_login, staff_user):
+    # Weekdays 08:00-17:00 with 40 touches each, Saturday 11:00 with 12 (thin), Wednesday 20:00 outside the window.
+    arms = [{"day_index": d, "hour": h, "successes": (d + h) % 5, "trials": 40} for d in range(5) for h in range(8, 18)]
+    arms += [{"day_index": 5, "hour": 11, "successes": 3, "trials": 12}, {"day_index": 2, "hour": 20, "successes": 5,
+             "trials": 35}]  # fmt: skip
+    client = ClientFactory(sending_window_start=7, sending_window_end=19, sends_on_weekends=False)
     pattern = ConversionPatternFactory(
-        pattern_type="when", patterns=when_patterns(), computed_at=timezone.now() - timedelta(hours=1)
+        client=client,
+        pattern_type="when",
+        patterns=when_patterns(day_hour_arms=arms),
+        computed_at=timezone.now() - timedelta(hours=1),
     )
     page = admin_login(staff_user("alex", pattern.client))
     page.goto(reverse("admin:outreach_conversionpattern_change", args=[pattern.pk]))
     heat = page.locator("#when-heat-map")
-    expect(heat.locator("svg")).to_be_visible()
-    expect(heat.locator("rect.heat-cell")).to_have_count(7 * 24)
+    expect(heat.locator("svg").first).to_be_visible()
+    expect(heat.locator("g.when-cell")).to_have_count(len(arms))
+    expect(heat.locator("g.when-thin")).to_have_count(1)
+    expect(heat.locator("rect.when-outside")).to_have_count(12)  # 00-06 and 19-23
+    expect(heat.locator("rect.when-outside-day")).to_have_count(2)  # Saturday and Sunday
+    expect(page.locator("#when-heat-map-legend")).to_be_visible()
+    expect(page.locator("#when-sending-window")).to_contain_text("07:00-19:00")
     expect(page.locator("[data-state=active]").first).to_be_visible()
     screenshot(page, "admin_pattern_heat_map")
 

@@ -38,9 +38,25 @@ def _form(client, **changes):
         "daily_sms_limit": 100,
         "daily_linkedin_limit": 40,
         "daily_voice_limit": 60,
+        "sending_window_start": 7,
+        "sending_window_end": 19,
         "exploration_rate": 0.1,
     }
     return {**data, **changes}
+
+
+def test_the_sending_window_is_edited_and_one_ending_before_it_starts_is_refused(admin_client):
+    client = ClientFactory()
+    assert _post(admin_client, client, sending_window_start=8, sending_window_end=18, sends_on_weekends="on")
+    client.refresh_from_db()
+    assert (client.sending_window_start, client.sending_window_end, client.sends_on_weekends) == (8, 18, True)
+
+    response = _post(admin_client, client, sending_window_start=19, sending_window_end=7)
+
+    assert response.status_code == 200
+    assert "The sending window must end after it starts" in str(response.context["adminform"].form.errors)
+    client.refresh_from_db()
+    assert (client.sending_window_start, client.sending_window_end) == (8, 18)
 
 
 def _post(admin_client, client, **changes):

@@ -50,16 +50,6 @@ def test_who_shows_learned_weights_beside_the_defaults_and_their_history(admin_c
     assert "<td>0.3</td>" in company_fit[0] and "<td>0.4</td>" in company_fit[1]
 
 
-def test_when_is_a_day_by_hour_heat_map_in_local_time(admin_client):
-    page = _page(admin_client, _pattern("when"))
-    heat = page[page.index('id="when-heat-map"') :]
-    assert "lead&#x27;s local time" in page or "lead's local time" in page
-    assert heat.count('class="heat-cell"') == 7 * 24
-    # Tuesday (0.12) at 10:00 (0.11) is the darkest cell; Monday has no rate, so its row is empty.
-    assert "<title>Tue 10:00 · 0.0132</title>" in heat
-    assert "<title>Mon 10:00 · 0.0000</title>" in heat
-
-
 def test_how_lists_winning_sequences_with_rates_sizes_and_intervals(admin_client):
     page = _page(admin_client, _pattern("how"))
     table = page[page.index('id="winning-sequences"') :]

@@ -53,6 +53,7 @@ from engines.services.learning.evidence import (
 from engines.services.learning.registry import register
 from engines.services.learning.stats import (
     HoldoutCheck,
+    LiftEntry,
     group,
     holdout_check,
     judge,
@@ -144,16 +145,12 @@ class _Touches:
         for (name, (_, key)), verdict in zip(BUCKETS.items(), verdicts, strict=True):
             groups, indices = tested[name]
             smoothed = groups.smoothed(self.base)
+            lifts = [verdict.entry(j) for j in range(len(indices))]
             entries: list[JSONObject] = [
-                {
-                    key: int(i),
-                    "conversion_rate": rate(smoothed[i]),
-                    **verdict.entry(j),
-                    "sample_size": int(groups.totals[i]),
-                }
+                {key: int(i), "conversion_rate": rate(smoothed[i]), **lifts[j], "sample_size": int(groups.totals[i])}
                 for j, i in enumerate(indices)
             ]
-            order = sorted(range(len(entries)), key=lambda j: _effect_rank(entries[j], key))
+            order = sorted(range(len(entries)), key=lambda j: _effect_rank(lifts[j], int(indices[j])))
             rates[name] = [entries[j] for j in order]
             best[name] = [entries[j] for j in order if verdict.better[j]]
         return _Choice(best, rates, confidence)
@@ -166,7 +163,7 @@ class _Touches:
             for i in np.flatnonzero(groups.totals)
         ]
 
-    def joint_arms(self) -> list[JSONObject]:
+    def joint_arms(self) -> list[dict[str, int]]:
         """Successes and trials per (day, hour) that has touches: the evidence behind both rankings, together."""
         groups = group(self.day * 24 + self.hour, self.positive, size=7 * 24)
         return [
@@ -189,10 +186,11 @@ class _Touches:
         return holdout_check(held.positive, following, checked=checked)
 
 
-def _effect_rank(entry: JSONObject, key: str) -> tuple[float, float, int]:
-    """Sort key, best first: the lower end of the channel-adjusted lift's interval, then the lift, then the bucket."""
-    low = entry["interval"][0]
-    return (-(low if low is not None else 0.0), -entry["lift"], entry[key])
+def _effect_rank(lift: LiftEntry, bucket: int) -> tuple[float, float, int]:
+    """Sort key, best first: the lower end of the channel-adjusted lift's interval (as stored), then the lift, then
+    the bucket."""
+    low = lift["interval"][0]
+    return (-(low if low is not None else 0.0), -lift["lift"], bucket)
 
 
 def _gaps(evidence: Evidence) -> dict[str, float]:
