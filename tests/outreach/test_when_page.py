@@ -64,7 +64,7 @@ def _page(admin_client, data: dict, **window: object) -> str:
     """The page of a WHEN pattern of a client with the product's default window unless `window` says otherwise (the
     factory's clients are open at every hour of every day)."""
     window = {"sending_window_start": 7, "sending_window_end": 19, "sends_on_weekends": False, **window}
-    pattern = ConversionPatternFactory(
+    pattern = ConversionPatternFactory.create(
         client=ClientFactory(**window),
         pattern_type="when",
         patterns=data,
