@@ -21,7 +21,7 @@ from django.utils import timezone
 from engines.json_types import JSONObject
 from engines.rules.sending_window import sending_window
 from engines.services.patterns import get_active_pattern
-from engines.services.scoring.lead_score import DEFAULT_WEIGHTS
+from engines.services.scoring.lead_score import DEFAULT_WEIGHTS, resolve_weights
 from engines.simulation import journey_figures, responses
 from engines.simulation.journey_figures import JourneyFigures
 from engines.simulation.loop import Cohort, LoopResult
@@ -139,11 +139,20 @@ def truth_rows(truth: DemoTruth) -> list[tuple[str, str]]:
     ]
 
 
+WEIGHT_SOURCES = {
+    "pattern": "learned (the WHO pattern in use)",
+    "client": "learned (the last WHO pattern put to use; the newest is stored but not used)",
+    "default": "the defaults (no WHO pattern was put to use)",
+}
+
+
 def client_findings(client: Client, truth: DemoTruth, *, now: datetime) -> ClientReport:
     """The client's patterns active at `now` (the end of the simulated weeks) next to the planted truth."""
-    who, when, how, what = (get_active_pattern(client, kind, now=now) for kind in ("who", "when", "how", "what"))
-    weights = who.patterns.get("recommended_weights") if who else None
-    report = ClientReport(client, weights, "learned (WHO pattern)" if weights else "defaults (no WHO pattern active)")
+    when, how, what = (get_active_pattern(client, kind, now=now) for kind in ("when", "how", "what"))
+    client.refresh_from_db(fields=["als_learned_weights"])
+    in_use, source = resolve_weights(client, now=now)
+    report = ClientReport(client, None if source == "default" else in_use, WEIGHT_SOURCES[source])
+    fit = in_use["company_fit"]
     when_data, how_data, what_data = (p.patterns if p else {} for p in (when, how, what))
     days = _days(when_data, "best_days", "day_index")
     hours = _days(when_data, "best_hours", "hour")
@@ -171,6 +180,12 @@ def client_findings(client: Client, truth: DemoTruth, *, now: datetime) -> Clien
             bool(winners) and winners[0].startswith(truth.best_first_channel),
         ),
         Finding("effective CTA", truth.best_cta, ", ".join(ctas) or "none found", truth.best_cta in ctas),
+        Finding(
+            "WHO direction",
+            "company fit weighs more",
+            f"company fit {fit:.2f} (default {DEFAULT_WEIGHTS['company_fit']:.2f})",
+            fit > DEFAULT_WEIGHTS["company_fit"],
+        ),
     ]
     report.emails_sent, report.emails_outside_window = emails_outside_window(client)
     return report

@@ -95,7 +95,20 @@ def _who(data: dict) -> dict:
         columns=("Component", "Learned", "Default"),
         chart_id="who-weights-chart",
     )
-    return {"chart": chart, "rows": rows, "by": by, "activation": _dict(data.get("activation"))}
+    model = _dict(data.get("model"))
+    activation = _dict(data.get("activation"))
+    interval = [_number(end) for end in _list(activation.get("interval"))]
+    return {
+        "chart": chart,
+        "rows": rows,
+        "by": by,
+        "activation": activation,
+        "interval": interval if len(interval) == 2 and None not in interval else None,
+        "confidence": _number(data.get("confidence")),
+        "shrinkage": _number(model.get("shrinkage_toward_learned")),
+        "deviation": _number(model.get("deviation_statistic")),
+        "degrees": model.get("deviation_degrees_of_freedom"),
+    }
 
 
 def _who_bucket(bucket: str, entry: Any) -> dict[str, object]:

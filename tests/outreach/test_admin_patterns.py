@@ -50,6 +50,25 @@ def test_who_shows_learned_weights_beside_the_defaults_and_their_history(admin_c
     assert "<td>0.3</td>" in company_fit[0] and "<td>0.4</td>" in company_fit[1]
 
 
+def test_a_who_pattern_not_in_use_says_why_with_its_held_out_comparison(admin_client):
+    reason = "its weights rank the 216 most recent finished leads no better than the weights in use: AUC 0.607"
+    pattern = _pattern("who", patterns=who_patterns(
+        confidence=0.97,
+        model={"shrinkage_toward_learned": 0.23, "deviation_statistic": 7.77, "deviation_degrees_of_freedom": 2},
+        activation={"auc_new": 0.6068, "auc_current": 0.6068, "interval": [-0.01, 0.01], "leads": 216,
+                    "activated": False, "reason": reason},
+    ))  # fmt: skip
+    pattern.activated = False
+    pattern.save()
+
+    activation = _page(admin_client, pattern).split('id="who-activation"')[1].split("</p>")[0]
+
+    assert "<strong>Not used</strong>: " + reason in activation
+    assert "difference interval -0.010 to 0.010" in activation
+    assert "Confidence that the components rank leads at all: 0.970" in activation
+    assert "moved 0.230 of the way" in activation and "Wald statistic 7.77 on 2 degrees of freedom" in activation
+
+
 def test_how_lists_winning_sequences_with_rates_sizes_and_intervals(admin_client):
     page = _page(admin_client, _pattern("how"))
     table = page[page.index('id="winning-sequences"') :]

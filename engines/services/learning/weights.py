@@ -9,10 +9,17 @@ coefficients, made proportional weights summing to 0.85 and projected into
 The recommended weights are the weights in use moved toward the learned ones by
 a share `shrinkage` in [0, 1]: a positive-part James-Stein factor
 1 - c / W, where W is the Wald statistic of "the coefficients are proportional
-to the weights in use" (chi-square with 3 degrees of freedom when they are) and
-c its 95% quantile. On data where the weights in use are as good as any, W is
-small and the weights do not move; with a real, well-measured difference W
-grows and the weights move almost all the way.
+to the weights in use" (chi-square with k - 1 degrees of freedom when they
+are) and c its 95% quantile. On data where the weights in use are as good as
+any, W is small and the weights do not move; with a real, well-measured
+difference W grows and the weights move almost all the way.
+
+k counts the components that vary among the leads (`varying`). A component
+every lead has the same value of (the demo's leads carry no timing signal)
+adds the same points to every lead: its coefficient is held at 0 by the
+penalty, it says nothing about who converts, and counting it would test
+against a quantile one degree of freedom too high, so that a difference the
+evidence carries (p < 0.05) moved nothing.
 
 Held-out check: `compare_auc` ranks the held-out leads with both weightings
 (DeLong's paired comparison of the areas under the ROC curve).
@@ -30,8 +37,8 @@ from engines.rules.pattern_checks import WEIGHT_KEYS, WEIGHT_MAX, WEIGHT_MIN
 
 WEIGHT_TOTAL = 0.85
 L2_PENALTY = 1.0
-# 95% quantile of the chi-square distribution with len(WEIGHT_KEYS) - 1 = 3 degrees of freedom.
-CHI2_95_3DF = 7.815
+# 95% quantiles of the chi-square distribution by degrees of freedom (1 to len(WEIGHT_KEYS)).
+CHI2_95 = {1: 3.841, 2: 5.991, 3: 7.815, 4: 9.488}
 AUC_INTERVAL_Z = NormalDist().inv_cdf(0.975)
 
 
@@ -88,25 +95,59 @@ def weights_from_coefficients(coefficients: np.ndarray, fallback: dict[str, floa
     return {key: float(w) for key, w in zip(WEIGHT_KEYS, weights, strict=True)}
 
 
-def deviation_statistic(fit: LogisticFit, current: np.ndarray) -> float:
-    """Wald statistic of "the coefficients are a multiple of `current`" (the weights in use are right)."""
-    precision = np.linalg.pinv(fit.covariance)
-    scale = float(current @ precision @ fit.coefficients) / float(current @ precision @ current)
-    deviation = fit.coefficients - scale * current
-    return float(deviation @ precision @ deviation)
+def varying(x: np.ndarray) -> np.ndarray:
+    """Which components (columns) take more than one value among these leads."""
+    mask: np.ndarray = np.ptp(x, axis=0) > 0 if len(x) else np.zeros(x.shape[1], dtype=bool)
+    return mask
 
 
-def ranking_evidence(fit: LogisticFit) -> float:
-    """Strength of the evidence that the components rank leads at all: 1 - the p-value of "every coefficient is 0"
-    (Wald, chi-square with 4 degrees of freedom), and 0 when that p-value is above 5%."""
-    statistic = float(fit.coefficients @ np.linalg.pinv(fit.covariance) @ fit.coefficients)
-    p_value = math.exp(-statistic / 2) * (1 + statistic / 2)  # the chi-square survival function for 4 degrees
+def _restricted(fit: LogisticFit, among: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The coefficients, their precision (the inverse covariance) and the mask of the components `among`."""
+    mask = np.ones(len(fit.coefficients), dtype=bool) if among is None else np.asarray(among, dtype=bool)
+    precision = np.linalg.pinv(fit.covariance[np.ix_(mask, mask)])
+    return fit.coefficients[mask], precision, mask
+
+
+def deviation_statistic(fit: LogisticFit, current: np.ndarray, among: np.ndarray | None = None) -> tuple[float, int]:
+    """Wald statistic of "the coefficients are a multiple of `current`" (the weights in use are right) over the
+    components `among` (default all), and its degrees of freedom (their number less one)."""
+    coefficients, precision, mask = _restricted(fit, among)
+    in_use = current[mask]
+    if len(in_use) < 2 or float(in_use @ precision @ in_use) <= 0:
+        return 0.0, 0
+    scale = float(in_use @ precision @ coefficients) / float(in_use @ precision @ in_use)
+    deviation = coefficients - scale * in_use
+    return float(deviation @ precision @ deviation), len(in_use) - 1
+
+
+def chi2_survival(statistic: float, degrees: int) -> float:
+    """P(X > statistic) for X chi-square with a whole number of degrees of freedom (1 or more)."""
+    half = max(statistic, 0.0) / 2
+    # Q(k + 2) = Q(k) + (x/2)^(k/2) e^(-x/2) / Gamma(k/2 + 1), from Q(1) = erfc(sqrt(x/2)) or Q(2) = e^(-x/2).
+    survival, k = (math.erfc(math.sqrt(half)), 1) if degrees % 2 else (math.exp(-half), 2)
+    while k < degrees:
+        survival += math.exp((k / 2) * math.log(half) - half - math.lgamma(k / 2 + 1)) if half > 0 else 0.0
+        k += 2
+    return min(max(survival, 0.0), 1.0)
+
+
+def ranking_evidence(fit: LogisticFit, among: np.ndarray | None = None) -> float:
+    """Strength of the evidence that the components `among` (default all) rank leads at all: 1 - the p-value of
+    "their coefficients are all 0" (Wald, chi-square with one degree of freedom per component), and 0 when that
+    p-value is above 5%."""
+    coefficients, precision, _ = _restricted(fit, among)
+    if not len(coefficients):
+        return 0.0
+    p_value = chi2_survival(float(coefficients @ precision @ coefficients), len(coefficients))
     return round(1 - p_value, 3) if p_value <= 0.05 else 0.0
 
 
-def shrinkage(statistic: float, critical: float = CHI2_95_3DF) -> float:
-    """Share of the move toward the learned weights the evidence carries: max(0, 1 - critical / statistic)."""
-    return max(0.0, 1.0 - critical / statistic) if statistic > 0 else 0.0
+def shrinkage(statistic: float, degrees: int = 3) -> float:
+    """Share of the move toward the learned weights the evidence carries: max(0, 1 - c / statistic), c the 95%
+    quantile of the statistic's chi-square distribution (no move with no degree of freedom)."""
+    if degrees < 1 or statistic <= 0:
+        return 0.0
+    return max(0.0, 1.0 - CHI2_95[degrees] / statistic)
 
 
 def blend(current: dict[str, float], learned: dict[str, float], share: float) -> dict[str, float]:
@@ -135,11 +176,6 @@ class AucComparison:
     low: float  # interval of auc_new - auc_current
     high: float
     leads: int
-
-    @property
-    def not_worse(self) -> bool:
-        """The new weights are not credibly worse: the interval of the difference reaches 0 or above."""
-        return self.high >= 0
 
 
 def compare_auc(x: np.ndarray, converted: np.ndarray, new: np.ndarray, current: np.ndarray) -> AucComparison:

@@ -8,11 +8,13 @@ the client's conversion rate, with its lift over that rate.
 `recommended_weights`: the weights in use (the scorer's, resolve_weights)
 moved toward weights learned from the older finished leads only as far as the
 uncertainty of the regression allows (weights.py). The most recent finished
-leads (HOLDOUT_SHARE of them, by first touch) are held out: the pattern is
-activated only when its weights rank them no worse than the weights in use
-(`activation`); otherwise it is stored for the record and not used, and the
-client's fallback weights are left alone. `confidence` is the strength of the
-evidence that the components rank leads at all (0 unless credible);
+leads (HOLDOUT_SHARE of them, by first touch) are held out. The pattern is
+activated only when the components credibly rank leads at all (`confidence`
+above 0) and its weights rank the held-out leads better than the weights in
+use (a higher AUC); otherwise it is stored for the record, not used and not
+shown as active, `activation.reason` says why, and the client's fallback
+weights are left alone. `confidence` is the strength of the evidence that the
+components that vary among the leads rank them (0 unless credible);
 `model.shrinkage_toward_learned` says how far the weights moved.
 """
 
@@ -41,12 +43,14 @@ from engines.services.learning.evidence import (
 from engines.services.learning.registry import register
 from engines.services.learning.stats import MIN_BUCKET, group, rate, smoothed_rate
 from engines.services.learning.weights import (
+    AucComparison,
     blend,
     compare_auc,
     deviation_statistic,
     fit_logistic,
     ranking_evidence,
     shrinkage,
+    varying,
     weights_from_coefficients,
 )
 from engines.services.scoring.lead_score import COMPONENT_MAX, resolve_weights
@@ -130,13 +134,15 @@ def _model(evidence: Evidence, x: np.ndarray, converted: np.ndarray, first_at: n
     current, source = resolve_weights(evidence.client, now=evidence.now)
     current_vector = np.array([current[key] for key in WEIGHT_KEYS])
     fit = fit_logistic(x[train], converted[train])
+    informative = varying(x[train])
     learned = weights_from_coefficients(fit.coefficients, fallback=current)
-    statistic = deviation_statistic(fit, current_vector)
-    share = round(shrinkage(statistic), 3)
+    statistic, degrees = deviation_statistic(fit, current_vector, informative)
+    share = round(shrinkage(statistic, degrees), 3)
     recommended = blend(current, learned, share)
     check = compare_auc(
         x[holdout], converted[holdout], np.array([recommended[key] for key in WEIGHT_KEYS]), current_vector
     )
+    evidence_strength = ranking_evidence(fit, informative)
     return {
         "recommended_weights": recommended,
         "kind": "logistic regression on component / COMPONENT_MAX, L2; shrunk toward the weights in use",
@@ -146,17 +152,34 @@ def _model(evidence: Evidence, x: np.ndarray, converted: np.ndarray, first_at: n
         "learned_weights": {key: round(learned[key], 3) for key in WEIGHT_KEYS},
         "weights_in_use": {key: float(current[key]) for key in WEIGHT_KEYS},
         "weights_in_use_source": source,
+        "varying_components": [key for key, varies in zip(WEIGHT_KEYS, informative, strict=True) if varies],
         "deviation_statistic": round(statistic, 3),
+        "deviation_degrees_of_freedom": degrees,
         "shrinkage_toward_learned": share,
-        "ranking_evidence": ranking_evidence(fit),
+        "ranking_evidence": evidence_strength,
         "leads": int(train.sum()),
-        "activation": {
-            "auc_new": round(check.auc_new, 4),
-            "auc_current": round(check.auc_current, 4),
-            "interval": [round(check.low, 4), round(check.high, 4)],
-            "leads": check.leads,
-            "activated": check.not_worse,
-        },
+        "activation": _activation(check, evidence_strength),
+    }
+
+
+def _activation(check: AucComparison, evidence_strength: float) -> JSONObject:
+    """Whether the pattern is put to use, and why (or why not), in words the admin shows."""
+    better = check.auc_new > check.auc_current
+    if evidence_strength <= 0:
+        reason = "the scoring components do not credibly rank these leads (confidence 0): the weights in use stay"
+    else:
+        reason = (
+            f"its weights rank the {check.leads} most recent finished leads {'better' if better else 'no better'} "
+            f"than the weights in use: AUC {check.auc_new:.3f} against {check.auc_current:.3f} "
+            f"(difference interval {check.low:+.3f} to {check.high:+.3f})"
+        )
+    return {
+        "auc_new": round(check.auc_new, 4),
+        "auc_current": round(check.auc_current, 4),
+        "interval": [round(check.low, 4), round(check.high, 4)],
+        "leads": check.leads,
+        "activated": evidence_strength > 0 and better,
+        "reason": reason,
     }
 
 

@@ -42,7 +42,12 @@ def test_history_is_kept_and_the_newest_is_active(planted):
     second = detect_patterns(client, now=NOW + timedelta(hours=1), valid_days=2)
 
     assert ConversionPattern.objects.filter(client=client).count() == 8
-    for pattern_type in TYPES:
+    # The second WHO pattern learned from the same leads with the first's weights in use: it ranks them no better,
+    # so it is stored but not put to use, and says why.
+    assert not second["who"].activated
+    assert "no better than the weights in use" in second["who"].patterns["activation"]["reason"]
+    assert get_active_pattern(client, "who", now=NOW + timedelta(hours=2)) == first["who"]
+    for pattern_type in TYPES - {"who"}:
         assert second[pattern_type].valid_until == NOW + timedelta(hours=1, days=2)
         assert get_active_pattern(client, pattern_type, now=NOW + timedelta(hours=2)) == second[pattern_type]
         # Once the newer one lapses the older one, still valid, is active again.

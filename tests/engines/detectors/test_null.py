@@ -61,6 +61,10 @@ def test_who_weights_stay_near_the_weights_in_use_and_claim_no_ranking(null_runs
         assert sum(abs(weights[key] - DEFAULT_WEIGHTS[key]) for key in WEIGHT_KEYS) <= 0.10
         assert run.who["model"]["shrinkage_toward_learned"] < 0.2
     assert at_least_five_of_six([run.who["confidence"] == 0 for run in null_runs])
+    for run in null_runs:
+        if run.who["confidence"] == 0:  # stored for the record, never put to use, and the pattern says why
+            assert run.who["activation"]["activated"] is False
+            assert "do not credibly rank" in run.who["activation"]["reason"]
 
 
 def test_when_names_no_best_day_or_hour(null_runs):

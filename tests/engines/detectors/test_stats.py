@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from engines.services.learning.stats import group, holdout_check, judge, lifts, q_values, stratified_lifts
-from engines.services.learning.weights import compare_auc, deviation_statistic, fit_logistic, shrinkage
+from engines.services.learning.weights import (
+    chi2_survival,
+    compare_auc,
+    deviation_statistic,
+    fit_logistic,
+    ranking_evidence,
+    shrinkage,
+    varying,
+)
 
 
 def test_q_values_are_benjamini_hochberg_adjusted_p_values():
@@ -84,8 +92,8 @@ def test_weights_move_only_when_the_evidence_contradicts_the_weights_in_use():
     agreeing = fit_logistic(x, outcome(4 * in_use))
     contradicting = fit_logistic(x, outcome(np.array([0.0, 0.0, 3.0, 0.0])))
 
-    assert shrinkage(deviation_statistic(agreeing, in_use)) < 0.3
-    assert shrinkage(deviation_statistic(contradicting, in_use)) > 0.8
+    assert shrinkage(*deviation_statistic(agreeing, in_use)) < 0.3
+    assert shrinkage(*deviation_statistic(contradicting, in_use)) > 0.8
 
 
 def test_the_auc_comparison_sees_a_better_ranking_and_calls_a_tie_a_tie():
@@ -97,6 +105,33 @@ def test_the_auc_comparison_sees_a_better_ranking_and_calls_a_tie_a_tie():
     same = compare_auc(x, converted, np.array([1.0, 0.0]), np.array([2.0, 0.0]))
 
     assert better.auc_new > 0.7 > 0.55 > better.auc_current
-    assert better.low > 0 and better.not_worse
-    assert (same.auc_new, same.low, same.high) == (same.auc_current, 0.0, 0.0) and same.not_worse
-    assert not compare_auc(x, converted, np.array([0.0, 1.0]), np.array([1.0, 0.0])).not_worse
+    assert better.low > 0
+    assert (same.auc_new, same.low, same.high) == (same.auc_current, 0.0, 0.0)
+    assert compare_auc(x, converted, np.array([0.0, 1.0]), np.array([1.0, 0.0])).high < 0
+
+
+@pytest.mark.parametrize(
+    ("statistic", "degrees", "survival"),
+    # Reference values of the chi-square survival function (R: pchisq(x, k, lower.tail = FALSE)).
+    [(3.841, 1, 0.05), (5.991, 2, 0.05), (7.815, 3, 0.05), (9.488, 4, 0.05), (1.0, 3, 0.8013), (12.0, 1, 0.000532)],
+)
+def test_the_chi_square_survival_function_matches_its_tables(statistic, degrees, survival):
+    assert chi2_survival(statistic, degrees) == pytest.approx(survival, rel=2e-3)
+
+
+def test_a_component_every_lead_shares_costs_no_degree_of_freedom():
+    """The demo's leads carry no timing signal: its column is constant and must not dilute the tests."""
+    rng = np.random.default_rng(5)
+    x = np.column_stack([rng.random((1500, 3)), np.zeros(1500)])
+    converted = rng.random(1500) < 1 / (1 + np.exp(-(-2.6 + 1.6 * x[:, 2])))
+    fit = fit_logistic(x, converted)
+    in_use = np.array([0.2, 0.25, 0.25, 0.15])
+
+    among = varying(x)
+    statistic, degrees = deviation_statistic(fit, in_use, among)
+
+    assert among.tolist() == [True, True, True, False] and degrees == 2
+    assert deviation_statistic(fit, in_use)[1] == 3
+    # Counted over the three components that vary, the same evidence moves the weights further and ranks credibly.
+    assert shrinkage(statistic, degrees) > shrinkage(*deviation_statistic(fit, in_use))
+    assert ranking_evidence(fit, among) >= ranking_evidence(fit)
