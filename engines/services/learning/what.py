@@ -1,8 +1,9 @@
 """WHAT: which pain points, calls to action, personalization and lengths earn answers.
 
-Unit: a touch of a finished lead, described by its content snapshot. By
-default a touch is positive when it earned a booking or a reply (`outcome`
-in the pattern says which).
+Unit: a settled touch (at least `settle_days` old, whatever became of its
+lead: Evidence.t_settled, as WHEN judges them), described by its content
+snapshot. By default a touch is positive when it earned a booking or a reply
+(`outcome` in the pattern says which).
 
 For every pain point, CTA and personalization flag: the rate of the touches
 that used it against the rate of those that did not (`lift`, their ratio),
@@ -90,7 +91,7 @@ class LengthBand(LiftEntry):
 
 @register(PatternType.WHAT, content=True)
 def learn(evidence: Evidence, outcome: str = OUTCOME_RESPONSE) -> JSONObject:
-    touches = _Touches.of(evidence, evidence.t_finished, outcome)
+    touches = _Touches.of(evidence, evidence.t_settled, outcome)
     event = "bookings" if outcome == OUTCOME_BOOKING else "bookings or replies"
     require_events(
         touches.count,

@@ -103,6 +103,26 @@ def test_a_booking_converts_the_lead_and_credits_the_last_touch_before_it():
     assert evidence.lead_converted_at[0] == booking.created_at.timestamp()
 
 
+def test_a_touch_is_settled_by_its_age_whatever_became_of_its_lead():
+    client = ClientFactory()
+    answered = LeadFactory(client=client)  # booked two days ago: finished, its touch still recent
+    touch(answered, 3, touch_number=1)
+    outcome(answered, "meeting_booked", 2, led_to_booking=True)
+    waiting = LeadFactory(client=client)  # its next step is still planned: in flight, its first touch old
+    touch(waiting, 20, touch_number=1)
+    ScheduledTouchFactory(lead=waiting, client=client, status="planned", scheduled_at=days_ago(-2))
+
+    evidence = load_evidence(client, now=NOW)
+
+    assert (lead_state(evidence, answered), lead_state(evidence, waiting)) == (CONVERTED, IN_FLIGHT)
+    assert evidence.t_settled[touches_of(evidence, answered)].tolist() == [False]
+    assert evidence.t_settled[touches_of(evidence, waiting)].tolist() == [True]
+    # The finished-lead rule would keep the answered recent touch and drop the unanswered old one: a selection
+    # on the outcome itself, which the touch-level detectors (WHEN, WHAT) no longer make.
+    assert evidence.t_finished[touches_of(evidence, answered)].tolist() == [True]
+    assert evidence.t_finished[touches_of(evidence, waiting)].tolist() == [False]
+
+
 def test_a_touch_flagged_as_leading_to_the_booking_gets_the_credit():
     lead = LeadFactory()
     touch(lead, 40, channel="voice", touch_number=1, led_to_booking=True)
