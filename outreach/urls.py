@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from engines import webhooks
+from outreach.admin import home
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("favicon.ico", home.favicon, name="favicon"),
     # anymail's own tracking and inbound URLs per ESP, guarded (size, one transaction, 4xx on bad input).
     path("anymail/", include(webhooks.anymail_urlpatterns())),
     path("unsubscribe/<str:token>/", webhooks.unsubscribe, name="unsubscribe"),
