@@ -4,7 +4,8 @@ Owns the dispatcher (claims due touches, batches provider calls), the outbox
 (one touch to its channel), the send path shared by the four channel engines
 (gate, check, provider, record), recording sends, rendering templates, send
 windows and daily limits, the channel engines (email, SMS, LinkedIn, voice),
-manual tasks and unsubscribe links. Public names are re-exported by
+manual tasks, unsubscribe links and template previews (a test email to a
+person, never a touch). Public names are re-exported by
 `engines.services.email`, `sms`, `linkedin`, `voice`, `dispatch`,
 `manual_tasks` and `unsubscribe`.
 May import: journey, planning, scoring, intake, the pattern store, rules, db,
