@@ -139,7 +139,7 @@ class Planner:
             )  # fmt: skip
         self.patterns_used = {"when": when is not None, "how": self.how is not None}
         self.strategy = SEPARATOR.join(strategy(self.how))
-        self.explorer = Explorer(client.exploration_rate, self.how, when, rng)
+        self.explorer = Explorer(client.exploration_rate, self.how, when, rng, self.window)
         self._sequences: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}
         self._places: dict[PlaceKey, Place] = {}
         self._timelines: dict[TimelineKey, Timeline] = {}

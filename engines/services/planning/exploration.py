@@ -14,9 +14,12 @@ what the pattern names are always candidates too; a candidate without
 evidence has the flat Beta(1, 1) prior. When a pattern has no arms, the
 candidates are the documented sets below with flat priors.
 
-Exploration only chooses preferences: the calendar still skips holidays and
-keeps SMS and calls inside legal hours, and the sequence is still fitted to
-the channels that can reach the lead, so no compliance rule depends on it.
+Exploration only chooses preferences: the calendar still skips holidays,
+keeps SMS and calls inside legal hours and email and LinkedIn inside the
+client's sending window, and the sequence is still fitted to the channels that
+can reach the lead, so no compliance rule depends on it. Days and hours are
+drawn only among those the sending window allows: a draw of 20:00 would send
+the plan's email at its second hour and teach nothing about the first.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy.typing as npt
 
 from engines.json_types import JSONObject
 from engines.rules.pattern_checks import CHANNELS
+from engines.rules.sending_window import SendingWindow
 from engines.services.planning.calendar import DEFAULT_BEST_DAYS, DEFAULT_BEST_HOURS, TOP_PREFERENCES
 from engines.services.planning.sequence_rules import DEFAULT_SEQUENCE, MAX_PATTERN_TOUCHES, SEPARATOR, strategy
 
@@ -127,21 +131,30 @@ def sequence_arms(how: JSONObject | None) -> list[Arm[tuple[str, ...]]]:
     return with_candidates(arms, [*fallback, tuple(DEFAULT_SEQUENCE), strategy(how), *winners])
 
 
-def day_arms(when: JSONObject | None) -> list[Arm[int]]:
-    key_of = _int_key("day_index", range(7))
+def day_arms(when: JSONObject | None, window: SendingWindow | None = None) -> list[Arm[int]]:
+    """Candidate days: the WHEN arms (or CANDIDATE_DAYS), the defaults and the named days, on the window's days."""
+    allowed = window.days if window else frozenset(range(7))
+    key_of = _int_key("day_index", allowed)
     arms = read_arms(when.get("day_arms") if when else None, key_of)
     named = [key_of(entry) for entry in _list(when, "best_days")]
     fallback = () if arms else CANDIDATE_DAYS
-    return with_candidates(arms, [d for d in (*fallback, *DEFAULT_BEST_DAYS, *named) if d is not None])
+    candidates = (*fallback, *DEFAULT_BEST_DAYS, *named)
+    return with_candidates(arms, [d for d in candidates if d is not None and d in allowed])
 
 
-def hour_arms(when: JSONObject | None) -> list[Arm[int]]:
-    key_of = _int_key("hour", EXPLORABLE_HOURS)
+def hour_arms(when: JSONObject | None, window: SendingWindow | None = None) -> list[Arm[int]]:
+    """Candidate hours: the WHEN arms (or CANDIDATE_HOURS), the defaults and the named hours, among the explorable
+    hours the window allows (its own hours when it allows none of them)."""
+    allowed = frozenset(hour for hour in EXPLORABLE_HOURS if window is None or window.allows_hour(hour))
+    if window is not None and not allowed:
+        allowed = frozenset(range(window.start, window.end))
+    key_of = _int_key("hour", allowed)
     arms = read_arms(when.get("hour_arms") if when else None, key_of)
     named = [key_of(entry) for entry in _list(when, "best_hours")]
     fallback = () if arms else CANDIDATE_HOURS
-    candidates = (*fallback, *(h for h in DEFAULT_BEST_HOURS if h in EXPLORABLE_HOURS), *named)
-    return with_candidates(arms, [h for h in candidates if h is not None])
+    candidates = (*fallback, *DEFAULT_BEST_HOURS, *named)
+    with_window = [hour for hour in candidates if hour is not None and hour in allowed]
+    return with_candidates(arms, with_window or sorted(allowed))
 
 
 def _list(pattern: JSONObject | None, key: str) -> list[JSONObject]:
@@ -231,13 +244,18 @@ class Explorer:
     """Decides, plan by plan, whether to explore and what to try; arms are read once per client."""
 
     def __init__(
-        self, rate: float, how: JSONObject | None, when: JSONObject | None, rng: np.random.Generator | None = None
+        self,
+        rate: float,
+        how: JSONObject | None,
+        when: JSONObject | None,
+        rng: np.random.Generator | None = None,
+        window: SendingWindow | None = None,
     ):
         self.rate = rate if isinstance(rate, (int, float)) and 0 < rate <= 1 else 0.0
         self.rng = rng if rng is not None else _seeded if _seeded is not None else np.random.default_rng()
         self.sequences = ArmSet(sequence_arms(how) if self.rate else [])
-        self.days = ArmSet(day_arms(when) if self.rate else [])
-        self.hours = ArmSet(hour_arms(when) if self.rate else [])
+        self.days = ArmSet(day_arms(when, window) if self.rate else [])
+        self.hours = ArmSet(hour_arms(when, window) if self.rate else [])
         self._decisions: list[float] = []
         parts = (self.sequences, self.days, self.hours)
         self._alpha = np.concatenate([part.alpha for part in parts])

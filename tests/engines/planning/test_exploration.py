@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engines.rules.pattern_checks import CHANNELS
+from engines.rules.sending_window import SendingWindow
 from engines.services.planning.allocator import (
     DEFAULT_BEST_DAYS,
     DEFAULT_BEST_HOURS,
@@ -256,3 +257,29 @@ def test_planners_given_no_generator_repeat_their_draws_inside_seeded_draws():
 
     assert first == again
     assert first != other
+
+
+@pytest.mark.parametrize(
+    ("window", "hours", "days"),
+    [
+        (SendingWindow(7, 19), set(range(7, 19)), set(range(5))),
+        (SendingWindow(9, 12, frozenset(range(7))), {9, 10, 11}, set(range(7))),
+        (SendingWindow(21, 24), {21, 22, 23}, set(range(5))),  # no explorable hour: the window's own
+    ],
+)
+def test_exploration_draws_only_the_days_and_hours_the_sending_window_allows(window, hours, days):
+    # Arms that tempt it out of the window: evening and weekend evidence that looks excellent.
+    when = when_patterns(
+        hour_arms=[{"hour": h, "successes": 9, "trials": 10} for h in (6, 19, 20)]
+        + [{"hour": 10, "successes": 1, "trials": 50}],
+        day_arms=[{"day_index": d, "successes": 9, "trials": 10} for d in (5, 6)]
+        + [{"day_index": 1, "successes": 1, "trials": 50}],
+        best_hours=[{"hour": 20, "conversion_rate": 0.9}],
+    )
+    explorer = Explorer(1.0, None, when, np.random.default_rng(3), window)
+
+    drawn = [explorer.draw() for _ in range(200)]
+
+    assert {hour for plan in drawn for hour in plan.best_hours} <= hours
+    assert {day for plan in drawn for day in plan.best_days} <= days
+    assert all(plan.best_hours for plan in drawn)
