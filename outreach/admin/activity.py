@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 
 from outreach.models import Activity, Lead, MessageTemplate
 
+from .exports import ACTIVITY_EXPORT, ChangeListExportMixin
 from .pagination import CappedCountPaginator
 from .scoping import ServiceWrittenAdmin, VisibleClientFilter, scope_to_clients
 from .search import body_matches, leads_matching, search_words
@@ -32,7 +33,7 @@ LEAD_MATCH_LIMIT = 1000
 
 
 @admin.register(Activity)
-class ActivityAdmin(ServiceWrittenAdmin):
+class ActivityAdmin(ChangeListExportMixin, ServiceWrittenAdmin):
     list_display = ("created_at", "client", "lead", "action", "channel", "touch_number", "led_to_booking")
     list_filter = (
         ("client", VisibleClientFilter),
@@ -52,6 +53,8 @@ class ActivityAdmin(ServiceWrittenAdmin):
     # Facet counts would count a million rows once per filter choice.
     show_facets = admin.ShowFacets.NEVER
     ordering = ("-created_at",)
+    actions = ChangeListExportMixin.export_actions
+    export_spec = ACTIVITY_EXPORT
     fieldsets = (
         ("What was sent", {"fields": ("snapshot_card",)}),
         (

@@ -22,6 +22,7 @@ from outreach.models import Activity, Lead, PatternType, ScheduledTouch, Tier, T
 from outreach.models.choices import HOT_MIN_SCORE, WARM_MIN_SCORE
 
 from .charts import Bar, bar_chart
+from .exports import LEAD_EXPORT, ChangeListExportMixin
 from .imports import LeadImportMixin
 from .journey import LeadJourneyMixin, request_user
 from .scoping import ClientScopedAdmin, VisibleClientFilter
@@ -111,7 +112,7 @@ class ActivityInline(admin.TabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(LeadJourneyMixin, LeadImportMixin, ClientScopedAdmin):
+class LeadAdmin(ChangeListExportMixin, LeadJourneyMixin, LeadImportMixin, ClientScopedAdmin):
     list_display = (
         "__str__",
         "client",
@@ -135,7 +136,15 @@ class LeadAdmin(LeadJourneyMixin, LeadImportMixin, ClientScopedAdmin):
     show_full_result_count = False
     ordering = ("-pk",)
     autocomplete_fields = ("client",)
-    actions = ("rescore", "plan", "mark_do_not_contact", "record_meeting_booked", *LeadJourneyMixin.journey_actions)
+    actions = (
+        "rescore",
+        "plan",
+        "mark_do_not_contact",
+        "record_meeting_booked",
+        *LeadJourneyMixin.journey_actions,
+        *ChangeListExportMixin.export_actions,
+    )
+    export_spec = LEAD_EXPORT
     change_form_template = "admin/outreach/lead/change_form.html"
     inlines = (ScheduledTouchInline, ActivityInline)
     # LinkedIn profile URLs typed without a scheme are https (Django 6 makes this the default).
