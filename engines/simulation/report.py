@@ -10,6 +10,7 @@ network).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -264,10 +265,56 @@ def terminal_lines(report: DemoReport) -> list[str]:
     return lines
 
 
+# The admin's light theme (django.contrib.admin's base.css), for the CSS variables admin.css uses: the report is
+# not an admin page, so without these its markers, axes and hairlines would draw in no colour at all.
+ADMIN_THEME = {
+    "--body-fg": "#333",
+    "--body-bg": "#fff",
+    "--body-quiet-color": "#666",
+    "--body-medium-color": "#444",
+    "--body-loud-color": "#000",
+    "--hairline-color": "#e8e8e8",
+    "--border-color": "#ccc",
+    "--darkened-bg": "#f8f8f8",
+    "--selected-bg": "#e4e4e4",
+    "--selected-row": "#ffc",
+    "--primary": "#79aec8",
+    "--secondary": "#417690",
+    "--accent": "#f5dd5d",
+    "--primary-fg": "#fff",
+    "--link-fg": "#417893",
+    "--error-fg": "#ba2121",
+    "--message-success-bg": "#dfd",
+    "--message-warning-bg": "#ffc",
+    "--message-error-bg": "#ffefef",
+}
+_VARIABLE = re.compile(r"var\(\s*(--[\w-]+)")
+
+
+def _theme_variables(css: str) -> str:
+    """A :root block defining every CSS variable `css` uses (and those their values use), as the admin's light
+    theme has them: Django's own admin/css/base.css when it is found, else ADMIN_THEME."""
+    theme = dict(ADMIN_THEME)
+    base = finders.find("admin/css/base.css")
+    if isinstance(base, str):
+        block = re.search(r":root\s*\{([^}]*)\}", Path(base).read_text(encoding="utf-8"))
+        declarations = re.sub(r"/\*.*?\*/", "", block.group(1), flags=re.S) if block else ""
+        for name, value in re.findall(r"(--[\w-]+)\s*:\s*([^;]+);", declarations):
+            theme[name] = " ".join(value.split())
+    wanted, todo = set[str](), _VARIABLE.findall(css)
+    while todo:
+        name = todo.pop()
+        if name not in wanted and name in theme:
+            wanted.add(name)
+            todo += _VARIABLE.findall(theme[name])
+    return ":root {\n" + "".join(f"  {name}: {theme[name]};\n" for name in sorted(wanted)) + "}\n"
+
+
 def _chart_styles() -> str:
-    """The admin's chart styles, inlined so the report is one file."""
+    """The admin's chart styles, inlined so the report is one file, after the admin variables they use."""
     found = finders.find("outreach/admin.css")
-    return Path(found).read_text(encoding="utf-8") if isinstance(found, str) else ""
+    css = Path(found).read_text(encoding="utf-8") if isinstance(found, str) else ""
+    return _theme_variables(css) + css
 
 
 def truth_charts(truth: DemoTruth) -> list[str]:

@@ -9,13 +9,13 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q
-from django.db.models.functions import TruncWeek
+from django.db.models import CharField, Count, Exists, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf, TruncWeek
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from outreach.models import Activity, ActivityAction, Channel, Client, ScheduledTouch, TouchStatus
+from outreach.models import Activity, ActivityAction, Channel, Client, Lead, ScheduledTouch, TouchStatus
 from outreach.models.choices import REPLY_ACTIONS, SENT_ACTIONS
 
 from .charts import Series, line_chart
@@ -40,28 +40,52 @@ def activity_counts(client: Client, *, since: datetime) -> list[dict[str, Any]]:
     )
 
 
+def percent(rate: float | None) -> str:
+    """A rate as the dashboard shows it: "32.0%", or "—" when there is none."""
+    return "—" if rate is None else f"{rate:.1%}"
+
+
 def sequence_rates(client: Client, *, since: datetime) -> list[dict[str, Any]]:
-    """Per planned sequence: leads with a touch sent since `since`, how many replied and how many booked."""
-    later = Activity.objects.filter(lead=OuterRef("lead"), created_at__gte=since)
+    """Per planned sequence: leads with a touch sent since `since`, how many replied and how many booked.
+
+    Each lead is counted once, under the sequence it was enrolled with (the enrollment's planned sequence, else
+    the plan its touch recorded) in its enrollment with the latest send of the period: a re-plan writes new
+    touches with another planned sequence into the same enrollment, and must not count the lead again.
+    """
+    sent = ScheduledTouch.objects.filter(client=client, status=TouchStatus.SENT, activity__created_at__gte=since)
+    latest = (
+        sent.filter(lead=OuterRef("pk"))
+        .order_by("-activity__created_at", "-pk")
+        .annotate(strategy=Coalesce(NullIf("enrollment__planned_sequence", Value("")), "planned_sequence"))
+        .values("strategy")[:1]
+    )
+    later = Activity.objects.filter(lead=OuterRef("pk"), created_at__gte=since)
     rows = (
-        ScheduledTouch.objects.filter(client=client, status=TouchStatus.SENT, activity__created_at__gte=since)
+        Lead.objects.filter(Exists(sent.filter(lead=OuterRef("pk"))), client=client)
+        .annotate(planned_sequence=Subquery(latest, output_field=CharField()))
         .values("planned_sequence")
         .annotate(
-            leads=Count("lead", distinct=True),
-            replied=Count("lead", distinct=True, filter=Q(Exists(later.filter(action__in=REPLY_ACTIONS)))),
-            booked=Count("lead", distinct=True, filter=Q(Exists(later.filter(action=ActivityAction.MEETING_BOOKED)))),
+            leads=Count("pk", distinct=True),
+            replied=Count("pk", distinct=True, filter=Q(Exists(later.filter(action__in=REPLY_ACTIONS)))),
+            booked=Count("pk", distinct=True, filter=Q(Exists(later.filter(action=ActivityAction.MEETING_BOOKED)))),
         )
-        .order_by("-leads")
+        .order_by("-leads", "planned_sequence")
     )
-    return [
-        {
-            **row,
-            "sequence": (row["planned_sequence"] or "unknown").replace(">", " → "),
-            "reply_rate": row["replied"] / row["leads"] if row["leads"] else None,
-            "booking_rate": row["booked"] / row["leads"] if row["leads"] else None,
-        }
-        for row in rows
-    ]
+    result = []
+    for row in rows:
+        reply_rate = row["replied"] / row["leads"] if row["leads"] else None
+        booking_rate = row["booked"] / row["leads"] if row["leads"] else None
+        result.append(
+            {
+                **row,
+                "sequence": (row["planned_sequence"] or "unknown").replace(">", " → "),
+                "reply_rate": reply_rate,
+                "booking_rate": booking_rate,
+                "reply_percent": percent(reply_rate),
+                "booking_percent": percent(booking_rate),
+            }
+        )
+    return result
 
 
 def dashboard(client: Client, *, now: datetime | None = None) -> SafeString:

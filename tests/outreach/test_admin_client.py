@@ -164,5 +164,5 @@ def test_the_dashboard_counts_the_last_30_days_by_channel_week_and_sequence(admi
     assert '<th scope="row">SMS</th><td class="num">1</td><td class="num">0</td><td class="num">0</td>' in by_channel
     by_sequence = dashboard[dashboard.index('id="dashboard-by-sequence"') :]
     assert '<th scope="row">email → sms</th><td class="num">4</td><td class="num">2</td>' in by_sequence
-    assert '<td class="num">0.500</td><td class="num">1</td><td class="num">0.250</td>' in by_sequence
+    assert '<td class="num">50.0%</td><td class="num">1</td><td class="num">25.0%</td>' in by_sequence
     assert 'id="dashboard-weeks"' in dashboard
