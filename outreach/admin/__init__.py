@@ -11,7 +11,7 @@ from typing import cast
 from django.contrib import admin
 from django.urls import reverse_lazy
 
-from . import activity, client, home, journey, lead, patterns, sequences, tasks  # noqa: F401  (importing registers the ModelAdmins)
+from . import activity, client, home, inbox, journey, lead, patterns, sequences, tasks  # noqa: F401  (importing registers the ModelAdmins)
 
 home.install(admin.site)
 # There is no public site: "View site" leads to the agency home (the admin index), not to "/" (a 404).

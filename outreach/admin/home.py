@@ -2,10 +2,10 @@
 
 Per client: the last 7 days' sends, replies, meetings booked (not cancelled since), bounce and complaint rates
 (of the emails sent in those days), and, counted now whatever their date, the open manual tasks and the replies
-waiting for a person (leads whose status is still "replied": they answered and nobody has booked a meeting or
-closed them yet). Four queries whatever the number of clients: the clients, then one grouped aggregate each over
-activities, open tasks and replied leads. Each figure links to the change list it counts, when the user may
-view that list. `install` makes a site's index this page and its "View site" link point here; `favicon` serves
+waiting for a person (the reply inbox's Waiting tab: the lead is still "replied" and nobody has decided about
+the reply). Four queries whatever the number of clients: the clients, then one grouped aggregate each over
+activities, open tasks and waiting replies. Each figure links to the change list (or the inbox) it counts, when
+the user may view it. `install` makes a site's index this page and its "View site" link point here; `favicon` serves
 the site's icon.
 """
 
@@ -27,7 +27,8 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-from outreach.models import Activity, ActivityAction, Client, Lead, LeadStatus, ManualTask, TaskStatus
+from engines.services.outcomes import inbox
+from outreach.models import Activity, ActivityAction, Client, Lead, ManualTask, TaskStatus
 from outreach.models.choices import REPLY_ACTIONS, SENT_ACTIONS
 
 from .scoping import scope_to_clients, visible_clients
@@ -71,7 +72,7 @@ COLUMNS = (
     Column(
         "replies_waiting",
         "Replies waiting",
-        "leads that replied and are still “Replied” now: nobody has booked a meeting with them or closed them",
+        "replies in the inbox's Waiting tab now: the lead is still “Replied” and nobody has decided about the reply",
     ),
 )
 
@@ -115,8 +116,9 @@ def agency_home(request: HttpRequest, site: AdminSite, *, now: datetime | None =
     tasks = _by_client(
         scope_to_clients(ManualTask.objects.filter(status=TaskStatus.OPEN), request), {"open_tasks": Count("pk")}
     )
+    # The inbox's own rule (a reply whose lead is still replied and that nobody decided about), so both agree.
     waiting = _by_client(
-        scope_to_clients(Lead.objects.filter(status=LeadStatus.REPLIED), request), {"replies_waiting": Count("pk")}
+        scope_to_clients(inbox.replies(show=inbox.Show.WAITING), request), {"replies_waiting": Count("pk")}
     )
     links = _Links(request, site, since)
     rows = tuple(
@@ -166,8 +168,10 @@ class _Links:
     def open_tasks(self, pk: int) -> str:
         return self._changelist(ManualTask, {"client__id__exact": pk, "status": TaskStatus.OPEN.value})
 
-    def replied_leads(self, pk: int) -> str:
-        return self._changelist(Lead, {"client__id__exact": pk, "status__exact": LeadStatus.REPLIED.value})
+    def replies_waiting(self, pk: int) -> str:
+        if not self.viewable[Activity]:
+            return ""
+        return f"{reverse('admin:outreach_inbox')}?{urlencode({'show': inbox.Show.WAITING.value, 'client': pk})}"
 
     def _changelist(self, model: type[Model], query: dict[str, Any]) -> str:
         if not self.viewable[model]:
@@ -202,7 +206,7 @@ def _figures(pk: int, counts: Mapping[str, int], links: _Links) -> tuple[Figure,
             "complaint_rate", complaint_rate, links.activities(pk, [ActivityAction.EMAIL_COMPLAINED]), complaint_title
         ),
         Figure("open_tasks", str(count("open_tasks")), links.open_tasks(pk)),
-        Figure("replies_waiting", str(count("replies_waiting")), links.replied_leads(pk)),
+        Figure("replies_waiting", str(count("replies_waiting")), links.replies_waiting(pk)),
     )
 
 

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from engines.rules.provider_input import clean_text
+
 from .choices import ACTION_CHANNEL, ActivityAction, Channel, in_choices
 
 if TYPE_CHECKING:
@@ -28,6 +30,15 @@ def lead_of_its_client(row: Activity | ScheduledTouch) -> dict[str, str]:
     if row.lead_id is None or row.client_id is None or row.lead.client_id == row.client_id:
         return {}
     return {"lead": f"lead {row.lead_id} belongs to client {row.lead.client_id}, not to client {row.client_id}"}
+
+
+class StorableTextField(models.TextField):
+    """Text as both databases can store it: NUL dropped and each lone surrogate replaced by U+FFFD when it is
+    saved (engines.rules.provider_input.clean_text, as the webhooks clean what providers send)."""
+
+    def get_prep_value(self, value: object) -> object:
+        value = super().get_prep_value(value)
+        return clean_text(value) if isinstance(value, str) else value
 
 
 class Activity(models.Model):
@@ -51,6 +62,9 @@ class Activity(models.Model):
     # The touch an outcome answers (a reply to an email, a delivery of an SMS).
     in_reply_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="responses")
     led_to_booking = models.BooleanField(default=False)
+    # What a lead wrote, for a reply (email, SMS, LinkedIn): shown in the reply inbox and searched there. The
+    # database default serves the tracking fast path's own INSERT (engines.db.once), which names its columns.
+    reply_text = StorableTextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -26,7 +26,8 @@ INDEX = reverse("admin:index")
 def week_of(client, *, emails=3):
     """A week of one client: `emails` emails and one touch on each other channel sent, two replies, two meetings
     booked of which one was cancelled since, a bounce, a complaint, two open tasks (and a done one), two leads
-    still "replied" (and a converted one); plus a send and a reply older than 7 days, which do not count."""
+    still "replied" whose replies (older than 7 days) wait for a person, one decided (and a converted lead); plus a
+    send and a reply older than 7 days, which do not count in the week."""
     lead = LeadFactory(client=client)
     for _ in range(emails):
         ActivityFactory(lead=lead, action="email_sent", channel="email")
@@ -46,8 +47,12 @@ def week_of(client, *, emails=3):
     ManualTaskFactory(lead=lead)
     ManualTaskFactory(lead=lead, due_at=old)  # open tasks count whatever their date
     ManualTaskFactory(lead=lead, status="done", closed_at=timezone.now())
-    LeadFactory(client=client, status="replied")
-    LeadFactory(client=client, status="replied")
+    for _ in range(2):
+        waiting = LeadFactory(client=client, status="replied")
+        ActivityFactory(lead=waiting, action="email_replied", channel="email", created_at=old)
+    decided = LeadFactory(client=client, status="replied")
+    ActivityFactory(lead=decided, action="sms_replied", channel="sms", created_at=old,
+                    metadata={"decision": {"decision": "interested"}})  # fmt: skip
     LeadFactory(client=client, status="converted")
 
 
@@ -120,6 +125,10 @@ def test_each_figure_links_to_the_change_list_it_counts(admin_client, clients):
     # The meetings list also shows the booking cancelled since (its title says so); every other list is the count.
     listed = {**EXPECTED, "bounce_rate": "1", "complaint_rate": "1", "meetings": "2"}
     assert set(links) == set(listed)
+    # Replies waiting link to the inbox's Waiting tab of that client.
+    inbox = admin_client.get(links.pop("replies_waiting"))
+    assert [row.reply.client_id for row in inbox.context["rows"]] == [harbour.pk] * 2
+    del listed["replies_waiting"]
     for key, url in links.items():
         page = admin_client.get(url)
         assert page.status_code == 200, (key, url)

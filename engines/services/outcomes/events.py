@@ -79,9 +79,11 @@ def record_outcome(
     lead_updates: Mapping[str, object] | None = None,
     stop: StopReason | None = None,
     provider_message_id: str = "",
+    reply_text: str = "",
 ) -> Recorded:
     """Store one outcome once; on first storage also apply `lead_updates` and stop contact for `stop`
-    (journey.contact.stop_contact)."""
+    (journey.contact.stop_contact). `reply_text`: what the lead wrote, for a reply (stored cleaned of what no
+    database stores: Activity.reply_text)."""
     provider, event_id = provider[:20], event_id[:255]
     activity = Activity(
         client_id=lead.client_id,
@@ -93,6 +95,7 @@ def record_outcome(
         provider_event_id=event_id,
         provider_message_id=provider_message_id[:255],
         in_reply_to=answers,
+        reply_text=reply_text,
         sequence_id=answers.sequence_id if answers is not None else None,
         touch_number=answers.touch_number if answers is not None else None,
         created_at=at,
@@ -186,16 +189,17 @@ def record_opt_out(
     answers: Activity | None = None,
     metadata: Mapping[str, JSONValue] | None = None,
     same_person: Iterable[Lead] = (),
+    reply_text: str = "",
 ) -> Recorded:
     """An opt-out. Email unsubscribes the lead from every channel (the legal meaning of the link); SMS or voice
     opts out of that channel only. `same_person` are other leads of the client with the same phone: a STOP
-    covers the number, so they are opted out too."""
+    covers the number, so they are opted out too. `reply_text`: the words of a reply that asked for it."""
     at = at or timezone.now()
     stop = StopReason.UNSUBSCRIBED if channel == Channel.EMAIL else CHANNEL_OPT_OUTS[channel]
     with transaction.atomic():
         recorded = record_outcome(
             lead, action=ActivityAction.OPTED_OUT, channel=channel, provider=provider, event_id=event_id, at=at,
-            answers=answers, metadata=metadata, stop=stop,
+            answers=answers, metadata=metadata, stop=stop, reply_text=reply_text,
         )  # fmt: skip
         if recorded.created:
             for other in same_person:
@@ -243,6 +247,9 @@ def record_reply(
     their reason and the flag keeps the channel closed to later sequences; and the active enrollments of the
     lead's colleagues pause (journey.colleagues.pause_colleagues, when the client asks for it): every reply
     counts, whatever its intent.
+
+    The reply's words (`metadata["text"]`, where the webhooks put them) are also stored as text
+    (Activity.reply_text), for the reply inbox and its search.
     """
     replies: dict[str, ActivityAction] = {
         Channel.EMAIL: ActivityAction.EMAIL_REPLIED,
@@ -257,7 +264,7 @@ def record_reply(
     with transaction.atomic():
         recorded = record_outcome(
             lead, action=action, channel=channel, provider=provider, event_id=event_id, at=at, answers=answers,
-            metadata=metadata, provider_message_id=provider_message_id,
+            metadata=metadata, provider_message_id=provider_message_id, reply_text=reply_text_of(metadata),
         )  # fmt: skip
         if recorded.created:
             for reason in opt_outs:
@@ -265,6 +272,12 @@ def record_reply(
             mark_replied(lead)
             pause_colleagues(lead, reason=StopReason.COLLEAGUE_REPLIED, at=at)
     return recorded
+
+
+def reply_text_of(metadata: Mapping[str, JSONValue]) -> str:
+    """The words of a reply as the webhooks record them (`metadata["text"]`); "" when there are none."""
+    text = metadata.get("text")
+    return text if isinstance(text, str) else ""
 
 
 def record_read_reply(
@@ -300,7 +313,7 @@ def record_read_reply(
     with transaction.atomic():
         recorded = record_opt_out(
             lead, channel=channel, provider=provider, event_id=event_id, at=at, answers=answers,
-            metadata={**metadata, "via": "reply"}, same_person=same_person,
+            metadata={**metadata, "via": "reply"}, same_person=same_person, reply_text=reply_text_of(metadata),
         )  # fmt: skip
         if recorded.created:
             applied = StopReason.UNSUBSCRIBED if channel == Channel.EMAIL else CHANNEL_OPT_OUTS[channel]
