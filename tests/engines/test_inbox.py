@@ -273,10 +273,10 @@ def test_not_interested_and_wrong_person_stop_an_open_enrollment(decision):
     assert JourneyEvent.objects.get(lead=lead, action="stopped").reason == decision
 
 
-def test_not_interested_after_a_reply_is_recorded_only():
+def test_not_interested_after_a_reply_closes_the_lead():
     reply = a_reply(text="No thanks")
     inbox.decide(reply, "not_interested", by=None, seen=0)
-    assert Lead.objects.get(pk=reply.lead_id).status == "replied"
+    assert Lead.objects.get(pk=reply.lead_id).status == "closed"
     assert Activity.objects.get(pk=reply.pk).metadata["decision"]["decision"] == "not_interested"
 
 

@@ -38,6 +38,9 @@ from outreach.models.choices import CHANNEL_OPT_OUTS, OPEN_ENROLLMENT_STATES
 
 logger = logging.getLogger(__name__)
 
+# What a person's stop closes: a lead still to be planned or in a sequence, or one that replied.
+CLOSABLE_STATUSES = (*ALLOCATABLE_STATUSES, LeadStatus.REPLIED)
+
 
 class JourneyAction(StrEnum):
     """What a JourneyEvent records (JourneyEvent.action)."""
@@ -186,19 +189,20 @@ def stop(
     lead: Lead, *, by: AbstractBaseUser | None = None, reason: str = "stopped_by_person", note: str = ""
 ) -> Change:
     """End the lead's open enrollment (stopped) and cancel its unsent steps, without do-not-contact; a lead that
-    is new or in sequence is closed. The steps and the enrollment say StopReason.STOPPED; `reason`, the
-    person's own words, goes to the journey event. JourneyError when there is nothing to stop (no open
-    enrollment, and the lead replied, converted, finished or is closed already)."""
+    is new, in sequence or replied (a person ends the conversation: not interested, wrong person) is closed.
+    The steps and the enrollment say StopReason.STOPPED; `reason`, the person's own words, goes to the journey
+    event. JourneyError when there is nothing to stop (no open enrollment, and the lead converted, finished or
+    is closed already)."""
     with transaction.atomic():
         current = _locked(lead)
         enrollment = _enrollment_of(current, OPEN_ENROLLMENT_STATES)
-        if enrollment is None and current.status not in ALLOCATABLE_STATUSES:
+        if enrollment is None and current.status not in CLOSABLE_STATUSES:
             raise JourneyError(
                 "nothing_to_stop",
                 f"{current} has no open enrollment and is {current.get_status_display().lower()}: nothing to stop",
             )
         cancelled = stop_contact(current, StopReason.STOPPED)
-        if current.status in ALLOCATABLE_STATUSES:
+        if current.status in CLOSABLE_STATUSES:
             # An update, not a save: the save's receiver would cancel again under another reason.
             Lead.objects.filter(pk=current.pk).update(status=LeadStatus.CLOSED)
             current.status = lead.status = LeadStatus.CLOSED

@@ -283,10 +283,10 @@ def _apply(
     if decision == Decision.INTERESTED:
         return "recorded: the lead is yours to answer"
     if decision in (Decision.NOT_INTERESTED, Decision.WRONG_PERSON):
-        if _open_enrollment(lead) is None:
+        if _open_enrollment(lead) is None and lead.status not in actions.CLOSABLE_STATUSES:
             return "recorded: no sequence was left to stop"
         change = actions.stop(lead, by=by, reason=decision.value, note=note)
-        return f"recorded: the sequence stopped ({change.cancelled} steps cancelled)"
+        return f"recorded: the lead is closed ({change.cancelled} steps cancelled)"
     if decision == Decision.LATER:
         assert resume_at is not None
         if _open_enrollment(lead) is None:

@@ -276,13 +276,23 @@ def test_stop_of_a_new_lead_not_yet_planned_closes_it():
     assert JourneyEvent.objects.get(lead=lead).enrollment is None
 
 
-def test_stop_has_nothing_to_stop_once_the_lead_replied():
+def test_a_person_stopping_a_lead_that_replied_closes_it():
+    """Not interested, wrong person: the conversation is over, and the lead no longer waits for anyone."""
     lead = LeadFactory(status="replied")
+    EnrollmentFactory(lead=lead, state="replied", ended_at=timezone.now())
+    actions.stop(lead, reason="not_interested")
+    assert Lead.objects.get(pk=lead.pk).status == "closed"
+    assert events(lead) == [("stopped", "not_interested")]
+
+
+@pytest.mark.parametrize("status", ["converted", "closed"])
+def test_stop_has_nothing_to_stop_once_the_lead_converted_or_closed(status):
+    lead = LeadFactory(status=status)
     EnrollmentFactory(lead=lead, state="replied", ended_at=timezone.now())
     with pytest.raises(JourneyError) as refused:
         actions.stop(lead)
     assert refused.value.reason == "nothing_to_stop"
-    assert Lead.objects.get(pk=lead.pk).status == "replied" and not events(lead)
+    assert Lead.objects.get(pk=lead.pk).status == status and not events(lead)
 
 
 # --- re-enrol ----------------------------------------------------------------------------------------
