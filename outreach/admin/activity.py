@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString
 from outreach.models import Activity, Lead, MessageTemplate
 
 from .exports import ACTIVITY_EXPORT, ChangeListExportMixin
+from .local_time import LIST_NOTE, lead_time_column
 from .pagination import CappedCountPaginator
 from .scoping import ServiceWrittenAdmin, VisibleClientFilter, scope_to_clients
 from .search import body_matches, leads_matching, search_words
@@ -34,7 +35,7 @@ LEAD_MATCH_LIMIT = 1000
 
 @admin.register(Activity)
 class ActivityAdmin(ChangeListExportMixin, ServiceWrittenAdmin):
-    list_display = ("created_at", "client", "lead", "action", "channel", "touch_number", "led_to_booking")
+    list_display = ("created", "client", "lead", "action", "channel", "touch_number", "led_to_booking")
     list_filter = (
         ("client", VisibleClientFilter),
         "channel",
@@ -62,7 +63,7 @@ class ActivityAdmin(ChangeListExportMixin, ServiceWrittenAdmin):
             {
                 "fields": (
                     ("client", "lead"),
-                    ("action", "channel", "created_at"),
+                    ("action", "channel", "created_local"),
                     ("touch_number", "sequence_id"),
                     ("provider", "provider_message_id", "provider_event_id"),
                     ("in_reply_to", "led_to_booking"),
@@ -71,7 +72,10 @@ class ActivityAdmin(ChangeListExportMixin, ServiceWrittenAdmin):
         ),
         ("Raw record", {"fields": ("raw_json",)}),
     )
-    readonly_fields = ("snapshot_card", "raw_json")
+    readonly_fields = ("snapshot_card", "raw_json", "created_local")
+    # Times in the lead's zone (the send path's), UTC on hover; the lead and client are selected with the row.
+    created = lead_time_column("created_at", f"time ({LIST_NOTE})")
+    created_local = lead_time_column("created_at", "time", detail=True)
 
     class Media:
         css = {"all": ("outreach/admin.css",)}

@@ -29,10 +29,11 @@ from django.utils.safestring import SafeString
 
 from engines.exceptions import EngineError, InvalidOverride, JourneyError
 from engines.services.journey import actions
-from engines.services.planning.sequence_rules import ALLOCATABLE_STATUSES, validate_sequence_override
-from outreach.models import Enrollment, EnrollmentState, JourneyEvent, Lead, ScheduledTouch
+from engines.services.planning.sequence_rules import validate_sequence_override
+from outreach.models import Client, Enrollment, EnrollmentState, JourneyEvent, Lead, ScheduledTouch
 from outreach.models.choices import OPEN_ENROLLMENT_STATES
 
+from .local_time import LIST_NOTE, lead_time_column, lead_zone, local_time, page_note
 from .pagination import CappedCountPaginator
 from .scoping import ServiceWrittenAdmin, VisibleClientFilter
 
@@ -216,25 +217,61 @@ class Step:
     touch: ScheduledTouch
     subject: str
     body: str
+    scheduled: SafeString | str  # the times, on the lead's clock (outreach.admin.local_time)
+    sent: SafeString | str
 
 
-def journey_context(lead: Lead) -> dict[str, Any]:
-    """The lead's enrollments, newest first, each with its steps (and the text each sent), and its events."""
+@dataclass(frozen=True)
+class EnrollmentRow:
+    enrollment: Enrollment
+    steps: list[Step]
+    started: SafeString | str
+    ended: SafeString | str
+    resumes: SafeString | str
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event: JourneyEvent
+    at: SafeString | str
+
+
+def journey_context(lead: Lead, client: Client | None = None) -> dict[str, Any]:
+    """The lead's enrollments, newest first, each with its steps (and the text each sent), and its events; times
+    on the lead's clock (its zone as the send path has it; pass `client` when it is loaded, else it is read)."""
+    zone = lead_zone(lead, client if client is not None else lead.client)
     steps: dict[int, list[Step]] = defaultdict(list)
     touches = ScheduledTouch.objects.filter(lead_id=lead.pk).select_related("activity")
     for touch in touches.order_by("touch_number", "scheduled_at", "pk"):
         snapshot = touch.activity.content_snapshot if touch.activity is not None else None
         snapshot = snapshot if isinstance(snapshot, dict) else {}
         subject, body = snapshot.get("subject"), snapshot.get("body")
+        sent = local_time(touch.activity.created_at if touch.activity is not None else None, zone)
         steps[touch.enrollment_id].append(
-            Step(touch, subject if isinstance(subject, str) else "", body if isinstance(body, str) else "")
+            Step(
+                touch,
+                subject if isinstance(subject, str) else "",
+                body if isinstance(body, str) else "",
+                local_time(touch.scheduled_at, zone),
+                sent,
+            )
         )
     enrollments = Enrollment.objects.filter(lead_id=lead.pk).order_by("-started_at", "-pk")
     events = JourneyEvent.objects.filter(lead_id=lead.pk).select_related("by").order_by("-at", "-pk")
     return {
-        "enrollments": [(enrollment, steps.get(enrollment.pk, [])) for enrollment in enrollments],
-        "events": list(events[:EVENTS_SHOWN]),
+        "enrollments": [
+            EnrollmentRow(
+                enrollment,
+                steps.get(enrollment.pk, []),
+                local_time(enrollment.started_at, zone),
+                local_time(enrollment.ended_at, zone),
+                local_time(enrollment.resume_at, zone) if enrollment.resume_at else "",
+            )
+            for enrollment in enrollments
+        ],
+        "events": [EventRow(event, local_time(event.at, zone)) for event in events[:EVENTS_SHOWN]],
         "events_shown": EVENTS_SHOWN,
+        "zone_note": page_note(zone),
     }
 
 
@@ -248,7 +285,7 @@ def journey_buttons(lead: Lead) -> list[tuple[str, str]]:
     offered = {
         "pause": open_state == EnrollmentState.ACTIVE,
         "resume": open_state == EnrollmentState.PAUSED,
-        "stop": open_state is not None or lead.status in ALLOCATABLE_STATUSES,  # what actions.stop accepts
+        "stop": open_state is not None or lead.status in actions.CLOSABLE_STATUSES,  # what actions.stop accepts
         "reenroll": open_state is None,
         "undo-do-not-contact": lead.do_not_contact,
     }
@@ -303,7 +340,9 @@ class LeadJourneyMixin(admin.ModelAdmin):
     def journey(self, obj: Lead) -> SafeString | str:
         if obj.pk is None:
             return "Not enrolled yet."
-        return render_to_string("admin/outreach/lead/journey.html", journey_context(obj))
+        # The lead's page names the zone once, above everything (LeadAdmin.render_change_form).
+        context = {**journey_context(obj, obj.client), "zone_note": None}
+        return render_to_string("admin/outreach/lead/journey.html", context)
 
     def render_change_form(
         self,
@@ -371,7 +410,7 @@ class LeadJourneyMixin(admin.ModelAdmin):
 
 @admin.register(Enrollment)
 class EnrollmentAdmin(ServiceWrittenAdmin):
-    list_display = ("lead", "client", "state", "planned_sequence", "started_at", "ended_at", "end_reason")
+    list_display = ("lead", "client", "state", "planned_sequence", "started", "ended", "end_reason")
     list_filter = (("client", VisibleClientFilter), "state")
     list_select_related = ("client", "lead")
     search_fields = ("lead__email", "lead__last_name", "lead__company_name")
@@ -384,29 +423,39 @@ class EnrollmentAdmin(ServiceWrittenAdmin):
         "state",
         "planned_sequence",
         "sequence_id",
-        "started_at",
-        "ended_at",
+        "started_local",
+        "ended",
         "end_reason",
-        "resume_at",
+        "resumes",
         "steps",
     )
     readonly_fields = fields
+    # The lead's local time, UTC on hover (the lead and client are selected with each row).
+    started = lead_time_column("started_at", f"started ({LIST_NOTE})")
+    started_local = lead_time_column("started_at", "started", detail=True)
+    ended = lead_time_column("ended_at", f"ended ({LIST_NOTE})")
+    resumes = lead_time_column("resume_at", "resumes at")
 
     @admin.display(description="steps")
     def steps(self, obj: Enrollment) -> SafeString:
-        context = journey_context(obj.lead)
-        mine = [(enrollment, steps) for enrollment, steps in context["enrollments"] if enrollment.pk == obj.pk]
-        return render_to_string("admin/outreach/lead/journey.html", {"enrollments": mine, "events": None})
+        context = journey_context(obj.lead, obj.client)
+        mine = [row for row in context["enrollments"] if row.enrollment.pk == obj.pk]
+        return render_to_string(
+            "admin/outreach/lead/journey.html",
+            {"enrollments": mine, "events": None, "zone_note": context["zone_note"]},
+        )
 
 
 @admin.register(JourneyEvent)
 class JourneyEventAdmin(ServiceWrittenAdmin):
-    list_display = ("at", "lead", "client", "action", "reason", "by", "enrollment")
+    list_display = ("when", "lead", "client", "action", "reason", "by", "enrollment")
     list_filter = (("client", VisibleClientFilter), "action")
-    list_select_related = ("client", "lead", "by", "enrollment")
+    list_select_related = ("client", "lead", "by", "enrollment__lead")  # an enrollment's name is its lead's
     search_fields = ("lead__email", "lead__last_name", "lead__company_name", "reason", "note")
     show_full_result_count = False
     paginator = CappedCountPaginator
     ordering = ("-at", "-pk")
-    fields = ("at", "lead", "client", "enrollment", "action", "reason", "by", "note")
+    fields = ("when_local", "lead", "client", "enrollment", "action", "reason", "by", "note")
     readonly_fields = fields
+    when = lead_time_column("at", f"when ({LIST_NOTE})")
+    when_local = lead_time_column("at", "when", detail=True)

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +25,7 @@ from .charts import Bar, bar_chart
 from .exports import LEAD_EXPORT, ChangeListExportMixin
 from .imports import LeadImportMixin
 from .journey import LeadJourneyMixin, request_user
+from .local_time import LIST_NOTE, lead_time_column, lead_zone, page_note
 from .scoping import ClientScopedAdmin, VisibleClientFilter
 from .search import leads_matching, search_words
 
@@ -77,15 +78,17 @@ class TierFilter(admin.SimpleListFilter):
 class ScheduledTouchInline(admin.TabularInline):
     model = ScheduledTouch
     verbose_name_plural = "sequence"
-    fields = ("touch_number", "channel", "scheduled_at", "status", "reason", "attempts", "planned_sequence")
+    fields = ("touch_number", "channel", "scheduled", "status", "reason", "attempts", "planned_sequence")
     readonly_fields = fields
+    scheduled = lead_time_column("scheduled_at", "scheduled")
     ordering = ("scheduled_at", "touch_number")
     extra = 0
     can_delete = False
     show_change_link = True
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ScheduledTouch]:
-        return super().get_queryset(request).select_related("lead")  # each row's title names its lead
+        # Each row's title names its lead; its time is in the lead's zone, which may need the client.
+        return super().get_queryset(request).select_related("lead", "client")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -97,12 +100,16 @@ class ScheduledTouchInline(admin.TabularInline):
 class ActivityInline(admin.TabularInline):
     model = Activity
     fk_name = "lead"
-    fields = ("created_at", "action", "channel", "touch_number", "led_to_booking")
+    fields = ("created", "action", "channel", "touch_number", "led_to_booking")
     readonly_fields = fields
     ordering = ("-created_at",)
     extra = 0
     can_delete = False
     show_change_link = True
+    created = lead_time_column("created_at", "time")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Activity]:
+        return super().get_queryset(request).select_related("lead", "client")  # the lead's zone, for each time
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -120,7 +127,7 @@ class LeadAdmin(ChangeListExportMixin, LeadJourneyMixin, LeadImportMixin, Client
         "tier",
         "status",
         "touch_count",
-        "last_contacted_at",
+        "last_contacted",
         "next_touch",
     )
     list_filter = (
@@ -160,7 +167,7 @@ class LeadAdmin(ChangeListExportMixin, LeadJourneyMixin, LeadImportMixin, Client
             "Contact state (changed by services and actions)",
             {
                 "fields": (
-                    ("status", "touch_count", "last_contacted_at", "converted_at"),
+                    ("status", "touch_count", "last_contacted", "converted"),
                     ("do_not_contact", "is_unsubscribed", "has_bounced", "phone_unusable", "sms_unsupported"),
                     ("email_opted_out", "sms_opted_out", "linkedin_opted_out", "voice_opted_out"),
                     "created_at",
@@ -188,7 +195,7 @@ class LeadAdmin(ChangeListExportMixin, LeadJourneyMixin, LeadImportMixin, Client
         return leads_matching(queryset, search_words(search_term)), False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Lead | None = None) -> tuple[str, ...]:
-        fields = (*SERVICE_FIELDS, "score_explanation", "journey")
+        fields = (*SERVICE_FIELDS, "score_explanation", "journey", "last_contacted", "converted")
         # A lead's client is fixed once it exists: its history, score and plan belong to that client.
         return (*fields, "client") if obj is not None else fields
 
@@ -196,9 +203,23 @@ class LeadAdmin(ChangeListExportMixin, LeadJourneyMixin, LeadImportMixin, Client
     def tier(self, obj: Lead) -> str:
         return Tier(als_tier(obj.als_score)).label if obj.als_score is not None else "—"
 
-    @admin.display(description="next planned touch", ordering="next_touch_at")
-    def next_touch(self, obj: Lead) -> Any:
-        return getattr(obj, "next_touch_at", None)
+    # The lead's own clock (its client is selected with it), UTC on hover; sorted by the stored times.
+    last_contacted = lead_time_column("last_contacted_at", f"last contacted ({LIST_NOTE})", lead=None)
+    next_touch = lead_time_column("next_touch_at", f"next planned touch ({LIST_NOTE})", lead=None)
+    converted = lead_time_column("converted_at", "converted at", lead=None)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None and obj.pk is not None:
+            context["lead_zone_note"] = page_note(lead_zone(obj, obj.client))
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="Why this score")
     def score_explanation(self, obj: Lead) -> SafeString | str:

@@ -19,6 +19,7 @@ from engines.rules.placeholders import PLACEHOLDERS
 from engines.services.sending import template_preview
 from outreach.models import Channel, Lead, MessageTemplate, ScheduledTouch
 
+from .local_time import LIST_NOTE, lead_time_column
 from .pagination import CappedCountPaginator
 from .scoping import ClientScopedAdmin, ServiceWrittenAdmin, VisibleClientFilter, scope_to_clients
 
@@ -205,15 +206,27 @@ class PreviewLeadForm(forms.Form):
 
 
 # Touches are planned by the allocator and claimed by the dispatcher: edited by hand, one could be sent twice.
+# Its times are the lead's local time (outreach.admin.local_time), UTC on hover; the lead and client come with the row.
 @admin.register(ScheduledTouch)
 class ScheduledTouchAdmin(ServiceWrittenAdmin):
-    list_display = ("lead", "client", "touch_number", "channel", "scheduled_at", "status", "reason", "attempts")
+    list_display = ("lead", "client", "touch_number", "channel", "scheduled", "status", "reason", "attempts")
     list_filter = (("client", VisibleClientFilter), "status", "channel", "is_exploration")
     list_select_related = ("client", "lead")
     search_fields = ("lead__email", "lead__last_name", "lead__company_name")
     show_full_result_count = False
     paginator = CappedCountPaginator
     ordering = ("-scheduled_at",)
+    # The change page shows these stored times as the read-only fields beside them, in the lead's zone.
+    local_fields = {"scheduled_at": "scheduled_local", "claimed_at": "claimed_local"}
+    readonly_fields = tuple(local_fields.values())
+
+    scheduled = lead_time_column("scheduled_at", f"scheduled ({LIST_NOTE})")
+    scheduled_local = lead_time_column("scheduled_at", "scheduled at", detail=True)
+    claimed_local = lead_time_column("claimed_at", "claimed at", detail=True)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ScheduledTouch]:
         return super().get_queryset(request).select_related("client", "lead", "activity")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        shown = [name for name in super().get_fields(request, obj) if name not in self.readonly_fields]
+        return [self.local_fields.get(name, name) if isinstance(name, str) else name for name in shown]

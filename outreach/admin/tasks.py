@@ -15,7 +15,6 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,6 +38,7 @@ from engines.services.sending.voice import CALL_OUTCOMES
 from outreach.models import Activity, ActivityAction, ManualTask, TaskKind, TaskStatus
 from outreach.models.choices import REPLY_ACTIONS, SENT_ACTIONS
 
+from .local_time import local_time, zone_note
 from .scoping import ClientScopedAdmin, VisibleClientFilter
 
 OPEN, ALL = TaskStatus.OPEN.value, "all"
@@ -128,24 +128,6 @@ class SkipForm(forms.Form):
 # ----------------------------------------------------------------------------
 # The lead's clock and its recent history
 # ----------------------------------------------------------------------------
-
-
-def local_time(at: datetime | None, zone: zoneinfo.ZoneInfo) -> SafeString | str:
-    """`at` on the lead's wall clock, with the zone's abbreviation; the UTC instant on hover (title)."""
-    if at is None:
-        return "—"
-    utc, local = at.astimezone(UTC), at.astimezone(zone)
-    return format_html(
-        '<time class="lead-time" datetime="{}" title="{} UTC">{}</time>',
-        utc.isoformat(),
-        utc.strftime("%Y-%m-%d %H:%M"),
-        local.strftime("%a %d %b %Y %H:%M %Z"),
-    )
-
-
-def _zone_note(zone: zoneinfo.ZoneInfo, now: datetime) -> str:
-    offset = now.astimezone(zone).strftime("%z")
-    return f"{zone.key} (UTC{offset[:3]}:{offset[3:]} now)"
 
 
 @dataclass(frozen=True)
@@ -354,7 +336,7 @@ class ManualTaskAdmin(ClientScopedAdmin):
             "done_form": done_form,
             "skip_form": skip_form,
             "queue_url": self._queue_url(request),
-            "zone_note": _zone_note(zone, timezone.now()),
+            "zone_note": zone_note(zone),
             "due": local_time(task.due_at, zone),
             "closed": local_time(task.closed_at, zone),
             "history": history,
