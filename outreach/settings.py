@@ -294,6 +294,13 @@ if _Q_RETRY <= _Q_TIMEOUT:
 # Threads per dispatcher run that make the provider calls, overlapping their round-trips. They hold no
 # database connection (a run uses two on PostgreSQL: its own and its recorder's).
 DISPATCH_THREADS = env_int("DISPATCH_THREADS", 32)
+# What one lead import may hold (engines.services.intake.lead_import), so reading and checking a file keeps
+# memory bounded: its size, its data rows (counted while streaming), and an .xlsx's unpacked size.
+LEAD_IMPORT_MAX_BYTES = env_int("LEAD_IMPORT_MAX_BYTES", 20_000_000)
+LEAD_IMPORT_MAX_ROWS = env_int("LEAD_IMPORT_MAX_ROWS", 100_000)
+LEAD_IMPORT_MAX_UNPACKED_BYTES = env_int("LEAD_IMPORT_MAX_UNPACKED_BYTES", 400_000_000)
+if min(LEAD_IMPORT_MAX_BYTES, LEAD_IMPORT_MAX_ROWS, LEAD_IMPORT_MAX_UNPACKED_BYTES) < 1:
+    refuse("LEAD_IMPORT_MAX_BYTES, LEAD_IMPORT_MAX_ROWS and LEAD_IMPORT_MAX_UNPACKED_BYTES must be at least 1")
 
 LOGGING = {
     "version": 1,

@@ -1,21 +1,28 @@
 """Import leads: upload a CSV or XLSX into one of the user's clients, see every row's fate, then confirm.
 
 django-import-export supplies the upload, the temporary file between the
-two steps and the preview page; the checks and the writes are
-engines.services.intake.lead_import's, the same as `manage.py import_leads`. Mixed
-into the Lead admin (`LeadImportMixin`), it adds an "Import" button to the
-lead list.
+two steps (kept server-side: the confirm step posts only its signed name) and
+the preview page; reading the file within the limits, the checks and the
+writes are engines.services.intake.lead_import's, the same as `manage.py
+import_leads`. Rejected rows are listed as text; when other rows are valid,
+the person may import those and download the rejected ones as CSV. Mixed into
+the Lead admin (`LeadImportMixin`), it adds an "Import" button to the lead list.
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 from import_export import resources
 from import_export.admin import ImportMixin
 from import_export.fields import Field
@@ -25,37 +32,30 @@ from import_export.results import Error, Result, RowResult
 from tablib import Dataset
 
 from engines.services.intake.lead_import import (
+    FIELD_LABELS,
     HEADER_ALIASES,
     IMPORTED_FIELDS,
+    ImportLimits,
     ImportPreview,
     ImportRow,
     LeadImportError,
     OnDuplicate,
     RowAction,
     apply_import,
+    check_file_size,
     preview_import,
+    read_table,
+    write_rejected_rows,
 )
 from outreach.models import Client, Lead
 
 from .scoping import visible_clients
 
-# Rows drawn on the preview page; the totals above it count every row.
+# Rows drawn on the preview page, and errors listed; the totals above them count every row.
 PREVIEW_ROWS = 500
-LABELS = {
-    "first_name": "First name",
-    "last_name": "Last name",
-    "full_name": "Name",
-    "email": "Email",
-    "phone": "Phone",
-    "company_name": "Company",
-    "title": "Title",
-    "industry": "Industry",
-    "employee_count": "Employees",
-    "country": "Country",
-    "region": "Region",
-    "timezone": "Time zone",
-    "linkedin_url": "LinkedIn URL",
-}
+LABELS = FIELD_LABELS
+# The signed name of the kept file is good for a day (import-export's temporary files live in the temp folder).
+KEPT_FILE_MAX_AGE = 24 * 3600
 PREVIEW_COLUMNS = [LABELS[name] for name in IMPORTED_FIELDS] + ["Note"]
 DUPLICATE_CHOICES = [
     (OnDuplicate.SKIP.value, "Skip them: keep those leads as they are"),
@@ -73,10 +73,70 @@ class LeadImportForm(ImportForm):
     )
     field_order = ["client", "import_file", "format", "on_duplicate"]
 
+    def clean_import_file(self) -> Any:
+        upload = self.cleaned_data["import_file"]
+        try:
+            check_file_size(upload.name, upload.size, ImportLimits.from_settings())
+        except LeadImportError as exc:
+            raise ValidationError(str(exc)) from exc
+        return upload
+
 
 class LeadConfirmImportForm(ConfirmImportForm):
     client = forms.ModelChoiceField(queryset=Client.objects.none(), widget=forms.HiddenInput)
     on_duplicate = forms.ChoiceField(choices=DUPLICATE_CHOICES, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Its own ids: the upload form may be on the same page (to send a fixed file instead).
+        kwargs.setdefault("auto_id", "id_confirm_%s")
+        super().__init__(*args, **kwargs)
+        self.user_pk: object = None
+
+    def clean_import_file_name(self) -> str:
+        """The kept file's name, signed for this user at the preview: no other file can be named here."""
+        try:
+            name = signing.loads(
+                self.cleaned_data["import_file_name"], salt=_file_name_salt(self.user_pk), max_age=KEPT_FILE_MAX_AGE
+            )
+        except signing.BadSignature as exc:
+            raise ValidationError("The uploaded file is no longer known: upload it again") from exc
+        self.cleaned_data["import_file_name"] = name
+        return cast(str, super().clean_import_file_name())
+
+
+def _file_name_salt(user_pk: object) -> str:
+    return f"outreach.lead-import.file:{user_pk}"
+
+
+class LeadCSV(CSV):
+    """CSV handed to the service as bytes: it decodes (UTF-8, else a message), streams and counts the rows."""
+
+    file_name = "the file"
+
+    def is_binary(self) -> bool:
+        return True
+
+    def get_read_mode(self) -> str:
+        return "rb"
+
+    def create_dataset(self, in_stream: bytes) -> Dataset:
+        return _dataset(in_stream, self.file_name, ".csv")
+
+
+class LeadXLSX(XLSX):
+    """XLSX read by the service: unpacked size checked first, then the first sheet streamed row by row."""
+
+    file_name = "the file"
+
+    def create_dataset(self, in_stream: bytes) -> Dataset:
+        return _dataset(in_stream, self.file_name, ".xlsx")
+
+
+def _dataset(data: bytes, file_name: str, kind: str) -> Dataset:
+    limits = ImportLimits.from_settings()
+    check_file_size(file_name, len(data), limits)
+    headers, rows = read_table(io.BytesIO(data), file_name, limits, kind=kind)
+    return Dataset(*rows, headers=headers)
 
 
 class LeadImportResource(resources.ModelResource):
@@ -108,24 +168,41 @@ class LeadImportResource(resources.ModelResource):
         """The preview (dry run), or the import itself; a failed import is reported as an error, nothing written."""
         if self.client is None:
             raise LeadImportError("Choose the client to import the leads into")
-        preview = preview_import(self.client, dataset.headers or [], dataset, on_duplicate=self.on_duplicate)
-        result = preview_result(preview)
-        if not dry_run and preview.is_valid:
-            try:
-                apply_import(preview)
-            except LeadImportError as exc:
-                result.append_base_error(Error(exc))
+        preview = self.preview(dataset)
+        if dry_run or not preview.importable:
+            return preview_result(preview)
+        # Confirmed: the valid rows are imported, the rejected ones left out (the person saw them listed).
+        result = preview_result(preview, with_invalid_rows=False)
+        try:
+            imported = apply_import(preview, skip_invalid=True)
+        except LeadImportError as exc:
+            result.append_base_error(Error(exc))
+        else:
+            result.totals["rejected"] = imported.rejected
         return result
 
+    def preview(self, dataset: Dataset) -> ImportPreview:
+        if self.client is None:
+            raise LeadImportError("Choose the client to import the leads into")
+        return preview_import(self.client, dataset.headers or [], dataset, on_duplicate=self.on_duplicate)
 
-def preview_result(preview: ImportPreview) -> Result:
-    """The preview in import-export's terms: totals of every row, the first rows drawn, invalid rows with errors."""
+
+def preview_result(preview: ImportPreview, *, with_invalid_rows: bool = True) -> Result:
+    """The preview in import-export's terms: totals of every row, the first rows drawn, invalid rows with errors.
+
+    The rejected rows' errors are also listed as text (`problems`: line, field, message); `importable` counts
+    the rows that "Import the valid rows" would import.
+    """
     result = Result()
     result.diff_headers = PREVIEW_COLUMNS
     result.total_rows = len(preview.rows)
     # Shown above the preview, so a misspelt header or the wrong client is noticed before the import.
-    result.ignored_columns = preview.ignored_columns
+    result.ignored_columns = preview.described_ignored_columns()
     result.client = preview.client
+    result.importable = preview.importable
+    result.problems = [(1, "File", message) for message in preview.file_errors] + [
+        (problem.line, problem.field, problem.message) for problem in preview.problems(PREVIEW_ROWS)
+    ]
     for message in preview.file_errors:
         # The header row is line 1: file-level problems are its errors.
         result.append_invalid_row(1, {}, ValidationError(message))
@@ -133,7 +210,7 @@ def preview_result(preview: ImportPreview) -> Result:
     for row in preview.rows:
         if row.action == RowAction.INVALID:
             result.totals[RowResult.IMPORT_TYPE_INVALID] += 1
-            if len(result.invalid_rows) < PREVIEW_ROWS:
+            if with_invalid_rows and len(result.invalid_rows) < PREVIEW_ROWS:
                 errors = {LABELS.get(name, name): problems for name, problems in row.errors.items()}
                 result.append_invalid_row(row.line, _cells(row, row.raw), ValidationError(errors))
             continue
@@ -164,7 +241,7 @@ class LeadImportMixin(ImportMixin):
     """The Lead admin's "Import" button: into one of the user's clients, with the user's choice for duplicates."""
 
     resource_classes = [LeadImportResource]
-    import_formats = [CSV, XLSX]
+    import_formats = [LeadCSV, LeadXLSX]
     import_form_class = LeadImportForm
     confirm_form_class = LeadConfirmImportForm
     import_template_name = "admin/outreach/import_leads.html"
@@ -181,8 +258,10 @@ class LeadImportMixin(ImportMixin):
 
     def create_confirm_form(self, request: HttpRequest, import_form: Any = None) -> LeadConfirmImportForm:
         form = super().create_confirm_form(request, import_form)
-        # What is posted at the confirm step is checked again: still one of the user's clients, still allowed.
+        # What is posted at the confirm step is checked again: still one of the user's clients, still allowed,
+        # and the kept file one this user uploaded.
         _limit_to_user(form, request)
+        form.user_pk = request.user.pk
         return form
 
     def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:
@@ -190,7 +269,65 @@ class LeadImportMixin(ImportMixin):
         if import_form is not None:
             initial["client"] = import_form.cleaned_data["client"].pk
             initial["on_duplicate"] = import_form.cleaned_data["on_duplicate"]
+            initial["import_file_name"] = signing.dumps(
+                initial["import_file_name"], salt=_file_name_salt(request.user.pk)
+            )
         return initial
+
+    def write_to_tmp_storage(self, import_file: Any, input_format: Any) -> Any:
+        """The upload kept for the confirm step (joined once, not re-concatenated per chunk); its name for messages."""
+        input_format.file_name = import_file.name
+        storage = self.get_tmp_storage_class()(read_mode=input_format.get_read_mode())
+        storage.save(b"".join(import_file.chunks()))
+        return storage
+
+    def add_data_read_fail_error_to_form(self, form: forms.Form, e: Exception) -> None:
+        if isinstance(e, LeadImportError):  # over a limit, not UTF-8, not a workbook: the service says what to do
+            form.add_error("import_file", str(e))
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
+
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        """import-export's preview; with rows rejected but others valid, the confirm form imports the valid ones."""
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None)
+        if isinstance(response, TemplateResponse) and context is not None:
+            result, form = context.get("result"), context.get("form")
+            importable: int = getattr(result, "importable", 0) if result is not None and not result.has_errors() else 0
+            if importable and not context.get("confirm_form") and form is not None and form.is_valid():
+                context["confirm_form"] = self.create_confirm_form(request, import_form=form)
+        return response
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        rejected = path(
+            "import/rejected/",
+            self.admin_site.admin_view(self.rejected_rows_view),
+            name="{}_{}_import_rejected".format(*info),
+        )
+        return [rejected, *super().get_urls()]
+
+    @method_decorator(require_POST)
+    def rejected_rows_view(self, request: HttpRequest) -> HttpResponse:
+        """The preview's rejected rows as CSV, from the kept file (which stays for the confirm step)."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = self.create_confirm_form(request)
+        if not form.is_valid():
+            messages.error(request, "The uploaded file is no longer known: upload it again.")
+            return HttpResponseRedirect(reverse("admin:outreach_lead_import", current_app=self.admin_site.name))
+        data = form.cleaned_data
+        input_format = self.get_import_formats()[int(data["format"])]()
+        input_format.file_name = data["original_file_name"]
+        storage = self.get_tmp_storage_class()(name=data["import_file_name"], read_mode=input_format.get_read_mode())
+        dataset = input_format.create_dataset(storage.read())
+        resource = LeadImportResource(client=data["client"], on_duplicate=data["on_duplicate"])
+        out = io.StringIO()
+        write_rejected_rows(resource.preview(dataset), dataset.headers or [], dataset, out)
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        stem = str(data["original_file_name"]).rsplit(".", 1)[0][:80] or "leads"
+        response["Content-Disposition"] = f'attachment; filename="{_safe_file_name(stem)}-rejected.csv"'
+        return response
 
     def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
         form = kwargs.get("form")
@@ -200,7 +337,9 @@ class LeadImportMixin(ImportMixin):
     def get_import_context_data(self, **kwargs: Any) -> dict[str, Any]:
         spellings = {LABELS[name]: ", ".join(aliases) for name, aliases in HEADER_ALIASES.items()}
         context = super().get_import_context_data(**kwargs)
-        return {**context, "header_spellings": spellings, "preview_rows": PREVIEW_ROWS}
+        limits = ImportLimits.from_settings()
+        shown = {"max_megabytes": f"{limits.max_bytes / 1_000_000:,.1f}", "max_rows": f"{limits.max_rows:,}"}
+        return {**context, "header_spellings": spellings, "preview_rows": PREVIEW_ROWS, "import_limits": shown}
 
     def process_result(self, result: Result, request: HttpRequest) -> HttpResponse:
         if result.has_errors() or result.has_validation_errors():
@@ -211,8 +350,14 @@ class LeadImportMixin(ImportMixin):
 
     def add_success_message(self, result: Result, request: HttpRequest) -> None:
         totals = result.totals
+        rejected = totals.get("rejected", 0)
         messages.success(
             request,
-            f"Import finished: {totals['new']} new, {totals['update']} updated and {totals['skip']} skipped leads. "
-            "They are being scored and planned in the background.",
+            f"Import finished: {totals['new']} new, {totals['update']} updated and {totals['skip']} skipped leads"
+            + (f"; {rejected} rejected row{'s' if rejected != 1 else ''} left out" if rejected else "")
+            + ". They are being scored and planned in the background.",
         )
+
+
+def _safe_file_name(stem: str) -> str:
+    return "".join(char if char.isalnum() or char in "-_" else "_" for char in stem)

@@ -18,19 +18,22 @@ created and updated leads.
 from __future__ import annotations
 
 import csv
+import difflib
+import io
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeAlias
+from typing import BinaryIO, TextIO, TypeAlias
 from urllib.parse import urlsplit
 
-import tablib
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
+from openpyxl import load_workbook  # type: ignore[import-untyped]
 
 from engines.db.bulk import update_each
 from engines.db.copy import insert_returning_ids
@@ -44,6 +47,9 @@ WRITE_BATCH_SIZE = 2000
 # Lookups of existing emails per query: well under SQLite's bound-parameter limit.
 LOOKUP_BATCH_SIZE = 900
 PROGRESS_EVERY = 1000
+# A sheet larger than this, unpacked, must declare its size (<dimension>) within its first SHEET_HEAD_BYTES.
+UNSIZED_SHEET_MAX_BYTES = 5_000_000
+SHEET_HEAD_BYTES = 65_536
 
 # A cleaned value of a lead field: text, or a whole number (the employee count).
 LeadValue: TypeAlias = str | int
@@ -65,6 +71,29 @@ class RowAction(StrEnum):
 
 class LeadImportError(EngineError):
     """An import could not be done; nothing was written."""
+
+
+class ImportTooLarge(LeadImportError):
+    """The file is over an import limit (LEAD_IMPORT_MAX_BYTES, _ROWS, _UNPACKED_BYTES); nothing was read past it."""
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What one import may hold, so that reading and checking it keeps memory bounded."""
+
+    max_bytes: int = 20_000_000
+    max_rows: int = 100_000
+    # An .xlsx is a zip: its unpacked size is read from the zip's directory before any XML is parsed.
+    max_unpacked_bytes: int = 400_000_000
+
+    @classmethod
+    def from_settings(cls) -> ImportLimits:
+        default = cls()
+        return cls(
+            max_bytes=getattr(settings, "LEAD_IMPORT_MAX_BYTES", default.max_bytes),
+            max_rows=getattr(settings, "LEAD_IMPORT_MAX_ROWS", default.max_rows),
+            max_unpacked_bytes=getattr(settings, "LEAD_IMPORT_MAX_UNPACKED_BYTES", default.max_unpacked_bytes),
+        )
 
 
 class InvalidImport(LeadImportError):
@@ -94,6 +123,25 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "timezone": ("timezone", "tz", "timezonename"),
     "linkedin_url": ("linkedin", "linkedinurl", "linkedinprofile", "linkedinprofileurl", "personlinkedinurl"),
 }
+# Lead field -> its name for people: previews, error lists and the rejected-rows file.
+FIELD_LABELS = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "full_name": "Name",
+    "email": "Email",
+    "phone": "Phone",
+    "company_name": "Company",
+    "title": "Title",
+    "industry": "Industry",
+    "employee_count": "Employees",
+    "country": "Country",
+    "region": "Region",
+    "timezone": "Time zone",
+    "linkedin_url": "LinkedIn URL",
+}
+# A text cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+REJECTED_REASON_HEADER = "Rejected because"
 _FIELD_BY_HEADER = {alias: name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
 TEXT_LIMITS = {"first_name": 100, "last_name": 100, "company_name": 200, "title": 200, "industry": 100, "region": 10}
 # Fields an update may change; score, status and the flags the services keep are never touched by an import.
@@ -151,6 +199,31 @@ class ImportPreview:
     def is_valid(self) -> bool:
         return not self.file_errors and not any(row.action == RowAction.INVALID for row in self.rows)
 
+    @property
+    def importable(self) -> int:
+        """Rows that importing only the valid rows would create, update or skip; 0 when the file itself is refused."""
+        return 0 if self.file_errors else sum(1 for row in self.rows if row.action != RowAction.INVALID)
+
+    def problems(self, limit: int | None = None) -> list[RowProblem]:
+        """The rejected rows' errors, one per field and message, in file order (the first `limit` of them)."""
+        found: list[RowProblem] = []
+        for row in self.rows:
+            if row.action != RowAction.INVALID:
+                continue
+            for name, messages in row.errors.items():
+                found.extend(RowProblem(row.line, FIELD_LABELS.get(name, name), message) for message in messages)
+            if limit is not None and len(found) >= limit:
+                return found[:limit]
+        return found
+
+    def described_ignored_columns(self) -> list[str]:
+        """Each ignored header, with the field it may have meant: "Emial (did you mean Email?)"."""
+        described = []
+        for header in self.ignored_columns:
+            guess = guess_field(header)
+            described.append(f"{header} (did you mean {FIELD_LABELS[guess]}?)" if guess else header)
+        return described
+
 
 @dataclass(frozen=True)
 class ImportResult:
@@ -158,17 +231,50 @@ class ImportResult:
     updated: int
     skipped: int
     lead_ids: list[int]
+    rejected: int = 0
 
 
-def map_columns(headers: Sequence[object]) -> tuple[dict[str, str], list[str], list[str]]:
-    """Headers -> ({header: lead field}, ignored headers, errors). Two headers for one field is an error."""
+@dataclass(frozen=True)
+class RowProblem:
+    """One error of one rejected row: its line in the file, the field (as people name it) and what is wrong."""
+
+    line: int
+    field: str
+    message: str
+
+
+def header_key(header: object) -> str:
+    """A header as it is compared: lower case, letters and digits only ("E-mail " -> "email")."""
+    return re.sub(r"[^a-z0-9]", "", str(header or "").lower())
+
+
+def guess_field(header: str) -> str | None:
+    """The lead field an unrecognised header is closest to (a misspelling), if any is close."""
+    close = difflib.get_close_matches(header_key(header), list(_FIELD_BY_HEADER), n=1, cutoff=0.75)
+    return _FIELD_BY_HEADER[close[0]] if close else None
+
+
+def map_columns(
+    headers: Sequence[object], column_map: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """Headers -> ({header: lead field}, ignored headers, errors). Two headers for one field is an error.
+
+    `column_map` names the field of headers we do not recognise (header -> field, "" to leave a column out);
+    its headers are compared as the spellings are (case, spaces and punctuation do not matter).
+    """
+    chosen = {header_key(header): target for header, target in (column_map or {}).items()}
     columns: dict[str, str] = {}
     ignored: list[str] = []
-    errors: list[str] = []
+    errors = [
+        f"{target!r} (for column {header!r}) is not a lead field: use one of {', '.join(FIELD_LABELS)}"
+        for header, target in (column_map or {}).items()
+        if target and target not in FIELD_LABELS
+    ]
     for header in headers:
         name = str(header or "").strip()
-        target = _FIELD_BY_HEADER.get(re.sub(r"[^a-z0-9]", "", name.lower()))
-        if target is None:
+        key = header_key(name)
+        target = chosen[key] or None if key in chosen else _FIELD_BY_HEADER.get(key)
+        if target is None or target not in FIELD_LABELS:
             if name:
                 ignored.append(name)
         elif target in columns.values():
@@ -187,10 +293,11 @@ def preview_import(
     rows: Iterable[Sequence[object]],
     *,
     on_duplicate: OnDuplicate | str = OnDuplicate.SKIP,
+    column_map: Mapping[str, str] | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> ImportPreview:
     """Check and normalise every row, and say what importing it into `client` would do. Writes nothing."""
-    columns, ignored, file_errors = map_columns(headers)
+    columns, ignored, file_errors = map_columns(headers, column_map)
     positions = {
         index: columns[str(h or "").strip()] for index, h in enumerate(headers) if str(h or "").strip() in columns
     }
@@ -253,7 +360,9 @@ def _text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         # Spreadsheets hand whole numbers back as floats: 20.0 employees, a phone number typed without its "+".
         value = int(value)
-    return " ".join(str(value).split())
+    text = " ".join(str(value).split())
+    # A cell our rejected-rows file escaped ("'+61 412...") is read as it was typed.
+    return text[1:] if text[:1] == "'" and text[1:2] in FORMULA_STARTS and text[1:2] else text
 
 
 def normalize_url(text: str) -> str:
@@ -319,8 +428,13 @@ def existing_leads_by_email(client: Client, emails: set[str]) -> dict[str, int]:
     return found
 
 
-def apply_import(preview: ImportPreview, *, progress: Callable[[int], object] | None = None) -> ImportResult:
+def apply_import(
+    preview: ImportPreview, *, skip_invalid: bool = False, progress: Callable[[int], object] | None = None
+) -> ImportResult:
     """Write a valid preview, all or nothing, then hand its leads to one score-and-plan task.
+
+    With `skip_invalid` the rejected rows are left out and the valid rows imported (a file-level
+    error, such as no contact column, still refuses the whole file).
 
     Duplicates are looked up again inside the transaction, so rows another
     import added since the preview are updated or skipped, not duplicated; a
@@ -328,7 +442,7 @@ def apply_import(preview: ImportPreview, *, progress: Callable[[int], object] | 
     InvalidImport for an invalid preview and LeadImportError when the
     database refuses the rows.
     """
-    if not preview.is_valid:
+    if preview.file_errors or (not skip_invalid and not preview.is_valid):
         raise InvalidImport(preview)
     try:
         with transaction.atomic():
@@ -341,10 +455,55 @@ def apply_import(preview: ImportPreview, *, progress: Callable[[int], object] | 
     if lead_ids:
         client_id = preview.client.pk
         transaction.on_commit(lambda: later.queue().score_and_plan_leads(client_id, lead_ids))
-    skipped = preview.counts()[RowAction.SKIP]
+    counts = preview.counts()
     if progress is not None:
-        progress(skipped)
-    return ImportResult(created=len(created), updated=len(updated), skipped=skipped, lead_ids=lead_ids)
+        progress(counts[RowAction.SKIP] + counts[RowAction.INVALID])
+    return ImportResult(
+        created=len(created),
+        updated=len(updated),
+        skipped=counts[RowAction.SKIP],
+        lead_ids=lead_ids,
+        rejected=counts[RowAction.INVALID],
+    )
+
+
+def escape_formula(text: str) -> str:
+    """`text` with a leading single quote when a spreadsheet would read it as a formula (OWASP CSV injection)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def write_rejected_rows(
+    preview: ImportPreview, headers: Sequence[object], rows: Sequence[Sequence[object]], out: TextIO
+) -> int:
+    """The rejected rows as CSV: "Line", the file's own columns and "Rejected because"; how many rows.
+
+    `headers` and `rows` are those the preview was made from. Every cell that a
+    spreadsheet would run as a formula gets a leading quote, which the import
+    takes off again, so the fixed file can be imported as it is.
+    """
+    writer = csv.writer(out)
+    writer.writerow(["Line", *(escape_formula(_header(h)) for h in headers), REJECTED_REASON_HEADER])
+    written = 0
+    for row in preview.rows:
+        if row.action != RowAction.INVALID:
+            continue
+        cells = rows[row.line - 2] if 0 <= row.line - 2 < len(rows) else ()
+        reason = "; ".join(
+            f"{FIELD_LABELS.get(name, name)}: {message}"
+            for name, messages in row.errors.items()
+            for message in messages
+        )
+        writer.writerow([row.line, *(escape_formula(_cell_text(cell)) for cell in cells), escape_formula(reason)])
+        written += 1
+    return written
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _create_leads(preview: ImportPreview, progress: Callable[[int], object] | None) -> list[int]:
@@ -398,29 +557,156 @@ def _merge(lead: Lead, values: Mapping[str, LeadValue]) -> None:
             setattr(lead, name, value)
 
 
-def load_table(path: Path) -> tuple[list[str], list[Sequence[object]]]:
-    """Header and rows of a .csv (UTF-8, with or without BOM) or .xlsx file (its first sheet)."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        try:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                dataset = tablib.Dataset().load(handle.read(), format="csv")
-        except UnicodeDecodeError as exc:
-            raise LeadImportError(
-                f"Cannot read {path.name}: it is not UTF-8 text (byte {exc.start + 1} is not); save it from your "
-                'spreadsheet as "CSV UTF-8" and import it again'
-            ) from exc
-        except csv.Error as exc:  # a NUL byte, or another file renamed .csv
-            raise LeadImportError(f"Cannot read {path.name} as CSV: {exc}") from exc
-    elif suffix == ".xlsx":
-        try:
-            with path.open("rb") as handle:
-                dataset = tablib.Dataset().load(handle.read(), format="xlsx")
-        except (zipfile.BadZipFile, KeyError, ValueError) as exc:  # empty, not a zip, not a workbook inside
-            raise LeadImportError(
-                f"Cannot read {path.name}: it is not an Excel workbook (.xlsx); save it from your spreadsheet as "
-                "an Excel workbook or as CSV UTF-8 and import it again"
-            ) from exc
-    else:
+def load_table(path: Path, limits: ImportLimits | None = None) -> tuple[list[str], list[Sequence[object]]]:
+    """Header and rows of a .csv (UTF-8, with or without BOM) or .xlsx file (its first sheet), within the limits."""
+    limits = limits or ImportLimits.from_settings()
+    if path.suffix.lower() not in (".csv", ".xlsx"):
         raise LeadImportError(f"Cannot read {path.name}: give a .csv or .xlsx file")
-    return [str(h or "") for h in dataset.headers or []], list(dataset)
+    check_file_size(path.name, path.stat().st_size, limits)
+    with path.open("rb") as handle:
+        return read_table(handle, path.name, limits)
+
+
+def check_file_size(name: str, size: int, limits: ImportLimits) -> None:
+    """Refuse a file larger than LEAD_IMPORT_MAX_BYTES, before reading any of it."""
+    if size > limits.max_bytes:
+        raise ImportTooLarge(
+            f"Cannot import {name}: it is {_megabytes(size)}, more than the limit of {_megabytes(limits.max_bytes)} "
+            "(setting LEAD_IMPORT_MAX_BYTES); split it into smaller files and import each"
+        )
+
+
+def read_table(
+    handle: BinaryIO, name: str, limits: ImportLimits, *, kind: str | None = None
+) -> tuple[list[str], list[Sequence[object]]]:
+    """Header and rows of an open .csv or .xlsx file, read row by row and refused past LEAD_IMPORT_MAX_ROWS rows.
+
+    Rows are padded with empty cells to the header's width; fully empty rows
+    of a CSV are left out, as are empty rows at the end of a sheet. `kind`
+    (".csv" or ".xlsx") says how to read it when `name` does not.
+    """
+    suffix = kind or Path(name).suffix.lower()
+    if suffix == ".csv":
+        table = _read_csv(handle, name, limits)
+    elif suffix == ".xlsx":
+        table = _read_xlsx(handle, name, limits)
+    else:
+        raise LeadImportError(f"Cannot read {name}: give a .csv or .xlsx file")
+    return table
+
+
+def _too_many_rows(name: str, limits: ImportLimits) -> ImportTooLarge:
+    return ImportTooLarge(
+        f"Cannot import {name}: it has more than {limits.max_rows:,} rows, the limit (setting LEAD_IMPORT_MAX_ROWS); "
+        "split it into smaller files and import each"
+    )
+
+
+def _collect(
+    name: str, rows: Iterable[Sequence[object]], limits: ImportLimits
+) -> tuple[list[str], list[Sequence[object]]]:
+    """The header and the data rows, padded to the header's width; stops reading at the first row past the limit."""
+    iterator = iter(rows)
+    header = [_header(cell) for cell in next(iterator, ())]
+    width = len(header)
+    kept: list[Sequence[object]] = []
+    pending_empty = 0  # empty rows are kept only when a row with data follows them
+    for row in iterator:
+        if not any(cell not in (None, "") for cell in row):
+            pending_empty += 1
+            continue
+        kept.extend([("",) * width] * pending_empty)
+        pending_empty = 0
+        if len(kept) >= limits.max_rows:
+            raise _too_many_rows(name, limits)
+        # Cells past the header's width have no column name, so nothing would import them.
+        cells = tuple("" if cell is None else cell for cell in row[:width])
+        kept.append(cells + ("",) * (width - len(cells)))
+    return header, kept
+
+
+def _header(cell: object) -> str:
+    return "" if cell is None else str(cell)
+
+
+def _read_csv(handle: BinaryIO, name: str, limits: ImportLimits) -> tuple[list[str], list[Sequence[object]]]:
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+    try:
+        # csv.reader reads the file line by line; empty lines give [] and are left out, as blank rows.
+        return _collect(name, (row for row in csv.reader(text) if row), limits)
+    except UnicodeDecodeError as exc:
+        handle.seek(0)
+        raise LeadImportError(
+            f"Cannot read {name}: it is not UTF-8 text (byte {_first_bad_byte(handle, exc)} is not); save it from "
+            'your spreadsheet as "CSV UTF-8" and import it again'
+        ) from exc
+    except csv.Error as exc:  # a NUL byte, or another file renamed .csv
+        raise LeadImportError(f"Cannot read {name} as CSV: {exc}") from exc
+    finally:
+        text.detach()  # the caller closes the file
+
+
+def _first_bad_byte(handle: BinaryIO, exc: UnicodeDecodeError) -> int:
+    """The position (from 1) of the first byte that is not UTF-8; the file is at most LEAD_IMPORT_MAX_BYTES."""
+    try:
+        handle.read().decode("utf-8")
+    except UnicodeDecodeError as whole:
+        return whole.start + 1
+    return exc.start + 1
+
+
+def _read_xlsx(handle: BinaryIO, name: str, limits: ImportLimits) -> tuple[list[str], list[Sequence[object]]]:
+    not_a_workbook = LeadImportError(
+        f"Cannot read {name}: it is not an Excel workbook (.xlsx); save it from your spreadsheet as "
+        "an Excel workbook or as CSV UTF-8 and import it again"
+    )
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise not_a_workbook from exc
+    if unpacked > limits.max_unpacked_bytes:
+        raise ImportTooLarge(
+            f"Cannot import {name}: unpacked, the workbook is {_megabytes(unpacked)}, more than the limit of "
+            f"{_megabytes(limits.max_unpacked_bytes)} (setting LEAD_IMPORT_MAX_UNPACKED_BYTES); save it as CSV "
+            "UTF-8, or split it, and import again"
+        )
+    _check_sheets_declare_their_size(handle, name)
+    handle.seek(0)
+    try:
+        # read_only streams the sheet's XML; dimensions reset, so no row is padded to a width the file only claims.
+        book = load_workbook(handle, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:  # not a workbook inside the zip
+        raise not_a_workbook from exc
+    try:
+        sheet = book.active
+        if not hasattr(sheet, "reset_dimensions"):  # no sheet, or a chart sheet
+            raise not_a_workbook
+        sheet.reset_dimensions()
+        return _collect(name, sheet.iter_rows(values_only=True), limits)
+    finally:
+        book.close()
+
+
+def _check_sheets_declare_their_size(handle: BinaryIO, name: str) -> None:
+    """Refuse a large sheet without a <dimension> near its start: openpyxl would parse all of it just to size it.
+
+    Excel, LibreOffice and Google Sheets always write one; a small sheet without it is read (it costs little).
+    """
+    handle.seek(0)
+    with zipfile.ZipFile(handle) as archive:
+        for member in archive.infolist():
+            if not member.filename.startswith("xl/worksheets/") or member.file_size <= UNSIZED_SHEET_MAX_BYTES:
+                continue
+            with archive.open(member) as sheet:
+                start = sheet.read(SHEET_HEAD_BYTES)
+            if not re.search(rb"<(\w+:)?dimension\b", start):
+                raise ImportTooLarge(
+                    f"Cannot import {name}: its sheet is {_megabytes(member.file_size)} unpacked and does not say "
+                    "how many rows it has, as Excel does; save it again from your spreadsheet (or as CSV UTF-8) "
+                    "and import it again"
+                )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:,.1f} MB"
