@@ -7,6 +7,9 @@ from outreach.management.base import OutreachCommand
 from outreach.management.progress import progress_bar
 from outreach.models import Client, Lead
 
+# A century: past it "finished N days ago" is before any date (an OverflowError traceback, not an answer).
+MAX_AFTER_DAYS = 36_500
+
 
 class Command(OutreachCommand):
     help = (
@@ -61,6 +64,8 @@ class Command(OutreachCommand):
         after_days = options["after_days"]
         if after_days is None or after_days < 0:
             raise CommandError("--reenroll needs --after-days N (0 or more)")
+        if after_days > MAX_AFTER_DAYS:
+            raise CommandError(f"--after-days must be at most {MAX_AFTER_DAYS} (a century), got {after_days}")
         leads = Lead.objects.all()
         if not options["all"]:
             if not Client.objects.filter(pk=options["client"]).exists():

@@ -5,6 +5,10 @@ from django.core.management.base import CommandError
 from engines.services.sending.dispatcher import OUTCOMES, dispatch_due_touches, preview_due_touches
 from outreach.management.base import OutreachCommand
 
+# More than any run handles (the dispatcher works in batches), and far below what a database LIMIT can hold:
+# a larger --limit ended the dry run in an IntegrityError (SQLite) or a DataError (PostgreSQL) traceback.
+MAX_LIMIT = 1_000_000
+
 
 class Command(OutreachCommand):
     help = (
@@ -17,11 +21,15 @@ class Command(OutreachCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="list what would go out and why others wait; send nothing"
         )
-        parser.add_argument("--limit", type=int, metavar="N", help="handle at most N due touches")
+        parser.add_argument(
+            "--limit", type=int, metavar="N", help=f"handle at most N due touches, 1-{MAX_LIMIT:,} (default: all)"
+        )
 
     def handle(self, *args: Any, dry_run: bool = False, limit: int | None = None, **options: Any) -> None:
         if limit is not None and limit < 1:
             raise CommandError("--limit must be at least 1")
+        if limit is not None and limit > MAX_LIMIT:
+            raise CommandError(f"--limit must be at most {MAX_LIMIT:,} (leave it out to handle every due touch)")
         if dry_run:
             self._preview(limit)
             return

@@ -9,6 +9,10 @@ from engines.services.sending.voice import CALL_OUTCOMES
 from outreach.management.base import OutreachCommand
 from outreach.models import Client, ManualTask, TaskKind
 
+# The longest call --duration takes: a day. Options of `done` that only one kind of task takes.
+MAX_CALL_SECONDS = 86_400
+OPTIONS_OF_KIND = {"text": TaskKind.LINKEDIN, "outcome": TaskKind.CALL, "duration": TaskKind.CALL}
+
 
 class Command(OutreachCommand):
     help = (
@@ -26,7 +30,7 @@ class Command(OutreachCommand):
         done.add_argument("task", type=int, metavar="TASK_ID")
         done.add_argument("--text", help="LinkedIn: the text actually sent, when it differs from the task's")
         done.add_argument("--outcome", choices=CALL_OUTCOMES, help="call: how the call went (required for calls)")
-        done.add_argument("--duration", type=int, default=0, metavar="SECONDS", help="call: how long it lasted")
+        done.add_argument("--duration", type=int, metavar="SECONDS", help="call: how long it lasted (default 0)")
         done.add_argument("--notes", default="", help="anything worth keeping")
         done.add_argument("--user", metavar="USERNAME", help="who did it (recorded on the task)")
 
@@ -57,6 +61,7 @@ class Command(OutreachCommand):
 
     def handle_done(self, options: dict[str, Any]) -> None:
         task = self.task(options["task"])
+        check_done_options(task, options)
         if task.kind == TaskKind.FOLLOW_UP:
             close_follow_up(task, user=self.user(options["user"]), notes=options["notes"])
             self.stdout.write(self.style.SUCCESS(f"Task #{task.pk} done: followed up {task.lead}."))
@@ -67,7 +72,7 @@ class Command(OutreachCommand):
             sent_text=options["text"],
             outcome=options["outcome"],
             notes=options["notes"],
-            duration_seconds=options["duration"],
+            duration_seconds=options["duration"] or 0,
         )
         self.stdout.write(self.style.SUCCESS(f"Task #{task.pk} done: recorded {activity.action} for {task.lead}."))
 
@@ -89,3 +94,18 @@ class Command(OutreachCommand):
         if user is None:
             raise CommandError(f"No user named {username!r}.")
         return user
+
+
+def check_done_options(task: ManualTask, options: dict[str, Any]) -> None:
+    """Refuse what `done` would otherwise ignore: --text for a call, --outcome for a LinkedIn message, ..."""
+    misplaced = [
+        f"--{name}" for name, kind in OPTIONS_OF_KIND.items() if options[name] is not None and task.kind != kind
+    ]
+    if misplaced:
+        raise CommandError(
+            f"{' and '.join(misplaced)} cannot be given for task #{task.pk}, a {task.get_kind_display()} task "
+            "(--text is for LinkedIn tasks, --outcome and --duration for calls)."
+        )
+    duration = options["duration"]
+    if duration is not None and not 0 <= duration <= MAX_CALL_SECONDS:
+        raise CommandError(f"--duration must be 0 to {MAX_CALL_SECONDS} seconds, got {duration}.")

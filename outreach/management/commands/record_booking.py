@@ -32,6 +32,8 @@ class Command(OutreachCommand):
 
     def _lead(self, options: dict[str, Any]) -> Lead:
         if options["lead"] is not None:
+            if options["email"] is not None or options["client"] is not None:
+                raise CommandError("Name the lead one way: --lead ID, or --email ADDRESS --client ID, not both.")
             lead = Lead.objects.filter(pk=options["lead"]).first()
             if lead is None:
                 raise CommandError(f"No lead with id {options['lead']}.")

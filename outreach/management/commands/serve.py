@@ -12,7 +12,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+
+from outreach.management.base import OutreachCommand
 
 DEMO_USERNAME = "admin"
 # Where the generated demo password is kept, so a second `make run` prints the same login.
@@ -40,7 +42,7 @@ def ensure_demo_admin() -> tuple[str, str | None]:
     return DEMO_USERNAME, password
 
 
-class Command(BaseCommand):
+class Command(OutreachCommand):
     help = (
         "Start the web server and one qcluster worker together on the configured database; Ctrl-C stops both. "
         "Creates a demo admin login when no superuser exists and prints it with the URL. Development only."
