@@ -3,8 +3,11 @@ and no request for a missing favicon."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
@@ -22,7 +25,10 @@ def test_the_admin_index_opens_with_the_clients_table(admin_login, staff_user):
     ActivityFactory(lead=lead, action="email_bounced", channel="email")
     ActivityFactory(lead=lead, action="meeting_booked", channel="")
     ManualTaskFactory(lead=lead)
-    LeadFactory(client=harbour, status="replied")
+    # A reply from before the week, still waiting for a person (the inbox's Waiting tab).
+    waiting = LeadFactory(client=harbour, status="replied")
+    last_week = timezone.now() - timedelta(days=9)
+    ActivityFactory(lead=waiting, action="email_replied", channel="email", created_at=last_week)
     ActivityFactory(lead=LeadFactory(client=rival), action="sms_sent", channel="sms")
 
     page = admin_login(staff_user("alex", harbour))
