@@ -30,7 +30,7 @@ QUOTED = (
 
 
 def enrolled_lead(client: Client | None = None, **fields) -> Lead:
-    lead = LeadFactory(client=client or ClientFactory(), **fields)
+    lead = LeadFactory.create(client=client or ClientFactory(), **fields)
     allocate_lead(lead)
     return Lead.objects.get(pk=lead.pk)
 
@@ -41,7 +41,7 @@ def a_reply(
     """A reply recorded as the webhooks record one (events.record_read_reply), to an email we sent."""
     lead = lead or enrolled_lead()
     at = at or timezone.now()
-    sent = ActivityFactory(
+    sent = ActivityFactory.create(
         lead=lead, content_snapshot={"subject": subject, "body": f"Hi {lead.first_name}, open to a chat?"},
         created_at=at - timedelta(days=1),
     )  # fmt: skip

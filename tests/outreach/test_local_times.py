@@ -216,7 +216,7 @@ def _queries(http, url: str) -> int:
 
 def _add_touch(n: int) -> None:
     lead = LEADS[n % len(LEADS)](last_contacted_at=LATE_UTC)
-    touch = ScheduledTouchFactory(lead=lead, scheduled_at=LATE_UTC + timedelta(hours=n))
+    touch = ScheduledTouchFactory.create(lead=lead, scheduled_at=LATE_UTC + timedelta(hours=n))
     ActivityFactory(lead=lead, created_at=LATE_UTC - timedelta(hours=n))
     JourneyEvent.objects.create(client=lead.client, lead=lead, enrollment=touch.enrollment, action="paused")
 
