@@ -60,12 +60,14 @@ def production(**overrides: str) -> dict[str, str]:
     }
 
 
-def run(args: list[str], **env_overrides: str) -> subprocess.CompletedProcess:
+def run(args: list[str], *, launcher: tuple[str, ...] = (), **env_overrides: str) -> subprocess.CompletedProcess:
+    """`python args` in a clean environment; `launcher` runs python under another program (e.g. setpriv)."""
     env = {k: v for k, v in os.environ.items() if k not in READ_BY_SETTINGS}
     env.update(env_overrides, DJANGO_SETTINGS_MODULE="outreach.settings")
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+        [*launcher, sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
 
 
 def start_django(**env_overrides: str) -> subprocess.CompletedProcess:
