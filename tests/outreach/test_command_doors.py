@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.outreach.test_settings import run
+from tests.outreach.test_settings import run_under
 
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 # Root reads a file whatever its mode: its command then runs without the two capabilities that let it
@@ -196,9 +196,7 @@ def shell(
 ) -> subprocess.CompletedProcess:
     """`python args` with this database. Its bytecode is cached in `pycache` (outside the working tree) even
     where PYTHONDONTWRITEBYTECODE is set: each start-up then compiles nothing, about a third faster."""
-    return run(
-        args, launcher=launcher, DATABASE_URL=database_url, PYTHONPYCACHEPREFIX=pycache, PYTHONDONTWRITEBYTECODE=""
-    )
+    return run_under(launcher, args, DATABASE_URL=database_url, PYTHONPYCACHEPREFIX=pycache, PYTHONDONTWRITEBYTECODE="")
 
 
 def filled(text: str, places: dict[str, str]) -> str:

@@ -60,8 +60,13 @@ def production(**overrides: str) -> dict[str, str]:
     }
 
 
-def run(args: list[str], *, launcher: tuple[str, ...] = (), **env_overrides: str) -> subprocess.CompletedProcess:
-    """`python args` in a clean environment; `launcher` runs python under another program (e.g. setpriv)."""
+def run(args: list[str], **env_overrides: str) -> subprocess.CompletedProcess:
+    """`python args` in a clean environment."""
+    return run_under((), args, **env_overrides)
+
+
+def run_under(launcher: tuple[str, ...], args: list[str], **env_overrides: str) -> subprocess.CompletedProcess:
+    """`python args` in a clean environment, started by `launcher` (e.g. setpriv ... --), if any."""
     env = {k: v for k, v in os.environ.items() if k not in READ_BY_SETTINGS}
     env.update(env_overrides, DJANGO_SETTINGS_MODULE="outreach.settings")
     return subprocess.run(
