@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.admin import AdminSite
-from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +28,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from engines.services.outcomes import inbox
+from engines.services.outcomes.bookings import cancelled_since
 from outreach.models import Activity, ActivityAction, Client, Lead, ManualTask, TaskStatus
 from outreach.models.choices import REPLY_ACTIONS, SENT_ACTIONS
 
@@ -36,13 +37,12 @@ from .scoping import scope_to_clients, visible_clients
 DAYS = 7
 FAVICON = Path(__file__).resolve().parent.parent / "static" / "outreach" / "favicon.svg"
 # The activity figures, each a condition on the activities of the period.
-_cancelled = Activity.objects.filter(in_reply_to=OuterRef("pk"), action=ActivityAction.MEETING_CANCELLED)
 ACTIVITY_MEASURES: dict[str, Q] = {
     "sends": Q(action__in=SENT_ACTIONS),
     "replies": Q(action__in=REPLY_ACTIONS),
     # A booking cancelled since no longer stands (outcomes.bookings.standing_meetings), wherever its cancellation
     # falls.
-    "meetings": Q(action=ActivityAction.MEETING_BOOKED) & ~Q(Exists(_cancelled)),
+    "meetings": Q(action=ActivityAction.MEETING_BOOKED) & ~Q(cancelled_since()),
     "emails_sent": Q(action=ActivityAction.EMAIL_SENT),
     "bounces": Q(action=ActivityAction.EMAIL_BOUNCED),
     "complaints": Q(action=ActivityAction.EMAIL_COMPLAINED),

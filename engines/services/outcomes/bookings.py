@@ -169,10 +169,14 @@ def cancelled_before_booking(lead: Lead, *, provider: str, uid: str) -> Activity
     ).first()
 
 
+def cancelled_since() -> Exists:
+    """True for a `meeting_booked` Activity that a `meeting_cancelled` one answered since (in an outer query)."""
+    return Exists(Activity.objects.filter(in_reply_to=OuterRef("pk"), action=ActivityAction.MEETING_CANCELLED))
+
+
 def standing_meetings(lead: Lead) -> QuerySet[Activity]:
     """The lead's booked meetings not cancelled since (a booking recorded by hand counts: it has no uid)."""
-    cancelled = Activity.objects.filter(in_reply_to=OuterRef("pk"), action=ActivityAction.MEETING_CANCELLED)
-    return Activity.objects.filter(lead=lead, action=ActivityAction.MEETING_BOOKED).exclude(Exists(cancelled))
+    return Activity.objects.filter(lead=lead, action=ActivityAction.MEETING_BOOKED).exclude(cancelled_since())
 
 
 def booked_calls(lead: Lead) -> QuerySet[Activity]:

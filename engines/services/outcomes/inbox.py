@@ -35,11 +35,9 @@ from engines.rules.provider_input import clean_text
 from engines.services.journey import actions
 from engines.services.outcomes import events
 from engines.services.outcomes.intent import _QUOTE_RE, Reading, ReplyIntent
-from outreach.models import Activity, ActivityAction, Client, Enrollment, Lead, LeadStatus
-from outreach.models.choices import OPEN_ENROLLMENT_STATES
+from outreach.models import Activity, Client, Enrollment, Lead, LeadStatus
+from outreach.models.choices import OPEN_ENROLLMENT_STATES, REPLY_ACTIONS
 
-# The Activities that are a person's reply.
-REPLY_ACTIONS = (ActivityAction.EMAIL_REPLIED, ActivityAction.SMS_REPLIED, ActivityAction.LINKEDIN_REPLIED)
 # The provider name of what the inbox records through the outcomes services (an opt-out, a booking).
 SOURCE = "inbox"
 # When a "later" reply names no date, the date the form offers.
