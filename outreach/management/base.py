@@ -1,16 +1,24 @@
-"""The product's management commands answer a database they cannot use with one line saying what to do.
+"""The product's management commands answer bad input with one `Error: ...` line saying what to do.
 
 An unmigrated database (no such table) or an unreachable one (a wrong DATABASE_URL, a server that is down)
 ended every command in an OperationalError traceback. Each command's class derives from OutreachCommand,
-which turns those into a CommandError: Django prints it as one line and exits with status 1.
+which turns those into a CommandError, like the commands' own checks of their input.
 
 A file the command was given but cannot open (missing, a directory, no permission; an OSError naming the file)
 is answered the same way, wherever the opening happens: in the command or in the engine it calls.
+
+Run from a shell, a CommandError is shown as one line, `Error: <message>` on stderr, and the command exits with
+the error's returncode (1 unless the command chose another); with --traceback it is raised in full instead.
+Django's own run_from_argv would show it as `CommandError: <message>`, the exception's class name. Through
+call_command (tests, other commands) a CommandError is raised as Django documents. A malformed command line is
+argparse's answer: its usage, then `manage.py <command>: error: ...`, exit status 2.
 """
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+import sys
+
+from django.core.management.base import BaseCommand, CommandError, SystemCheckError
 from django.db import OperationalError, ProgrammingError
 
 # What PostgreSQL and SQLite say of a table that is not there: the database was never migrated.
@@ -32,6 +40,17 @@ def file_problem(error: OSError) -> str:
 
 class OutreachCommand(BaseCommand):
     def execute(self, *args: object, **options: object) -> str | None:
+        try:
+            return self._execute_with_plain_errors(*args, **options)
+        except CommandError as error:
+            # Django's run_from_argv would print the class name ("CommandError: ..."); call_command must raise.
+            shown_by_django = isinstance(error, SystemCheckError) or options.get("traceback")
+            if not getattr(self, "_called_from_command_line", False) or shown_by_django:
+                raise
+            self.stderr.write(f"Error: {error}")
+            sys.exit(error.returncode)  # run_from_argv still closes the connections on the way out
+
+    def _execute_with_plain_errors(self, *args: object, **options: object) -> str | None:
         try:
             return super().execute(*args, **options)
         except (OperationalError, ProgrammingError) as error:
