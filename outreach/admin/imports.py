@@ -7,11 +7,21 @@ writes are engines.services.intake.lead_import's, the same as `manage.py
 import_leads`. Rejected rows are listed as text; when other rows are valid,
 the person may import those and download the rejected ones as CSV. Mixed into
 the Lead admin (`LeadImportMixin`), it adds an "Import" button to the lead list.
+
+The preview also shows the file's columns and the lead field each is read as (open when a header matched
+nothing or no email column was found, folded otherwise). Changing them posts to `import/columns/`, which
+previews the kept file again with that mapping (header -> field, "" to leave a column out: the service's
+`column_map`, the one `import_leads --column` gives); the confirm step and the rejected-rows download carry
+the mapping in a hidden field, checked again when posted.
 """
 
 from __future__ import annotations
 
 import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
 from typing import Any, cast
 
 from django import forms
@@ -22,6 +32,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from import_export import resources
 from import_export.admin import ImportMixin
@@ -43,6 +54,7 @@ from engines.services.intake.lead_import import (
     RowAction,
     apply_import,
     check_file_size,
+    match_header,
     preview_import,
     read_table,
     write_rejected_rows,
@@ -61,6 +73,16 @@ DUPLICATE_CHOICES = [
     (OnDuplicate.SKIP.value, "Skip them: keep those leads as they are"),
     (OnDuplicate.UPDATE.value, "Update them with the file's values (empty cells keep the lead's value)"),
 ]
+IGNORE_COLUMN = ("", "Ignore this column")
+MAPPING_CHOICES = [IGNORE_COLUMN, *LABELS.items()]
+# Rows looked at for each column's first value, shown beside its select.
+SAMPLE_ROWS = 50
+UNREADABLE_MAPPING = "The column mapping cannot be read: map the columns again"
+# The confirm form's fields naming the kept file, posted back as they were (the name stays signed).
+KEPT_FILE_FIELDS = ("import_file_name", "original_file_name", "format", "resource")
+# The mapping form posts the kept file's fields under this prefix: on one page with the upload and confirm forms,
+# no two forms have fields of the same name.
+KEPT_PREFIX = "kept"
 
 
 class LeadImportForm(ImportForm):
@@ -83,8 +105,12 @@ class LeadImportForm(ImportForm):
 
 
 class LeadConfirmImportForm(ConfirmImportForm):
+    """The kept file, its client and choices: posted to import it, to download its rejected rows, to map its columns."""
+
     client = forms.ModelChoiceField(queryset=Client.objects.none(), widget=forms.HiddenInput)
     on_duplicate = forms.ChoiceField(choices=DUPLICATE_CHOICES, widget=forms.HiddenInput)
+    # The person's column mapping as JSON (header -> field, "" to leave the column out); empty: headers as spelt.
+    column_map = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Its own ids: the upload form may be on the same page (to send a fixed file instead).
@@ -102,6 +128,127 @@ class LeadConfirmImportForm(ConfirmImportForm):
             raise ValidationError("The uploaded file is no longer known: upload it again") from exc
         self.cleaned_data["import_file_name"] = name
         return cast(str, super().clean_import_file_name())
+
+    def clean_format(self) -> str:
+        value = str(self.cleaned_data["format"])
+        if value not in {str(index) for index in range(len(IMPORT_FORMATS))}:
+            raise ValidationError("Unknown file format: upload the file again")
+        return value
+
+    def clean_column_map(self) -> dict[str, str]:
+        return parse_column_map(self.cleaned_data.get("column_map") or "")
+
+
+class ColumnMappingForm(forms.Form):
+    """One select per header of the kept file: the lead field its column holds, or "Ignore this column"."""
+
+    def __init__(self, headers: Sequence[object], samples: Mapping[str, str], *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_mapping_%s")
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.headers = distinct_headers(headers)
+        self.samples = dict(samples)
+        for index, header in enumerate(self.headers):
+            self.fields[f"column_{index}"] = forms.ChoiceField(label=header, choices=MAPPING_CHOICES, required=False)
+
+    @classmethod
+    def for_file(cls, columns: FileColumns) -> ColumnMappingForm:
+        """Unbound, each select on the field the preview read its column as."""
+        initial = {f"column_{index}": columns.fields.get(header, "") for index, header in enumerate(columns.headers)}
+        return cls(columns.headers, columns.samples, initial=initial)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        pairs = [(header, cleaned.get(f"column_{index}") or "") for index, header in enumerate(self.headers)]
+        for index, message in mapping_problems(pairs):
+            self.add_error(f"column_{index}", message)
+        return cleaned
+
+    def column_map(self) -> dict[str, str]:
+        """The mapping for the service: every header of the file -> its field, "" to leave the column out."""
+        return {header: self.cleaned_data.get(f"column_{index}") or "" for index, header in enumerate(self.headers)}
+
+    def rows(self) -> list[tuple[forms.BoundField, str]]:
+        """Each header's select with the column's first value, for the page's table."""
+        return [(self[f"column_{index}"], self.samples.get(header, "")) for index, header in enumerate(self.headers)]
+
+
+def distinct_headers(headers: Iterable[object]) -> list[str]:
+    """The file's non-empty headers, in file order, each once (the mapping names a column by its header)."""
+    return list(dict.fromkeys(name for name in (str(header or "").strip() for header in headers) if name))
+
+
+def mapping_problems(pairs: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
+    """(position, what is wrong) of each (header, field) pair naming no lead field, or a field an earlier one has."""
+    problems: list[tuple[int, str]] = []
+    first: dict[str, str] = {}
+    for index, (header, target) in enumerate(pairs):
+        if not target:
+            continue
+        if target not in LABELS:
+            problems.append((index, f"{target!r} (for column {header!r}) is not a lead field"))
+        elif target in first:
+            problems.append(
+                (index, f"Columns {first[target]!r} and {header!r} are both mapped to {LABELS[target]}: keep one")
+            )
+        else:
+            first[target] = header
+    return problems
+
+
+def parse_column_map(text: str) -> dict[str, str]:
+    """The mapping the confirm step carries, checked as the mapping form checks it (a forged one is refused)."""
+    if not text:
+        return {}
+    try:
+        loaded = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError(UNREADABLE_MAPPING) from exc
+    if not isinstance(loaded, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()):
+        raise ValidationError(UNREADABLE_MAPPING)
+    mapping = cast(dict[str, str], loaded)
+    problems = mapping_problems(list(mapping.items()))
+    if problems:
+        raise ValidationError([message for _index, message in problems])
+    return mapping
+
+
+@dataclass(frozen=True)
+class FileColumns:
+    """The file's headers as the mapping form shows them, and whether the page should ask about them (`unsure`)."""
+
+    headers: list[str]
+    fields: dict[str, str]  # header -> the field its column is read as, "" when left out
+    samples: dict[str, str]  # header -> the column's first value
+    unsure: bool
+    mapped: bool  # read with a mapping the person chose
+
+
+def file_columns(preview: ImportPreview, dataset: Dataset, column_map: Mapping[str, str]) -> FileColumns:
+    """What the mapping form shows: unsure when a header matched nothing (and was not mapped by hand), the file's
+    columns were refused, or no column gives the email."""
+    headers = distinct_headers(dataset.headers or [])
+    fields = {header: match_header(header, column_map) or "" for header in headers}
+    unmatched = [header for header in headers if fields[header] not in LABELS and header not in column_map]
+    no_email = not column_map and "email" not in preview.columns.values()
+    unsure = bool(unmatched or preview.file_errors or no_email)
+    return FileColumns(headers, fields, column_samples(dataset.headers or [], dataset), unsure, bool(column_map))
+
+
+def column_samples(headers: Sequence[object], rows: Iterable[Sequence[object]]) -> dict[str, str]:
+    """Each header's first non-empty value among the first SAMPLE_ROWS rows."""
+    positions: dict[str, int] = {}
+    for index, header in enumerate(headers):
+        if str(header or "").strip():
+            positions.setdefault(str(header).strip(), index)
+    samples: dict[str, str] = {}
+    for row in islice(rows, SAMPLE_ROWS):
+        for header, index in positions.items():
+            cell = row[index] if index < len(row) else None
+            text = "" if cell is None else str(cell).strip()
+            if text and header not in samples:
+                samples[header] = text
+    return samples
 
 
 def _file_name_salt(user_pk: object) -> str:
@@ -132,6 +279,10 @@ class LeadXLSX(XLSX):
         return _dataset(in_stream, self.file_name, ".xlsx")
 
 
+# The confirm form's "format" is an index into this list.
+IMPORT_FORMATS = [LeadCSV, LeadXLSX]
+
+
 def _dataset(data: bytes, file_name: str, kind: str) -> Dataset:
     limits = ImportLimits.from_settings()
     check_file_size(file_name, len(data), limits)
@@ -159,10 +310,18 @@ class LeadImportResource(resources.ModelResource):
         model = Lead
         fields = IMPORTED_FIELDS
 
-    def __init__(self, client: Client | None = None, on_duplicate: str = OnDuplicate.SKIP, **kwargs: Any):
+    def __init__(
+        self,
+        client: Client | None = None,
+        on_duplicate: str = OnDuplicate.SKIP,
+        column_map: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.client = client
         self.on_duplicate = OnDuplicate(on_duplicate)
+        # The person's mapping (header -> field, "" to leave a column out), handed to the service as it is.
+        self.column_map = dict(column_map or {})
 
     def import_data(self, dataset: Dataset, dry_run: bool = False, **kwargs: Any) -> Result:
         """The preview (dry run), or the import itself; a failed import is reported as an error, nothing written."""
@@ -170,7 +329,11 @@ class LeadImportResource(resources.ModelResource):
             raise LeadImportError("Choose the client to import the leads into")
         preview = self.preview(dataset)
         if dry_run or not preview.importable:
-            return preview_result(preview)
+            result = preview_result(preview)
+            result.file_columns = file_columns(preview, dataset, self.column_map)
+            if self.column_map:  # left out as the person chose: no "did you mean"
+                result.ignored_columns = list(preview.ignored_columns)
+            return result
         # Confirmed: the valid rows are imported, the rejected ones left out (the person saw them listed).
         result = preview_result(preview, with_invalid_rows=False)
         try:
@@ -184,7 +347,13 @@ class LeadImportResource(resources.ModelResource):
     def preview(self, dataset: Dataset) -> ImportPreview:
         if self.client is None:
             raise LeadImportError("Choose the client to import the leads into")
-        return preview_import(self.client, dataset.headers or [], dataset, on_duplicate=self.on_duplicate)
+        return preview_import(
+            self.client,
+            dataset.headers or [],
+            dataset,
+            on_duplicate=self.on_duplicate,
+            column_map=self.column_map or None,
+        )
 
 
 def preview_result(preview: ImportPreview, *, with_invalid_rows: bool = True) -> Result:
@@ -241,7 +410,7 @@ class LeadImportMixin(ImportMixin):
     """The Lead admin's "Import" button: into one of the user's clients, with the user's choice for duplicates."""
 
     resource_classes = [LeadImportResource]
-    import_formats = [LeadCSV, LeadXLSX]
+    import_formats = IMPORT_FORMATS
     import_form_class = LeadImportForm
     confirm_form_class = LeadConfirmImportForm
     import_template_name = "admin/outreach/import_leads.html"
@@ -260,6 +429,13 @@ class LeadImportMixin(ImportMixin):
         form = super().create_confirm_form(request, import_form)
         # What is posted at the confirm step is checked again: still one of the user's clients, still allowed,
         # and the kept file one this user uploaded.
+        _limit_to_user(form, request)
+        form.user_pk = request.user.pk
+        return form
+
+    def _kept_file_form(self, request: HttpRequest, **kwargs: Any) -> LeadConfirmImportForm:
+        """The confirm form built from `kwargs` (data or initial), not from this request's POST."""
+        form = cast(LeadConfirmImportForm, self.get_confirm_form_class(request)(**kwargs))
         _limit_to_user(form, request)
         form.user_pk = request.user.pk
         return form
@@ -288,15 +464,105 @@ class LeadImportMixin(ImportMixin):
             super().add_data_read_fail_error_to_form(form, e)
 
     def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        """import-export's preview; with rows rejected but others valid, the confirm form imports the valid ones."""
+        """import-export's preview; with rows rejected but others valid, the confirm form imports the valid ones.
+
+        Once the file is read, the page also has the column mapping form (`_columns_context`).
+        """
         response = super().import_action(request, **kwargs)
         context = getattr(response, "context_data", None)
         if isinstance(response, TemplateResponse) and context is not None:
             result, form = context.get("result"), context.get("form")
-            importable: int = getattr(result, "importable", 0) if result is not None and not result.has_errors() else 0
-            if importable and not context.get("confirm_form") and form is not None and form.is_valid():
-                context["confirm_form"] = self.create_confirm_form(request, import_form=form)
+            if result is not None and form is not None and form.is_valid():
+                if _may_confirm(result) and not context.get("confirm_form"):
+                    context["confirm_form"] = self.create_confirm_form(request, import_form=form)
+                context.update(self._columns_context(request, result, self.get_confirm_form_initial(request, form)))
         return response
+
+    def _columns_context(self, request: HttpRequest, result: Result, initial: dict[str, Any]) -> dict[str, Any]:
+        """The mapping form, pre-filled as the preview read the columns, and the kept file's fields to post with it."""
+        columns: FileColumns | None = getattr(result, "file_columns", None)
+        if columns is None:
+            return {}
+        mapping_form = ColumnMappingForm.for_file(columns)
+        return {
+            "kept_form": self._kept_file_form(request, initial=initial, prefix=KEPT_PREFIX),
+            "mapping_form": mapping_form,
+            "mapping_rows": mapping_form.rows(),
+            "mapping_open": columns.unsure,
+        }
+
+    @method_decorator(require_POST)
+    def columns_view(self, request: HttpRequest) -> HttpResponse:
+        """The preview again, on the kept file, its columns read as the person mapped them; never a new upload.
+
+        A mapping with two columns for one field, or a field we do not have, is shown back with its errors.
+        """
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        kept = self._kept_file_form(request, data=request.POST, prefix=KEPT_PREFIX)
+        dataset = self._kept_dataset(kept)
+        if dataset is None:
+            return self._file_gone(request)
+        chosen = kept.cleaned_data
+        initial: dict[str, Any] = {name: request.POST.get(kept.add_prefix(name), "") for name in KEPT_FILE_FIELDS}
+        initial.update(client=chosen["client"].pk, on_duplicate=chosen["on_duplicate"])
+        upload = self._upload_form(request, initial)
+        headers = list(dataset.headers or [])
+        mapping_form = ColumnMappingForm(headers, column_samples(headers, dataset), data=request.POST)
+        if not mapping_form.is_valid():
+            kept_again = self._kept_file_form(request, initial=initial, prefix=KEPT_PREFIX)
+            extra = {"kept_form": kept_again, "mapping_form": mapping_form, "mapping_rows": mapping_form.rows()}
+            return self._import_page(request, upload, {**extra, "mapping_open": True})
+        column_map = mapping_form.column_map()
+        resource = LeadImportResource(chosen["client"], chosen["on_duplicate"], column_map)
+        result = resource.import_data(dataset, dry_run=True)
+        initial["column_map"] = json.dumps(column_map)
+        extra = {"result": result, **self._columns_context(request, result, initial)}
+        if _may_confirm(result):
+            extra["confirm_form"] = self._kept_file_form(request, initial=initial)
+        return self._import_page(request, upload, extra)
+
+    def _kept_dataset(self, form: LeadConfirmImportForm) -> Dataset | None:
+        """The kept file named by a valid confirm form, read again; None when the form or the file is not good."""
+        if not form.is_valid():
+            return None
+        data = form.cleaned_data
+        input_format = self.get_import_formats()[int(data["format"])]()
+        input_format.file_name = data["original_file_name"]
+        storage = self.get_tmp_storage_class()(name=data["import_file_name"], read_mode=input_format.get_read_mode())
+        try:
+            return cast(Dataset, input_format.create_dataset(storage.read()))
+        except (LeadImportError, OSError):  # removed since (imported), or renamed to another format
+            return None
+
+    def _file_gone(self, request: HttpRequest) -> HttpResponse:
+        messages.error(request, "The uploaded file is no longer known: upload it again.")
+        return HttpResponseRedirect(reverse("admin:outreach_lead_import", current_app=self.admin_site.name))
+
+    def _upload_form(self, request: HttpRequest, initial: dict[str, Any]) -> forms.Form:
+        """The upload form, unbound, on the kept file's client and choices: to send another file instead."""
+        form_class = self.get_import_form_class(request)
+        form = form_class(self.get_import_formats(), self.get_import_resource_classes(request), initial=initial)
+        _limit_to_user(form, request)
+        return cast(forms.Form, form)
+
+    def _import_page(self, request: HttpRequest, upload: forms.Form, extra: dict[str, Any]) -> TemplateResponse:
+        """The import page as import-export's `import_action` draws it, with `extra` (result, forms)."""
+        resource = LeadImportResource()
+        fields = [f.column_name for f in resource.get_user_visible_fields()]
+        context = {
+            **self.get_import_context_data(),
+            **self.admin_site.each_context(request),
+            "title": _("Import"),
+            "form": upload,
+            "opts": self.model._meta,
+            "media": self.media + upload.media,
+            "fields_list": [(resource.get_display_name(), fields)],
+            "import_error_display": self.import_error_display,
+            **extra,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.import_template_name], context)
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
@@ -305,7 +571,12 @@ class LeadImportMixin(ImportMixin):
             self.admin_site.admin_view(self.rejected_rows_view),
             name="{}_{}_import_rejected".format(*info),
         )
-        return [rejected, *super().get_urls()]
+        columns = path(
+            "import/columns/",
+            self.admin_site.admin_view(self.columns_view),
+            name="{}_{}_import_columns".format(*info),
+        )
+        return [rejected, columns, *super().get_urls()]
 
     @method_decorator(require_POST)
     def rejected_rows_view(self, request: HttpRequest) -> HttpResponse:
@@ -313,15 +584,11 @@ class LeadImportMixin(ImportMixin):
         if not self.has_import_permission(request):
             raise PermissionDenied
         form = self.create_confirm_form(request)
-        if not form.is_valid():
-            messages.error(request, "The uploaded file is no longer known: upload it again.")
-            return HttpResponseRedirect(reverse("admin:outreach_lead_import", current_app=self.admin_site.name))
+        dataset = self._kept_dataset(form)
+        if dataset is None:
+            return self._file_gone(request)
         data = form.cleaned_data
-        input_format = self.get_import_formats()[int(data["format"])]()
-        input_format.file_name = data["original_file_name"]
-        storage = self.get_tmp_storage_class()(name=data["import_file_name"], read_mode=input_format.get_read_mode())
-        dataset = input_format.create_dataset(storage.read())
-        resource = LeadImportResource(client=data["client"], on_duplicate=data["on_duplicate"])
+        resource = LeadImportResource(data["client"], data["on_duplicate"], data["column_map"])
         out = io.StringIO()
         write_rejected_rows(resource.preview(dataset), dataset.headers or [], dataset, out)
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
@@ -332,7 +599,12 @@ class LeadImportMixin(ImportMixin):
     def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
         form = kwargs.get("form")
         cleaned = getattr(form, "cleaned_data", None) or {}
-        return {"client": cleaned.get("client"), "on_duplicate": cleaned.get("on_duplicate", OnDuplicate.SKIP)}
+        return {
+            "client": cleaned.get("client"),
+            "on_duplicate": cleaned.get("on_duplicate", OnDuplicate.SKIP),
+            # The confirm form's mapping (the upload form has none): the import reads the columns as the preview did.
+            "column_map": cleaned.get("column_map") or {},
+        }
 
     def get_import_context_data(self, **kwargs: Any) -> dict[str, Any]:
         spellings = {LABELS[name]: ", ".join(aliases) for name, aliases in HEADER_ALIASES.items()}
@@ -357,6 +629,11 @@ class LeadImportMixin(ImportMixin):
             + (f"; {rejected} rejected row{'s' if rejected != 1 else ''} left out" if rejected else "")
             + ". They are being scored and planned in the background.",
         )
+
+
+def _may_confirm(result: Result) -> bool:
+    """Whether the preview can be imported: no file-level failure and some row to create, update or skip."""
+    return not result.has_errors() and getattr(result, "importable", 0) > 0
 
 
 def _safe_file_name(stem: str) -> str:

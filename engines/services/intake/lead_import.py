@@ -254,15 +254,32 @@ def guess_field(header: str) -> str | None:
     return _FIELD_BY_HEADER[close[0]] if close else None
 
 
+def match_header(header: object, column_map: Mapping[str, str] | None = None) -> str | None:
+    """The lead field the column `header` is read as, or None when it is left out.
+
+    `column_map` (header -> field, "" to leave a column out) decides first: for the header as written, then for
+    a header spelled alike (case, spaces and punctuation do not matter); else the spellings we know. The field is
+    returned as the map gives it: `map_columns` refuses one that is not a lead field.
+    """
+    name = str(header or "").strip()
+    given = {str(other).strip(): target for other, target in (column_map or {}).items()}
+    if name in given:
+        return given[name] or None
+    key = header_key(name)
+    alike = {header_key(other): target for other, target in given.items()}
+    if key in alike:
+        return alike[key] or None
+    return _FIELD_BY_HEADER.get(key)
+
+
 def map_columns(
     headers: Sequence[object], column_map: Mapping[str, str] | None = None
 ) -> tuple[dict[str, str], list[str], list[str]]:
     """Headers -> ({header: lead field}, ignored headers, errors). Two headers for one field is an error.
 
-    `column_map` names the field of headers we do not recognise (header -> field, "" to leave a column out);
-    its headers are compared as the spellings are (case, spaces and punctuation do not matter).
+    `column_map` names the field of any header (header -> field, "" to leave a column out), as
+    `match_header` reads it: `manage.py import_leads --column` and the admin's column mapping both give one.
     """
-    chosen = {header_key(header): target for header, target in (column_map or {}).items()}
     columns: dict[str, str] = {}
     ignored: list[str] = []
     errors = [
@@ -272,8 +289,7 @@ def map_columns(
     ]
     for header in headers:
         name = str(header or "").strip()
-        key = header_key(name)
-        target = chosen[key] or None if key in chosen else _FIELD_BY_HEADER.get(key)
+        target = match_header(name, column_map)
         if target is None or target not in FIELD_LABELS:
             if name:
                 ignored.append(name)
