@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from engines.rules.provider_input import clean_text
 
-from .choices import ACTION_CHANNEL, ActivityAction, Channel, in_choices
+from .choices import ACTION_CHANNEL, REPLY_ACTIONS, ActivityAction, Channel, in_choices
 
 if TYPE_CHECKING:
     from .scheduled_touch import ScheduledTouch
@@ -93,6 +93,11 @@ class Activity(models.Model):
             # The admin's history, newest first (created_at, then id: the changelist's full ordering).
             models.Index(fields=["created_at", "id"], name="activity_time"),
             models.Index(fields=["provider_message_id"], name="activity_provider_msg"),
+            # The reply inbox and the agency home's "replies waiting", for every client at once: without it they
+            # read the whole table, and their cost grew with all activities rather than with the replies.
+            models.Index(
+                fields=["created_at", "id"], name="activity_reply_time", condition=Q(action__in=REPLY_ACTIONS)
+            ),
         ]
 
     def __str__(self) -> str:
