@@ -21,14 +21,15 @@ import sys
 from django.core.management.base import BaseCommand, CommandError, SystemCheckError
 from django.db import OperationalError, ProgrammingError
 
-# What PostgreSQL and SQLite say of a table that is not there: the database was never migrated.
-_MISSING_TABLE = ("no such table", "does not exist")
+# What PostgreSQL and SQLite say of a table or column that is not there: the database was never migrated, or not
+# since the code added it.
+_NOT_MIGRATED = ("no such table", "no such column", "does not exist")
 
 
 def database_problem(error: OperationalError | ProgrammingError) -> str:
     """What to do about a database a command could not use."""
     first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    if any(words in first_line for words in _MISSING_TABLE):
+    if any(words in first_line for words in _NOT_MIGRATED):
         return f"the database is not migrated ({first_line}): run `python manage.py migrate` first"
     return f"the database cannot be reached ({first_line}): check DATABASE_URL and that the server is running"
 

@@ -113,3 +113,21 @@ def test_the_error_is_raised_with_traceback_in_process():
     with pytest.raises(CommandError, match="no, not today"):
         Refusing(stderr=stderr, no_color=True).run_from_argv(["manage.py", "refusing", "--traceback"])
     assert stderr.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "no such column: outreach_client.dkim_selector",  # SQLite, migrated before the column was added
+        'column outreach_client.dkim_selector does not exist\nLINE 1: SELECT "outreach_client"."id", ...',  # PostgreSQL
+    ],
+)
+def test_a_database_behind_the_code_is_named_not_migrated(message):
+    from django.db import OperationalError, ProgrammingError
+
+    from outreach.management.base import database_problem
+
+    for error in (OperationalError(message), ProgrammingError(message)):
+        answer = database_problem(error)
+        assert answer.startswith("the database is not migrated (") and "python manage.py migrate" in answer
+        assert "LINE 1" not in answer
