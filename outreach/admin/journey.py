@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -25,6 +26,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from engines.exceptions import EngineError, InvalidOverride, JourneyError
@@ -56,9 +58,18 @@ class PauseForm(NoteForm):
         label="Resume by itself at",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Leave empty to resume by hand.",
+        help_text="On the lead's clock (from the list: each lead's own). Leave empty to resume by hand.",
     )
     field_order = ["until", "note"]
+
+
+def on_lead_clock(until: datetime | None, lead: Lead) -> datetime | None:
+    """The date and time a person typed (which Django read on the server's clock) as that time on the lead's
+    clock: "9:00" resumes at 9:00 where the lead is."""
+    if until is None:
+        return None
+    typed = timezone.localtime(until).replace(tzinfo=None)
+    return typed.replace(tzinfo=lead_zone(lead))
 
 
 class ReenrollForm(NoteForm):
@@ -145,7 +156,9 @@ JOURNEY_ACTIONS: dict[str, JourneyAction] = {
             "pause",
             "Pause",
             PauseForm,
-            lambda lead, by, data: actions.pause(lead, by=by, until=data.get("until"), note=data.get("note", "")),
+            lambda lead, by, data: actions.pause(
+                lead, by=by, until=on_lead_clock(data.get("until"), lead), note=data.get("note", "")
+            ),
             _describe_pause,
         ),
         JourneyAction(

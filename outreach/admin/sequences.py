@@ -69,8 +69,12 @@ class MessageTemplateAdmin(ClientScopedAdmin):
     ) -> HttpResponse:
         context["placeholders"] = PLACEHOLDER_ROWS
         if obj is not None and obj.pk is not None and self._may_preview(request, obj):
-            lead = _scoped_leads(obj, request).first()
-            context["preview"] = template_preview.preview(obj, lead) if lead is not None else None
+            # A form posted with errors has put its refused values on `obj`: the panel previews the saved template.
+            saved = obj
+            if request.method == "POST":
+                saved = MessageTemplate.objects.select_related("client").filter(pk=obj.pk).first() or obj
+            lead = _scoped_leads(saved, request).first()
+            context["preview"] = template_preview.preview(saved, lead) if lead is not None else None
             context["preview_url"] = reverse("admin:outreach_messagetemplate_preview", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
 

@@ -3,6 +3,8 @@ lead's page, their forms, who may act on which lead, and the lead's enrollments 
 
 from __future__ import annotations
 
+import zoneinfo
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -208,6 +210,19 @@ def test_pause_from_the_lead_page_with_its_form(actor, world):
     event = JourneyEvent.objects.get(lead=lead)
     assert (event.action, event.by, event.note) == ("paused", user, "on leave")
     assert f"Paused {lead}: 6 unsent step(s) cancelled." in messages_of(response)
+
+
+def test_the_resume_time_typed_is_on_the_lead_s_clock(actor, world):
+    http, _ = actor
+    lead = world["my_lead"]
+    Lead.objects.filter(pk=lead.pk).update(timezone="Australia/Sydney")
+
+    form = http.get(journey_url(lead, "pause")).content.decode()
+    assert "On the lead&#x27;s clock" in form or "On the lead's clock" in form
+    http.post(journey_url(lead, "pause"), {"until": "2099-01-05T09:30", "note": ""})
+
+    resume_at = Enrollment.objects.get(lead=lead).resume_at.astimezone(zoneinfo.ZoneInfo("Australia/Sydney"))
+    assert (resume_at.year, resume_at.month, resume_at.day, resume_at.hour, resume_at.minute) == (2099, 1, 5, 9, 30)
 
 
 def test_resume_stop_reenroll_and_undo_from_the_lead_page(actor, world):
