@@ -301,6 +301,11 @@ LEAD_IMPORT_MAX_ROWS = env_int("LEAD_IMPORT_MAX_ROWS", 100_000)
 LEAD_IMPORT_MAX_UNPACKED_BYTES = env_int("LEAD_IMPORT_MAX_UNPACKED_BYTES", 400_000_000)
 if min(LEAD_IMPORT_MAX_BYTES, LEAD_IMPORT_MAX_ROWS, LEAD_IMPORT_MAX_UNPACKED_BYTES) < 1:
     refuse("LEAD_IMPORT_MAX_BYTES, LEAD_IMPORT_MAX_ROWS and LEAD_IMPORT_MAX_UNPACKED_BYTES must be at least 1")
+# A confirmed admin import of more data rows than this answers with a page that shows its progress while it runs
+# (outreach.admin.imports); a smaller one redirects to the lead list with a message. 0: every import shows it.
+LEAD_IMPORT_PROGRESS_ROWS = env_int("LEAD_IMPORT_PROGRESS_ROWS", 2_000)
+if LEAD_IMPORT_PROGRESS_ROWS < 0:
+    refuse("LEAD_IMPORT_PROGRESS_ROWS must be 0 or more")
 
 LOGGING = {
     "version": 1,

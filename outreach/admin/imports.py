@@ -13,25 +13,39 @@ nothing or no email column was found, folded otherwise). Changing them posts to 
 previews the kept file again with that mapping (header -> field, "" to leave a column out: the service's
 `column_map`, the one `import_leads --column` gives); the confirm step and the rejected-rows download carry
 the mapping in a hidden field, checked again when posted.
+
+A confirmed file of more than LEAD_IMPORT_PROGRESS_ROWS rows is answered with a page streamed while the import runs
+(`ImportProgressPage`): a line each time about 2% more rows are checked, then imported, then the same message a
+smaller import leaves on the lead list. The import runs in a thread lent this request's database connection
+(`ImportThread`), the same connection and transaction as without the page; the kept file is removed once the import
+has returned, as import-export removes it.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+import math
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from import_export import resources
@@ -40,6 +54,7 @@ from import_export.fields import Field
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ConfirmImportForm, ImportForm
 from import_export.results import Error, Result, RowResult
+from import_export.signals import post_import
 from tablib import Dataset
 
 from engines.services.intake.lead_import import (
@@ -83,6 +98,28 @@ KEPT_FILE_FIELDS = ("import_file_name", "original_file_name", "format", "resourc
 # The mapping form posts the kept file's fields under this prefix: on one page with the upload and confirm forms,
 # no two forms have fields of the same name.
 KEPT_PREFIX = "kept"
+# A confirmed import of more rows than the setting LEAD_IMPORT_PROGRESS_ROWS shows its progress while it runs.
+DEFAULT_PROGRESS_ROWS = 2000
+# That page gets a line each time this share of the rows more has been checked, or imported. The service reports
+# in batches (1,000 rows checked, 2,000 written at a time), so a smaller file gets fewer lines.
+PROGRESS_STEP = 0.02
+# Seconds the page of a finished import waits before opening the lead list (its link opens it at once).
+LEAD_LIST_AFTER_SECONDS = 10
+PROGRESS_TEMPLATE = "admin/outreach/import_progress.html"
+PROGRESS_END_TEMPLATE = "admin/outreach/import_progress_end.html"
+# Where import_progress.html is cut: the progress lines and the outcome are written there.
+STREAM_MARKER = "<!-- lead-import-progress -->"
+CHECKED, IMPORTED = "checked", "imported"
+PHASE_TEXT = {
+    CHECKED: "Checking the rows: {} of {} rows checked",
+    IMPORTED: "Writing the leads: {} of {} rows imported",
+}
+UNEXPECTED_FAILURE = (
+    "Nothing was imported: the import stopped on an unexpected error (it has been logged for the developers). "
+    "Upload the file again."
+)
+# An import that fails unexpectedly on the streamed page is logged as the server error it would have been.
+request_logger = logging.getLogger("django.request")
 
 
 class LeadImportForm(ImportForm):
@@ -323,11 +360,20 @@ class LeadImportResource(resources.ModelResource):
         # The person's mapping (header -> field, "" to leave a column out), handed to the service as it is.
         self.column_map = dict(column_map or {})
 
-    def import_data(self, dataset: Dataset, dry_run: bool = False, **kwargs: Any) -> Result:
-        """The preview (dry run), or the import itself; a failed import is reported as an error, nothing written."""
+    def import_data(
+        self,
+        dataset: Dataset,
+        dry_run: bool = False,
+        progress: Callable[[str, int], object] | None = None,
+        **kwargs: Any,
+    ) -> Result:
+        """The preview (dry run), or the import itself; a failed import is reported as an error, nothing written.
+
+        `progress(phase, rows)` hears of rows checked (CHECKED) and imported (IMPORTED), as the service reports them.
+        """
         if self.client is None:
             raise LeadImportError("Choose the client to import the leads into")
-        preview = self.preview(dataset)
+        preview = self.preview(dataset, progress=_phase(progress, CHECKED))
         if dry_run or not preview.importable:
             result = preview_result(preview)
             result.file_columns = file_columns(preview, dataset, self.column_map)
@@ -337,14 +383,14 @@ class LeadImportResource(resources.ModelResource):
         # Confirmed: the valid rows are imported, the rejected ones left out (the person saw them listed).
         result = preview_result(preview, with_invalid_rows=False)
         try:
-            imported = apply_import(preview, skip_invalid=True)
+            imported = apply_import(preview, skip_invalid=True, progress=_phase(progress, IMPORTED))
         except LeadImportError as exc:
             result.append_base_error(Error(exc))
         else:
             result.totals["rejected"] = imported.rejected
         return result
 
-    def preview(self, dataset: Dataset) -> ImportPreview:
+    def preview(self, dataset: Dataset, progress: Callable[[int], object] | None = None) -> ImportPreview:
         if self.client is None:
             raise LeadImportError("Choose the client to import the leads into")
         return preview_import(
@@ -353,7 +399,15 @@ class LeadImportResource(resources.ModelResource):
             dataset,
             on_duplicate=self.on_duplicate,
             column_map=self.column_map or None,
+            progress=progress,
         )
+
+
+def _phase(progress: Callable[[str, int], object] | None, phase: str) -> Callable[[int], object] | None:
+    """The service's progress callback (rows done since the last call) for one phase of the import."""
+    if progress is None:
+        return None
+    return lambda rows: progress(phase, rows)
 
 
 def preview_result(preview: ImportPreview, *, with_invalid_rows: bool = True) -> Result:
@@ -613,22 +667,286 @@ class LeadImportMixin(ImportMixin):
         shown = {"max_megabytes": f"{limits.max_bytes / 1_000_000:,.1f}", "max_rows": f"{limits.max_rows:,}"}
         return {**context, "header_spellings": spellings, "preview_rows": PREVIEW_ROWS, "import_limits": shown}
 
+    def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
+        """The confirmed import, as import-export does it; of more than LEAD_IMPORT_PROGRESS_ROWS rows, streamed.
+
+        A smaller file is imported here and answered with a redirect and a message, as before. A larger one is
+        answered with a page that shows the import's progress while it runs (`_import_with_progress`).
+        """
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        confirm_form = self.create_confirm_form(request)
+        if not confirm_form.is_valid():
+            return cast(HttpResponseBase, super().process_import(request, **kwargs))  # the confirm form's errors
+        # As import-export reads the kept file (ImportMixin.process_import).
+        input_format = self.get_import_formats()[int(confirm_form.cleaned_data["format"])](encoding=self.from_encoding)
+        tmp_storage = self.get_tmp_storage_class()(
+            name=confirm_form.cleaned_data["import_file_name"],
+            encoding=None if input_format.is_binary() else self.from_encoding,
+            read_mode=input_format.get_read_mode(),
+            **self.get_tmp_storage_class_kwargs(),
+        )
+        dataset = input_format.create_dataset(tmp_storage.read())
+        if len(dataset) > progress_rows():
+            return self._import_with_progress(request, confirm_form, dataset, tmp_storage, **kwargs)
+        result = self.process_dataset(dataset, confirm_form, request, **kwargs)
+        tmp_storage.remove()
+        return self.process_result(result, request)
+
+    def _import_with_progress(
+        self, request: HttpRequest, form: LeadConfirmImportForm, dataset: Dataset, tmp_storage: Any, **kwargs: Any
+    ) -> StreamingHttpResponse:
+        """The page of the import's progress, written while a thread imports on this request's connection."""
+        request.current_app = self.admin_site.name
+        page = ImportProgressPage.render(request, self._progress_context(request, form, len(dataset)), len(dataset))
+
+        def run(progress: Callable[[str, int], object]) -> Result:
+            return cast(Result, self.process_dataset(dataset, form, request, progress=progress, **kwargs))
+
+        response = StreamingHttpResponse(
+            self._progress_stream(request, page, ImportThread(run), tmp_storage),
+            content_type="text/html; charset=utf-8",
+        )
+        response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold the page until the import has ended
+        return response
+
+    def _progress_context(self, request: HttpRequest, form: LeadConfirmImportForm, rows: int) -> dict[str, Any]:
+        return {
+            **self.admin_site.each_context(request),
+            "title": "Importing leads",
+            "opts": self.model._meta,
+            "client": form.cleaned_data["client"],
+            "file_name": form.cleaned_data["original_file_name"] or "the file",
+            "total_rows": rows,
+            "total_rows_text": f"{rows:,}",
+            "lead_list_url": reverse("admin:outreach_lead_changelist", current_app=self.admin_site.name),
+            "import_url": reverse("admin:outreach_lead_import", current_app=self.admin_site.name),
+            "refresh_seconds": LEAD_LIST_AFTER_SECONDS,
+        }
+
+    def _progress_stream(
+        self, request: HttpRequest, page: ImportProgressPage, job: ImportThread, tmp_storage: Any
+    ) -> Iterator[str]:
+        """The page: its start, a line per step of the import, how it ended, its end.
+
+        The import runs to its end even when the browser leaves (as it would without the page): closing this
+        iterator waits for it, then the kept file is removed as import-export removes it.
+        """
+        try:
+            job.start()  # once the server asks for the page: a response never sent starts no import
+            yield page.start()
+            for report in job.reports():
+                lines = page.advance(report)
+                if lines:
+                    yield lines
+        finally:
+            outcome = job.finish()
+            self._after_streamed_import(request, outcome, tmp_storage)
+        yield page.end(self._ending(outcome))
+
+    def _after_streamed_import(self, request: HttpRequest, outcome: Outcome | None, tmp_storage: Any) -> None:
+        """What process_import does after the import: the kept file removed once the import returned (an error
+        that escaped it leaves the file, as a server error did), the log entries and signal of a finished one."""
+        if outcome is None:  # the import did not start
+            return
+        if outcome.result is None:
+            error = outcome.error
+            exc_info = (type(error), error, error.__traceback__) if error is not None else None
+            extra = {"status_code": 500, "request": request}
+            request_logger.error("Lead import failed: %s", request.path, exc_info=exc_info, extra=extra)
+            return
+        tmp_storage.remove()
+        if not _failed(outcome.result):
+            self.generate_log_entries(outcome.result, request)
+            post_import.send(sender=None, model=self.model)
+
+    def _ending(self, outcome: Outcome | None) -> dict[str, Any]:
+        """The end of the page: the message process_result gives, and the counts; or why nothing was imported."""
+        result = outcome.result if outcome is not None else None
+        if result is None:
+            return {"finished": False, "message": UNEXPECTED_FAILURE}
+        if _failed(result):
+            return {"finished": False, "message": failure_message(result)}
+        totals = result.totals
+        counts = {
+            "new": totals["new"],
+            "updated": totals["update"],
+            "skipped": totals["skip"],
+            "rejected": totals.get("rejected", 0),
+        }
+        return {"finished": True, "message": success_message(result), "counts": counts}
+
     def process_result(self, result: Result, request: HttpRequest) -> HttpResponse:
-        if result.has_errors() or result.has_validation_errors():
-            problems = [str(error.error) for error in result.base_errors] or ["some rows no longer pass the checks"]
-            messages.error(request, "Nothing was imported: " + "; ".join(problems) + ". Upload the file again.")
+        if _failed(result):
+            messages.error(request, failure_message(result))
             return HttpResponseRedirect(reverse("admin:outreach_lead_import", current_app=self.admin_site.name))
         return super().process_result(result, request)
 
     def add_success_message(self, result: Result, request: HttpRequest) -> None:
-        totals = result.totals
-        rejected = totals.get("rejected", 0)
-        messages.success(
-            request,
-            f"Import finished: {totals['new']} new, {totals['update']} updated and {totals['skip']} skipped leads"
-            + (f"; {rejected} rejected row{'s' if rejected != 1 else ''} left out" if rejected else "")
-            + ". They are being scored and planned in the background.",
+        messages.success(request, success_message(result))
+
+
+def progress_rows() -> int:
+    """Confirmed imports of more data rows than this show their progress (setting LEAD_IMPORT_PROGRESS_ROWS)."""
+    return int(getattr(settings, "LEAD_IMPORT_PROGRESS_ROWS", DEFAULT_PROGRESS_ROWS))
+
+
+def _failed(result: Result) -> bool:
+    return bool(result.has_errors() or result.has_validation_errors())
+
+
+def failure_message(result: Result) -> str:
+    """Why a confirmed import wrote nothing: the import page's message, also the end of the progress page."""
+    problems = [str(error.error) for error in result.base_errors] or ["some rows no longer pass the checks"]
+    return "Nothing was imported: " + "; ".join(problems) + ". Upload the file again."
+
+
+def success_message(result: Result) -> str:
+    """The counts of a finished import: the lead list's message, also the end of the progress page."""
+    totals = result.totals
+    rejected = totals.get("rejected", 0)
+    return (
+        f"Import finished: {totals['new']} new, {totals['update']} updated and {totals['skip']} skipped leads"
+        + (f"; {rejected} rejected row{'s' if rejected != 1 else ''} left out" if rejected else "")
+        + ". They are being scored and planned in the background."
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Rows more done in one phase of the import (CHECKED or IMPORTED) since its last report."""
+
+    phase: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the import ended: import-export's result (maybe a refused import), or the error nothing caught."""
+
+    result: Result | None = None
+    error: Exception | None = None
+
+
+class ImportThread:
+    """Runs the import in a thread on this request's database connection and hands its progress back.
+
+    A WSGI server sends what the response's iterator yields from the request's thread, so the import cannot run
+    there while the page is written. The connection is lent, not shared: the request's thread touches no database
+    while the import runs (it waits for its reports) and until the thread has ended (`finish`). So the import runs
+    in the connection, and any transaction, it would run in without the page: apply_import's atomic block, its
+    on_commit task, a failure rolled back whole.
+    """
+
+    def __init__(self, run: Callable[[Callable[[str, int], object]], Result]) -> None:
+        self._run = run
+        self._reports: queue.SimpleQueue[Progress | Outcome] = queue.SimpleQueue()
+        self._connection = connections[DEFAULT_DB_ALIAS]
+        self._thread = threading.Thread(target=self._work, name="lead-import", daemon=True)
+        self._lent = False
+        self.outcome: Outcome | None = None
+
+    def start(self) -> None:
+        self._connection.inc_thread_sharing()
+        try:
+            self._thread.start()
+        except BaseException:
+            self._connection.dec_thread_sharing()
+            raise
+        self._lent = True
+
+    def reports(self) -> Iterator[Progress]:
+        """The import's progress as it comes; stops when the import has ended (then `outcome` says how)."""
+        while self.outcome is None:
+            report = self._reports.get()
+            if isinstance(report, Outcome):
+                self.outcome = report
+            else:
+                yield report
+
+    def finish(self) -> Outcome | None:
+        """Wait for the import to end and take the connection back; how it ended, None if it never started."""
+        if not self._lent:
+            return self.outcome
+        self._thread.join()
+        self._connection.dec_thread_sharing()
+        self._lent = False
+        while self.outcome is None:  # the page stopped reading (the browser left): the outcome is the last report
+            report = self._reports.get()
+            if isinstance(report, Outcome):
+                self.outcome = report
+        return self.outcome
+
+    def _work(self) -> None:
+        # The last report is always the outcome: the request's thread waits for it.
+        outcome = Outcome(error=RuntimeError("the import thread stopped without a result"))
+        try:
+            connections[DEFAULT_DB_ALIAS] = self._connection
+            outcome = Outcome(result=self._run(self._report))
+        except Exception as exc:  # apply_import's atomic block rolled back: the page says so, the view logs it
+            outcome = Outcome(error=exc)
+        finally:
+            self._reports.put(outcome)
+
+    def _report(self, phase: str, rows: int) -> None:
+        self._reports.put(Progress(phase, rows))
+
+
+class ImportProgressPage:
+    """The streamed page (import_progress.html cut at STREAM_MARKER), a line per step of rows, and its end."""
+
+    def __init__(self, head: str, tail: str, context: dict[str, Any], total: int) -> None:
+        self.head, self.tail, self.context, self.total = head, tail, context, total
+        self.step = max(1, math.ceil(total * PROGRESS_STEP))
+        self.done = dict.fromkeys((CHECKED, IMPORTED), 0)
+        self.shown = dict.fromkeys((CHECKED, IMPORTED), 0)
+
+    @classmethod
+    def render(cls, request: HttpRequest, context: dict[str, Any], total: int) -> ImportProgressPage:
+        html = render_to_string(PROGRESS_TEMPLATE, context, request=request)
+        head, marker, tail = html.partition(STREAM_MARKER)
+        if not marker:
+            raise ValueError(f"{PROGRESS_TEMPLATE} must contain {STREAM_MARKER}")
+        return cls(head, tail, context, total)
+
+    def start(self) -> str:
+        return self.head + '<div class="import-steps" aria-live="polite">\n' + self.line(CHECKED)
+
+    def advance(self, report: Progress) -> str:
+        """The line `report` brings, if any: when a step of rows more is done in its phase, or all of them."""
+        phase = report.phase
+        self.done[phase] = min(self.total, self.done[phase] + report.rows)
+        done, shown = self.done[phase], self.shown[phase]
+        lines = ""
+        if done - shown >= self.step or (done == self.total and shown < self.total):
+            lines = self.line(phase)
+        if phase == CHECKED and done == self.total and shown < self.total:
+            lines += self.line(IMPORTED)  # every row checked: the writing starts
+        return lines
+
+    def line(self, phase: str) -> str:
+        done = self.shown[phase] = self.done[phase]
+        percent = 100 * done // self.total if self.total else 100
+        return format_html(
+            '<p class="import-step" data-phase="{}" data-rows="{}"><progress max="{}" value="{}">{}%</progress>'
+            "{} ({}%)</p>\n",
+            phase,
+            done,
+            self.total,
+            done,
+            percent,
+            PHASE_TEXT[phase].format(f"{done:,}", f"{self.total:,}"),
+            percent,
         )
+
+    def end(self, ending: dict[str, Any]) -> str:
+        """How the import ended, and the rest of the page. Finished, the last line says every row is done (rows
+        folded into another with the same email, or updating one lead twice, are not reported as written)."""
+        last = ""
+        if ending.get("finished") and self.shown[IMPORTED] < self.total:
+            self.done[IMPORTED] = self.total
+            last = self.line(IMPORTED)
+        return last + render_to_string(PROGRESS_END_TEMPLATE, {**self.context, **ending}) + self.tail
 
 
 def _may_confirm(result: Result) -> bool:
