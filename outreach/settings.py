@@ -307,6 +307,18 @@ LEAD_IMPORT_PROGRESS_ROWS = env_int("LEAD_IMPORT_PROGRESS_ROWS", 2_000)
 if LEAD_IMPORT_PROGRESS_ROWS < 0:
     refuse("LEAD_IMPORT_PROGRESS_ROWS must be 0 or more")
 
+# --- Sending-domain checks (SPF, DKIM, DMARC; engines.services.deliverability). The resolver class looks up TXT
+# records (tests name an in-memory one); DNS_TIMEOUT bounds one name's lookup, in seconds. A client without a
+# DKIM selector of its own is checked at each of these selectors (Google Workspace, Microsoft 365, SendGrid,
+# Mailgun, Postmark, Resend, Mandrill, Mailchimp's, cPanel's default).
+DNS_RESOLVER = env_str("DNS_RESOLVER").strip() or "engines.providers.dns.DnsPythonResolver"
+DNS_TIMEOUT = env_int("DNS_TIMEOUT", 5)
+if DNS_TIMEOUT < 1:
+    refuse("DNS_TIMEOUT must be at least 1 (seconds)")
+DEFAULT_DKIM_SELECTORS = env_list(
+    "DEFAULT_DKIM_SELECTORS", "default,google,selector1,selector2,s1,s2,k1,k2,smtp,pm,resend,mandrill,mte1"
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

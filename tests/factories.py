@@ -13,6 +13,7 @@ from outreach.models import (
     Client,
     ClientMembership,
     ConversionPattern,
+    DomainCheck,
     EarlyStatus,
     Enrollment,
     Lead,
@@ -250,3 +251,24 @@ def what_patterns(**overrides) -> dict:
 
 
 VALID_PATTERNS = {"who": who_patterns, "when": when_patterns, "how": how_patterns, "what": what_patterns}
+
+
+class DomainCheckFactory(factory.django.DjangoModelFactory[DomainCheck]):
+    """A check of the client's sending domain that passed (SPF, DKIM and DMARC found and valid)."""
+
+    class Meta:
+        model = DomainCheck
+
+    client = factory.SubFactory(ClientFactory)
+    domain = factory.LazyAttribute(lambda check: check.client.sending_email.rpartition("@")[2])
+    checked_at = factory.LazyFunction(timezone.now)
+    spf_status = "pass"
+    spf_record = "v=spf1 include:_spf.google.com ~all"
+    spf_message = factory.LazyAttribute(lambda check: f"SPF record found at {check.domain} (ends with `~all`).")
+    dkim_status = "pass"
+    dkim_record = "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDllHxrhbFWZf365T334UHXSmYy8eyu"
+    dkim_message = factory.LazyAttribute(lambda check: f"DKIM key found at google._domainkey.{check.domain}.")
+    dmarc_status = "pass"
+    dmarc_record = "v=DMARC1; p=reject"
+    dmarc_message = factory.LazyAttribute(lambda check: f"DMARC record found at _dmarc.{check.domain}, policy reject.")
+    trigger = "command"

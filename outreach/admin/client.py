@@ -1,4 +1,6 @@
-"""Client: the ICP and learned weights as validated forms, limits, active patterns and a 30-day dashboard."""
+"""Client: the ICP and learned weights as validated forms, limits, active patterns and a 30-day dashboard; its
+sending domain's SPF, DKIM and DMARC checks (an action on the list, the last check on its page, and the
+read-only history of checks on a page of its own)."""
 
 from __future__ import annotations
 
@@ -6,21 +8,37 @@ import re
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from engines.rules.dns_auth import shown
 from engines.rules.geography import country_code
 from engines.rules.pattern_checks import WEIGHT_KEYS, weights_errors
-from outreach.models import Client, ConversionPattern, PatternType
+from engines.services.deliverability.domains import check_client, client_domain, latest_checks
+from outreach.models import AuthStatus, CheckTrigger, Client, ConversionPattern, DomainCheck, PatternType
+from outreach.models.domain_check import AUTH_RECORDS
 
 from .dashboard import dashboard
 from .pattern_views import weights_over_time
 from .patterns import STATE_LABELS, WEIGHT_HISTORY, pattern_states
-from .scoping import ClientScopedAdmin
+from .scoping import ClientScopedAdmin, ServiceWrittenAdmin, VisibleClientFilter
+
+# Clients one admin action checks: each waits on the DNS (up to DNS_TIMEOUT when a server does not answer).
+MAX_DOMAIN_CHECKS_PER_ACTION = 20
+# A verdict's badge on the client's page (classes of outreach/admin.css).
+STATUS_BADGES = {
+    AuthStatus.PASS: "active",
+    AuthStatus.WARN: "inactive",
+    AuthStatus.FAIL: "invalid",
+    AuthStatus.ERROR: "invalid",
+}
 
 
 def _items(text: str) -> list[str]:
@@ -56,6 +74,7 @@ class ClientForm(forms.ModelForm):
             "sender_name",
             "sending_email",
             "sending_phone",
+            "dkim_selector",
             "timezone",
             "country",
             "physical_address",
@@ -133,6 +152,7 @@ class ClientAdmin(ClientScopedAdmin):
     list_display = ("name", "sending_email", "sending_phone", "timezone", "country", "exploration_rate")
     search_fields = ("name", "sending_email")
     show_full_result_count = False
+    actions = ("check_sending_domains",)
 
     class Media:
         css = {"all": ("outreach/admin.css",)}
@@ -148,6 +168,8 @@ class ClientAdmin(ClientScopedAdmin):
                                      "daily_voice_limit"),
                                     ("sending_window_start", "sending_window_end", "sends_on_weekends"),
                                     "exploration_rate")}),
+            ("Sending domain (SPF, DKIM, DMARC)",
+             {"fields": ("dkim_selector", "last_domain_check") if obj is not None else ("dkim_selector",)}),
         ]  # fmt: skip
         if obj is not None:
             fieldsets += [
@@ -157,7 +179,7 @@ class ClientAdmin(ClientScopedAdmin):
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Client | None = None) -> tuple[str, ...]:
-        return ("active_patterns", "weights_history", "last_30_days") if obj is not None else ()
+        return ("active_patterns", "weights_history", "last_30_days", "last_domain_check") if obj is not None else ()
 
     # A client exists for the whole agency: only superusers add or remove one.
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -202,3 +224,79 @@ class ClientAdmin(ClientScopedAdmin):
     @admin.display(description="dashboard")
     def last_30_days(self, obj: Client) -> SafeString:
         return dashboard(obj)
+
+    @admin.display(description="last check")
+    def last_domain_check(self, obj: Client) -> SafeString | str:
+        check = latest_checks(Client.objects.filter(pk=obj.pk)).get(obj.pk)
+        if check is None:
+            return "Never checked: use the action 'Check sending domains (SPF, DKIM, DMARC)' on the client list."
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td><span class='outreach-state {}'>{}</span></td>"
+            "<td><code style='white-space: pre-wrap; word-break: break-all'>{}</code></td><td>{}</td></tr>",
+            (
+                (
+                    label,
+                    STATUS_BADGES[AuthStatus(getattr(check, f"{prefix}_status"))],
+                    AuthStatus(getattr(check, f"{prefix}_status")).label,
+                    getattr(check, f"{prefix}_record") or "-",
+                    getattr(check, f"{prefix}_message"),
+                )
+                for label, prefix in AUTH_RECORDS
+            ),
+        )
+        stale = "" if check.domain == client_domain(obj) else " (another domain: the sending email changed since)"
+        return format_html(
+            "<p>{} on {}{}, {}.</p><table><thead><tr><th>record</th><th>verdict</th><th>found</th>"
+            "<th>what to fix</th></tr></thead><tbody>{}</tbody></table>",
+            check.domain,
+            timezone.localtime(check.checked_at).strftime("%Y-%m-%d %H:%M %Z"),
+            stale,
+            check.get_trigger_display() + (f" by {check.triggered_by}" if check.triggered_by else ""),
+            rows,
+        )
+
+    @admin.action(description="Check sending domains (SPF, DKIM, DMARC)")
+    def check_sending_domains(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
+        clients = list(queryset.order_by("name", "pk")[: MAX_DOMAIN_CHECKS_PER_ACTION + 1])
+        if len(clients) > MAX_DOMAIN_CHECKS_PER_ACTION:
+            self.message_user(
+                request,
+                f"Select at most {MAX_DOMAIN_CHECKS_PER_ACTION} clients: each check waits on the DNS. "
+                "`python manage.py check_domains` checks them all.",
+                messages.ERROR,
+            )
+            return
+        for client in clients:
+            if not client_domain(client):
+                self.message_user(request, f"{client}: no sending email, nothing to check.", messages.WARNING)
+                continue
+            user = request.user if isinstance(request.user, AbstractBaseUser) else None
+            check = check_client(client, trigger=CheckTrigger.ADMIN, by=user)
+            self.message_user(request, _summary(check), messages.SUCCESS if check.passed else messages.ERROR)
+
+
+def _summary(check: DomainCheck) -> str:
+    """One message: each verdict, then what to fix for each record that is not a plain pass."""
+    verdicts = ", ".join(f"{label} {status}" for label, status in check.statuses().items())
+    fixes = [
+        f"{label}: {getattr(check, f'{prefix}_message')}"
+        for label, prefix in AUTH_RECORDS
+        if getattr(check, f"{prefix}_status") != AuthStatus.PASS
+    ]
+    return f"{check.client} ({check.domain}): {verdicts}." + "".join(f" {fix}" for fix in fixes)
+
+
+@admin.register(DomainCheck)
+class DomainCheckAdmin(ServiceWrittenAdmin):
+    """Every check of every sending domain, newest first: what the DNS held then and what was wrong."""
+
+    list_display = ("domain", "client", "checked_at", "spf_status", "dkim_status", "dmarc_status", "trigger", "found")
+    list_filter = (("client", VisibleClientFilter), "spf_status", "dkim_status", "dmarc_status", "trigger")
+    list_select_related = ("client",)
+    search_fields = ("domain", "client__name")
+    date_hierarchy = "checked_at"
+
+    @admin.display(description="records")
+    def found(self, obj: DomainCheck) -> str:
+        return " | ".join(shown(getattr(obj, f"{prefix}_record")) or "-" for _, prefix in AUTH_RECORDS)

@@ -1,7 +1,10 @@
 from .activity import Activity
 from .choices import (
     ActivityAction,
+    AuthStatus,
     Channel,
+    CheckTrigger,
+    EmailThread,
     EnrollmentState,
     LeadStatus,
     MembershipRole,
@@ -14,6 +17,7 @@ from .choices import (
 )
 from .client import Client
 from .conversion_pattern import ConversionPattern
+from .domain_check import DomainCheck
 from .early_status import EarlyStatus
 from .enrollment import Enrollment, JourneyEvent
 from .lead import Lead
@@ -25,11 +29,15 @@ from .scheduled_touch import ScheduledTouch
 __all__ = [
     "Activity",
     "ActivityAction",
+    "AuthStatus",
     "Channel",
+    "CheckTrigger",
     "Client",
     "ClientMembership",
     "ConversionPattern",
+    "DomainCheck",
     "EarlyStatus",
+    "EmailThread",
     "Enrollment",
     "EnrollmentState",
     "JourneyEvent",

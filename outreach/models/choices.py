@@ -85,6 +85,13 @@ class TaskStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
+class EmailThread(models.TextChoices):
+    """Where an email template's follow-up goes: engines.rules.email_threads."""
+
+    REPLY = "reply", "Reply in the enrollment's first email's thread"
+    NEW = "new", "Start a new thread with this template's subject"
+
+
 class MembershipRole(models.TextChoices):
     MANAGER = "manager", "Manager"
     MEMBER = "member", "Member"
@@ -201,3 +208,25 @@ WARM_MIN_SCORE = 50
 def in_choices(field: str, choices: type[models.TextChoices]) -> models.Q:
     """A Q for a CheckConstraint that keeps `field` inside `choices`."""
     return models.Q(**{f"{field}__in": choices.values})
+
+
+class AuthStatus(models.TextChoices):
+    """The verdict on one sending-domain record (SPF, DKIM or DMARC): engines.rules.dns_auth."""
+
+    PASS = "pass", "Pass"
+    # Receivers accept it, but it protects less than it should (e.g. SPF `?all`, DKIM in test mode).
+    WARN = "warn", "Pass, with a warning"
+    FAIL = "fail", "Fail"
+    # The DNS did not answer (timeout, SERVFAIL): nothing is known about this record.
+    ERROR = "error", "Could not look up"
+
+
+# Verdicts a receiver accepts.
+PASSING_AUTH_STATUSES = (AuthStatus.PASS, AuthStatus.WARN)
+
+
+class CheckTrigger(models.TextChoices):
+    """What started a sending-domain check."""
+
+    COMMAND = "command", "manage.py check_domains"
+    ADMIN = "admin", "Admin action"

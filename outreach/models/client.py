@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from engines.rules.dns_auth import is_dkim_selector
 from engines.rules.normalization import is_timezone, normalize_client
 
 
@@ -9,12 +10,27 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Australia/Sydney)")
 
 
+def validate_dkim_selector(value: str) -> None:
+    if value and not is_dkim_selector(value):
+        raise ValidationError(
+            f"{value!r} is not a DKIM selector: give only the part before ._domainkey (e.g. google, s1, pm)"
+        )
+
+
 class Client(models.Model):
     """One of the agency's clients: the business the outreach is sent for."""
 
     name = models.CharField(max_length=200)
     sending_email = models.EmailField(blank=True)
     sending_phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +61291234567")
+    # Where the sending domain's DKIM key is published (<selector>._domainkey.<domain>); blank: the usual
+    # selectors of the big ESPs are tried (settings.DEFAULT_DKIM_SELECTORS).
+    dkim_selector = models.CharField(
+        max_length=63,
+        blank=True,
+        validators=[validate_dkim_selector],
+        help_text="The DKIM selector your ESP gave you (the part before ._domainkey); blank: try the usual ones",
+    )
     timezone = models.CharField(max_length=64, default="Australia/Sydney", validators=[validate_timezone])
     country = models.CharField(max_length=2, default="AU", help_text="ISO 3166 code of the client's home market")
     icp = models.JSONField(
