@@ -66,6 +66,7 @@ class ActivityAdmin(ChangeListExportMixin, ServiceWrittenAdmin):
                     ("action", "channel", "created_local"),
                     ("touch_number", "sequence_id"),
                     ("provider", "provider_message_id", "provider_event_id"),
+                    ("message_id",),
                     ("in_reply_to", "led_to_booking"),
                 )
             },

@@ -56,6 +56,10 @@ class Activity(models.Model):
     sequence_id = models.UUIDField(null=True, blank=True)
     touch_number = models.PositiveSmallIntegerField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
+    # Our own RFC 5322 Message-ID of an email we sent, bare: "id@domain", without the angle brackets (a reply's
+    # In-Reply-To and References are looked up by it; engines.rules.email_threads.bare_message_id). The database
+    # default serves the tracking fast path's own INSERT (engines.db.once), which names its columns.
+    message_id = models.CharField(max_length=255, blank=True, default="", db_default="")
     # An outcome heard from a provider: which provider, and its id for the event, so a replay is stored once.
     provider = models.CharField(max_length=20, blank=True)
     provider_event_id = models.CharField(max_length=255, blank=True)
@@ -93,6 +97,7 @@ class Activity(models.Model):
             # The admin's history, newest first (created_at, then id: the changelist's full ordering).
             models.Index(fields=["created_at", "id"], name="activity_time"),
             models.Index(fields=["provider_message_id"], name="activity_provider_msg"),
+            models.Index(fields=["message_id"], name="activity_message_id"),
             # The reply inbox and the agency home's "replies waiting", for every client at once: without it they
             # read the whole table, and their cost grew with all activities rather than with the replies.
             models.Index(

@@ -4,7 +4,7 @@ from django.db.models import Q
 
 from engines.rules.placeholders import subject_error, text_errors
 
-from .choices import Channel, in_choices
+from .choices import Channel, EmailThread, in_choices
 
 
 class MessageTemplate(models.Model):
@@ -16,6 +16,18 @@ class MessageTemplate(models.Model):
     touch_number = models.PositiveSmallIntegerField()
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField()
+    # Email only: whether a follow-up (a touch after the enrollment's first email) replies in that email's thread.
+    email_thread = models.CharField(
+        max_length=10,
+        choices=EmailThread.choices,
+        default=EmailThread.REPLY,
+        db_default=EmailThread.REPLY,
+        # Django's admin writes help text as HTML: no angle brackets in it.
+        help_text="Email only. Reply (the default): a follow-up goes out as a reply in the thread of the enrollment's "
+        'first email, with In-Reply-To and References headers and that email\'s subject after "Re:" (this '
+        "template's subject is then not used). New thread: it goes out with this template's own subject, as a new "
+        "conversation. The first email of an enrollment always starts a thread.",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -24,6 +36,9 @@ class MessageTemplate(models.Model):
         constraints = [
             models.CheckConstraint(condition=in_choices("channel", Channel), name="template_channel_valid"),
             models.CheckConstraint(condition=Q(touch_number__gte=1), name="template_touch_number_positive"),
+            models.CheckConstraint(
+                condition=in_choices("email_thread", EmailThread), name="template_email_thread_valid"
+            ),
             models.UniqueConstraint(
                 fields=["client", "channel", "touch_number"],
                 condition=Q(active=True),

@@ -51,6 +51,14 @@ def test_add_pages_render(admin_client, model):
     assert admin_client.get(reverse(f"admin:outreach_{model}_add")).status_code == 200
 
 
+def test_the_template_form_offers_the_email_thread_with_its_help(admin_client):
+    template = MessageTemplateFactory(email_thread="new")
+    page = admin_client.get(reverse("admin:outreach_messagetemplate_change", args=[template.pk])).content.decode()
+    assert '<select name="email_thread"' in page
+    assert '<option value="new" selected>' in page
+    assert "a follow-up goes out as a reply in the thread of the enrollment's first email" in page
+
+
 @pytest.mark.parametrize("model", ["activity", "scheduledtouch"])
 def test_history_and_outbox_cannot_be_added_changed_or_deleted_even_by_a_superuser(admin_client, rows, model):
     obj = rows[model]

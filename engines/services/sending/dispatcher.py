@@ -56,6 +56,7 @@ from engines.services import later
 from engines.services.journey.contact import NUMBER_FAULT_STOPS
 from engines.services.journey.enrollments import finish_completed
 from engines.services.sending import outbox, send_path
+from engines.services.sending.email import earlier_emails
 from engines.services.sending.outbox import StopStateUnknown
 from engines.services.sending.rendering import TemplateBook, texts_given
 from engines.services.sending.sms import record_number_refused
@@ -488,15 +489,17 @@ def deliver_batch(
 
     Email and SMS touches are prepared here (their leads read in one query,
     their templates in another, the texts their leads were given in two
-    more), started on the pool's free threads as many at a time as are free
-    (SendPool.start: their last look in one query), and the accepted sends
-    handed to the recorder. LinkedIn and call touches go one by one through
+    more, the emails their enrollments sent before, to thread follow-ups, in
+    one more), started on the pool's free threads as many at a time as are
+    free (SendPool.start: their last look in one query), and the accepted
+    sends handed to the recorder. LinkedIn and call touches go one by one through
     outbox.deliver_touch.
     """
     counts: Counter[str] = Counter()
     leads = {touch.lead_id: touch.lead for touch in touches}
     templates = TemplateBook({touch.client_id for touch in touches})
     given = texts_given(leads.values())
+    threads = earlier_emails(touches, leads)
     ready: list[tuple[ScheduledTouch, send_path.Prepared]] = []
     in_flight: Started = []
     for touch in touches:
@@ -505,7 +508,12 @@ def deliver_batch(
             continue
         try:
             prepared = outbox.prepare_touch(
-                touch, lead=leads.get(touch.lead_id), now=clock(), templates=templates, given=given[touch.lead_id]
+                touch,
+                lead=leads.get(touch.lead_id),
+                now=clock(),
+                templates=templates,
+                given=given[touch.lead_id],
+                earlier=threads.get(touch.sequence_id, []),
             )
         except Exception as exc:
             counts[settle(touch, exc, now=clock())] += 1

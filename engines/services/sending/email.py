@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import smtplib
 import uuid
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from email.utils import formataddr
 
@@ -16,9 +18,13 @@ from django.utils import timezone
 from engines.exceptions import ProviderError
 from engines.json_types import JSONValue
 from engines.providers.errors import is_retryable_status
+from engines.rules.email_threads import EarlierEmail, Threading, new_message_id, thread_for
 from engines.services.sending import send_path
 from engines.services.sending.unsubscribe import list_unsubscribe_headers, unsubscribe_url
-from outreach.models import Activity, Channel, Client, Lead, ScheduledTouch
+from outreach.models import Activity, ActivityAction, Channel, Client, EmailThread, Lead, ScheduledTouch
+
+# The longest Message-ID the Activity stores.
+MESSAGE_ID_LIMIT = Activity._meta.get_field("message_id").max_length or 255
 
 
 def footer(client: Client, unsubscribe: str) -> str:
@@ -54,12 +60,16 @@ def send_email(
     now: datetime | None = None,
     connection: BaseEmailBackend | None = None,
     touch: ScheduledTouch | None = None,
+    thread: str = EmailThread.REPLY,
 ) -> Activity:
     """Send one email to the lead from the client's sending address and return the saved email_sent Activity.
 
-    It carries one-click List-Unsubscribe headers and a footer with the
-    client's postal address and the same signed unsubscribe link; `touch` is
-    marked sent with the Activity. Raises SendBlocked (do-not-contact,
+    It carries our own Message-ID, one-click List-Unsubscribe headers and a
+    footer with the client's postal address and the same signed unsubscribe
+    link; `touch` is marked sent with the Activity. A follow-up of a sequence
+    (an earlier email of `sequence_id` was sent with our Message-ID) replies in
+    its first email's thread unless `thread` is "new"
+    (engines.rules.email_threads). Raises SendBlocked (do-not-contact,
     unsubscribed, bounced, not one valid address, a lead of another client),
     InvalidTouch (text the database or RFC 5322 refuses) or ProviderError,
     with nothing sent or recorded; SentNotRecorded when the ESP accepted and
@@ -74,17 +84,77 @@ def send_email(
         sequence_id=sequence_id,
         touch=touch,
     )
-    prepared = prepare_email(outgoing, subject, body, template_id=template_id)
+    earlier: Sequence[EarlierEmail] = ()
+    if outgoing.sequence_id is not None:
+        earlier = sequence_emails([lead.pk], [outgoing.sequence_id]).get(outgoing.sequence_id, [])
+    prepared = prepare_email(outgoing, subject, body, template_id=template_id, thread=thread, earlier=earlier)
     return send_path.deliver(prepared, provider=connection)
 
 
-def prepare_email(outgoing: send_path.Outgoing, subject: str, body: str, *, template_id: object) -> send_path.Prepared:
-    """Check an email past the gate and build its message and snapshot; its `send` takes an email connection."""
-    send_path.check_email_text(subject, body)
+def earlier_emails(touches: Iterable[ScheduledTouch], leads: Mapping[int, Lead]) -> dict[uuid.UUID, list[EarlierEmail]]:
+    """The emails the enrollments of these email touches sent with our Message-ID, by sequence id, in order of
+    step: one query for a batch, none when no touch's lead (`leads`, as read, by pk) was sent anything yet."""
+    followed = [
+        touch
+        for touch in touches
+        if touch.channel == Channel.EMAIL and touch.lead_id in leads and leads[touch.lead_id].touch_count
+    ]
+    if not followed:
+        return {}
+    return sequence_emails({touch.lead_id for touch in followed}, {touch.sequence_id for touch in followed})
+
+
+def sequence_emails(
+    lead_ids: Collection[int], sequence_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[EarlierEmail]]:
+    """The emails sent with our Message-ID to these leads in these sequences, by sequence id, in order of step.
+    One query."""
+    rows = (
+        Activity.objects.filter(lead_id__in=lead_ids, sequence_id__in=sequence_ids, action=ActivityAction.EMAIL_SENT)
+        .exclude(message_id="")
+        .order_by("touch_number", "created_at")
+        .values_list(
+            "sequence_id", "touch_number", "message_id", "content_snapshot__subject", "content_snapshot__thread"
+        )
+    )
+    found: defaultdict[uuid.UUID, list[EarlierEmail]] = defaultdict(list)
+    for sequence_id, number, message_id, subject, thread in rows:
+        if sequence_id is None:  # filtered out above; the column may hold none
+            continue
+        found[sequence_id].append(EarlierEmail(number or 0, message_id, _text(subject), _text(thread)))
+    return dict(found)
+
+
+def _text(value: object) -> str:
+    """A snapshot's value read back as text ("" when it is missing or not text)."""
+    return value if isinstance(value, str) else ""
+
+
+def prepare_email(
+    outgoing: send_path.Outgoing,
+    subject: str,
+    body: str,
+    *,
+    template_id: object,
+    thread: str = EmailThread.REPLY,
+    earlier: Sequence[EarlierEmail] = (),
+) -> send_path.Prepared:
+    """Check an email past the gate and build its message and snapshot; its `send` takes an email connection.
+
+    `earlier`: the emails its enrollment sent (earlier_emails); those of an earlier step than this one decide,
+    with the template's `thread`, whether it replies in the first one's thread (and so its subject)."""
+    threaded = thread_for(
+        subject, [email for email in earlier if email.touch_number < outgoing.touch_number], mode=thread
+    )
+    send_path.check_email_text(threaded.subject, body)
     to = send_path.email_address(outgoing.lead.email, reason="invalid_email")
     sender = send_path.email_address(getattr(outgoing.client, "sending_email", ""), reason="no_sender_email")
-    snapshot = email_snapshot(outgoing, subject, body, template_id=template_id)
-    message = email_message(outgoing, subject, body, to=to, sender=sender)
+    message_id = new_message_id(sender)
+    # Recorded on the Activity after the send: a sender domain too long for the column is refused before it.
+    send_path.check_text(message_id, what="the Message-ID", limit=MESSAGE_ID_LIMIT)
+    snapshot = email_snapshot(outgoing, threaded.subject, body, template_id=template_id)
+    snapshot["thread"] = threaded.thread
+    message = email_message(outgoing, threaded, body, to=to, sender=sender, message_id=message_id)
     metadata: dict[str, JSONValue] = {
         "touch_number": outgoing.touch_number,
         "sequence_id": snapshot["sequence_id"],
@@ -93,7 +163,12 @@ def prepare_email(outgoing: send_path.Outgoing, subject: str, body: str, *, temp
         "from": sender,
     }
     return send_path.Prepared(
-        outgoing, "email_sent", snapshot, metadata, send=lambda connection: send_message(message, connection)
+        outgoing,
+        "email_sent",
+        snapshot,
+        metadata,
+        send=lambda connection: send_message(message, connection),
+        message_id=message_id,
     )
 
 
@@ -106,8 +181,11 @@ def email_snapshot(
     return snapshot
 
 
-def email_message(outgoing: send_path.Outgoing, subject: str, body: str, *, to: str, sender: str) -> AnymailMessage:
-    """The message as the ESP gets it: footer, List-Unsubscribe headers, and the ids that find it again."""
+def email_message(
+    outgoing: send_path.Outgoing, threaded: Threading, body: str, *, to: str, sender: str, message_id: str
+) -> AnymailMessage:
+    """The message as the ESP gets it: footer, our Message-ID and the thread's headers, List-Unsubscribe
+    headers, and the ids that find it again."""
     lead, client = outgoing.lead, outgoing.client
     unsubscribe = unsubscribe_url(lead)
     ids = {"client_id": str(client.pk), "lead_id": str(lead.pk), "touch_number": str(outgoing.touch_number)}
@@ -116,12 +194,12 @@ def email_message(outgoing: send_path.Outgoing, subject: str, body: str, *, to: 
     if outgoing.touch is not None:  # lets a reconciler find this send at the ESP by the touch it belongs to
         ids["touch_id"] = str(outgoing.touch.pk)
     return AnymailMessage(
-        subject=subject,
+        subject=threaded.subject,
         body=body + footer(client, unsubscribe),
         # A line break in the client's name would be refused as a header injection, after the checks.
         from_email=formataddr((" ".join(client.name.split()), sender)),
         to=[to],
-        headers=list_unsubscribe_headers(unsubscribe),
+        headers={"Message-ID": f"<{message_id}>", **threaded.headers, **list_unsubscribe_headers(unsubscribe)},
         # One tag: Postmark accepts no more (anymail raises); the ids ride in the metadata.
         tags=[f"client-{client.pk}"],
         metadata=ids,

@@ -19,8 +19,9 @@ from engines.exceptions import EngineError, EnrollmentNotActive, InvalidTouch, S
 from engines.providers.linkedin import LinkedInBackend, ManualTaskBackend
 from engines.providers.sms import SmsNumberRefused, SmsProvider
 from engines.rules.compliance import check_can_contact
+from engines.rules.email_threads import EarlierEmail
 from engines.services.sending import send_path
-from engines.services.sending.email import prepare_email
+from engines.services.sending.email import earlier_emails, prepare_email
 from engines.services.sending.linkedin import send_linkedin
 from engines.services.sending.manual_tasks import open_task
 from engines.services.sending.recording import check_owner
@@ -179,18 +180,31 @@ def prepare_touch(
     now: datetime,
     templates: TemplateBook | None = None,
     given: Collection[str] | None = None,
+    earlier: Sequence[EarlierEmail] | None = None,
 ) -> send_path.Prepared:
     """A claimed email or SMS touch rendered, checked and ready for its provider.
 
     `lead` is the touch's lead as just read from the database (None: it was
     deleted); `given`, the texts it has been given already (rendering.texts_given;
-    else read here). Raises what deliver_touch raises before a provider is called.
+    else read here); `earlier`, for an email, the emails its enrollment sent
+    (email.earlier_emails; else read here). Raises what deliver_touch raises
+    before a provider is called.
     """
     lead = check_deliverable(touch, lead)
     rendered = render_touch(touch, lead=lead, templates=templates, given=given)
     if touch.channel == Channel.EMAIL:
         outgoing = send_path.start(lead, touch.client, Channel.EMAIL, now=now, touch=touch, lead_is_current=True)
-        return prepare_email(outgoing, rendered.subject, rendered.body, template_id=rendered.template.pk)
+        if earlier is None:
+            earlier = earlier_emails([touch], {lead.pk: lead}).get(touch.sequence_id, [])
+        template = rendered.template
+        return prepare_email(
+            outgoing,
+            rendered.subject,
+            rendered.body,
+            template_id=template.pk,
+            thread=template.email_thread,
+            earlier=earlier,
+        )
     if touch.channel == Channel.SMS:
         outgoing = send_path.start(
             lead, touch.client, Channel.SMS, now=now, touch=touch, check_hours=True, lead_is_current=True

@@ -93,6 +93,8 @@ class SentTouch:
     touch_number: int
     sequence_id: uuid.UUID | None
     provider_message_id: str = ""
+    # An email's own Message-ID, bare (engines.rules.email_threads).
+    message_id: str = ""
     led_to_booking: bool = False
     touch: ScheduledTouch | None = None
 
@@ -108,6 +110,7 @@ class TouchFields(TypedDict):
     touch_number: int
     sequence_id: uuid.UUID | None
     provider_message_id: NotRequired[str]
+    message_id: NotRequired[str]
     led_to_booking: NotRequired[bool]
     touch: NotRequired[ScheduledTouch | None]
 
@@ -139,6 +142,7 @@ def record_touches(sends: Sequence[SentTouch], *, refresh: bool = True) -> list[
             sequence_id=send.sequence_id,
             touch_number=send.touch_number,
             provider_message_id=(send.provider_message_id or "")[:255],
+            message_id=send.message_id,
             led_to_booking=send.led_to_booking,
             created_at=send.at,
         )

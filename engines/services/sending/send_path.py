@@ -187,7 +187,8 @@ class Prepared:
 
     `send` takes the channel's provider handle (an email connection, an SMS
     provider; None means the configured one) so a dispatcher can send from
-    its own threads' connections; it never touches the database.
+    its own threads' connections; it never touches the database. `message_id`:
+    an email's own Message-ID (bare), recorded on its Activity.
     """
 
     outgoing: Outgoing
@@ -195,6 +196,7 @@ class Prepared:
     snapshot: dict[str, JSONValue]
     metadata: dict[str, JSONValue]
     send: Callable[[ProviderHandle], Sent]
+    message_id: str = ""
 
 
 def deliver(prepared: Prepared, *, provider: ProviderHandle = None) -> Activity:
@@ -248,6 +250,7 @@ def sent_touch(prepared: Prepared, sent: Sent) -> SentTouch:
         touch_number=outgoing.touch_number,
         sequence_id=outgoing.sequence_id,
         provider_message_id=sent.message_id,
+        message_id=prepared.message_id,
         touch=outgoing.touch,
     )
 
