@@ -55,6 +55,8 @@ def seed(n: int) -> None:
             sending_window_start=0,
             sending_window_end=24,
             sends_on_weekends=True,
+            # Every bench lead is at example.com: no cap on emails into one company, as no daily limit binds.
+            daily_emails_per_company=0,
         )
         for i in range(CLIENTS)
     ]

@@ -4,6 +4,9 @@ from django.db import models
 from engines.rules.dns_auth import is_dkim_selector
 from engines.rules.normalization import is_timezone, normalize_client
 
+# The highest per-company daily cap: beyond it the cap means nothing next to the client's daily email limit.
+MAX_DAILY_EMAILS_PER_COMPANY = 1000
+
 
 def validate_timezone(value: str) -> None:
     if value and not is_timezone(value):
@@ -49,6 +52,15 @@ class Client(models.Model):
     daily_sms_limit = models.PositiveIntegerField(default=100)
     daily_linkedin_limit = models.PositiveIntegerField(default=40)
     daily_voice_limit = models.PositiveIntegerField(default=60)
+    # Mailbox providers and the companies' own filters see many emails into one domain in a day as a campaign.
+    daily_emails_per_company = models.PositiveSmallIntegerField(
+        default=3,
+        db_default=3,
+        help_text=(
+            "At most this many emails a day into one company (one recipient email domain; each address at a "
+            "public provider such as gmail.com counts alone); the rest wait for the next day. 0: no cap"
+        ),
+    )
     # Lead-local hours email and LinkedIn touches may go out, on working days (engines.rules.sending_window);
     # no learned pattern moves a touch outside them.
     sending_window_start = models.PositiveSmallIntegerField(
@@ -82,6 +94,13 @@ class Client(models.Model):
                 condition=models.Q(sending_window_start__lt=models.F("sending_window_end"), sending_window_end__lte=24),
                 name="client_sending_window_in_day",
                 violation_error_message="The sending window must end after it starts, at 24:00 at the latest.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(daily_emails_per_company__lte=MAX_DAILY_EMAILS_PER_COMPANY),
+                name="client_daily_emails_per_company_bounded",
+                violation_error_message=(
+                    f"At most {MAX_DAILY_EMAILS_PER_COMPANY} emails a day into one company (0 turns the cap off)."
+                ),
             ),
         ]
 

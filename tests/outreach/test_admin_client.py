@@ -38,6 +38,7 @@ def _form(client, **changes):
         "daily_sms_limit": 100,
         "daily_linkedin_limit": 40,
         "daily_voice_limit": 60,
+        "daily_emails_per_company": 3,
         "sending_window_start": 7,
         "sending_window_end": 19,
         "exploration_rate": 0.1,

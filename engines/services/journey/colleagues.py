@@ -21,61 +21,12 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Trim
 from django.utils import timezone
 
+from engines.rules.email_domains import PUBLIC_MAIL_DOMAINS, email_domain
 from engines.services.journey.actions import JourneyAction
 from engines.services.planning.touch_writer import cancel_touches, lock_leads
 from outreach.models import Client, Enrollment, EnrollmentState, JourneyEvent, Lead, ScheduledTouch, StopReason
 
-# Mail providers anyone can sign up to: two addresses there say nothing about working together.
-PUBLIC_MAIL_DOMAINS = frozenset(
-    {
-        "aol.com",
-        "bigpond.com",
-        "bigpond.net.au",
-        "btinternet.com",
-        "comcast.net",
-        "fastmail.com",
-        "gmail.com",
-        "gmx.com",
-        "gmx.de",
-        "gmx.net",
-        "googlemail.com",
-        "hey.com",
-        "hotmail.co.uk",
-        "hotmail.com",
-        "hotmail.fr",
-        "icloud.com",
-        "live.com",
-        "mac.com",
-        "mail.com",
-        "me.com",
-        "msn.com",
-        "optusnet.com.au",
-        "orange.fr",
-        "outlook.com",
-        "proton.me",
-        "protonmail.com",
-        "qq.com",
-        "t-online.de",
-        "tutanota.com",
-        "web.de",
-        "xtra.co.nz",
-        "yahoo.co.uk",
-        "yahoo.com",
-        "yahoo.com.au",
-        "yahoo.fr",
-        "yandex.com",
-        "yandex.ru",
-        "zoho.com",
-    }
-)
-
 _WHY = {StopReason.COLLEAGUE_CONVERTED: "booked a meeting", StopReason.COLLEAGUE_REPLIED: "replied"}
-
-
-def email_domain(email: str) -> str:
-    """The domain of an address, lower-cased ("" when there is none)."""
-    local, at, domain = email.strip().rpartition("@")
-    return domain.lower() if at and local else ""
 
 
 def colleagues_of(lead: Lead) -> QuerySet[Lead]:

@@ -10,8 +10,9 @@ One run (`dispatch_due_touches`, every minute from a django-q2 schedule):
    clusters or a task delivered twice therefore never claim one touch twice. A touch that cannot go now is
    not claimed: an SMS or call outside legal contact hours (however late it is) moves to the next legal
    slot, an email or LinkedIn step outside the client's sending window to the window's next opening, the
-   surplus over the client's daily limit of its channel moves to the next day (all in
-   engines.services.sending.windows), and a lead that can no longer be reached on the channel blocks it.
+   surplus over the client's daily limit of its channel, or over its daily cap of emails into one recipient
+   company, moves to the next day (all in engines.services.sending.windows), and a lead that can no longer
+   be reached on the channel blocks it.
    The claim (status `sending`, claimed_at, attempts + 1) commits before any provider is called.
 3. Delivers each claimed batch (deliver_batch): email and SMS touches are rendered and checked again (leads
    read in one query, templates in one), their provider calls made on a small thread pool (SendPool: the
@@ -125,8 +126,9 @@ def decide(touch: ScheduledTouch, now: datetime, budget: DailyBudget) -> Decisio
     legal = next_contact_slot(touch, now)
     if legal > now:
         return Decision(touch, "defer", "quiet_hours" if touch.channel in TIMED_CHANNELS else "sending_window", legal)
-    if not budget.take(touch.client, touch.channel):
-        return Decision(touch, "defer", "daily_limit", next_day_slot(touch, now))
+    held = budget.take(touch)  # the client's daily limit of the channel, or its daily cap per recipient company
+    if held:
+        return Decision(touch, "defer", held, next_day_slot(touch, now))
     return Decision(touch, "send")
 
 

@@ -1,15 +1,17 @@
 """When a due touch may go: the legal contact hours of its lead (SMS and calls), its client's sending window
-(email and LinkedIn) and its client's daily limit per channel. The dispatcher asks these just before it claims
-a touch."""
+(email and LinkedIn), its client's daily limit per channel and, for email, its client's daily cap per recipient
+company (`Client.daily_emails_per_company`). The dispatcher asks these just before it claims a touch."""
 
 from __future__ import annotations
 
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from datetime import UTC, datetime, time, timedelta
+from typing import TypeVar
 
-from django.db.models import Count, Q
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
+from django.db.models.functions import Lower, StrIndex, Substr, Trim
 
 from engines.exceptions import EngineError
 from engines.rules.compliance import (
@@ -20,10 +22,17 @@ from engines.rules.compliance import (
     lead_country,
     within_contact_hours,
 )
+from engines.rules.email_domains import PUBLIC_MAIL_DOMAINS, email_company, email_domain
 from engines.rules.geography import lead_timezone_name
 from engines.rules.sending_window import governs, sending_window
-from outreach.models import Activity, Client, ScheduledTouch, TouchStatus
+from outreach.models import Activity, ActivityAction, Channel, Client, ScheduledTouch, TouchStatus
 from outreach.models.choices import SENT_ACTIONS
+
+_Row = TypeVar("_Row", Activity, ScheduledTouch)
+
+# Why a touch over today's budget waits for the next day (its `reason`).
+DAILY_LIMIT = "daily_limit"
+COMPANY_DAILY_CAP = "company_daily_cap"
 
 # How far ahead the next legal contact slot is looked for (a country whose rules allow no hour at all).
 SLOT_SEARCH_DAYS = 366
@@ -82,29 +91,73 @@ def next_day_slot(touch: ScheduledTouch, now: datetime) -> datetime:
     return next_contact_slot(touch, candidate.astimezone(UTC))
 
 
+def _since_day_start(clients: Iterable[Client], now: datetime, field: str) -> Q:
+    """Rows of the clients with `field` at or after each one's midnight (never a row when there is no client)."""
+    since = Q(pk__in=[])
+    for client in {client.pk: client for client in clients}.values():
+        since |= Q(client_id=client.pk, **{f"{field}__gte": client_day_start(client, now)})
+    return since
+
+
 def sends_today(clients: Iterable[Client], now: datetime) -> Counter[tuple[int, str]]:
     """Each client's sends per channel since its midnight, counting touches claimed or handed to a person
     (two grouped queries for all the clients)."""
     counts: Counter[tuple[int, str]] = Counter()
-    distinct = {client.pk: client for client in clients}
-    if not distinct:
+    clients = list(clients)
+    if not clients:
         return counts
-    since_activity, since_claim = Q(pk__in=[]), Q(pk__in=[])
-    for client in distinct.values():
-        start = client_day_start(client, now)
-        since_activity |= Q(client_id=client.pk, created_at__gte=start)
-        since_claim |= Q(client_id=client.pk, claimed_at__gte=start)
-    recorded = Activity.objects.filter(since_activity, action__in=SENT_ACTIONS)
-    in_flight = ScheduledTouch.objects.filter(since_claim, status__in=(TouchStatus.SENDING, TouchStatus.WAITING))
+    recorded = Activity.objects.filter(_since_day_start(clients, now, "created_at"), action__in=SENT_ACTIONS)
+    in_flight = ScheduledTouch.objects.filter(
+        _since_day_start(clients, now, "claimed_at"), status__in=(TouchStatus.SENDING, TouchStatus.WAITING)
+    )
     for rows in (recorded, in_flight):
         for row in rows.values("client_id", "channel").annotate(sends=Count("pk")).order_by():
             counts[(row["client_id"], row["channel"])] += row["sends"]
     return counts
 
 
+def _company_counts(rows: QuerySet[_Row], domains: Collection[str]) -> Iterator[tuple[int, str, int]]:
+    """(client id, company, how many) of the rows (activities or touches) to leads at the given email domains: the
+    SQL twin of engines.rules.email_domains.email_company, on the lead's address, for PostgreSQL and SQLite alike."""
+    recipient = rows.annotate(recipient=Lower(Trim("lead__email")))
+    with_domain = recipient.annotate(domain=Substr("recipient", StrIndex("recipient", Value("@")) + 1))
+    company = Case(When(domain__in=sorted(PUBLIC_MAIL_DOMAINS), then=F("recipient")), default=F("domain"))
+    grouped = with_domain.filter(domain__in=sorted(domains)).annotate(company=company)
+    for row in grouped.values("client_id", "company").annotate(sends=Count("pk")).order_by():
+        yield row["client_id"], row["company"], row["sends"]
+
+
+def company_emails_today(touches: Iterable[ScheduledTouch], now: datetime) -> Counter[tuple[int, str]]:
+    """Emails each of the touches' clients sent today into each of the touches' recipient companies (recorded,
+    or claimed and still being sent): two grouped queries for the batch."""
+    counts: Counter[tuple[int, str]] = Counter()
+    touches = list(touches)
+    domains = {email_domain(touch.lead.email) for touch in touches} - {""}
+    if not domains:
+        return counts
+    clients = [touch.client for touch in touches]
+    recorded = Activity.objects.filter(_since_day_start(clients, now, "created_at"), action=ActivityAction.EMAIL_SENT)
+    in_flight = ScheduledTouch.objects.filter(
+        _since_day_start(clients, now, "claimed_at"),
+        channel=Channel.EMAIL,
+        status__in=(TouchStatus.SENDING, TouchStatus.WAITING),
+    )
+    for client_id, company, sends in (*_company_counts(recorded, domains), *_company_counts(in_flight, domains)):
+        counts[(client_id, company)] += sends
+    return counts
+
+
+def _company_key(touch: ScheduledTouch) -> tuple[int, str] | None:
+    """The (client, recipient company) budget an email touch spends, None when no cap applies to it."""
+    if touch.channel != Channel.EMAIL or not touch.client.daily_emails_per_company:
+        return None
+    company = email_company(touch.lead.email)
+    return (touch.client_id, company) if company else None
+
+
 class DailyBudget:
-    """Sends left today per (client, channel) for a batch of due touches: counted once, spent as touches are
-    claimed."""
+    """Sends left today for a batch of due touches, per (client, channel) and, for email, per (client, recipient
+    company): counted once, spent as touches are claimed."""
 
     def __init__(self, now: datetime, touches: Iterable[ScheduledTouch]):
         touches = list(touches)
@@ -114,10 +167,19 @@ class DailyBudget:
             - sent[(touch.client_id, touch.channel)]
             for touch in touches
         }
+        capped = {key: touch for touch in touches if (key := _company_key(touch)) is not None}
+        into = company_emails_today(capped.values(), now)
+        self._company_left = {key: touch.client.daily_emails_per_company - into[key] for key, touch in capped.items()}
 
-    def take(self, client: Client, channel: str) -> bool:
-        key = (client.pk, channel)
+    def take(self, touch: ScheduledTouch) -> str:
+        """Spend one of today's sends on the touch: "" when it may go, else why it waits for the next day
+        (DAILY_LIMIT, or COMPANY_DAILY_CAP when the client's emails into the lead's company are used up)."""
+        key, company = (touch.client_id, touch.channel), _company_key(touch)
         if self._left.get(key, 0) <= 0:
-            return False
+            return DAILY_LIMIT
+        if company is not None and self._company_left.get(company, 0) <= 0:
+            return COMPANY_DAILY_CAP
         self._left[key] -= 1
-        return True
+        if company is not None:
+            self._company_left[company] -= 1
+        return ""

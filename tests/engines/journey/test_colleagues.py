@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from engines.rules.email_domains import PUBLIC_MAIL_DOMAINS, email_domain
 from engines.services.journey import actions
-from engines.services.journey.colleagues import PUBLIC_MAIL_DOMAINS, colleagues_of, email_domain, pause_colleagues
+from engines.services.journey.colleagues import colleagues_of, pause_colleagues
 from engines.services.outcomes import events
 from engines.services.planning.allocator import allocate_lead
 from engines.services.sending.voice import complete_call
