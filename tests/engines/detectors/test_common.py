@@ -86,7 +86,8 @@ def test_times_are_read_as_the_exact_epoch_python_gives_and_sequences_as_their_u
     columns = fetch_columns(Activity.objects.filter(pk=sent.pk), {"at": Epoch("created_at"), "seq": "sequence_id"})
 
     assert columns["at"] == [at.timestamp()]
-    assert uuid_bytes(columns["seq"]).tolist() == [sequence_id.bytes]
+    # tobytes: the raw 16 bytes (tolist() drops a uuid's trailing NUL bytes, one uuid in 256)
+    assert uuid_bytes(columns["seq"]).tobytes() == sequence_id.bytes
 
 
 def test_a_booking_converts_the_lead_and_credits_the_last_touch_before_it():
