@@ -510,7 +510,6 @@ def pages(first_client: int) -> dict[str, tuple[str, list[Case]]]:
 
 
 def main() -> None:
-    os.environ["DEBUG"] = "false"
     with django_database() as vendor:
         setup: dict[str, float] = {}
         with timed(setup, "populate"):

@@ -176,7 +176,6 @@ def report(events: Timing, bare: Timing, db_cpu: float, written: int, unique: in
 
 
 def main() -> None:
-    os.environ["DEBUG"] = "false"  # no query log growing with every request
     os.environ["ANYMAIL_WEBHOOK_SECRET"] = SECRET
     with django_database() as vendor:
         from django.test import Client

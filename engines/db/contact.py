@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from functools import cache
+from typing import cast
 
 from django.db import connection
 
-from engines.db.statements import statement_cursor
+from engines.db.statements import fetch_rows
 from outreach.models import Enrollment, Lead
 
 # What the send checks read of a lead (engines.rules.compliance.channel_block_reason, its status, its client).
@@ -62,7 +63,5 @@ def contact_states(enrollment_ids: Collection[int]) -> dict[int, ContactState]:
     if not enrollment_ids:
         return {}
     query = f"{_select(connection.vendor)}({', '.join(['%s'] * len(enrollment_ids))})"
-    with statement_cursor(connection) as cursor:
-        cursor.execute(query, list(enrollment_ids))
-        rows = cursor.fetchall()
-    return {row[0]: (str(row[1]), dict(zip(CONTACT_FIELDS, row[2:], strict=True))) for row in rows}
+    rows = fetch_rows(connection, query, list(enrollment_ids))
+    return {cast(int, row[0]): (str(row[1]), dict(zip(CONTACT_FIELDS, row[2:], strict=True))) for row in rows}

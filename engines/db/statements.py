@@ -10,6 +10,7 @@ look by primary keys half of its round trip.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
@@ -41,3 +42,26 @@ def statement_cursor(connection: BaseDatabaseWrapper) -> AbstractContextManager[
             raw = _server_cursors[connection.connection] = Cursor(connection.connection)
     wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
     return nullcontext(wrap(raw))  # type: ignore[arg-type]  # django-stubs names the wrapper, not the raw cursor
+
+
+def fetch_rows(connection: BaseDatabaseWrapper, sql: str, params: Sequence[int]) -> list[tuple[object, ...]]:
+    """The rows of one statement run again and again (the dispatcher's last look, once per send).
+
+    On PostgreSQL, with no query log to keep, it runs on the server-binding
+    cursor itself, inside Django's error translation and broken-transaction
+    check but without a CursorWrapper around it: the wrapper's bookkeeping
+    cost more of the dispatcher's thread than the prepared statement's
+    round trip. Elsewhere, and whenever queries are logged (DEBUG, the
+    tests' query counts), through statement_cursor.
+    """
+    raw = None
+    if connection.vendor == "postgresql" and connection.connection is not None and not connection.queries_logged:
+        raw = _server_cursors.get(connection.connection)
+    if raw is None or raw.closed:
+        with statement_cursor(connection) as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        raw.execute(sql, params)
+        return raw.fetchall()
