@@ -606,3 +606,44 @@ def test_two_steps_of_one_lead_in_one_batch_never_say_the_same_text(threads):
         "blocked",
         "text_already_sent",
     )
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_steps_of_one_lead_in_successive_batches_never_say_the_same_text(threads, monkeypatch):
+    """One touch a batch: a batch is prepared and started before the one before it is settled and recorded, so
+    the run itself remembers what it gave each lead."""
+    first = due_touch(channel="sms", at=NOW - timedelta(hours=2))
+    later = ScheduledTouchFactory(
+        lead=first.lead,
+        client=first.client,
+        enrollment=first.enrollment,
+        channel="sms",
+        touch_number=2,
+        scheduled_at=NOW - timedelta(hours=1),
+    )
+    settled_when: list[tuple[int, int]] = []  # (batches started, batch settled)
+    started: list[object] = []
+    real_deliver, real_settle = dispatcher.deliver_batch, dispatcher.settle_batch
+
+    def deliver(*args, **kwargs):
+        batch = real_deliver(*args, **kwargs)
+        started.append(batch)
+        return batch
+
+    def settle(batch, **kwargs):
+        settled_when.append((len(started), started.index(batch) + 1))
+        return real_settle(batch, **kwargs)
+
+    monkeypatch.setattr(dispatcher, "deliver_batch", deliver)
+    monkeypatch.setattr(dispatcher, "settle_batch", settle)
+
+    counts = dispatch_due_touches(now=NOW, threads=threads, batch_size=1)
+
+    assert settled_when[0] == (2, 1)  # the first batch was settled once the second had started
+    assert len(RecordingSmsProvider.outbox) == 1
+    assert (counts["sent"], counts["blocked"]) == (1, 1)
+    assert (reloaded(first).status, reloaded(later).status, reloaded(later).reason) == (
+        "sent",
+        "blocked",
+        "text_already_sent",
+    )

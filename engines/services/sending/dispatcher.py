@@ -34,9 +34,10 @@ import logging
 import queue
 import threading
 import time as monotonic_time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypedDict, cast
@@ -484,23 +485,40 @@ class Recorder:
             connections.close_all()  # this thread's own connection
 
 
+@dataclass
+class BatchInFlight:
+    """A batch whose calls have started: counts by outcome so far, and the calls whose answers are awaited."""
+
+    counts: Counter[str]
+    calls: Started
+
+
 def deliver_batch(
-    touches: list[ScheduledTouch], *, clock: Callable[[], datetime], pool: SendPool, recorder: Recorder
-) -> Counter[str]:
-    """Deliver a batch of claimed touches; counts by outcome (the accepted sends are counted by `recorder`).
+    touches: list[ScheduledTouch],
+    *,
+    clock: Callable[[], datetime],
+    pool: SendPool,
+    given_in_run: defaultdict[int, set[str]] | None = None,
+) -> BatchInFlight:
+    """Start delivering a batch of claimed touches; settle_batch waits for the calls and records their outcomes.
 
     Email and SMS touches are prepared here (their leads read in one query,
     their templates in another, the texts their leads were given in two
     more, the emails their enrollments sent before, to thread follow-ups, in
-    one more), started on the pool's free threads as many at a time as are
-    free (SendPool.start: their last look in one query), and the accepted
-    sends handed to the recorder. LinkedIn and call touches go one by one through
-    outbox.deliver_touch.
+    one more), and started on the pool's free threads as many at a time as
+    are free (SendPool.start: their last look in one query). LinkedIn and
+    call touches go one by one through outbox.deliver_touch. `given_in_run`:
+    the texts the run's earlier batches gave each lead, kept up to date here;
+    their sends may still be out or not yet recorded, so the database does
+    not know them yet.
     """
     counts: Counter[str] = Counter()
     leads = {touch.lead_id: touch.lead for touch in touches}
     templates = TemplateBook({touch.client_id for touch in touches})
     given = texts_given(leads.values())
+    given_in_run = defaultdict(set) if given_in_run is None else given_in_run
+    for lead_id in leads:
+        given[lead_id] |= given_in_run.get(lead_id, set())
     threads = earlier_emails(touches, leads)
     ready: list[tuple[ScheduledTouch, send_path.Prepared]] = []
     in_flight: Started = []
@@ -520,7 +538,9 @@ def deliver_batch(
         except Exception as exc:
             counts[settle(touch, exc, now=clock())] += 1
             continue
-        given[touch.lead_id].add(str(prepared.snapshot["body"]))  # a later step of this batch says something else
+        # A later step of this run says something else.
+        given[touch.lead_id].add(text := str(prepared.snapshot["body"]))
+        given_in_run[touch.lead_id].add(text)
         ready.append((touch, prepared))
         # As many ready as threads are free: they start together (one last look), and the rest is prepared
         # while they are sent.
@@ -529,8 +549,15 @@ def deliver_batch(
             in_flight += pool.start(ready)
     while ready:
         in_flight += pool.start(ready)
+    return BatchInFlight(counts, in_flight)
+
+
+def settle_batch(batch: BatchInFlight, *, clock: Callable[[], datetime], recorder: Recorder) -> Counter[str]:
+    """Wait for a started batch's calls, settle those that failed and hand the accepted sends to the recorder;
+    counts by outcome (the accepted sends are counted by `recorder`)."""
+    counts = batch.counts
     accepted: Accepted = []
-    for touch, prepared, answer_of in in_flight:
+    for touch, prepared, answer_of in batch.calls:
         answer = answer_of()
         if isinstance(answer, send_path.Sent):
             accepted.append((touch, prepared, answer))
@@ -661,14 +688,33 @@ def dispatch_due_touches(
     # Behind only on PostgreSQL outside a transaction: SQLite has one writer, and a second connection
     # would not see what a caller's open transaction claimed.
     recorder = Recorder(behind=can_write_alongside())
+    # A batch is settled once the next one has been claimed and started: its last calls are still out while
+    # the next is claimed and prepared, rather than every thread waiting for them.
+    previous: tuple[list[ScheduledTouch], BatchInFlight] | None = None
+    given_in_run: defaultdict[int, set[str]] = defaultdict(set)
     try:
         for batch in _claimed_batches(start, limit, batch_size, deadline, counts, client_ids):
-            try:
-                counts.update(deliver_batch(batch, clock=clock, pool=pool, recorder=recorder))
-            except DatabaseError:  # recording outcomes failed: the claims expire into review
-                logger.exception("a batch of %d touches: the outcomes could not be recorded", len(batch))
-                counts["unsettled"] += len(batch)
+            started = None
+            with _unsettled_on_database_error(batch, counts):
+                started = (batch, deliver_batch(batch, clock=clock, pool=pool, given_in_run=given_in_run))
+            if previous is not None:
+                with _unsettled_on_database_error(previous[0], counts):
+                    counts.update(settle_batch(previous[1], clock=clock, recorder=recorder))
+            previous = started
+        if previous is not None:
+            with _unsettled_on_database_error(previous[0], counts):
+                counts.update(settle_batch(previous[1], clock=clock, recorder=recorder))
     finally:
         pool.close()
         counts.update(recorder.close())
     return dict(counts)
+
+
+@contextmanager
+def _unsettled_on_database_error(batch: list[ScheduledTouch], counts: Counter[str]) -> Iterator[None]:
+    """Outcomes that could not be recorded: the batch's claims expire into review (reconcile_stale_claims)."""
+    try:
+        yield
+    except DatabaseError:
+        logger.exception("a batch of %d touches: the outcomes could not be recorded", len(batch))
+        counts["unsettled"] += len(batch)
