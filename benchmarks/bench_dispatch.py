@@ -182,7 +182,9 @@ def with_cluster(n: int, *, workers: int, latency: float) -> float:
         "RECORDING_EMAIL_LATENCY": str(latency),
         "DATABASE_URL": os.environ["DATABASE_URL"],
     }
-    log = open(os.path.join(settings.BASE_DIR, "var", f"bench-qcluster-{workers}.log"), "w")
+    logs = os.path.join(settings.BASE_DIR, "var")
+    os.makedirs(logs, exist_ok=True)  # a fresh clone has no var/
+    log = open(os.path.join(logs, f"bench-qcluster-{workers}.log"), "w")
     cluster = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
