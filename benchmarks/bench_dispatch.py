@@ -11,10 +11,14 @@ anymail with a recording test backend, Activity + touch + lead update):
    default thread pool), against a raw bulk insert of the same Activity rows;
 2. a provider that takes 50 ms a call, one dispatcher with its thread pool;
 3. the same 50 ms provider behind a real `qcluster` with 1, 2 and 4 workers
-   (BENCH_CLUSTER_TOUCHES, 3,000 touches each, DISPATCH_THREADS threads a worker; start-up excluded).
+   (BENCH_CLUSTER_TOUCHES, 3,000 touches each, DISPATCH_THREADS threads a worker; start-up excluded);
+4. the instant provider, one dispatcher with its thread pool, with BENCH_MAILBOXES (50) sending mailboxes
+   over the ten clients and each client's daily cap per recipient company on (each lead at a company
+   of its own, so the caps are counted but do not hold), against the same run without either, side by side.
 
 Goals: >= 1,000 touches/s with the instant provider and >= 200 touches/s with
-the 50 ms one, for one worker.
+the 50 ms one, for one worker, and >= 1,000 touches/s with the instant
+provider and 50 mailboxes.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from benchmarks.harness import ROOT, django_database, record_figure, timed
 
 TOUCHES = int(os.environ.get("BENCH_TOUCHES", "10000"))
 CLUSTER_TOUCHES = int(os.environ.get("BENCH_CLUSTER_TOUCHES", "3000"))
+MAILBOXES = int(os.environ.get("BENCH_MAILBOXES", "50"))
 CLUSTER_WORKERS = (1, 2, 4)
 CLIENTS = 10
 LATENCY = 0.05
@@ -38,12 +43,13 @@ GOAL_INSTANT, GOAL_SLOW = 1000, 200
 RECORDING_BACKEND = "tests.integration.recording_email.EmailBackend"
 
 
-def seed(n: int) -> None:
+def seed(n: int, *, mailboxes: int = 0) -> None:
     """`n` leads over CLIENTS clients, each lead enrolled with one email touch due a minute ago (bulk: no
-    signals)."""
+    signals). With `mailboxes`, the clients share that many active mailboxes and each lead is at a company of
+    its own, with the clients' daily cap per recipient company on."""
     from django.utils import timezone
 
-    from outreach.models import Client, Enrollment, Lead, MessageTemplate, ScheduledTouch
+    from outreach.models import Client, Enrollment, Lead, Mailbox, MessageTemplate, ScheduledTouch
 
     clients = [
         Client.objects.create(
@@ -55,8 +61,9 @@ def seed(n: int) -> None:
             sending_window_start=0,
             sending_window_end=24,
             sends_on_weekends=True,
-            # Every bench lead is at example.com: no cap on emails into one company, as no daily limit binds.
-            daily_emails_per_company=0,
+            # Without mailboxes every lead is at example.com: no cap on emails into one company, as no daily
+            # limit binds. With them each lead is at a company of its own, and the default cap is counted.
+            daily_emails_per_company=3 if mailboxes else 0,
         )
         for i in range(CLIENTS)
     ]
@@ -75,7 +82,7 @@ def seed(n: int) -> None:
             Lead(
                 client=clients[i % CLIENTS],
                 first_name=f"Lead{i}",
-                email=f"lead{i}@example.com",
+                email=f"lead{i}@company{i}.example.com" if mailboxes else f"lead{i}@example.com",
                 company_name=f"Company {i}",
                 country="Australia",
                 timezone="Australia/Sydney",
@@ -83,6 +90,17 @@ def seed(n: int) -> None:
             for i in range(n)
         ),
         batch_size=5000,
+    )
+    Mailbox.objects.bulk_create(
+        Mailbox(
+            client=clients[m % CLIENTS],
+            address=f"sender{m}@mail{m % 5}.client{m % CLIENTS}.example.com",
+            sending_domain=f"mail{m % 5}.client{m % CLIENTS}.example.com",
+            daily_cap=10 * n,
+            warmup_start=10 * n,
+            state="active",
+        )
+        for m in range(mailboxes)
     )
     due = timezone.now() - timedelta(minutes=1)
     enrollments = Enrollment.objects.bulk_create(
@@ -133,6 +151,21 @@ def sent() -> int:
     return ScheduledTouch.objects.filter(status="sent").count()
 
 
+def mailbox_spread() -> str:
+    """The fewest and most emails one mailbox sent in the last run, over how many mailboxes sent any."""
+    from django.db.models import Count
+
+    from outreach.models import Activity
+
+    counts = list(
+        Activity.objects.filter(mailbox__isnull=False)
+        .values("mailbox")
+        .annotate(n=Count("pk"))
+        .values_list("n", flat=True)
+    )
+    return f"{min(counts)}-{max(counts)} over {len(counts)} mailboxes" if counts else "none"
+
+
 def raw_insert_seconds() -> float:
     """Seconds to bulk insert copies of the sent Activity rows (new ids), then removed again."""
     from django.db import transaction
@@ -149,12 +182,12 @@ def raw_insert_seconds() -> float:
     return results["insert"]
 
 
-def in_process(n: int, *, threads: int, latency: float) -> tuple[float, dict]:
+def in_process(n: int, *, threads: int, latency: float, mailboxes: int = 0) -> tuple[float, dict]:
     """Seconds for one dispatcher (this process) to send `n` fresh due touches, and its counts."""
     from engines.services.sending.dispatcher import dispatch_due_touches
 
     reset()
-    seed(n)
+    seed(n, mailboxes=mailboxes)
     os.environ["RECORDING_EMAIL_LATENCY"] = str(latency)
     results: dict[str, float] = {}
     counts: dict = {}
@@ -228,6 +261,13 @@ def main() -> None:
             f"raw bulk insert of the same {TOUCHES:,} Activity rows: {TOUCHES / insert:,.0f} rows/s; "
             f"dispatch takes {best / insert:.1f}x the raw insert's time"
         )
+        with_mailboxes, _ = in_process(TOUCHES, threads=pool, latency=0, mailboxes=MAILBOXES)
+        without, _ = in_process(TOUCHES, threads=pool, latency=0)
+        print(
+            f"instant provider, one worker, {pool} threads, {MAILBOXES} mailboxes and per-company caps: "
+            f"{TOUCHES / with_mailboxes:,.0f} touches/s, {without / with_mailboxes:.2f}x the rate without "
+            f"({TOUCHES / without:,.0f} touches/s, run just after); sends per mailbox: {mailbox_spread()}"
+        )
         slow, _ = in_process(TOUCHES, threads=pool, latency=LATENCY)
         print(f"50 ms provider, one worker, {pool} threads: {TOUCHES / slow:,.0f} touches/s")
 
@@ -241,6 +281,7 @@ def main() -> None:
         for goal, rate, what in (
             (GOAL_INSTANT, TOUCHES / best, "instant provider, one worker"),
             (GOAL_SLOW, TOUCHES / slow, "50 ms provider, one worker"),
+            (GOAL_INSTANT, TOUCHES / with_mailboxes, f"instant provider, one worker, {MAILBOXES} mailboxes"),
         ):
             record_figure(what, goal=f">= {goal:,} touches/s", measured=rate, unit="touches/s", ratio=rate / goal,
                           met=rate >= goal)  # fmt: skip

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from django_q.tasks import async_task
 
 from engines.exceptions import NotPlannable
+from engines.services.deliverability import mailboxes
 from engines.services.journey import triggers
 from engines.services.learning import detect_patterns
 from engines.services.planning.allocator import allocate_lead
@@ -101,6 +102,13 @@ def dispatch_touches(
 ) -> dict[str, int]:
     """The every-minute job: send the due touches (engines.services.sending.dispatcher); counts by outcome."""
     return dispatcher.dispatch_due_touches(limit=limit, batch_size=batch_size, threads=threads)
+
+
+def check_mailbox_health() -> dict[str, int]:
+    """Judge every sending mailbox and domain, pausing those over their limits (deliverability.mailboxes); what
+    it did. Schedule it hourly (func "engines.tasks.check_mailbox_health") to pause a mailbox within the hour."""
+    report = mailboxes.check_all_health()
+    return {"checked": report.checked, "paused": len(report.paused), "warmed_up": len(report.warmed_up)}
 
 
 def task_path(func: Callable[..., object]) -> str:

@@ -13,6 +13,7 @@ starts Django (manage.py, the WSGI server, a worker).
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import sys
 from importlib.util import find_spec
@@ -255,6 +256,28 @@ for _key in (*ESP_WEBHOOK_KEYS.values(), *ESP_INBOUND_KEYS.values()):
 _esp = EMAIL_BACKEND.split(".")[2] if EMAIL_BACKEND.startswith("anymail.backends.") else ""
 if PRODUCTION and _esp in ESPS_THAT_SIGN and ESP_WEBHOOK_KEYS[_esp] not in ANYMAIL:
     refuse(f"EMAIL_BACKEND is {_esp}, which signs its webhooks: {ESP_WEBHOOK_KEYS[_esp]} is required to check them")
+
+
+# --- Sending mailboxes' ESP accounts (Mailbox.account): a JSON object, name -> {"backend": an email backend's
+# dotted path, "options": its keyword arguments}. A secret is never written here: an option named "<name>_env"
+# names the environment variable that holds <name> (e.g. {"api_key_env": "MAILGUN_KEY_2"}), read when it is used.
+def mailbox_accounts(raw: str) -> dict[str, dict[str, object]]:
+    try:
+        accounts = json.loads(raw or "{}")
+    except ValueError as error:
+        refuse(f"OUTREACH_MAILBOX_ACCOUNTS is not JSON: {error}")
+        return {}
+    if not isinstance(accounts, dict) or not all(
+        isinstance(name, str) and name and isinstance(account, dict) and isinstance(account.get("backend"), str)
+        and isinstance(account.get("options", {}), dict)
+        for name, account in accounts.items()
+    ):  # fmt: skip
+        refuse('OUTREACH_MAILBOX_ACCOUNTS must be {"name": {"backend": "dotted.path", "options": {...}}, ...}')
+        return {}
+    return accounts
+
+
+OUTREACH_MAILBOX_ACCOUNTS = mailbox_accounts(env_str("OUTREACH_MAILBOX_ACCOUNTS"))
 
 # --- SMS and voice: Twilio.
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")

@@ -1,7 +1,7 @@
 """factory-boy factories, one per model."""
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import factory
@@ -17,6 +17,8 @@ from outreach.models import (
     EarlyStatus,
     Enrollment,
     Lead,
+    Mailbox,
+    MailboxStateChange,
     ManualTask,
     MessageTemplate,
     ScheduledTouch,
@@ -272,3 +274,31 @@ class DomainCheckFactory(factory.django.DjangoModelFactory[DomainCheck]):
     dmarc_record = "v=DMARC1; p=reject"
     dmarc_message = factory.LazyAttribute(lambda check: f"DMARC record found at _dmarc.{check.domain}, policy reject.")
     trigger = "command"
+
+
+class MailboxFactory(factory.django.DjangoModelFactory[Mailbox]):
+    """An active mailbox on the client's own domain, through the default email backend, capped at 50 a day."""
+
+    class Meta:
+        model = Mailbox
+
+    client = factory.SubFactory(ClientFactory)
+    address = factory.LazyAttributeSequence(
+        lambda mailbox, n: f"sender{n}@{mailbox.client.sending_email.rpartition('@')[2] or 'mail.example.com'}"
+    )
+    display_name = factory.Sequence(lambda n: f"Sam Sender {n}")
+    daily_cap = 50
+    warmup_start = 10
+    warmup_increase = 5
+    warmup_started_on = date(2025, 1, 1)
+    state = "active"
+
+
+class MailboxStateChangeFactory(factory.django.DjangoModelFactory[MailboxStateChange]):
+    class Meta:
+        model = MailboxStateChange
+
+    mailbox = factory.SubFactory(MailboxFactory)
+    from_state = "active"
+    to_state = "paused"
+    reason = "by_person"

@@ -1,6 +1,6 @@
 """Client: the ICP and learned weights as validated forms, limits, active patterns and a 30-day dashboard; its
 sending domain's SPF, DKIM and DMARC checks (an action on the list, the last check on its page, and the
-read-only history of checks on a page of its own)."""
+read-only history of checks on a page of its own); its sending mailboxes, in an inline (outreach.admin.mailboxes)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from outreach.models import AuthStatus, CheckTrigger, Client, ConversionPattern,
 from outreach.models.domain_check import AUTH_RECORDS
 
 from .dashboard import dashboard
+from .mailboxes import ClientMailboxInline
 from .pattern_views import weights_over_time
 from .patterns import STATE_LABELS, WEIGHT_HISTORY, pattern_states
 from .scoping import ClientScopedAdmin, ServiceWrittenAdmin, VisibleClientFilter
@@ -154,6 +155,7 @@ class ClientAdmin(ClientScopedAdmin):
     search_fields = ("name", "sending_email")
     show_full_result_count = False
     actions = ("check_sending_domains",)
+    inlines = (ClientMailboxInline,)
 
     class Media:
         css = {"all": ("outreach/admin.css",)}

@@ -3,8 +3,9 @@
 Per client: the last 7 days' sends, replies, meetings booked (not cancelled since), bounce and complaint rates
 (of the emails sent in those days), and, counted now whatever their date, the open manual tasks and the replies
 waiting for a person (the reply inbox's Waiting tab: the lead is still "replied" and nobody has decided about
-the reply). Four queries whatever the number of clients: the clients, then one grouped aggregate each over
-activities, open tasks and waiting replies. Each figure links to the change list (or the inbox) it counts, when
+the reply). Then the paused sending mailboxes, each with why and a link to it. Five queries whatever the number
+of clients: the clients, one grouped aggregate each over activities, open tasks and waiting replies, and the
+paused mailboxes. Each figure links to the change list (or the inbox) it counts, when
 the user may view it. `install` makes a site's index this page and its "View site" link point here; `favicon` serves
 the site's icon.
 """
@@ -29,7 +30,7 @@ from django.views.decorators.http import require_safe
 
 from engines.services.outcomes import inbox
 from engines.services.outcomes.bookings import cancelled_since
-from outreach.models import Activity, ActivityAction, Client, Lead, ManualTask, TaskStatus
+from outreach.models import Activity, ActivityAction, Client, Lead, Mailbox, MailboxState, ManualTask, TaskStatus
 from outreach.models.choices import REPLY_ACTIONS, SENT_ACTIONS
 
 from .scoping import scope_to_clients, visible_clients
@@ -95,6 +96,15 @@ class ClientRow:
 
 
 @dataclass(frozen=True)
+class PausedMailbox:
+    address: str
+    client: str
+    reason: str
+    since: datetime
+    url: str
+
+
+@dataclass(frozen=True)
 class AgencyHome:
     since: datetime
     now: datetime
@@ -102,10 +112,12 @@ class AgencyHome:
     columns: tuple[Column, ...]
     rows: tuple[ClientRow, ...]
     can_add_client: bool
+    paused_mailboxes: tuple[PausedMailbox, ...] = ()
 
 
 def agency_home(request: HttpRequest, site: AdminSite, *, now: datetime | None = None) -> AgencyHome:
-    """The request user's clients with their figures: four queries whatever the number of clients."""
+    """The request user's clients with their figures, and their paused mailboxes: five queries whatever the number
+    of clients."""
     now = (now or timezone.now()).replace(microsecond=0)
     since = now - timedelta(days=DAYS)
     clients = list(visible_clients(request).order_by("name", "pk").values_list("pk", "name", "is_demo"))
@@ -138,6 +150,24 @@ def agency_home(request: HttpRequest, site: AdminSite, *, now: datetime | None =
         columns=COLUMNS,
         rows=rows,
         can_add_client=site.get_model_admin(Client).has_add_permission(request),
+        paused_mailboxes=_paused_mailboxes(request, site),
+    )
+
+
+def _paused_mailboxes(request: HttpRequest, site: AdminSite) -> tuple[PausedMailbox, ...]:
+    """The user's clients' paused mailboxes, the longest paused first: a paused mailbox holds its enrollments'
+    emails until a person resumes it."""
+    paused = scope_to_clients(Mailbox.objects.filter(state=MailboxState.PAUSED), request).select_related("client")
+    viewable = site.get_model_admin(Mailbox).has_view_permission(request)
+    return tuple(
+        PausedMailbox(
+            address=mailbox.address,
+            client=mailbox.client.name,
+            reason=mailbox.get_state_reason_display(),
+            since=mailbox.state_changed_at,
+            url=reverse("admin:outreach_mailbox_change", args=[mailbox.pk]) if viewable else "",
+        )
+        for mailbox in paused.order_by("state_changed_at", "pk")
     )
 
 

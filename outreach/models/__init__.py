@@ -7,6 +7,8 @@ from .choices import (
     EmailThread,
     EnrollmentState,
     LeadStatus,
+    MailboxState,
+    MailboxStateReason,
     MembershipRole,
     PatternType,
     StopReason,
@@ -21,6 +23,7 @@ from .domain_check import DomainCheck
 from .early_status import EarlyStatus
 from .enrollment import Enrollment, JourneyEvent
 from .lead import Lead
+from .mailbox import Mailbox, MailboxStateChange
 from .manual_task import ManualTask
 from .membership import ClientMembership
 from .message_template import MessageTemplate
@@ -43,6 +46,10 @@ __all__ = [
     "JourneyEvent",
     "Lead",
     "LeadStatus",
+    "Mailbox",
+    "MailboxState",
+    "MailboxStateChange",
+    "MailboxStateReason",
     "ManualTask",
     "MembershipRole",
     "MessageTemplate",

@@ -64,6 +64,12 @@ class Activity(models.Model):
     provider = models.CharField(max_length=20, blank=True)
     provider_event_id = models.CharField(max_length=255, blank=True)
     # The touch an outcome answers (a reply to an email, a delivery of an SMS).
+    # The mailbox an email we sent went from (none: the client's sending_email); sends per mailbox and its
+    # health are counted from here. RESTRICT: a mailbox that sent is retired, never deleted with its history (the
+    # client's deletion takes both).
+    mailbox = models.ForeignKey(
+        "outreach.Mailbox", on_delete=models.RESTRICT, null=True, blank=True, related_name="activities", db_index=False
+    )
     in_reply_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="responses")
     led_to_booking = models.BooleanField(default=False)
     # What a lead wrote, for a reply (email, SMS, LinkedIn): shown in the reply inbox and searched there. The
@@ -98,6 +104,10 @@ class Activity(models.Model):
             models.Index(fields=["created_at", "id"], name="activity_time"),
             models.Index(fields=["provider_message_id"], name="activity_provider_msg"),
             models.Index(fields=["message_id"], name="activity_message_id"),
+            # A mailbox's sends of a day (its capacity) and of its health window.
+            models.Index(
+                fields=["mailbox", "created_at"], name="activity_mailbox_sent", condition=Q(mailbox__isnull=False)
+            ),
             # The reply inbox and the agency home's "replies waiting", for every client at once: without it they
             # read the whole table, and their cost grew with all activities rather than with the replies.
             models.Index(

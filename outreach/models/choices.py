@@ -230,3 +230,32 @@ class CheckTrigger(models.TextChoices):
 
     COMMAND = "command", "manage.py check_domains"
     ADMIN = "admin", "Admin action"
+
+
+class MailboxState(models.TextChoices):
+    """Where a sending mailbox is in its life: engines.rules.mailboxes.cap_on says what each may send."""
+
+    # Sends on a ramp (warm-up plan) up to its daily cap, so mailbox providers learn to trust the address.
+    WARMING = "warming", "Warming up"
+    ACTIVE = "active", "Active"
+    # Sends nothing until a person resumes it; its enrollments that already sent from it wait.
+    PAUSED = "paused", "Paused"
+    # Never sends again; its enrollments move to the client's other mailboxes.
+    RETIRED = "retired", "Retired"
+
+
+# Mailboxes that may send today (within their cap).
+SENDING_MAILBOX_STATES = (MailboxState.WARMING, MailboxState.ACTIVE)
+
+
+class MailboxStateReason(models.TextChoices):
+    """Why a mailbox's state last changed."""
+
+    NEW = "new", "New mailbox"
+    # Health checks (engines.services.deliverability.mailboxes): the mailbox's own rates, or its domain's.
+    BOUNCE_RATE = "bounce_rate", "Hard-bounce rate too high"
+    COMPLAINT_RATE = "complaint_rate", "Complaint rate too high"
+    DOMAIN_BOUNCE_RATE = "domain_bounce_rate", "Hard-bounce rate of its sending domain too high"
+    DOMAIN_COMPLAINT_RATE = "domain_complaint_rate", "Complaint rate of its sending domain too high"
+    WARMED_UP = "warmed_up", "Warm-up reached the daily cap"
+    BY_PERSON = "by_person", "Changed by a person"

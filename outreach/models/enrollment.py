@@ -32,6 +32,12 @@ class Enrollment(models.Model):
     end_reason = models.CharField(max_length=120, blank=True)
     # A paused enrollment resumes by itself at this time when set (a reply that said "later"), else by a person.
     resume_at = models.DateTimeField(null=True, blank=True)
+    # The mailbox every email of the enrollment goes from, chosen at its first email (a client without mailboxes:
+    # none, its sending_email). RESTRICT (PROTECT, but for the client's own deletion, which takes both): it names
+    # the address the lead's thread continues from, so a mailbox is retired, not deleted, while one keeps it.
+    mailbox = models.ForeignKey(
+        "outreach.Mailbox", on_delete=models.RESTRICT, null=True, blank=True, related_name="enrollments"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -42,6 +42,9 @@ def _form(client, **changes):
         "sending_window_start": 7,
         "sending_window_end": 19,
         "exploration_rate": 0.1,
+        # The mailboxes inline's management form: none added.
+        "mailboxes-TOTAL_FORMS": 0,
+        "mailboxes-INITIAL_FORMS": 0,
     }
     return {**data, **changes}
 

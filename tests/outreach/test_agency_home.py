@@ -196,10 +196,10 @@ def test_the_number_of_queries_does_not_grow_with_the_clients(client, superuser)
     assert len(client.get(INDEX).context["agency_home"].rows) == 12
 
 
-def test_the_home_itself_runs_four_queries(rf, admin_user, clients, django_assert_num_queries):
+def test_the_home_itself_runs_five_queries(rf, admin_user, clients, django_assert_num_queries):
     request = rf.get(INDEX)
     request.user = admin_user
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         home = agency_home(request, admin.site)
     assert len(home.rows) == 2
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db.models import F
+from django.db.models import F, Q, Value
 from django.db.models.functions import Lower
 
 from engines.services.outcomes.events import last_sent
-from outreach.models import Activity, ActivityAction, Channel, Client, Lead
+from outreach.models import Activity, ActivityAction, Channel, Client, Lead, Mailbox
 
 
 def email_reply(
@@ -22,20 +22,30 @@ def email_reply(
 ) -> tuple[Lead | None, Activity | None]:
     """The lead an inbound email is from and the email of ours it answers, or (None, None).
 
-    The clients are those whose `sending_email` is among `recipients` (lower case). A referenced message
-    (`message_ids`, from In-Reply-To / References) names its lead, but only when it was sent for one of those
-    clients, or when the email was written to no client's address at all (an ESP's inbound domain): a message
-    id never moves a reply to another client than the one it was written to. Otherwise the sender's lead
-    within those clients, when exactly one client has it, answering that lead's last email.
+    The clients are those whose `sending_email`, or one of whose mailboxes' addresses, is among `recipients`
+    (lower case). A referenced message (`message_ids`, from In-Reply-To / References: the ESP's id or our own
+    Message-ID) names its lead, but only when it was sent for one of those clients, or when the email was
+    written to no client's address at all (an ESP's inbound domain): a message id never moves a reply to another
+    client than the one it was written to. Otherwise the sender's lead within those clients, when exactly one
+    client has it, answering that lead's last email from the mailbox written to (else its last email).
     """
-    clients = list(
-        Client.objects.annotate(address=Lower("sending_email"))
+    # (client id, whether a mailbox of it was written to), in one query.
+    written_to = list(
+        Client.objects.annotate(address=Lower("sending_email"), mailbox=Value(False))
         .filter(address__in=recipients)
-        .values_list("pk", flat=True)
+        .values_list("pk", "mailbox")
+        .order_by()
+        .union(
+            Mailbox.objects.filter(address__in=recipients)
+            .annotate(mailbox=Value(True))
+            .values_list("client_id", "mailbox")
+            .order_by()
+        )
     )
+    clients = list({pk for pk, _ in written_to})
     if message_ids:
         sent = Activity.objects.select_related("lead").filter(
-            provider_message_id__in=message_ids, action=ActivityAction.EMAIL_SENT
+            Q(provider_message_id__in=message_ids) | Q(message_id__in=message_ids), action=ActivityAction.EMAIL_SENT
         )
         if clients:
             sent = sent.filter(lead__client_id__in=clients)
@@ -47,6 +57,13 @@ def email_reply(
     leads = list(Lead.objects.filter(client_id__in=clients, email__iexact=sender).order_by("-last_contacted_at", "-pk"))
     if len({lead.client_id for lead in leads}) != 1:  # none, or two clients written to at once both have it
         return None, None
+    if any(mailbox for _, mailbox in written_to):
+        from_mailbox = Activity.objects.filter(
+            lead=leads[0], action=ActivityAction.EMAIL_SENT, mailbox__address__in=recipients
+        ).order_by("-created_at")
+        answered = from_mailbox.first()
+        if answered is not None:
+            return leads[0], answered
     return leads[0], last_sent(leads[0], channel=Channel.EMAIL)
 
 

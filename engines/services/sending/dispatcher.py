@@ -177,13 +177,17 @@ def _claim_batch(
             locked = Client.objects.select_for_update(no_key=True).filter(pk__in={t.client_id for t in touches})
             _with_clients(touches, {client.pk: client for client in locked.order_by("pk")})
             budget = DailyBudget(now, touches)
-            claimed = _apply([decide(t, now, budget) for t in touches], now, counts, conditional=False)
+            decisions = [decide(t, now, budget) for t in touches]
+            budget.save_choices()
+            claimed = _apply(decisions, now, counts, conditional=False)
         return len(touches), claimed
     # SQLite: each write is its own short transaction, so a reader never has to upgrade its lock (which
     # SQLite refuses at once, without waiting, while another connection writes).
     touches = _with_clients(list(_due(now, client_ids)[:size]))
     budget = DailyBudget(now, touches)
-    return len(touches), _apply([decide(t, now, budget) for t in touches], now, counts, conditional=True)
+    decisions = [decide(t, now, budget) for t in touches]
+    budget.save_choices()
+    return len(touches), _apply(decisions, now, counts, conditional=True)
 
 
 def _apply(

@@ -1,8 +1,13 @@
-"""Email engine: send one email through anymail (whatever ESP EMAIL_BACKEND names) and record what was sent."""
+"""Email engine: send one email through anymail (whatever ESP EMAIL_BACKEND names) and record what was sent.
+
+An email whose enrollment has a mailbox (deliverability.mailboxes) goes from that mailbox's address, under its
+display name, through its ESP account's backend; any other from the client's sending_email through the
+connection it is given (the default backend)."""
 
 from __future__ import annotations
 
 import smtplib
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -14,17 +19,23 @@ from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from engines.exceptions import ProviderError
 from engines.json_types import JSONValue
 from engines.providers.errors import is_retryable_status
 from engines.rules.email_threads import EarlierEmail, Threading, new_message_id, thread_for
+from engines.services.deliverability.mailboxes import MailboxError, account_backend
 from engines.services.sending import send_path
 from engines.services.sending.unsubscribe import list_unsubscribe_headers, unsubscribe_url
-from outreach.models import Activity, ActivityAction, Channel, Client, EmailThread, Lead, ScheduledTouch
+from outreach.models import Activity, ActivityAction, Channel, Client, EmailThread, Lead, Mailbox, ScheduledTouch
 
 # The longest Message-ID the Activity stores.
 MESSAGE_ID_LIMIT = Activity._meta.get_field("message_id").max_length or 255
+
+# Each sending thread's connection to each ESP account of a mailbox, opened at its first email and kept for the
+# thread's next ones (an ESP backend keeps its HTTP session), like the default connection a dispatcher thread has.
+_account_connections = threading.local()
 
 
 def footer(client: Client, unsubscribe: str) -> str:
@@ -148,13 +159,19 @@ def prepare_email(
     )
     send_path.check_email_text(threaded.subject, body)
     to = send_path.email_address(outgoing.lead.email, reason="invalid_email")
-    sender = send_path.email_address(getattr(outgoing.client, "sending_email", ""), reason="no_sender_email")
+    mailbox = sending_mailbox(outgoing)
+    address = mailbox.address if mailbox is not None else getattr(outgoing.client, "sending_email", "")
+    sender = send_path.email_address(address, reason="no_sender_email")
     message_id = new_message_id(sender)
     # Recorded on the Activity after the send: a sender domain too long for the column is refused before it.
     send_path.check_text(message_id, what="the Message-ID", limit=MESSAGE_ID_LIMIT)
     snapshot = email_snapshot(outgoing, threaded.subject, body, template_id=template_id)
     snapshot["thread"] = threaded.thread
-    message = email_message(outgoing, threaded, body, to=to, sender=sender, message_id=message_id)
+    # A line break in the name would be refused as a header injection, after the checks.
+    name = mailbox.display_name if mailbox is not None and mailbox.display_name.strip() else outgoing.client.name
+    message = email_message(outgoing, threaded, body, to=to, sender=formataddr((" ".join(name.split()), sender)),
+                            message_id=message_id)  # fmt: skip
+    account = mailbox.account if mailbox is not None else ""
     metadata: dict[str, JSONValue] = {
         "touch_number": outgoing.touch_number,
         "sequence_id": snapshot["sequence_id"],
@@ -167,9 +184,34 @@ def prepare_email(
         "email_sent",
         snapshot,
         metadata,
-        send=lambda connection: send_message(message, connection),
+        send=lambda connection: send_message(message, account_connection(account) if account else connection),
         message_id=message_id,
+        mailbox_id=None if mailbox is None else mailbox.pk,
     )
+
+
+def sending_mailbox(outgoing: send_path.Outgoing) -> Mailbox | None:
+    """The mailbox the email goes from: its enrollment's (None: the client's sending_email). The dispatcher's
+    touches carry their enrollment and its mailbox as chosen, so this reads nothing for them."""
+    touch = outgoing.touch
+    if touch is None or touch.enrollment.mailbox_id is None:
+        return None
+    return touch.enrollment.mailbox
+
+
+def account_connection(account: str) -> BaseEmailBackend:
+    """This thread's connection to an ESP account of OUTREACH_MAILBOX_ACCOUNTS, opened at first use; a
+    retryable ProviderError (nothing sent) when the account cannot be used, so it is tried again once fixed."""
+    opened: dict[str, BaseEmailBackend] = _account_connections.__dict__.setdefault("opened", {})
+    if account not in opened:
+        try:
+            backend, options = account_backend(account)
+        except MailboxError as error:
+            raise ProviderError(str(error), retryable=True, code=error.reason) from error
+        connection: BaseEmailBackend = import_string(backend)(**options)  # what mail.get_connection does
+        connection.open()
+        opened[account] = connection
+    return opened[account]
 
 
 def email_snapshot(
@@ -184,8 +226,8 @@ def email_snapshot(
 def email_message(
     outgoing: send_path.Outgoing, threaded: Threading, body: str, *, to: str, sender: str, message_id: str
 ) -> AnymailMessage:
-    """The message as the ESP gets it: footer, our Message-ID and the thread's headers, List-Unsubscribe
-    headers, and the ids that find it again."""
+    """The message as the ESP gets it, from `sender` (a From header: name and address): footer, our Message-ID
+    and the thread's headers, List-Unsubscribe headers, and the ids that find it again."""
     lead, client = outgoing.lead, outgoing.client
     unsubscribe = unsubscribe_url(lead)
     ids = {"client_id": str(client.pk), "lead_id": str(lead.pk), "touch_number": str(outgoing.touch_number)}
@@ -196,8 +238,7 @@ def email_message(
     return AnymailMessage(
         subject=threaded.subject,
         body=body + footer(client, unsubscribe),
-        # A line break in the client's name would be refused as a header injection, after the checks.
-        from_email=formataddr((" ".join(client.name.split()), sender)),
+        from_email=sender,
         to=[to],
         headers={"Message-ID": f"<{message_id}>", **threaded.headers, **list_unsubscribe_headers(unsubscribe)},
         # One tag: Postmark accepts no more (anymail raises); the ids ride in the metadata.

@@ -97,6 +97,8 @@ class SentTouch:
     message_id: str = ""
     led_to_booking: bool = False
     touch: ScheduledTouch | None = None
+    # The mailbox an email went from (None: the client's sending_email).
+    mailbox_id: int | None = None
 
 
 class TouchFields(TypedDict):
@@ -144,6 +146,7 @@ def record_touches(sends: Sequence[SentTouch], *, refresh: bool = True) -> list[
             provider_message_id=(send.provider_message_id or "")[:255],
             message_id=send.message_id,
             led_to_booking=send.led_to_booking,
+            mailbox_id=send.mailbox_id,
             created_at=send.at,
         )
         for send in sends

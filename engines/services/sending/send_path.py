@@ -197,6 +197,8 @@ class Prepared:
     metadata: dict[str, JSONValue]
     send: Callable[[ProviderHandle], Sent]
     message_id: str = ""
+    # The mailbox an email goes from (None: the client's sending_email), recorded on its Activity.
+    mailbox_id: int | None = None
 
 
 def deliver(prepared: Prepared, *, provider: ProviderHandle = None) -> Activity:
@@ -252,6 +254,7 @@ def sent_touch(prepared: Prepared, sent: Sent) -> SentTouch:
         provider_message_id=sent.message_id,
         message_id=prepared.message_id,
         touch=outgoing.touch,
+        mailbox_id=prepared.mailbox_id,
     )
 
 

@@ -1,13 +1,15 @@
 """When a due touch may go: the legal contact hours of its lead (SMS and calls), its client's sending window
 (email and LinkedIn), its client's daily limit per channel and, for email, its client's daily cap per recipient
-company (`Client.daily_emails_per_company`). The dispatcher asks these just before it claims a touch."""
+company (`Client.daily_emails_per_company`) and the daily cap of the mailbox it goes from (Mailbox, for a client
+with mailboxes). The dispatcher asks these just before it claims a touch."""
 
 from __future__ import annotations
 
+import random
 import zoneinfo
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When
@@ -24,8 +26,25 @@ from engines.rules.compliance import (
 )
 from engines.rules.email_domains import PUBLIC_MAIL_DOMAINS, email_company, email_domain
 from engines.rules.geography import lead_timezone_name
+from engines.rules.mailboxes import local_day
 from engines.rules.sending_window import governs, sending_window
-from outreach.models import Activity, ActivityAction, Channel, Client, ScheduledTouch, TouchStatus
+from engines.services.deliverability.mailboxes import (
+    Capacity,
+    NoMailboxLeft,
+    capacity_today,
+    mailbox_for,
+    save_choices,
+)
+from outreach.models import (
+    Activity,
+    ActivityAction,
+    Channel,
+    Client,
+    Enrollment,
+    MailboxState,
+    ScheduledTouch,
+    TouchStatus,
+)
 from outreach.models.choices import SENT_ACTIONS
 
 _Row = TypeVar("_Row", Activity, ScheduledTouch)
@@ -33,6 +52,9 @@ _Row = TypeVar("_Row", Activity, ScheduledTouch)
 # Why a touch over today's budget waits for the next day (its `reason`).
 DAILY_LIMIT = "daily_limit"
 COMPANY_DAILY_CAP = "company_daily_cap"
+MAILBOX_DAILY_CAP = "mailbox_daily_cap"
+# The enrollment already sent from its mailbox, which is paused: its emails wait for a person to resume it.
+MAILBOX_PAUSED = "mailbox_paused"
 
 # How far ahead the next legal contact slot is looked for (a country whose rules allow no hour at all).
 SLOT_SEARCH_DAYS = 366
@@ -74,8 +96,7 @@ def next_contact_slot(touch: ScheduledTouch, after: datetime) -> datetime:
 
 def client_day_start(client: Client, now: datetime) -> datetime:
     """Midnight of `now`'s day on the client's clock: daily limits count from there."""
-    zone = zoneinfo.ZoneInfo(client.timezone)
-    return datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone).astimezone(UTC)
+    return local_day(client.timezone, now)[1]
 
 
 def next_day_slot(touch: ScheduledTouch, now: datetime) -> datetime:
@@ -156,10 +177,17 @@ def _company_key(touch: ScheduledTouch) -> tuple[int, str] | None:
 
 
 class DailyBudget:
-    """Sends left today for a batch of due touches, per (client, channel) and, for email, per (client, recipient
-    company): counted once, spent as touches are claimed."""
+    """Sends left today for a batch of due touches, per (client, channel), for email per (client, recipient
+    company) and per mailbox: counted once, spent as touches are claimed.
 
-    def __init__(self, now: datetime, touches: Iterable[ScheduledTouch]):
+    An email touch of a client with mailboxes goes from its enrollment's mailbox, chosen when the touch is first
+    taken (deliverability.mailboxes.mailbox_for; `rng` draws it) and saved on the enrollments by save_choices,
+    once the batch is decided (a preview saves nothing). On PostgreSQL the dispatcher builds this and saves
+    the choices under its lock of the touches' clients, so a choice and the count it was made on hold across
+    dispatchers.
+    """
+
+    def __init__(self, now: datetime, touches: Iterable[ScheduledTouch], rng: random.Random | None = None):
         touches = list(touches)
         sent = sends_today((touch.client for touch in touches), now)
         self._left = {
@@ -170,16 +198,51 @@ class DailyBudget:
         capped = {key: touch for touch in touches if (key := _company_key(touch)) is not None}
         into = company_emails_today(capped.values(), now)
         self._company_left = {key: touch.client.daily_emails_per_company - into[key] for key, touch in capped.items()}
+        emails = {touch.client_id: touch.client for touch in touches if touch.channel == Channel.EMAIL}
+        self._mailboxes = capacity_today(emails.values(), now) if emails else Capacity({}, [])
+        self._rng = rng or random.Random()
+        self._chosen: list[Enrollment] = []
 
     def take(self, touch: ScheduledTouch) -> str:
         """Spend one of today's sends on the touch: "" when it may go, else why it waits for the next day
-        (DAILY_LIMIT, or COMPANY_DAILY_CAP when the client's emails into the lead's company are used up)."""
+        (DAILY_LIMIT, COMPANY_DAILY_CAP when the client's emails into the lead's company are used up,
+        MAILBOX_DAILY_CAP when its mailbox's, or every mailbox's for a new enrollment, are, MAILBOX_PAUSED when
+        its enrollment's mailbox is paused)."""
         key, company = (touch.client_id, touch.channel), _company_key(touch)
         if self._left.get(key, 0) <= 0:
             return DAILY_LIMIT
         if company is not None and self._company_left.get(company, 0) <= 0:
             return COMPANY_DAILY_CAP
+        mailbox_id, held = self._mailbox(touch)
+        if held:
+            return held
         self._left[key] -= 1
         if company is not None:
             self._company_left[company] -= 1
+        if mailbox_id is not None:
+            self._mailboxes.take(mailbox_id)
         return ""
+
+    def _mailbox(self, touch: ScheduledTouch) -> tuple[int | None, str]:
+        """The mailbox an email touch goes from (None: its client has none) and why it must wait, if it must."""
+        if touch.channel != Channel.EMAIL:
+            return None, ""
+        had_one = touch.enrollment.mailbox_id is not None
+        try:
+            mailbox = mailbox_for(touch.enrollment, self._mailboxes, self._rng)
+        except NoMailboxLeft:
+            return None, MAILBOX_DAILY_CAP
+        if mailbox is not None and not had_one:
+            self._chosen.append(touch.enrollment)
+        if mailbox is None:
+            return None, ""
+        if mailbox.state == MailboxState.PAUSED:
+            return None, MAILBOX_PAUSED
+        if self._mailboxes.get(mailbox.pk, 0) <= 0:
+            return None, MAILBOX_DAILY_CAP
+        return mailbox.pk, ""
+
+    def save_choices(self) -> None:
+        """Save on their enrollments the mailboxes chosen for the touches taken (one statement)."""
+        save_choices(self._chosen, self._mailboxes)
+        self._chosen = []
