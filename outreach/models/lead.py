@@ -1,12 +1,26 @@
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import Case, Q, Value, When
+from django.db.models.functions import Lower, StrIndex, Substr, Trim
+from django.db.models.lookups import In, LessThanOrEqual
 
+from engines.rules.email_domains import PUBLIC_MAIL_DOMAINS
 from engines.rules.normalization import normalize_lead
 
 from .choices import LeadStatus, in_choices
 from .client import validate_timezone
+
+_RECIPIENT = Lower(Trim("email"))
+_AT = StrIndex(_RECIPIENT, Value("@"))
+_DOMAIN = Substr(_RECIPIENT, _AT + 1)
+# The SQL twin of engines.rules.email_domains.email_company: "" without a local part and a domain, the whole
+# address at a public mail provider, else the domain.
+EMAIL_COMPANY = Case(
+    When(LessThanOrEqual(_AT, 1), then=Value("")),
+    When(In(_DOMAIN, sorted(PUBLIC_MAIL_DOMAINS)), then=_RECIPIENT),
+    default=_DOMAIN,
+    output_field=models.CharField(),
+)
 
 
 class Lead(models.Model):
@@ -17,6 +31,12 @@ class Lead(models.Model):
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
+    # The company the address counts towards (engines.rules.email_domains.email_company), written by the database
+    # whenever the email is, however the lead is saved (bulk imports too): the per-company daily cap counts a
+    # day's emails into a batch's companies through its index instead of parsing every address sent to that day.
+    email_company = models.GeneratedField(
+        expression=EMAIL_COMPANY, output_field=models.CharField(max_length=254), db_persist=True
+    )
     email_verified = models.BooleanField(default=False)
     is_personal_email = models.BooleanField(default=False)
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +61412345678")
@@ -77,6 +97,7 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["client", "status"], name="lead_client_status"),
             models.Index(fields=["client", "als_score"], name="lead_client_score"),
+            models.Index(fields=["client", "email_company"], name="lead_client_company"),
         ]
 
     def __str__(self) -> str:

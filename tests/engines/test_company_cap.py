@@ -13,11 +13,14 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from engines.providers.sms import RecordingSmsProvider
 from engines.rules.email_domains import email_company
 from engines.services.sending.dispatcher import dispatch_due_touches, preview_due_touches
-from outreach.models import Client, ScheduledTouch
+from outreach.models import Client, Lead, ScheduledTouch
 from tests.factories import ActivityFactory, ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 from tests.outreach.test_admin_client import _form
 
@@ -66,6 +69,35 @@ def reloaded(touch):
 )
 def test_the_company_of_an_address_is_its_domain_or_the_address_itself_at_a_public_provider(email, company):
     assert email_company(email) == company
+
+
+ADDRESSES = st.builds(
+    lambda space, local, domain, upper: f"{space}{local}@{domain.upper() if upper else domain}{space}",
+    st.sampled_from(["", " "]),
+    st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,10}", fullmatch=True),
+    st.sampled_from(["acme.com", "mail.acme.co.uk", "gmail.com", "yahoo.com.au", "outlook.com", "xn--bcher-kva.de"]),
+    st.booleans(),
+)
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    emails=st.lists(
+        ADDRESSES | st.sampled_from(["", "no-at-sign", "@acme.com"]),
+        min_size=1,
+        max_size=6,
+        unique_by=lambda email: email.strip().lower() or None,
+    )
+)
+def test_the_database_writes_each_leads_company_as_the_rule_reads_it_however_the_lead_is_saved(emails):
+    client = ClientFactory()
+    saved = [LeadFactory(client=client, email=email) for email in emails[:1]]
+    bulk = Lead.objects.bulk_create(Lead(client=client, email=email) for email in emails[1:] if email)
+    for lead in [*saved, *bulk]:
+        assert Lead.objects.get(pk=lead.pk).email_company == email_company(lead.email), lead.email
+    Lead.objects.filter(pk=saved[0].pk).update(email="New.Person@Acme.com")  # an update rewrites it too
+    assert Lead.objects.get(pk=saved[0].pk).email_company == "acme.com"
+    client.delete()
 
 
 def test_five_emails_into_one_company_send_three_and_the_rest_wait_for_the_next_day():

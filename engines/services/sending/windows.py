@@ -12,8 +12,7 @@ from collections.abc import Collection, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from django.db.models import Case, Count, F, Q, QuerySet, Value, When
-from django.db.models.functions import Lower, StrIndex, Substr, Trim
+from django.db.models import Count, Q, QuerySet
 
 from engines.exceptions import EngineError
 from engines.rules.compliance import (
@@ -24,7 +23,7 @@ from engines.rules.compliance import (
     lead_country,
     within_contact_hours,
 )
-from engines.rules.email_domains import PUBLIC_MAIL_DOMAINS, email_company, email_domain
+from engines.rules.email_domains import email_company
 from engines.rules.geography import lead_timezone_name
 from engines.rules.mailboxes import local_day
 from engines.rules.sending_window import governs, sending_window
@@ -137,15 +136,12 @@ def sends_today(clients: Iterable[Client], now: datetime) -> Counter[tuple[int, 
     return counts
 
 
-def _company_counts(rows: QuerySet[_Row], domains: Collection[str]) -> Iterator[tuple[int, str, int]]:
-    """(client id, company, how many) of the rows (activities or touches) to leads at the given email domains: the
-    SQL twin of engines.rules.email_domains.email_company, on the lead's address, for PostgreSQL and SQLite alike."""
-    recipient = rows.annotate(recipient=Lower(Trim("lead__email")))
-    with_domain = recipient.annotate(domain=Substr("recipient", StrIndex("recipient", Value("@")) + 1))
-    company = Case(When(domain__in=sorted(PUBLIC_MAIL_DOMAINS), then=F("recipient")), default=F("domain"))
-    grouped = with_domain.filter(domain__in=sorted(domains)).annotate(company=company)
-    for row in grouped.values("client_id", "company").annotate(sends=Count("pk")).order_by():
-        yield row["client_id"], row["company"], row["sends"]
+def _company_counts(rows: QuerySet[_Row], companies: Collection[str]) -> Iterator[tuple[int, str, int]]:
+    """(client id, company, how many) of the rows (activities or touches) to leads at the given recipient
+    companies (Lead.email_company, which the database keeps: its index finds the leads)."""
+    grouped = rows.filter(lead__email_company__in=sorted(companies)).values("client_id", "lead__email_company")
+    for row in grouped.annotate(sends=Count("pk")).order_by():
+        yield row["client_id"], row["lead__email_company"], row["sends"]
 
 
 def company_emails_today(touches: Iterable[ScheduledTouch], now: datetime) -> Counter[tuple[int, str]]:
@@ -153,8 +149,8 @@ def company_emails_today(touches: Iterable[ScheduledTouch], now: datetime) -> Co
     or claimed and still being sent): two grouped queries for the batch."""
     counts: Counter[tuple[int, str]] = Counter()
     touches = list(touches)
-    domains = {email_domain(touch.lead.email) for touch in touches} - {""}
-    if not domains:
+    companies = {email_company(touch.lead.email) for touch in touches} - {""}
+    if not companies:
         return counts
     clients = [touch.client for touch in touches]
     recorded = Activity.objects.filter(_since_day_start(clients, now, "created_at"), action=ActivityAction.EMAIL_SENT)
@@ -163,7 +159,7 @@ def company_emails_today(touches: Iterable[ScheduledTouch], now: datetime) -> Co
         channel=Channel.EMAIL,
         status__in=(TouchStatus.SENDING, TouchStatus.WAITING),
     )
-    for client_id, company, sends in (*_company_counts(recorded, domains), *_company_counts(in_flight, domains)):
+    for client_id, company, sends in (*_company_counts(recorded, companies), *_company_counts(in_flight, companies)):
         counts[(client_id, company)] += sends
     return counts
 
