@@ -8,6 +8,15 @@ touch in the window. A *reply* (`email_replied`, `sms_replied`,
 touch that earned it: the touch flagged `led_to_booking` when there is one,
 else the lead's last touch sent at or before the outcome.
 
+A booking flags every touch of its sequence sent before it
+(outcomes.events.credit_sequence: the sequence gets the credit). Only the
+last flagged touch of each sequence is the one that earned the booking (the
+touch the booking answered, or the call that booked): it alone is credited,
+and the earlier ones count as touches that were not answered. Crediting them
+all would make every touch of a converting sequence a booking, whatever its
+day, hour or text, and drown the touch-level effects (WHEN, WHAT) in the
+sequence's outcome.
+
 Lead states. A lead is *converted* once it booked; it is a *non-conversion*
 only once its sequence is over: no touch still planned or sending, and its
 last touch at least `settle_days` old (time for a late answer). Every other
@@ -54,10 +63,13 @@ CONVERTED, LOST, IN_FLIGHT = 1, 0, -1
 OUTCOME_BOOKING = "booking"
 OUTCOME_RESPONSE = "booking_or_reply"
 # Below this many positive outcomes, or this many finished units, a detector saves nothing. Rankings of
-# touches (days, hours, words) split the evidence many ways: they need more of it.
+# touches (days, hours, words) split the evidence many ways: they need more of it. (25 answered touches: when
+# every touch of a converting sequence was counted as a booking, 50 "positives" held about that many.) What
+# a pattern names is guarded by the false discovery control, not by these minimums: a pattern saved early
+# with nothing credible still gives exploration its arms.
 MIN_EVENTS = 20
 MIN_UNITS = 100
-MIN_TOUCH_EVENTS = 50
+MIN_TOUCH_EVENTS = 25
 MIN_TOUCHES = 500
 _PENDING = (TouchStatus.PLANNED, TouchStatus.SENDING)
 
@@ -272,7 +284,12 @@ def _outcomes(client: Client, since: datetime, now: datetime) -> tuple[np.ndarra
     cancelled = Activity.objects.filter(in_reply_to=OuterRef("pk"), action=ActivityAction.MEETING_CANCELLED)
     outcomes = fetch_columns(
         Activity.objects.filter(client=client, created_at__gte=since, created_at__lte=now)
-        .filter(Q(action=ActivityAction.MEETING_BOOKED) | Q(led_to_booking=True) | Q(action__in=REPLY_ACTIONS))
+        # Flagged sent touches are read with the touches (_label keeps the one that earned the booking).
+        .filter(
+            Q(action=ActivityAction.MEETING_BOOKED)
+            | (Q(led_to_booking=True) & ~Q(action__in=SENT_ACTIONS))
+            | Q(action__in=REPLY_ACTIONS)
+        )
         .exclude(Exists(cancelled)),
         {
             "lead": "lead_id",
@@ -294,11 +311,29 @@ def _outcomes(client: Client, since: datetime, now: datetime) -> tuple[np.ndarra
     return o_lead, o_at, o_booking
 
 
+def last_of_sequence(flagged: np.ndarray, t_lead: np.ndarray, t_seq: np.ndarray) -> np.ndarray:
+    """The flagged touches that are the last flagged one of their lead's sequence (touches sorted by lead, then
+    time; a touch without a sequence is its own)."""
+    index = np.flatnonzero(flagged)
+    # One key per (lead, sequence); a touch without a sequence (-1) gets a key of its own.
+    key = np.where(t_seq[index] >= 0, t_seq[index].astype(np.int64), -1 - index.astype(np.int64))
+    key = t_lead[index].astype(np.int64) * (int(t_seq.max(initial=0)) + 2 + len(t_seq)) + key
+    _, last_in_reverse = np.unique(key[::-1], return_index=True)
+    last = np.zeros(len(flagged), dtype=bool)
+    last[index[len(index) - 1 - last_in_reverse]] = True
+    return last
+
+
 def _label(evidence: Evidence, *, flagged: np.ndarray) -> None:
     """Credit outcomes to touches and settle each lead's state."""
     o_lead, o_at, o_booking = _outcomes(evidence.client, evidence.since, evidence.now)
     n_leads = len(evidence.lead_ids)
     t_lead, t_at = evidence.t_lead, evidence.t_at
+    # A flagged touch is itself a booking activity (see the module doc): the last flagged one of each sequence.
+    flagged = last_of_sequence(flagged, t_lead, evidence.t_seq)
+    o_lead = np.concatenate([o_lead, evidence.lead_ids[t_lead[flagged]]])
+    o_at = np.concatenate([o_at, t_at[flagged]])
+    o_booking = np.concatenate([o_booking, np.ones(int(flagged.sum()), dtype=bool)])
     # The touch an outcome is credited to: the lead's last touch at or before it.
     o_index = np.searchsorted(evidence.lead_ids, o_lead)
     in_cohort = o_index < n_leads
@@ -318,7 +353,6 @@ def _label(evidence: Evidence, *, flagged: np.ndarray) -> None:
     evidence.t_booked = flagged | (booked & ~lead_has_flag[t_lead])
     evidence.t_replied[credited[valid & ~o_booking]] = True
 
-    # A flagged touch is itself a booking activity, so it is among the outcomes too.
     converted_at = np.full(n_leads, np.inf)
     bookings = valid & o_booking
     np.minimum.at(converted_at, o_index[bookings], o_at[bookings])

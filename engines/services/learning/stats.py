@@ -3,7 +3,9 @@
 A detector names a winner (a day, a sequence, a CTA...) only when the
 evidence carries it. Each candidate is compared with the rest of the units
 (the risk ratio of its rate to theirs, stratified where like must be compared
-with like), and every candidate of one detection run is judged at once with
+with like, or adjusted for several factors at once in a log-linear model
+where stratifying on every combination of them would leave too few units in
+each), and every candidate of one detection run is judged at once with
 the Benjamini-Hochberg procedure, so that on data where nothing matters a run
 names nothing in about 95 runs of 100 however many candidates it tries.
 
@@ -17,6 +19,7 @@ intervals), which for a discovery all but always excludes 1.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import NotRequired, TypedDict
@@ -190,6 +193,142 @@ def _cmh_z(a: Floats, n1: Floats, n0: Floats, positives_s: Floats, totals_s: Flo
     difference: Floats = np.where(informative, a - expected, 0.0).sum(axis=1)
     spread = np.sqrt(np.where(informative, variance, 0.0).sum(axis=1))
     return difference / np.where(spread > 0, spread, np.inf)
+
+
+# A log-linear fit stops when no coefficient moves more than this; a level without positives has no finite
+# coefficient, so the fit also stops after FIT_STEPS, and RIDGE keeps its equations solvable.
+FIT_TOLERANCE = 1e-8
+FIT_STEPS = 30
+RIDGE = 1e-6
+MAX_LOG = 50.0
+# Keys and values spanning at most this many are counted with bincount, not sorted.
+DENSE_RANGE = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """Units pooled into cells of equal factor levels and candidate: units, positives, design, candidate."""
+
+    units: Floats
+    positives: Floats
+    design: Floats  # intercept, then one column per factor level but the first of each factor
+    candidate: Ints
+
+
+def _levels(values: Ints) -> tuple[Ints, int]:
+    """Each value's level among the values present (0, 1, ...) and their number; linear time for small ranges."""
+    if not len(values):
+        return values, 1
+    low, high = int(values.min()), int(values.max())
+    if high - low > DENSE_RANGE:
+        present, code = np.unique(values, return_inverse=True)
+        return code.astype(np.int64), len(present)
+    seen = np.bincount(values - low, minlength=high - low + 1) > 0
+    lookup = np.cumsum(seen) - 1
+    return lookup[values - low].astype(np.int64), int(seen.sum())
+
+
+class Adjustment:
+    """Factors to adjust for (a unit's channel, day, hour...), read once for every candidate family compared."""
+
+    def __init__(self, positive: npt.ArrayLike, factors: Sequence[npt.ArrayLike]):
+        self.positive: Floats = np.asarray(positive, dtype=float)
+        self.levels: list[int] = []
+        self.key: Ints = np.zeros(len(self.positive), dtype=np.int64)
+        for factor in factors:  # mixed radix: one key per combination of levels
+            code, levels = _levels(np.asarray(factor, dtype=np.int64))
+            self.key = self.key * levels + code
+            self.levels.append(levels)
+        self.size = math.prod(self.levels)
+
+    def cells(self, candidate: Ints) -> _Cells:
+        """The units pooled by candidate and factor levels; the design has a column per level but the first."""
+        key = (candidate + 1) * self.size + self.key
+        size = (int(candidate.max(initial=-1)) + 2) * self.size
+        if size <= DENSE_RANGE:
+            seen = np.bincount(key, minlength=size) > 0
+            used = np.flatnonzero(seen)
+            inverse = (np.cumsum(seen) - 1)[key]
+        else:
+            used, inverse = np.unique(key, return_inverse=True)
+        cells = len(used)
+        columns = [np.ones(cells)]
+        place = used
+        for levels in reversed(self.levels):  # the levels of each cell, read back from its key
+            of_cell, place = place % levels, place // levels
+            columns[1:1] = [(of_cell == level).astype(float) for level in range(1, levels)]
+        return _Cells(
+            units=np.bincount(inverse, minlength=cells).astype(float),
+            positives=_weighted_count(inverse, self.positive, cells),
+            design=np.column_stack(columns),
+            candidate=place - 1,
+        )
+
+    def lifts(self, candidate: npt.ArrayLike, n_candidates: int) -> Lifts:
+        """adjusted_lifts of these units' candidates."""
+        labels: Ints = np.asarray(candidate, dtype=np.int64)
+        ratio, se, z = np.ones(n_candidates), np.full(n_candidates, np.inf), np.zeros(n_candidates)
+        if not len(labels) or self.positive.sum() <= 0:
+            return Lifts(ratio, se, z)
+        cells = self.cells(labels)
+        _, expected, information = _poisson_fit(cells.design, cells.positives, cells.units)
+        inverse = np.linalg.pinv(information)
+        for c in range(n_candidates):
+            mine = (cells.candidate == c).astype(float)
+            units = float(mine @ cells.units)
+            if units <= 0 or units >= cells.units.sum():
+                continue
+            cross = cells.design.T @ (expected * mine)
+            variance = float(mine @ expected - cross @ inverse @ cross)
+            if variance <= 0:
+                continue
+            score = float(mine @ (cells.positives - expected))
+            z[c] = score / math.sqrt(variance)
+            log_ratio, log_se = score / variance, 1 / math.sqrt(variance)
+            if mine @ cells.positives > 0:
+                beta, _, full = _poisson_fit(np.column_stack([cells.design, mine]), cells.positives, cells.units)
+                log_ratio, log_se = float(beta[-1]), float(math.sqrt(max(np.linalg.pinv(full)[-1, -1], 0.0)))
+            # A candidate with next to no information has a boundless ratio and spread: kept finite and far.
+            ratio[c], se[c] = math.exp(min(max(log_ratio, -MAX_LOG), MAX_LOG)), min(log_se, MAX_LOG)
+        return Lifts(ratio, se, z)
+
+
+def _poisson_fit(design: Floats, positives: Floats, units: Floats) -> tuple[Floats, Floats, Floats]:
+    """Rates exp(design @ beta) per unit fitted by Newton's method: (beta, expected positives, information)."""
+    beta = np.zeros(design.shape[1])
+    beta[0] = math.log(max(positives.sum(), 0.5) / max(units.sum(), 1.0))
+    ridge = np.diag([0.0] + [RIDGE] * (design.shape[1] - 1))
+    for _ in range(FIT_STEPS):
+        expected = units * np.exp(np.minimum(design @ beta, 50.0))
+        information = (design * expected[:, None]).T @ design + ridge
+        step = np.linalg.solve(information, design.T @ (positives - expected) - ridge @ beta)
+        beta += step
+        if np.abs(step).max() < FIT_TOLERANCE:
+            break
+    expected = units * np.exp(np.minimum(design @ beta, 50.0))
+    return beta, expected, (design * expected[:, None]).T @ design + ridge
+
+
+def adjusted_lifts(
+    candidate: npt.ArrayLike, positive: npt.ArrayLike, factors: Sequence[npt.ArrayLike], n_candidates: int
+) -> Lifts:
+    """Each candidate's rate against the other units', adjusted for `factors` (a log-linear model of their effects).
+
+    `candidate[i]` is unit i's candidate (-1: none, but still part of the rest).
+    The rate of a unit is modelled as a product of one effect per factor level
+    (a unit's channel, its hour...) and, for a candidate's units, the
+    candidate's ratio to the rest; the factors are adjusted for all at once,
+    however few units each combination of levels has, which stratifying on
+    every combination could not do. Units are pooled into cells of equal
+    levels first (the counts are sufficient), so the cost does not grow with
+    the units. The ratio and its standard error come from the model with the
+    candidate (maximum likelihood; the score's one step when the candidate
+    has no positive); the p-value from the score statistic of the model
+    without it (computed under "no difference", as Cochran-Mantel-Haenszel's,
+    of which it is the log-linear counterpart). Adjustment reads the factors
+    once for several comparisons of the same units.
+    """
+    return Adjustment(positive, factors).lifts(candidate, n_candidates)
 
 
 class LiftEntry(TypedDict):

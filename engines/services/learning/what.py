@@ -7,7 +7,11 @@ snapshot. By default a touch is positive when it earned a booking or a reply
 
 For every pain point, CTA and personalization flag: the rate of the touches
 that used it against the rate of those that did not (`lift`, their ratio),
-with `rate_with` / `rate_without` smoothed toward the overall rate. Features
+adjusted for the touch's channel and its lead's local day and hour (a
+log-linear model, stats.adjusted_lifts: a text sent mostly on a good day or
+by a lively channel is not credited with the day's or the channel's
+answers), with `rate_with` / `rate_without` (raw rates) smoothed toward the
+overall rate. Features
 used (or not used) by fewer than MIN_BUCKET touches are not judged. The same
 lifts are repeated per channel (`by_channel`) for the channels with enough
 evidence of their own, and per channel each word-count band is compared with
@@ -22,6 +26,7 @@ the lift of each flag that could be measured.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypedDict
@@ -44,6 +49,7 @@ from engines.services.learning.evidence import (
 from engines.services.learning.registry import register
 from engines.services.learning.stats import (
     MIN_BUCKET,
+    Adjustment,
     LiftEntry,
     Lifts,
     Verdict,
@@ -159,11 +165,12 @@ class _Tests:
 class _Touches:
     """Content columns and outcomes of a set of touches."""
 
-    COLUMNS = ("channel", "words", "cta", "pain", "flags")
+    COLUMNS = ("channel", "words", "cta", "pain", "flags", "day", "hour")
 
     def __init__(self, positive: np.ndarray, **columns: np.ndarray):
         self.channel, self.words, self.cta = columns["channel"], columns["words"], columns["cta"]
         self.pain, self.flags = columns["pain"], columns["flags"]
+        self.day, self.hour = columns["day"], columns["hour"]
         self.positive = positive
         self.count = len(positive)
         self.positives = int(positive.sum())
@@ -185,17 +192,31 @@ class _Touches:
             "ctas": {name: self.cta == i for i, name in enumerate(CTAS)},
             "personalization": {name: (self.flags >> i) & 1 == 1 for i, name in enumerate(FLAGS)},
         }
-        return {group_name: self._feature_tests(used, tests) for group_name, used in uses.items()}
+        # A touch has one CTA at most: the CTAs are compared in one model, the other features one by one.
+        return {
+            group_name: self._feature_tests(used, tests, labels=self.cta if group_name == "ctas" else None)
+            for group_name, used in uses.items()
+        }
 
-    def _feature_tests(self, uses: dict[str, np.ndarray], tests: _Tests) -> Callable[[], FeatureJudgement]:
+    @functools.cached_property
+    def adjustment(self) -> Adjustment:
+        """Channel, day and hour as factors (an unknown day or hour, -1, is a level of its own)."""
+        return Adjustment(self.positive, [self.channel, self.day, self.hour])
+
+    def _feature_tests(
+        self, uses: dict[str, np.ndarray], tests: _Tests, *, labels: np.ndarray | None = None
+    ) -> Callable[[], FeatureJudgement]:
         counts = {}
         for name, used in uses.items():
             n1 = int(used.sum())
             if n1 >= MIN_BUCKET and self.count - n1 >= MIN_BUCKET:
                 counts[name] = (int(self.positive[used].sum()), n1)
-        k = np.array([k for k, _ in counts.values()], dtype=float)
-        n = np.array([n for _, n in counts.values()], dtype=float)
-        handle = tests.add(lifts(k, n, self.positives - k, self.count - n) if counts else _NO_LIFTS)
+        if labels is not None and counts:
+            every = self.adjustment.lifts(labels, len(uses))
+            adjusted = every.subset(np.array([list(uses).index(name) for name in counts]))
+        else:
+            adjusted = _concatenated([self.adjustment.lifts(np.where(uses[name], 0, -1), 1) for name in counts])
+        handle = tests.add(adjusted)
 
         def judged() -> FeatureJudgement:
             verdict = tests.verdict(handle)
@@ -254,3 +275,9 @@ class _Touches:
 
 
 _NO_LIFTS = Lifts(np.array([]), np.array([]), np.array([]))
+
+
+def _concatenated(families: list[Lifts]) -> Lifts:
+    if not families:
+        return _NO_LIFTS
+    return Lifts(*(np.concatenate([getattr(f, part) for f in families]) for part in ("ratio", "log_se", "z")))

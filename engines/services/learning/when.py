@@ -11,12 +11,16 @@ when a planned touch went out, or when a person did a LinkedIn task or a call
 (the snapshot's `timed_by`); touches without them are left out.
 
 Each day and hour with at least MIN_BUCKET touches is compared with the other
-touches of the same channel (a Mantel-Haenszel ratio over channels: calls get
-no replies and keep their own hours), and all of them are judged together
-(stats.judge). `best_days` and `best_hours` list only those credibly better
-than the rest, ranked by that channel-adjusted effect, not by the raw rate
-(which the channel mix confounds): the lower end of the lift's interval first,
-then the lift; planners read them in this order. With no credible winner the
+touches, adjusted for the channel (calls get no replies and keep their own
+hours) and for the other of the two: a day against the other days at the same
+channel and hour, an hour against the other hours at the same channel and day
+(stats.adjusted_lifts, a log-linear model). Planners choose days and hours
+together, so once one is learned the other follows it: a day given most of a
+good hour's touches is not credited with the hour. All of them are judged
+together (stats.judge). `best_days` and `best_hours` list only those credibly
+better than the rest, ranked by that adjusted effect, not by the raw rate
+(which the channel mix and the other dimension confound): the lower end of the
+lift's interval first, then the lift; planners read them in this order. With no credible winner the
 list is empty and named in `no_preference`, and planners keep their default
 days and hours. `day_rates` / `hour_rates` show every judged bucket in the
 same order; `day_arms` / `hour_arms` count successes and trials per bucket
@@ -54,11 +58,11 @@ from engines.services.learning.registry import register
 from engines.services.learning.stats import (
     HoldoutCheck,
     LiftEntry,
+    adjusted_lifts,
     group,
     holdout_check,
     judge,
     rate,
-    stratified_lifts,
 )
 from outreach.models import PatternType
 
@@ -138,7 +142,11 @@ class _Touches:
         for name, (size, _) in BUCKETS.items():
             groups = group(getattr(self, name), self.positive, size=size)
             tested[name] = (groups, groups.big_enough())
-            every = stratified_lifts(getattr(self, name), self.positive, self.channel, size)
+            # Each day is compared with the other days at the same channel and hour, each hour with the other
+            # hours at the same channel and day: planners choose days and hours together, so either confounds
+            # the other.
+            other = self.hour if name == "day" else self.day
+            every = adjusted_lifts(getattr(self, name), self.positive, [self.channel, other], size)
             families.append(every.subset(tested[name][1]))
         verdicts, confidence = judge(*families)
         best, rates = {}, {}
