@@ -98,6 +98,19 @@ def client_day(client: Client, now: datetime) -> tuple[date, datetime]:
     return local_day(client.timezone, now)
 
 
+def since_day_start(clients: Iterable[Client], now: datetime, field: str) -> Q:
+    """Rows of the clients with `field` at or after each one's midnight (never a row when there is no client):
+    what every daily cap counts (here and sending.windows). One condition per distinct midnight, not per
+    client: clients on one clock share it, and a batch's query is built and planned for a few conditions."""
+    by_midnight: defaultdict[datetime, set[int]] = defaultdict(set)
+    for client in clients:
+        by_midnight[client_day(client, now)[1]].add(client.pk)
+    since = Q(pk__in=[])
+    for midnight, ids in by_midnight.items():
+        since |= Q(client_id__in=sorted(ids), **{f"{field}__gte": midnight})
+    return since
+
+
 def cap_today(mailbox: Mailbox, now: datetime) -> int:
     return cap_on(plan_of(mailbox), client_day(mailbox.client, now)[0])
 
@@ -126,11 +139,8 @@ def sent_today(mailboxes: Sequence[Mailbox], now: datetime) -> Counter[int]:
     counts: Counter[int] = Counter()
     if not mailboxes:
         return counts
-    recorded, in_flight = Q(pk__in=[]), Q(pk__in=[])
-    for client in {mailbox.client_id: mailbox.client for mailbox in mailboxes}.values():
-        midnight = client_day(client, now)[1]
-        recorded |= Q(client_id=client.pk, created_at__gte=midnight)
-        in_flight |= Q(client_id=client.pk, claimed_at__gte=midnight)
+    clients = [mailbox.client for mailbox in mailboxes]
+    recorded, in_flight = since_day_start(clients, now, "created_at"), since_day_start(clients, now, "claimed_at")
     ids = [mailbox.pk for mailbox in mailboxes]
     sends = Activity.objects.filter(recorded, mailbox_id__in=ids, action=ActivityAction.EMAIL_SENT)
     for row in sends.values("mailbox_id").annotate(n=Count("pk")).order_by():

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from engines.exceptions import EngineError
 from engines.rules.compliance import (
@@ -33,6 +33,7 @@ from engines.services.deliverability.mailboxes import (
     capacity_today,
     mailbox_for,
     save_choices,
+    since_day_start,
 )
 from outreach.models import (
     Activity,
@@ -111,14 +112,6 @@ def next_day_slot(touch: ScheduledTouch, now: datetime) -> datetime:
     return next_contact_slot(touch, candidate.astimezone(UTC))
 
 
-def _since_day_start(clients: Iterable[Client], now: datetime, field: str) -> Q:
-    """Rows of the clients with `field` at or after each one's midnight (never a row when there is no client)."""
-    since = Q(pk__in=[])
-    for client in {client.pk: client for client in clients}.values():
-        since |= Q(client_id=client.pk, **{f"{field}__gte": client_day_start(client, now)})
-    return since
-
-
 def sends_today(clients: Iterable[Client], now: datetime) -> Counter[tuple[int, str]]:
     """Each client's sends per channel since its midnight, counting touches claimed or handed to a person
     (two grouped queries for all the clients)."""
@@ -126,9 +119,9 @@ def sends_today(clients: Iterable[Client], now: datetime) -> Counter[tuple[int, 
     clients = list(clients)
     if not clients:
         return counts
-    recorded = Activity.objects.filter(_since_day_start(clients, now, "created_at"), action__in=SENT_ACTIONS)
+    recorded = Activity.objects.filter(since_day_start(clients, now, "created_at"), action__in=SENT_ACTIONS)
     in_flight = ScheduledTouch.objects.filter(
-        _since_day_start(clients, now, "claimed_at"), status__in=(TouchStatus.SENDING, TouchStatus.WAITING)
+        since_day_start(clients, now, "claimed_at"), status__in=(TouchStatus.SENDING, TouchStatus.WAITING)
     )
     for rows in (recorded, in_flight):
         for row in rows.values("client_id", "channel").annotate(sends=Count("pk")).order_by():
@@ -153,9 +146,9 @@ def company_emails_today(touches: Iterable[ScheduledTouch], now: datetime) -> Co
     if not companies:
         return counts
     clients = [touch.client for touch in touches]
-    recorded = Activity.objects.filter(_since_day_start(clients, now, "created_at"), action=ActivityAction.EMAIL_SENT)
+    recorded = Activity.objects.filter(since_day_start(clients, now, "created_at"), action=ActivityAction.EMAIL_SENT)
     in_flight = ScheduledTouch.objects.filter(
-        _since_day_start(clients, now, "claimed_at"),
+        since_day_start(clients, now, "claimed_at"),
         channel=Channel.EMAIL,
         status__in=(TouchStatus.SENDING, TouchStatus.WAITING),
     )
