@@ -16,7 +16,7 @@ import phonenumbers
 
 from engines.json_types import JSONValue
 from engines.simulation.synthetic import FIRST_NAMES, LAST_NAMES, PLACES, TITLES
-from outreach.models import Client, MessageTemplate
+from outreach.models import Client, Mailbox, MailboxState, MessageTemplate
 
 LEAD_COLUMNS = (
     "First name",
@@ -66,6 +66,17 @@ COMPANY_WORDS = ("Partners", "Group", "Clinic", "Associates", "Studio", "Co")
 
 
 @dataclass(frozen=True)
+class DemoMailbox:
+    """A sending mailbox of a demo client: active at `daily_cap`, or warming from `warmup_start` a day."""
+
+    address: str
+    display_name: str
+    daily_cap: int
+    warmup_start: int | None = None  # None: warmed up already (active)
+    warmup_increase: int = 10
+
+
+@dataclass(frozen=True)
 class DemoClient:
     name: str
     sender_name: str
@@ -75,6 +86,8 @@ class DemoClient:
     country: str
     physical_address: str
     icp: dict[str, JSONValue]
+    # As an agency sends for a client: from mailboxes on secondary domains, one of them new and warming up.
+    mailboxes: tuple[DemoMailbox, ...] = ()
 
 
 DEMO_CLIENTS = (
@@ -87,6 +100,11 @@ DEMO_CLIENTS = (
         "AU",
         "Level 3, 1 George St, Sydney NSW 2000",
         {"industries": ["Dental", "Accounting"], "employee_min": 5, "employee_max": 50, "countries": ["AU", "NZ"]},
+        (
+            DemoMailbox("sam@harbourgrowth-mail.example.com", "Sam Carter", 200),
+            DemoMailbox("alex@harbourgrowth-mail.example.com", "Alex Nguyen", 200),
+            DemoMailbox("sam@tryharbourgrowth.example.com", "Sam Carter", 150, warmup_start=10),
+        ),
     ),
     DemoClient(
         "Summit Legal Marketing",
@@ -97,6 +115,10 @@ DEMO_CLIENTS = (
         "US",
         "350 Fifth Avenue, New York, NY 10118",
         {"industries": ["Legal", "Real Estate"], "employee_min": 10, "employee_max": 200, "countries": ["US", "GB"]},
+        (
+            DemoMailbox("jordan@summitlegal-mail.example.com", "Jordan Blake", 300),
+            DemoMailbox("jordan@trysummitlegal.example.com", "Jordan Blake", 200, warmup_start=10),
+        ),
     ),
 )
 
@@ -185,7 +207,8 @@ def reset_demo_data() -> int:
 
 
 def build_agency(count: int = len(DEMO_CLIENTS)) -> list[Client]:
-    """The first `count` demo clients with their templates, marked as demo data."""
+    """The first `count` demo clients with their templates and mailboxes (their warm-up starting today), marked as
+    demo data."""
     clients = []
     for spec in DEMO_CLIENTS[:count]:
         client = Client.objects.create(
@@ -214,6 +237,17 @@ def build_agency(count: int = len(DEMO_CLIENTS)) -> list[Client]:
             )
             for channel, touch, subject, body in TEMPLATES
         )
+        for spec_mailbox in spec.mailboxes:
+            warming = spec_mailbox.warmup_start is not None
+            Mailbox.objects.create(
+                client=client,
+                address=spec_mailbox.address,
+                display_name=spec_mailbox.display_name,
+                daily_cap=spec_mailbox.daily_cap,
+                warmup_start=spec_mailbox.warmup_start or spec_mailbox.daily_cap,
+                warmup_increase=spec_mailbox.warmup_increase,
+                state=MailboxState.WARMING if warming else MailboxState.ACTIVE,
+            )
         clients.append(client)
     return clients
 

@@ -108,11 +108,13 @@ class ProviderCallbacks:
         subject = headers.pop("subject", f"Re: {activity.content_snapshot.get('subject', '')}")
         # Postmark gives every inbound email its own id: an auto-reply and a later reply are two events.
         reply_id = f"reply-{activity.pk}-{int(event.at.timestamp())}"
+        # A reply goes to the address the email came from: its mailbox's, else the client's.
+        to = activity.mailbox.address if activity.mailbox_id is not None and activity.mailbox else client.sending_email
         payload: dict[str, object] = {
             "From": lead.email,
             "FromFull": {"Email": lead.email, "Name": lead.first_name, "MailboxHash": ""},
-            "To": client.sending_email,
-            "ToFull": [{"Email": client.sending_email, "Name": "", "MailboxHash": ""}],
+            "To": to,
+            "ToFull": [{"Email": to, "Name": "", "MailboxHash": ""}],
             "CcFull": [],
             "BccFull": [],
             "Subject": subject,

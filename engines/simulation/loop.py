@@ -38,6 +38,7 @@ from django.utils import timezone
 from django_q.conf import Conf
 
 from engines.exceptions import EngineError
+from engines.services.deliverability.mailboxes import check_all_health
 from engines.services.intake.lead_import import apply_import, load_table, preview_import
 from engines.services.planning.exploration import seeded_draws
 from engines.services.sending.dispatcher import dispatch_due_touches
@@ -265,6 +266,8 @@ class Simulation:
             with result.timed("nightly learning (and re-planning)"):
                 for client_id in self.client_ids:
                     detect_client_patterns(client_id)
+            with result.timed("mailbox health"):
+                check_all_health(now, client_ids=self.client_ids)
             result.nights += 1
 
     def close_tasks(self, now: datetime) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from engines.json_types import JSONObject
 from engines.rules.sending_window import sending_window
+from engines.services.deliverability.mailboxes import MailboxSends, sends_per_mailbox
 from engines.services.patterns import get_active_pattern
 from engines.services.scoring.lead_score import DEFAULT_WEIGHTS, resolve_weights
 from engines.simulation import journey_figures, responses
@@ -28,7 +29,7 @@ from engines.simulation.journey_figures import JourneyFigures
 from engines.simulation.loop import Cohort, LoopResult
 from engines.simulation.responses import DemoTruth
 from outreach.admin.charts import Bar, bar_chart
-from outreach.models import Activity, ActivityAction, Client
+from outreach.models import Activity, ActivityAction, Client, Mailbox, MailboxState
 from outreach.models.choices import SENT_ACTIONS
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -75,6 +76,7 @@ class ClientReport:
     findings: list[Finding] = field(default_factory=list)
     emails_outside_window: int = 0
     emails_sent: int = 0
+    mailboxes: list[tuple[Mailbox, MailboxSends]] = field(default_factory=list)
 
     @property
     def weight_rows(self) -> list[tuple[str, float, float | None]]:
@@ -189,6 +191,7 @@ def client_findings(client: Client, truth: DemoTruth, *, now: datetime) -> Clien
         ),
     ]
     report.emails_sent, report.emails_outside_window = emails_outside_window(client)
+    report.mailboxes = sends_per_mailbox(client, since=datetime.min.replace(tzinfo=UTC))
     return report
 
 
@@ -262,7 +265,19 @@ def terminal_lines(report: DemoReport) -> list[str]:
             f"  emails sent outside the sending window ({sending_window(item.client).describe()}): "
             f"{item.emails_outside_window} of {item.emails_sent:,} (should be 0)"
         )
+        lines += [f"  mailbox {mailbox_line(mailbox, sends)}" for mailbox, sends in item.mailboxes]
     return lines
+
+
+def mailbox_line(mailbox: Mailbox, sends: MailboxSends) -> str:
+    """A mailbox's sends in the demo, their hard bounces and complaints, and its state at the end (and why)."""
+    state = mailbox.get_state_display().lower()
+    if mailbox.state == MailboxState.PAUSED:
+        state += f": {mailbox.get_state_reason_display().lower()}"
+    return (
+        f"{mailbox.address}: {sends.sends:,} emails, {sends.hard_bounces} hard bounces, "
+        f"{sends.complaints} complaints; {state}"
+    )
 
 
 # The admin's light theme (django.contrib.admin's base.css), for the CSS variables admin.css uses: the report is

@@ -403,11 +403,20 @@ class HealthReport:
     warmed_up: list[Mailbox]
 
 
-def check_all_health(now: datetime | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> HealthReport:
-    """Judge every mailbox still sending, then every sending domain of several mailboxes (one mailbox's domain is
-    that mailbox), pausing those over their limits; a warming mailbox whose ramp reached its cap becomes active."""
+def check_all_health(
+    now: datetime | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    *,
+    client_ids: Collection[int] | None = None,
+) -> HealthReport:
+    """Judge every mailbox still sending (of `client_ids` only, when given: the demo judges its own), then every
+    sending domain of several mailboxes (one mailbox's domain is that mailbox), pausing those over their limits;
+    a warming mailbox whose ramp reached its cap becomes active."""
     now = now or timezone.now()
-    mailboxes = list(Mailbox.objects.exclude(state=MailboxState.RETIRED).select_related("client").order_by("pk"))
+    kept = Mailbox.objects.exclude(state=MailboxState.RETIRED)
+    if client_ids is not None:
+        kept = kept.filter(client_id__in=client_ids)
+    mailboxes = list(kept.select_related("client").order_by("pk"))
     floors = resumed_at([mailbox.pk for mailbox in mailboxes])
     paused: list[tuple[Mailbox, str]] = []
     promoted = []

@@ -189,7 +189,7 @@ class DailyBudget:
         self._company_left = {key: touch.client.daily_emails_per_company - into[key] for key, touch in capped.items()}
         emails = {touch.client_id: touch.client for touch in touches if touch.channel == Channel.EMAIL}
         self._mailboxes = capacity_today(emails.values(), now) if emails else Capacity({}, [])
-        self._rng = rng or random.Random()
+        self._rng = rng
         self._chosen: list[Enrollment] = []
 
     def take(self, touch: ScheduledTouch) -> str:
@@ -218,7 +218,10 @@ class DailyBudget:
             return None, ""
         had_one = touch.enrollment.mailbox_id is not None
         try:
-            mailbox = mailbox_for(touch.enrollment, self._mailboxes, self._rng)
+            # Without a generator, each enrollment draws from one seeded with its id: a run repeats its choices
+            # (the demo's same seed, the same run), and enrollments still draw independently.
+            rng = self._rng or random.Random(touch.enrollment_id)
+            mailbox = mailbox_for(touch.enrollment, self._mailboxes, rng)
         except NoMailboxLeft:
             return None, MAILBOX_DAILY_CAP
         if mailbox is not None and not had_one:

@@ -12,10 +12,12 @@ import pytest
 from django.core import mail
 from django_q.models import OrmQ, Task
 
+from engines.rules.mailboxes import cap_on
+from engines.services.deliverability.mailboxes import plan_of
 from engines.services.sending import dispatcher
 from engines.services.sending.dispatcher import dispatch_due_touches, preview_due_touches
 from engines.simulation.loop import DemoConfig, LoopResult, run_loop
-from engines.simulation.report import DemoReport, build_report, write_html
+from engines.simulation.report import DemoReport, build_report, terminal_lines, write_html
 from engines.simulation.responses import TRUTH
 from outreach.models import Activity, Client, Enrollment, Lead, ManualTask, ScheduledTouch
 from outreach.models.choices import SENT_ACTIONS
@@ -201,6 +203,31 @@ def test_no_prospect_got_a_step_twice_and_finished_leads_show_finished(run):
     statuses = set(leads.filter(enrollments__in=finished).values_list("status", flat=True))
     assert statuses <= {"finished", "replied", "converted"}
     assert not ScheduledTouch.objects.filter(enrollment__in=finished, status__in=("planned", "waiting")).exists()
+
+
+def test_emails_went_from_the_clients_mailboxes_one_per_enrollment_within_each_days_cap(run):
+    [client] = run.result.clients
+    mailboxes = {mailbox.pk: mailbox for mailbox in client.mailboxes.all()}
+    assert len(mailboxes) >= 2 and {m.state for m in mailboxes.values()} & {"warming", "active"}
+    emails = demo_activities(run).filter(action="email_sent")
+    assert emails.count() > 100 and not emails.filter(mailbox__isnull=True).exists()
+    assert set(emails.values_list("mailbox_id", flat=True)) <= set(mailboxes)
+    senders = emails.values_list("lead_id", "sequence_id", "mailbox_id").order_by().distinct()
+    per_enrollment = Counter((lead, sequence) for lead, sequence, _ in senders)
+    assert max(per_enrollment.values()) == 1  # every email of an enrollment from one mailbox
+    zone = ZoneInfo(client.timezone)
+    per_day = Counter(
+        (mailbox_id, at.astimezone(zone).date()) for mailbox_id, at in emails.values_list("mailbox", "created_at")
+    )
+    for (mailbox_id, day), sent in per_day.items():
+        assert sent <= cap_on(plan_of(mailboxes[mailbox_id]), day), (mailboxes[mailbox_id], day)
+    # A reply was written to the mailbox its email came from, and found the email it answers.
+    replies = demo_activities(run).filter(action="email_replied", in_reply_to__isnull=False)
+    assert replies.exists() and not replies.filter(in_reply_to__mailbox__isnull=True).exists()
+    lines = "\n".join(terminal_lines(run.report))
+    html = run.html.read_text(encoding="utf-8")
+    for mailbox in mailboxes.values():
+        assert f"mailbox {mailbox.address}: " in lines and mailbox.address in html
 
 
 def test_the_report_was_written_with_its_charts(run):
