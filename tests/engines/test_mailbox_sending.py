@@ -49,6 +49,7 @@ def backends(settings, monkeypatch):
     }
     monkeypatch.setenv("MAILGUN_KEY_2", "key-two")
     monkeypatch.setattr(email, "_account_connections", threading.local())  # no connection kept between tests
+    monkeypatch.setattr(email, "_open_accounts", [])
     mail.outbox = []
 
 
@@ -114,6 +115,24 @@ def test_one_connection_per_account_and_thread_is_opened_once_and_reused():
     thread.start()
     thread.join()
     assert other[0] is not first
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_dispatcher_run_closes_the_account_connections_its_threads_opened(threads, monkeypatch):
+    closed: list[object] = []
+    backend = email.import_string(MAILGUN)
+    monkeypatch.setattr(backend, "close", lambda self: closed.append(self), raising=False)
+    client = ClientFactory()
+    mailbox = MailboxFactory(client=client, account="mg2")
+    touches = [claimed_touch(client, mailbox=mailbox) for _ in range(3)]
+    ScheduledTouch.objects.filter(pk__in=[t.pk for t in touches]).update(status="planned", scheduled_at=NOW)
+    monkeypatch.setattr(requests.Session, "request", FakeEspHttp([mailgun_accepts() for _ in touches]))
+
+    assert dispatch_due_touches(now=NOW, threads=threads)["sent"] == 3
+
+    assert 1 <= len(closed) <= threads  # each thread's one connection to the account, closed once
+    assert len(set(map(id, closed))) == len(closed)
+    assert "opened" not in email._account_connections.__dict__  # the next run opens its own
 
 
 def test_an_account_that_cannot_be_used_is_a_retryable_provider_error_saying_what_to_set(monkeypatch):

@@ -58,7 +58,7 @@ from engines.services import later
 from engines.services.journey.contact import NUMBER_FAULT_STOPS
 from engines.services.journey.enrollments import finish_completed
 from engines.services.sending import outbox, send_path
-from engines.services.sending.email import earlier_emails
+from engines.services.sending.email import close_account_connections, earlier_emails
 from engines.services.sending.outbox import StopStateUnknown
 from engines.services.sending.rendering import TemplateBook, texts_given
 from engines.services.sending.sms import record_number_refused
@@ -347,6 +347,7 @@ class SendPool:
             self._executor.shutdown(wait=True)
         for senders in self._opened:
             senders.close()
+        close_account_connections()  # the mailboxes' ESP accounts the threads opened
 
 
 def _answered(answer: send_path.Sent | Exception) -> Callable[[], send_path.Sent | Exception]:

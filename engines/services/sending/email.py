@@ -36,6 +36,10 @@ MESSAGE_ID_LIMIT = Activity._meta.get_field("message_id").max_length or 255
 # Each sending thread's connection to each ESP account of a mailbox, opened at its first email and kept for the
 # thread's next ones (an ESP backend keeps its HTTP session), like the default connection a dispatcher thread has.
 _account_connections = threading.local()
+# Every account connection still open, whichever thread opened it: a dispatcher run closes them when its sending
+# threads are done (close_account_connections).
+_open_accounts: list[BaseEmailBackend] = []
+_open_accounts_lock = threading.Lock()
 
 
 def footer(client: Client, unsubscribe: str) -> str:
@@ -211,7 +215,20 @@ def account_connection(account: str) -> BaseEmailBackend:
         connection: BaseEmailBackend = import_string(backend)(**options)  # what mail.get_connection does
         connection.open()
         opened[account] = connection
+        with _open_accounts_lock:
+            _open_accounts.append(connection)
     return opened[account]
+
+
+def close_account_connections() -> None:
+    """Close every account connection opened so far, and forget this thread's: a dispatcher run calls it once its
+    sending threads have ended (their own caches went with them)."""
+    with _open_accounts_lock:
+        closing = _open_accounts[:]
+        _open_accounts.clear()
+    _account_connections.__dict__.pop("opened", None)
+    for connection in closing:
+        connection.close()
 
 
 def email_snapshot(
