@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from engines.rules.proportions import Z_95_ONE_SIDED, wilson_interval
 from outreach.models.choices import MailboxState
 
 
@@ -78,9 +79,12 @@ class Thresholds:
 
     Above 3% hard bounces the list, not the mailbox, is bad, but providers throttle the mailbox all the same;
     above 0.1% complaints is Gmail's and Yahoo's line for bulk senders (0.3% must never be reached). A rate is
-    judged only once enough sends make it mean something: 100 for bounces (a 3% limit is then 4 bounces, never
-    one unlucky address); 300 for complaints, the fewest sends at which a single complaint already crosses
-    Gmail's 0.3% line (fewer would pause a new mailbox for one person's click).
+    judged only once enough sends make it mean something: 100 for bounces; 300 for complaints, the fewest sends
+    at which a single complaint already crosses Gmail's 0.3% line (fewer would pause a new mailbox for one
+    person's click). Bounces must be credibly above their limit, the lower end of the rate's one-sided 95%
+    interval over it: a list that bounces 2% shows 3.5% over a hundred sends often enough that a nightly check
+    on the observed rate pauses every mailbox within weeks (the demo's did), while 6 of 100 or 25 of 500 pause
+    at once. Complaints are judged on the observed rate, the one mailbox providers judge a sender by.
     """
 
     max_bounce_rate: float = 0.03
@@ -114,7 +118,10 @@ def health(sends: int, hard_bounces: int, complaints: int, thresholds: Threshold
     reason = ""
     if sends >= thresholds.min_sends_for_complaints and complaints / sends > thresholds.max_complaint_rate:
         reason = "complaint_rate"
-    elif sends >= thresholds.min_sends_for_bounces and hard_bounces / sends > thresholds.max_bounce_rate:
+    elif (
+        sends >= thresholds.min_sends_for_bounces
+        and wilson_interval(hard_bounces, sends, Z_95_ONE_SIDED)[0] > thresholds.max_bounce_rate
+    ):
         reason = "bounce_rate"
     return Verdict(not reason, reason, sends, bounce_rate, complaint_rate)
 

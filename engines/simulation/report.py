@@ -9,7 +9,6 @@ network).
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from engines.json_types import JSONObject
+from engines.rules.proportions import wilson_interval
 from engines.rules.sending_window import sending_window
 from engines.services.deliverability.mailboxes import MailboxSends, sends_per_mailbox
 from engines.services.patterns import get_active_pattern
@@ -48,12 +48,7 @@ class Rate:
 
     @property
     def interval(self) -> tuple[float, float]:
-        if not self.leads:
-            return 0.0, 0.0
-        z, n, p = 1.96, self.leads, self.value
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return max(0.0, centre - half), min(1.0, centre + half)
+        return wilson_interval(self.booked, self.leads)
 
     def text(self) -> str:
         low, high = self.interval
