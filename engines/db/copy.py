@@ -61,10 +61,16 @@ def copy_escape_json(text: str) -> str:
     return text.replace("\\", "\\\\")
 
 
+def written_fields(model: type[Model]) -> list[Field[Any, Any]]:
+    """The concrete fields an INSERT writes: all but those the database computes (GeneratedField, such as
+    Lead.email_company), which refuse a value."""
+    return [field for field in model._meta.concrete_fields if not field.generated]
+
+
 def insert_objects(objects: Sequence[M], *, batch_size: int | None = None, using: str = DEFAULT_DB_ALIAS) -> None:
     """Insert unsaved instances that carry every value, their primary key included.
 
-    PostgreSQL: one COPY of every concrete field as the instance holds it (JSON
+    PostgreSQL: one COPY of every written field as the instance holds it (JSON
     fields encoded with their field's encoder; no field's pre_save runs).
     Elsewhere: bulk_create, `batch_size` rows per INSERT.
     """
@@ -74,7 +80,7 @@ def insert_objects(objects: Sequence[M], *, batch_size: int | None = None, using
     if not is_postgresql(using):
         model._default_manager.db_manager(using).bulk_create(objects, batch_size=batch_size)
         return
-    fields = model._meta.concrete_fields
+    fields = written_fields(model)
     values = [(field.attname, getattr(field, "encoder", None), isinstance(field, JSONField)) for field in fields]
     rows = (
         [
@@ -107,7 +113,7 @@ def insert_returning_ids(
         made = (model(**(fixed or {}), **values) for values in rows)
         return [obj.pk for obj in model._default_manager.db_manager(using).bulk_create(made)]
     connection, meta = connections[using], model._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    fields = [field for field in written_fields(model) if not field.primary_key]
     now = timezone.now()
     defaults = {
         field.attname: now

@@ -23,6 +23,7 @@ from django.db.models import Model
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 
+from engines.db.copy import written_fields
 from engines.db.statements import statement_cursor
 from outreach.models import Activity, Lead, ScheduledTouch
 from outreach.models.choices import UNSENT_TOUCH_STATUSES
@@ -38,7 +39,7 @@ def insert_once(obj: Model) -> bool:
     a row a check constraint refuses; the caller tells the two apart.)"""
     model = type(obj)
     query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
-    query.insert_values(model._meta.concrete_fields, [obj])
+    query.insert_values(written_fields(model), [obj])
     connection = connections[router.db_for_write(model)]
     ((sql, params),) = query.get_compiler(connection=connection).as_sql()
     with connection.cursor() as cursor:

@@ -76,6 +76,7 @@ def test_rows_get_their_new_ids_in_order_and_defaults_for_what_they_leave_out():
     assert (lead.client_id, lead.status, lead.touch_count, lead.als_score) == (client.pk, "new", 0, None)
     assert (lead.is_unsubscribed, lead.als_components, lead.employee_count, lead.phone) == (False, None, None, "")
     assert before <= lead.created_at <= timezone.now()
+    assert {stored[pk].email_company for pk in ids} == {"example.com"}  # computed by the database, never copied
 
 
 def test_ids_follow_on_from_rows_inserted_otherwise():
