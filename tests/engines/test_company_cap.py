@@ -2,7 +2,6 @@
 company (one email domain; each address at a public mail provider alone). The surplus waits for the next day,
 never dropped; two dispatchers on PostgreSQL never exceed it together."""
 
-import threading
 from datetime import datetime, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -21,6 +20,7 @@ from engines.providers.sms import RecordingSmsProvider
 from engines.rules.email_domains import email_company
 from engines.services.sending.dispatcher import dispatch_due_touches, preview_due_touches
 from outreach.models import Client, Lead, ScheduledTouch
+from tests.engines.dispatch_support import two_dispatchers_at_once
 from tests.factories import ActivityFactory, ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 from tests.outreach.test_admin_client import _form
 
@@ -239,32 +239,7 @@ def test_two_dispatchers_at_once_never_exceed_the_cap_together(monkeypatch):
         assert len(mail.outbox) == 3
         assert {reloaded(t).reason for t in touches if reloaded(t).status == "planned"} == {"company_daily_cap"}
         return
-    # Each dispatcher holds its batch of touches (SKIP LOCKED: three each) before either locks the client, so
-    # both count the company's sends with the other's claim open; the client lock makes them count in turn.
-    both_hold_a_batch = threading.Barrier(2, timeout=30)
-    first_batch = threading.local()
-    lock_clients = Client.objects.select_for_update
-
-    def lock_after_both_hold_a_batch(*args, **kwargs):
-        if not getattr(first_batch, "done", False):
-            first_batch.done = True
-            both_hold_a_batch.wait()
-        return lock_clients(*args, **kwargs)
-
-    monkeypatch.setattr(Client.objects, "select_for_update", lock_after_both_hold_a_batch)
-    results = []
-
-    def run():
-        try:
-            results.append(dispatch_due_touches(now=NOW, threads=1, batch_size=3))
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    results = two_dispatchers_at_once(monkeypatch, NOW, batch_size=3)
 
     assert sorted(result["sent"] for result in results) == [0, 3]
     assert sorted(result["deferred"] for result in results) == [0, 3]

@@ -20,7 +20,8 @@ from engines.services.outcomes.attribution import email_reply
 from engines.services.sending import email
 from engines.services.sending.dispatcher import dispatch_due_touches
 from engines.services.sending.outbox import deliver_touch
-from outreach.models import Activity, Client, Enrollment, ScheduledTouch
+from outreach.models import Activity, Enrollment, ScheduledTouch
+from tests.engines.dispatch_support import two_dispatchers_at_once
 from tests.engines.providers.fakes import FakeEspHttp, http_response
 from tests.factories import (
     ActivityFactory,
@@ -215,32 +216,7 @@ def test_two_dispatchers_at_once_never_exceed_a_mailbox_cap_together(monkeypatch
         results = [dispatch_due_touches(now=NOW, threads=1, batch_size=3) for _ in range(2)]
         assert [result["sent"] for result in results] == [3, 0]
     else:
-        # Each dispatcher holds its batch (SKIP LOCKED: three touches each) before either locks the client, so
-        # both would count the mailbox's sends with the other's claims open; the client lock makes them take turns.
-        both_hold_a_batch = threading.Barrier(2, timeout=30)
-        first_batch = threading.local()
-        lock_clients = Client.objects.select_for_update
-
-        def lock_after_both_hold_a_batch(*args, **kwargs):
-            if not getattr(first_batch, "done", False):
-                first_batch.done = True
-                both_hold_a_batch.wait()
-            return lock_clients(*args, **kwargs)
-
-        monkeypatch.setattr(Client.objects, "select_for_update", lock_after_both_hold_a_batch)
-        results = []
-
-        def run():
-            try:
-                results.append(dispatch_due_touches(now=NOW, threads=1, batch_size=3))
-            finally:
-                connection.close()
-
-        workers = [threading.Thread(target=run) for _ in range(2)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
+        results = two_dispatchers_at_once(monkeypatch, NOW, batch_size=3)
         assert sorted(result["sent"] for result in results) == [0, 3]
     assert len(mail.outbox) == 3
     assert Activity.objects.filter(mailbox=mailbox, action="email_sent").count() == 3
