@@ -109,7 +109,7 @@ class ProviderCallbacks:
         # Postmark gives every inbound email its own id: an auto-reply and a later reply are two events.
         reply_id = f"reply-{activity.pk}-{int(event.at.timestamp())}"
         # A reply goes to the address the email came from: its mailbox's, else the client's.
-        to = activity.mailbox.address if activity.mailbox_id is not None and activity.mailbox else client.sending_email
+        to = activity.mailbox.address if activity.mailbox else client.sending_email
         payload: dict[str, object] = {
             "From": lead.email,
             "FromFull": {"Email": lead.email, "Name": lead.first_name, "MailboxHash": ""},

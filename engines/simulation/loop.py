@@ -320,7 +320,9 @@ class Simulation:
         while self.pending and self.pending[0][0] <= now:
             due.append(heapq.heappop(self.pending)[2])
         # The callbacks read only fields that never change (addresses, names, message ids): one query will do.
-        answered = Activity.objects.select_related("lead", "client").in_bulk({event.activity_id for event in due})
+        answered = Activity.objects.select_related("lead", "client", "mailbox").in_bulk(
+            {event.activity_id for event in due}
+        )
         for event in due:
             activity = answered[UUID(event.activity_id)]
             self.callbacks.deliver(event, activity, activity.lead, activity.client)

@@ -25,12 +25,12 @@ from engines.rules.compliance import (
 )
 from engines.rules.email_domains import email_company
 from engines.rules.geography import lead_timezone_name
-from engines.rules.mailboxes import local_day
 from engines.rules.sending_window import governs, sending_window
 from engines.services.deliverability.mailboxes import (
     Capacity,
     NoMailboxLeft,
     capacity_today,
+    client_day,
     mailbox_for,
     save_choices,
     since_day_start,
@@ -94,14 +94,9 @@ def next_contact_slot(touch: ScheduledTouch, after: datetime) -> datetime:
     raise EngineError(f"no legal {touch.channel} contact hour for country {country} within a year")
 
 
-def client_day_start(client: Client, now: datetime) -> datetime:
-    """Midnight of `now`'s day on the client's clock: daily limits count from there."""
-    return local_day(client.timezone, now)[1]
-
-
 def next_day_slot(touch: ScheduledTouch, now: datetime) -> datetime:
     """Where a touch over today's limit goes: its own local time of day, on the client's next day or later."""
-    tomorrow = client_day_start(touch.client, now + timedelta(days=1))
+    tomorrow = client_day(touch.client, now + timedelta(days=1))[1]  # the client's next midnight
     zone = zoneinfo.ZoneInfo(lead_timezone_name(touch.lead, touch.client))
     wall = touch.scheduled_at.astimezone(zone).time()
     day = tomorrow.astimezone(zone).date()
