@@ -19,6 +19,7 @@ from anymail.backends.test import EmailBackend as AnymailTestBackend
 from django.core import mail
 from django.db import DatabaseError, connection, transaction
 
+from engines.db.contact import LookAhead
 from engines.providers.sms import RecordingSmsProvider, SentSms
 from engines.services.journey.contact import mark_replied, stop_contact
 from engines.services.outcomes.events import unsubscribe_lead
@@ -273,3 +274,44 @@ def test_the_calls_that_start_together_share_one_last_look(monkeypatch, threads,
     assert dispatch_due_touches(now=NOW, threads=threads)["sent"] == BATCH
 
     assert len(reads) == looks and sum(reads) == BATCH
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_one_thread_each_look_is_sent_once_the_previous_call_has_returned_and_read_just_before_its_call(
+    monkeypatch,
+):
+    """PostgreSQL: the look's round trip overlaps preparing the touch, and a stop committed during a call is still
+    seen by every later one (the test above). SQLite: each look is read just before its call."""
+    touches = batch("email")
+    events: list[tuple[str, object]] = []
+    ACTIVE.append(FirstCall(lambda: None))
+    real_send, real_receive, real_states = LookAhead.send, LookAhead.receive, outbox.contact_states
+
+    def send(self, ids):
+        events.append(("sent ahead", set(ids)))
+        real_send(self, ids)
+
+    def receive(self, ids):
+        answer = real_receive(self, ids)
+        events.append(("answered", set(ids)) if answer is not None else ("not sent ahead", set(ids)))
+        return answer
+
+    monkeypatch.setattr(LookAhead, "send", send)
+    monkeypatch.setattr(LookAhead, "receive", receive)
+    monkeypatch.setattr(outbox, "contact_states", lambda ids: events.append(("read", set(ids))) or real_states(ids))
+    backend = StoppingEmailBackend.send_messages
+    monkeypatch.setattr(
+        StoppingEmailBackend,
+        "send_messages",
+        lambda self, messages: events.append(("call", messages[0].to[0])) or backend(self, messages),
+    )
+
+    assert dispatch_due_touches(now=NOW, threads=1)["sent"] == BATCH
+
+    looks = ("sent ahead", "answered") if connection.vendor == "postgresql" else ("read",)
+    expected = [
+        event
+        for touch in touches
+        for event in [*((look, {touch.enrollment_id}) for look in looks), ("call", recipient(touch))]
+    ]
+    assert events == expected

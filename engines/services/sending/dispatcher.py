@@ -49,6 +49,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from engines.db.contact import LookAhead
 from engines.db.features import can_write_alongside, skips_locked_rows
 from engines.exceptions import EnrollmentNotActive, InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers import load_provider
@@ -281,7 +282,8 @@ class SendPool:
 
     Calls start only on free threads, as many at a time as are free, right after their touches' last look
     (outbox.refusals, one query for them all, in the caller's thread): so a stop that commits while the batch
-    is going out holds for every call not yet started.
+    is going out holds for every call not yet started. With one thread, each touch's look is sent once the
+    previous call has returned (`look_ahead`, on PostgreSQL), and read when the touch is prepared.
     """
 
     def __init__(self, threads: int):
@@ -291,6 +293,8 @@ class SendPool:
         self._local = threading.local()
         self._opened: list[Senders] = []
         self._lock = threading.Lock()
+        self._ahead: LookAhead | None = None
+        self._ahead_tried = False
 
     def senders(self) -> Senders:
         """This thread's provider handles."""
@@ -305,17 +309,31 @@ class SendPool:
         with self._freed:
             return self._free
 
-    def start(self, ready: list[tuple[ScheduledTouch, send_path.Prepared]]) -> Started:
+    def look_ahead(self, touch: ScheduledTouch) -> None:
+        """Calls made one at a time, and none out: send the last look of `touch`, the next to start."""
+        if self._executor is not None:
+            return
+        if not self._ahead_tried:
+            self._ahead, self._ahead_tried = LookAhead.open(), True
+        if self._ahead is not None:
+            self._ahead.send([touch.enrollment_id])
+
+    def start(
+        self, ready: list[tuple[ScheduledTouch, send_path.Prepared]], *, coming: ScheduledTouch | None = None
+    ) -> Started:
         """Start the calls of the first of `ready` (oldest first), as many as threads are free once one is (this
         waits for one); they leave `ready`. Each comes with a callable giving the provider's answer, or the
-        exception its last look or its call raised (a refused touch makes no call)."""
+        exception its last look or its call raised (a refused touch makes no call). `coming`: the touch to be
+        prepared and started next, if any (its look is sent ahead)."""
         with self._freed:
             self._freed.wait_for(lambda: self._free > 0)
             group = ready[: self._free]
             self._free -= len(group)
         del ready[: len(group)]
         refused = outbox.refusals(
-            [touch for touch, _ in group], leads={touch.lead_id: prepared.outgoing.lead for touch, prepared in group}
+            [touch for touch, _ in group],
+            leads={touch.lead_id: prepared.outgoing.lead for touch, prepared in group},
+            ahead=self._ahead,
         )
         started: Started = []
         for touch, prepared in group:
@@ -327,6 +345,8 @@ class SendPool:
                 started.append((touch, prepared, _answered(self._send(prepared))))
             else:
                 started.append((touch, prepared, self._executor.submit(self._send, prepared).result))
+        if coming is not None:
+            self.look_ahead(coming)
         return started
 
     def _send(self, prepared: send_path.Prepared) -> send_path.Sent | Exception:
@@ -348,6 +368,8 @@ class SendPool:
         for senders in self._opened:
             senders.close()
         close_account_connections()  # the mailboxes' ESP accounts the threads opened
+        if self._ahead is not None:
+            self._ahead.close()
 
 
 def _answered(answer: send_path.Sent | Exception) -> Callable[[], send_path.Sent | Exception]:
@@ -527,6 +549,14 @@ def deliver_batch(
     threads = earlier_emails(touches, leads)
     ready: list[tuple[ScheduledTouch, send_path.Prepared]] = []
     in_flight: Started = []
+    # The touch after each, when it goes to a provider too: with one thread its look is sent ahead.
+    coming = {
+        touch.pk: following
+        for touch, following in zip(touches, touches[1:], strict=False)
+        if following.channel in outbox.AUTOMATED_CHANNELS
+    }
+    if touches and touches[0].channel in outbox.AUTOMATED_CHANNELS:
+        pool.look_ahead(touches[0])
     for touch in touches:
         if touch.channel not in outbox.AUTOMATED_CHANNELS:
             counts[send_claimed_touch(touch, now=clock(), senders=pool.senders(), templates=templates)] += 1
@@ -551,7 +581,7 @@ def deliver_batch(
         # while they are sent.
         free = pool.free_threads()
         if free and len(ready) >= free:
-            in_flight += pool.start(ready)
+            in_flight += pool.start(ready, coming=coming.get(touch.pk))
     while ready:
         in_flight += pool.start(ready)
     return BatchInFlight(counts, in_flight)

@@ -14,7 +14,7 @@ from datetime import datetime
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError
 
-from engines.db.contact import ContactState, contact_states
+from engines.db.contact import ContactState, LookAhead, contact_states
 from engines.exceptions import EngineError, EnrollmentNotActive, InvalidTouch, SendBlocked, SentNotRecorded
 from engines.providers.linkedin import LinkedInBackend, ManualTaskBackend
 from engines.providers.sms import SmsNumberRefused, SmsProvider
@@ -108,7 +108,7 @@ class StopStateUnknown(EngineError):
 
 
 def refusals(
-    touches: Sequence[ScheduledTouch], *, leads: Mapping[int, Lead] | None = None
+    touches: Sequence[ScheduledTouch], *, leads: Mapping[int, Lead] | None = None, ahead: LookAhead | None = None
 ) -> dict[int, SendBlocked | InvalidTouch | StopStateUnknown]:
     """The last look before provider calls: for each claimed touch that, as the database has it at this moment,
     may no longer go out, by touch pk, what deliver_touch raises before a call (SendBlocked, the lead's own
@@ -117,15 +117,19 @@ def refusals(
     A batch's leads are read once, to render them, and a stop (an unsubscribe,
     a reply, a bounce, do-not-contact, a pause) can commit while the batch's
     calls are being made. The dispatcher reads this only for touches it has a
-    sending thread free to start at once (dispatcher.SendPool), so nothing
-    waits between this read and the calls: a stop committed before the read
-    starts is seen, and only a send whose read came first can still reach the
-    lead, as with any check made before a send. `leads`: the touches' leads
+    sending thread free to start at once (dispatcher.SendPool), once the calls
+    before them have started (with one thread: returned), so a stop committed
+    before the read starts is seen, and only a send whose read came first can
+    still reach the lead, as with any check made before a send. `leads`: the touches' leads
     as read before, by pk, brought up to date here (their contact fields)
-    rather than made anew.
+    rather than made anew. `ahead`: where the look may have been sent already
+    (once the previous call had returned); else it is read now.
     """
+    enrollment_ids = {touch.enrollment_id for touch in touches}
     try:
-        states = contact_states({touch.enrollment_id for touch in touches})
+        states = ahead.receive(enrollment_ids) if ahead is not None else None
+        if states is None:
+            states = contact_states(enrollment_ids)
     except DatabaseError as exc:
         unknown = StopStateUnknown(f"could not read the leads' contact state before sending: {exc}")
         return {touch.pk: unknown for touch in touches}

@@ -1,8 +1,9 @@
 """The last look before a send: enrollments' states and their leads' contact fields, on both databases."""
 
 import pytest
+from django.db import DatabaseError, connection
 
-from engines.db.contact import CONTACT_FIELDS, contact_states
+from engines.db.contact import CONTACT_FIELDS, LookAhead, contact_states
 from outreach.models import Enrollment, Lead
 from tests.factories import ScheduledTouchFactory
 
@@ -35,3 +36,52 @@ def test_an_enrollment_gone_with_its_lead_is_left_out_and_none_asked_reads_nothi
     assert contact_states([touch.enrollment_id]) == {}
     with django_assert_num_queries(0):
         assert contact_states([]) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_look_sent_ahead_answers_as_contact_states_with_what_committed_before_it_was_sent():
+    touch, other = ScheduledTouchFactory(), ScheduledTouchFactory()
+    ahead = LookAhead.open()
+    if connection.vendor != "postgresql":  # SQLite reads cost no round trip: nothing is sent ahead
+        assert ahead is None
+        return
+    assert ahead is not None
+    try:
+        ids = [touch.enrollment_id, other.enrollment_id]
+        ahead.send(ids)
+        assert ahead.receive(ids) == contact_states(ids)
+        Lead.objects.filter(pk=touch.lead_id).update(is_unsubscribed=True)
+        Enrollment.objects.filter(pk=other.enrollment_id).update(state="paused")
+        ahead.send(ids)
+        answer = ahead.receive(ids)
+        assert answer == contact_states(ids)
+        assert answer[touch.enrollment_id][1]["is_unsubscribed"] is True and answer[other.enrollment_id][0] == "paused"
+        # An answer for other enrollments, or none sent: the caller reads itself.
+        ahead.send([other.enrollment_id])
+        assert ahead.receive(ids) is None
+        assert ahead.receive(ids) is None
+    finally:
+        ahead.close()
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_nothing_is_sent_ahead():
+    """Another connection would not see the transaction's rows."""
+    assert LookAhead.open() is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_look_that_fails_raises_a_database_error_and_the_next_one_works():
+    touch = ScheduledTouchFactory()
+    ahead = LookAhead.open()
+    if ahead is None:
+        assert connection.vendor != "postgresql"
+        return
+    try:
+        ahead.send([2**63])  # out of bigint's range: the server refuses the look
+        with pytest.raises(DatabaseError, match="the last look failed"):
+            ahead.receive([2**63])
+        ahead.send([touch.enrollment_id])
+        assert ahead.receive([touch.enrollment_id]) == contact_states([touch.enrollment_id])
+    finally:
+        ahead.close()
