@@ -15,7 +15,8 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from outreach.models import Enrollment, EnrollmentState, Lead, LeadStatus, ScheduledTouch, StopReason
+from engines.db.enrollments import finish_without_live_steps
+from outreach.models import Enrollment, EnrollmentState, Lead, LeadStatus, StopReason
 from outreach.models.choices import LEAD_STATUS_STOPS, LIVE_TOUCH_STATUSES, OPEN_ENROLLMENT_STATES
 
 # The state an enrollment ends in, by the reason every channel stopped (the touches' cancellation reason).
@@ -28,6 +29,9 @@ ENDED_BY: dict[StopReason, EnrollmentState] = {
     StopReason.COMPLAINED: EnrollmentState.OPTED_OUT,
 }
 
+
+# Lead statuses a finished enrollment turns into "finished" (a lead that answered or is closed keeps its own).
+SHOWN_IN_SEQUENCE = (LeadStatus.NEW, LeadStatus.IN_SEQUENCE)
 
 # Enrollment endings that leave the lead closed (not contacted any more) unless its status says more already.
 _CLOSING = (EnrollmentState.BOUNCED, EnrollmentState.OPTED_OUT, EnrollmentState.STOPPED)
@@ -58,22 +62,23 @@ def end_open_enrollment(lead_id: int, *, reason: StopReason, at: datetime | None
 def finish_completed(lead_ids: Collection[int], *, at: datetime | None = None) -> int:
     """Finish the active enrollments of these leads that have no step left to go out, and show those leads as
     finished (a lead that replied or converted keeps that status); how many finished."""
-    if not lead_ids:
-        return 0
-    at = at or timezone.now()
-    live = ScheduledTouch.objects.filter(enrollment=OuterRef("pk"), status__in=LIVE_TOUCH_STATUSES)
-    active = Enrollment.objects.filter(lead_id__in=list(lead_ids), state=EnrollmentState.ACTIVE)
-    completed = active.filter(~Exists(live))
-    leads = list(completed.values_list("lead_id", flat=True))
-    if not leads:
-        return 0
-    finished = completed.filter(lead_id__in=leads).update(
-        state=EnrollmentState.FINISHED, ended_at=at, end_reason=StopReason.FINISHED, updated_at=at
+    leads = finish_enrollments(lead_ids, at=at)
+    if leads:
+        Lead.objects.filter(pk__in=leads, status__in=SHOWN_IN_SEQUENCE).update(status=LeadStatus.FINISHED)
+    return len(leads)
+
+
+def finish_enrollments(lead_ids: Collection[int], *, at: datetime | None = None) -> list[int]:
+    """finish_completed without showing the leads as finished (the caller writes their status, and only those
+    still shown in SHOWN_IN_SEQUENCE change): the leads whose enrollment finished."""
+    return finish_without_live_steps(
+        lead_ids,
+        at=at or timezone.now(),
+        live_statuses=[status.value for status in LIVE_TOUCH_STATUSES],
+        active=EnrollmentState.ACTIVE.value,
+        finished=EnrollmentState.FINISHED.value,
+        reason=StopReason.FINISHED.value,
     )
-    Lead.objects.filter(pk__in=leads, status__in=(LeadStatus.NEW, LeadStatus.IN_SEQUENCE)).update(
-        status=LeadStatus.FINISHED
-    )
-    return finished
 
 
 def status_disagreements(leads: QuerySet[Lead]) -> QuerySet[Lead]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NotRequired, TypedDict, Unpack
@@ -20,7 +20,7 @@ from engines.exceptions import InvalidTouch, SendBlocked
 from engines.json_types import JSONValue
 from engines.rules.compliance import check_can_contact
 from engines.services import later
-from engines.services.journey.enrollments import finish_completed
+from engines.services.journey.enrollments import SHOWN_IN_SEQUENCE, finish_enrollments
 from outreach.models import Activity, Client, Lead, LeadStatus, ScheduledTouch, TouchStatus
 
 logger = logging.getLogger(__name__)
@@ -153,10 +153,11 @@ def record_touches(sends: Sequence[SentTouch], *, refresh: bool = True) -> list[
     ]
     with transaction.atomic():
         insert_objects(activities)  # one COPY on PostgreSQL
-        _count_on_leads(sends)
         pairs = zip(sends, activities, strict=True)
         mark_touches_sent([(send.touch, activity) for send, activity in pairs if send.touch is not None])
-        finish_completed({send.lead.pk for send in sends if send.touch is not None})
+        _count_on_leads(
+            sends, finished=set(finish_enrollments({send.lead.pk for send in sends if send.touch is not None}))
+        )
     _after_recording(activities)
     if refresh:
         _refresh_leads([send.lead for send in sends])
@@ -172,20 +173,31 @@ def _after_recording(activities: Sequence[Activity]) -> None:
         logger.exception("parked statuses of %d recorded sends not applied; the next sweep retries", len(activities))
 
 
-def _count_on_leads(sends: Sequence[SentTouch]) -> None:
-    """Each lead: touch_count up by its sends, last contacted at its latest, a new lead in its sequence, a
-    booked one converted. One UPDATE for all the leads."""
+def _count_on_leads(sends: Sequence[SentTouch], *, finished: Collection[int]) -> None:
+    """Each lead: touch_count up by its sends, last contacted at its latest, a new lead in its sequence, one
+    whose enrollment just `finished` shown finished (unless it answered or is closed), a booked one converted.
+    One UPDATE for all the leads."""
     counts: Counter[int] = Counter(send.lead.pk for send in sends)
     latest: dict[int, datetime] = {}
     for send in sends:
         latest[send.lead.pk] = max(send.at, latest.get(send.lead.pk, send.at))
     at_field = Lead._meta.get_field("last_contacted_at")
+    in_sequence = ", ".join(["%s"] * len(SHOWN_IN_SEQUENCE))
     update_from_values(
         Lead,
         "touch_count = touch_count + v.column2, last_contacted_at = v.column3, "
-        "status = CASE WHEN status = %s THEN %s ELSE status END",
-        [(pk, count, at_field.get_db_prep_value(latest[pk], connection)) for pk, count in counts.items()],
-        params=[LeadStatus.NEW.value, LeadStatus.IN_SEQUENCE.value],
+        f"status = CASE WHEN v.column4 = 1 AND status IN ({in_sequence}) THEN %s WHEN status = %s THEN %s "
+        "ELSE status END",
+        [
+            (pk, count, at_field.get_db_prep_value(latest[pk], connection), int(pk in finished))
+            for pk, count in counts.items()
+        ],
+        params=[
+            *(status.value for status in SHOWN_IN_SEQUENCE),
+            LeadStatus.FINISHED.value,
+            LeadStatus.NEW.value,
+            LeadStatus.IN_SEQUENCE.value,
+        ],
     )
     for send in sends:
         if send.led_to_booking:
