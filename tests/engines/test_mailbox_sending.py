@@ -13,6 +13,7 @@ import requests
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from engines.exceptions import ProviderError
@@ -222,3 +223,33 @@ def test_two_dispatchers_at_once_never_exceed_a_mailbox_cap_together(monkeypatch
     assert Activity.objects.filter(mailbox=mailbox, action="email_sent").count() == 3
     waiting = ScheduledTouch.objects.filter(pk__in=[t.pk for t in touches], status="planned")
     assert set(waiting.values_list("reason", flat=True)) == {"mailbox_daily_cap"}
+
+
+def due_emails(client, mailboxes, count):
+    """`count` due first emails of new leads of `client`, with half of their enrollments on a mailbox already."""
+    MessageTemplateFactory(client=client, channel="email", touch_number=1, subject="Hi {first_name}")
+    for i in range(count):
+        lead = LeadFactory(client=client, first_name="Priya", email=f"priya{i}@firm{i}.example")
+        mailbox = mailboxes[i % len(mailboxes)] if i % 2 else None
+        enrollment = EnrollmentFactory(lead=lead, client=client, mailbox=mailbox)
+        ScheduledTouchFactory(
+            lead=lead, client=client, enrollment=enrollment, sequence_id=enrollment.sequence_id,
+            scheduled_at=NOW - timedelta(minutes=5),
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("count", [4, 24])
+def test_a_run_reads_and_writes_the_same_number_of_times_whatever_its_number_of_emails(count):
+    """No query per touch (a field the claim left unread, a mailbox or a lead read one by one): a run of 4
+    emails and one of 24, each started together on free threads, make the same queries, but for SQLite's claim
+    (one conditional UPDATE a touch, by design)."""
+    counts = {}
+    for size in (4, count):
+        client = ClientFactory(daily_email_limit=1000, daily_emails_per_company=3)
+        mailboxes = [MailboxFactory(client=client, address=f"sam{i}.{size}@mg.acme.example") for i in range(2)]
+        due_emails(client, mailboxes, size)
+        with CaptureQueriesContext(connection) as queries:
+            assert dispatch_due_touches(now=NOW, threads=32, client_ids=[client.pk])["sent"] == size
+        counts[size] = len(queries)
+    claims_one_by_one = count - 4 if connection.vendor == "sqlite" else 0
+    assert counts[count] == counts[4] + claims_one_by_one
