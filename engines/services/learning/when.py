@@ -19,8 +19,9 @@ together, so once one is learned the other follows it: a day given most of a
 good hour's touches is not credited with the hour. All of them are judged
 together (stats.judge). `best_days` and `best_hours` list only those credibly
 better than the rest, ranked by that adjusted effect, not by the raw rate
-(which the channel mix and the other dimension confound): the lower end of the
-lift's interval first, then the lift; planners read them in this order. With no credible winner the
+(which the channel mix and the other dimension confound): by the adjusted lift
+(not the lower end of its interval, which would favour the hour sent most);
+planners read them in this order. With no credible winner the
 list is empty and named in `no_preference`, and planners keep their default
 days and hours. `day_rates` / `hour_rates` show every judged bucket in the
 same order; `day_arms` / `hour_arms` count successes and trials per bucket
@@ -158,7 +159,9 @@ class _Touches:
                 {key: int(i), "conversion_rate": rate(smoothed[i]), **lifts[j], "sample_size": int(groups.totals[i])}
                 for j, i in enumerate(indices)
             ]
-            order = sorted(range(len(entries)), key=lambda j: _effect_rank(lifts[j], int(indices[j])))
+            order = sorted(
+                range(len(entries)), key=lambda j: _effect_rank(lifts[j], int(indices[j]), bool(verdict.better[j]))
+            )
             rates[name] = [entries[j] for j in order]
             best[name] = [entries[j] for j in order if verdict.better[j]]
         return _Choice(best, rates, confidence)
@@ -194,11 +197,16 @@ class _Touches:
         return holdout_check(held.positive, following, checked=checked)
 
 
-def _effect_rank(lift: LiftEntry, bucket: int) -> tuple[float, float, int]:
-    """Sort key, best first: the lower end of the channel-adjusted lift's interval (as stored), then the lift, then
-    the bucket."""
-    low = lift["interval"][0]
-    return (-(low if low is not None else 0.0), -lift["lift"], bucket)
+def _effect_rank(lift: LiftEntry, bucket: int, credible: bool) -> tuple[bool, float, float, int]:
+    """Sort key, best first: the buckets credibly better than the rest by their adjusted lift, then the others by
+    the lower end of its interval (as stored); ties by the other, then the bucket.
+
+    Among credible buckets the lift is the best guess of which is best. Their intervals' lower ends would rank
+    the bucket sent most first: planners send more at a learned hour, its interval narrows, and a better hour
+    sent less would never overtake it."""
+    low = -(lift["interval"][0] or 0.0)
+    high = -lift["lift"]
+    return (not credible, *((high, low) if credible else (low, high)), bucket)
 
 
 def _gaps(evidence: Evidence) -> dict[str, float]:

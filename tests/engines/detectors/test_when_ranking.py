@@ -73,8 +73,34 @@ def test_a_confounded_hour_with_the_higher_raw_rate_does_not_rank_first(seed):
 
     assert best_hours(pattern)[0] == 8
     assert 19 not in best_hours(pattern)
-    lows = [entry["interval"][0] for entry in pattern["hour_rates"]]
-    assert lows == sorted(lows, reverse=True), "every bucket is listed by its adjusted effect too"
+    assert_listed_by_adjusted_effect(pattern)
+
+
+def assert_listed_by_adjusted_effect(pattern):
+    """The credible hours first, by their adjusted lift; then every other judged hour, by its interval's lower end."""
+    credible = len(pattern["best_hours"])
+    assert pattern["hour_rates"][:credible] == pattern["best_hours"]
+    lifts = [entry["lift"] for entry in pattern["best_hours"]]
+    lows = [entry["interval"][0] for entry in pattern["hour_rates"][credible:]]
+    assert lifts == sorted(lifts, reverse=True) and lows == sorted(lows, reverse=True)
+
+
+def test_among_credible_hours_the_larger_effect_ranks_first_though_the_hour_sent_most_has_the_tighter_interval():
+    """Exact counts: 8:00 answers 15% of 200 touches, 9:00 (where planners sent most) 10% of 6,000, the rest 6%.
+    Both are credibly better; 9:00's interval has the higher lower end only because it was sent thirty times as
+    often, and ranking by it would keep a learned hour first for good."""
+    counts = {8: (200, 30), 9: (6000, 600), 14: (3000, 180), 16: (3000, 180)}
+    hour = np.concatenate([np.full(n, h) for h, (n, _) in counts.items()])
+    positive = np.concatenate([np.arange(n) < k for n, k in counts.values()])
+    data = evidence(hour=hour, channel=np.zeros(len(hour)), positive=positive,
+                    age_days=np.linspace(11, 80, len(hour)), finished=True)  # fmt: skip
+
+    pattern = learn(data)
+
+    by_hour = {entry["hour"]: entry for entry in pattern["hour_rates"]}
+    assert by_hour[8]["interval"][0] < by_hour[9]["interval"][0] < by_hour[9]["lift"] < by_hour[8]["lift"]
+    assert best_hours(pattern) == [8, 9]
+    assert_listed_by_adjusted_effect(pattern)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
