@@ -70,6 +70,7 @@ from outreach.models import (
     Client,
     Enrollment,
     EnrollmentState,
+    Lead,
     ManualTask,
     ScheduledTouch,
     TouchStatus,
@@ -321,8 +322,9 @@ class SendPool:
             return self._free
 
     def look_ahead(self, touch: ScheduledTouch) -> None:
-        """Calls made one at a time, and none out: send the last look of `touch`, the next to start."""
-        if self._executor is not None:
+        """Calls made one at a time, and none out: send the last look of `touch`, the next to start (if it goes to
+        a provider: the others read their own, just before they act)."""
+        if self._executor is not None or touch.channel not in outbox.AUTOMATED_CHANNELS:
             return
         if not self._ahead_tried:
             self._ahead, self._ahead_tried = LookAhead.open(), True
@@ -523,6 +525,14 @@ class Recorder:
             connections.close_all()  # this thread's own connection
 
 
+def _texts_given(leads: dict[int, Lead], given_in_run: defaultdict[int, set[str]]) -> defaultdict[int, set[str]]:
+    """The texts each lead was given: as the database knows them, and by the run's batches not yet recorded."""
+    given = texts_given(leads.values())
+    for lead_id in leads:
+        given[lead_id] |= given_in_run.get(lead_id, set())
+    return given
+
+
 @dataclass
 class BatchInFlight:
     """A batch whose calls have started: counts by outcome so far, and the calls whose answers are awaited."""
@@ -553,20 +563,14 @@ def deliver_batch(
     counts: Counter[str] = Counter()
     leads = {touch.lead_id: touch.lead for touch in touches}
     templates = TemplateBook({touch.client_id for touch in touches})
-    given = texts_given(leads.values())
     given_in_run = defaultdict(set) if given_in_run is None else given_in_run
-    for lead_id in leads:
-        given[lead_id] |= given_in_run.get(lead_id, set())
+    given = _texts_given(leads, given_in_run)
     threads = earlier_emails(touches, leads)
     ready: list[tuple[ScheduledTouch, send_path.Prepared]] = []
     in_flight: Started = []
-    # The touch after each, when it goes to a provider too: with one thread its look is sent ahead.
-    coming = {
-        touch.pk: following
-        for touch, following in zip(touches, touches[1:], strict=False)
-        if following.channel in outbox.AUTOMATED_CHANNELS
-    }
-    if touches and touches[0].channel in outbox.AUTOMATED_CHANNELS:
+    # The touch after each: with one thread its look is sent ahead, once the call before it has returned.
+    coming = dict(zip((touch.pk for touch in touches), touches[1:], strict=False))
+    if touches:
         pool.look_ahead(touches[0])
     for touch in touches:
         if touch.channel not in outbox.AUTOMATED_CHANNELS:
