@@ -2,9 +2,11 @@
 
 `sending_domains` (outreach.W001, outreach.W002) warns, when DEBUG is off, about clients whose sending domain
 was never checked for SPF, DKIM and DMARC, or whose last check did not pass: Gmail and Yahoo reject or junk
-bulk mail from such domains. It reads the database, so it is tagged `database`: Django runs it in `migrate` and
-in `check --database default`, not in every command. A database without the tables yet (before `migrate`) or
-one that cannot be reached gives no warning: `migrate` must still be able to create them.
+bulk mail from such domains. `mailbox_accounts` (outreach.W003) warns about mailboxes whose ESP account is not
+configured or misses a secret in the environment: their emails would fail when they are sent. They read the
+database, so they are tagged `database`: Django runs them in `migrate` and in `check --database default`, not
+in every command. A database without the tables yet (before `migrate`) or one that cannot be reached gives no
+warning: `migrate` must still be able to create them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.core import checks
 from django.db import DatabaseError, transaction
 
 from engines.services.deliverability.domains import domains_to_warn_about
+from engines.services.deliverability.mailboxes import mailboxes_that_cannot_send
 
 # Clients named in one warning; the rest are counted.
 NAMED = 10
@@ -60,6 +63,31 @@ def sending_domains(
             )
         )
     return warnings
+
+
+@checks.register(checks.Tags.database)
+def mailbox_accounts(
+    app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    if settings.DEBUG or not databases or "default" not in databases:
+        return []
+    try:
+        with transaction.atomic():
+            found = mailboxes_that_cannot_send()
+    except DatabaseError:
+        return []
+    if not found:
+        return []
+    names = [f"{address} ({problem})" for address, problem in found]
+    return [
+        checks.Warning(
+            f"{_count(names, 'mailbox', 'mailboxes')} cannot send: {_listed(names)}.",
+            hint="Set the variables in the environment of the web server and the qcluster workers, or give the "
+            "mailbox another account on its admin page. Until then its emails are retried, and fail after five "
+            "attempts.",
+            id="outreach.W003",
+        )
+    ]
 
 
 def _count(names: list[str], one: str, many: str) -> str:

@@ -8,7 +8,7 @@ from django.core import checks
 from django.db import connection
 
 from outreach.checks import NAMED, sending_domains
-from tests.factories import ClientFactory, DomainCheckFactory
+from tests.factories import ClientFactory, DomainCheckFactory, MailboxFactory
 from tests.outreach.test_settings import run
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +95,39 @@ def test_migrate_on_an_empty_database_and_then_the_warning_from_a_shell(tmp_path
     assert checked.returncode == 0, checked.stderr
     assert "(outreach.W001) 1 client sends from a domain never checked for SPF, DKIM and DMARC: Acme" in checked.stderr
     assert "outreach.W001" not in run(["manage.py", "check", "--database", "default"], DATABASE_URL=database).stderr
+
+
+ACCOUNTS = {
+    "mg2": {"backend": "anymail.backends.mailgun.EmailBackend", "options": {"api_key_env": "MAILGUN_KEY_2"}},
+    "plain": {"backend": "anymail.backends.test.EmailBackend", "options": {}},
+}
+
+
+def test_mailboxes_whose_account_is_unknown_or_misses_its_secret_are_warned_about(settings, monkeypatch):
+    settings.DEBUG = False
+    settings.OUTREACH_MAILBOX_ACCOUNTS = ACCOUNTS
+    monkeypatch.delenv("MAILGUN_KEY_2", raising=False)
+    client = ClientFactory()
+    DomainCheckFactory(client=client)
+    MailboxFactory(client=client, address="sam@mg.acme.example", account="mg2")
+    MailboxFactory(client=client, address="ops@acme.example", account="gone")
+    MailboxFactory(client=client, address="ok@acme.example", account="plain")
+    MailboxFactory(client=client, address="default@acme.example", account="")
+    MailboxFactory(client=client, address="old@acme.example", account="gone", state="retired")
+
+    (warning,) = ours(database_checks()).values()
+
+    assert (warning.id, warning.level) == ("outreach.W003", checks.WARNING)
+    assert warning.msg.startswith("2 mailboxes cannot send: ops@acme.example (no ESP account 'gone' in ")
+    assert "sam@mg.acme.example (ESP account 'mg2': set the environment variable MAILGUN_KEY_2" in warning.msg
+    assert "environment of the web server and the qcluster workers" in warning.hint
+
+    monkeypatch.setenv("MAILGUN_KEY_2", "key-two")
+    (warning,) = ours(database_checks()).values()
+    assert warning.msg.startswith("1 mailbox cannot send: ops@acme.example")
+
+
+def test_no_mailbox_warning_with_debug_on(settings):
+    settings.DEBUG = True
+    MailboxFactory(account="gone")
+    assert ours(database_checks()) == {}

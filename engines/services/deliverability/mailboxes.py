@@ -231,6 +231,19 @@ def account_backend(account: str) -> tuple[str, dict[str, object]]:
     return str(accounts[account]["backend"]), options
 
 
+def mailboxes_that_cannot_send() -> list[tuple[str, str]]:
+    """Mailboxes not retired whose ESP account is not in OUTREACH_MAILBOX_ACCOUNTS or misses a secret in the
+    environment, by address: each with what to do (its emails would fail when they are sent). One query."""
+    found = []
+    mailboxes = Mailbox.objects.exclude(state=MailboxState.RETIRED).exclude(account="").order_by("address")
+    for address, account in mailboxes.values_list("address", "account"):
+        try:
+            account_backend(account)
+        except MailboxError as error:
+            found.append((address, str(error)))
+    return found
+
+
 # ----------------------------------------------------------------------------
 # State changes: health and a person's actions
 # ----------------------------------------------------------------------------
