@@ -106,10 +106,16 @@ class LookAhead:
 
         try:
             raw = connection.get_new_connection(connection.get_connection_params())
+        except (psycopg.Error, DatabaseError):
+            return None
+        try:
             raw.autocommit = True
             any_of = _select(connection.vendor).removesuffix(" IN ") + " = ANY($1::bigint[])"
-            raw.pgconn.prepare(_PREPARED, any_of.encode())
-        except (psycopg.Error, DatabaseError):
+            prepared = raw.pgconn.prepare(_PREPARED, any_of.encode())
+            if prepared.status != psycopg.pq.ExecStatus.COMMAND_OK:
+                raise psycopg.OperationalError(prepared.get_error_message())
+        except psycopg.Error:
+            raw.close()
             return None
         return cls(raw)
 

@@ -142,7 +142,7 @@ def decide(touch: ScheduledTouch, now: datetime, budget: DailyBudget) -> Decisio
 
 
 # What a run reads of a touch's enrollment: whether it is active, and its mailbox (its client's, to draw one).
-# Its other fields are left unread: building them cost every claimed touch more than its enrollment's join.
+# Its other fields are left unread: a run never uses them, and loading them cost every claimed touch.
 _ENROLLMENT_FIELDS_READ = ("id", "state", "client", "lead", "mailbox")
 _ENROLLMENT_FIELDS_UNREAD = [
     f"enrollment__{field.name}"
