@@ -11,8 +11,8 @@ warning: `migrate` must still be able to create them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -21,6 +21,8 @@ from django.db import DatabaseError, transaction
 
 from engines.services.deliverability.domains import domains_to_warn_about
 from engines.services.deliverability.mailboxes import mailboxes_that_cannot_send
+
+T = TypeVar("T")
 
 # Clients named in one warning; the rest are counted.
 NAMED = 10
@@ -34,12 +36,8 @@ HOW_TO_CHECK = (
 def sending_domains(
     app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    if settings.DEBUG or not databases or "default" not in databases:
-        return []
-    try:
-        with transaction.atomic():  # a savepoint when called inside a transaction: a failed query spoils nothing
-            found = domains_to_warn_about()
-    except DatabaseError:  # not migrated yet, or not reachable: `migrate` and other checks say so
+    found = _read_in_production(databases, domains_to_warn_about)
+    if found is None:
         return []
     warnings: list[checks.CheckMessage] = []
     if found.never_checked:
@@ -69,13 +67,7 @@ def sending_domains(
 def mailbox_accounts(
     app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    if settings.DEBUG or not databases or "default" not in databases:
-        return []
-    try:
-        with transaction.atomic():
-            found = mailboxes_that_cannot_send()
-    except DatabaseError:
-        return []
+    found = _read_in_production(databases, mailboxes_that_cannot_send)
     if not found:
         return []
     names = [f"{address} ({problem})" for address, problem in found]
@@ -88,6 +80,18 @@ def mailbox_accounts(
             id="outreach.W003",
         )
     ]
+
+
+def _read_in_production(databases: Sequence[str] | None, read: Callable[[], T]) -> T | None:
+    """What `read` finds, when DEBUG is off and the default database is checked; None otherwise, or when the
+    database cannot answer (not migrated yet, or not reachable: `migrate` and other checks say so)."""
+    if settings.DEBUG or not databases or "default" not in databases:
+        return None
+    try:
+        with transaction.atomic():  # a savepoint when called inside a transaction: a failed query spoils nothing
+            return read()
+    except DatabaseError:
+        return None
 
 
 def _count(names: list[str], one: str, many: str) -> str:

@@ -30,7 +30,8 @@ ENDED_BY: dict[StopReason, EnrollmentState] = {
 }
 
 
-# Lead statuses a finished enrollment turns into "finished" (a lead that answered or is closed keeps its own).
+# Lead statuses that show a sequence still running: an enrollment's end turns them into "finished" or "closed"
+# (a lead that answered or is closed keeps its own).
 SHOWN_IN_SEQUENCE = (LeadStatus.NEW, LeadStatus.IN_SEQUENCE)
 
 # Enrollment endings that leave the lead closed (not contacted any more) unless its status says more already.
@@ -53,9 +54,7 @@ def end_open_enrollment(lead_id: int, *, reason: StopReason, at: datetime | None
         state=state, ended_at=at or timezone.now(), end_reason=reason, updated_at=timezone.now()
     )
     if ended and state in _CLOSING:
-        Lead.objects.filter(pk=lead_id, status__in=(LeadStatus.NEW, LeadStatus.IN_SEQUENCE)).update(
-            status=LeadStatus.CLOSED
-        )
+        Lead.objects.filter(pk=lead_id, status__in=SHOWN_IN_SEQUENCE).update(status=LeadStatus.CLOSED)
     return ended
 
 
@@ -90,7 +89,7 @@ def status_disagreements(leads: QuerySet[Lead]) -> QuerySet[Lead]:
     newest_state = Subquery(enrollments.order_by("-started_at", "-pk").values("state")[:1])
     return leads.annotate(newest_state=newest_state).filter(
         Q(
-            status__in=(LeadStatus.NEW, LeadStatus.IN_SEQUENCE),
+            status__in=SHOWN_IN_SEQUENCE,
             newest_state__isnull=False,
         )
         & ~Exists(enrollments.filter(state__in=OPEN_ENROLLMENT_STATES))
