@@ -15,6 +15,8 @@ module branches on the database vendor.
 - `statements`: a cursor whose statements PostgreSQL may prepare (the webhooks'
   insert, the dispatcher's last look).
 - `contact`: the dispatcher's last look before a send.
+- `rows`: model instances with their forward relations built from one values
+  query, without Model.__init__ (the dispatcher's claim).
 - `columns`: reading raw columns without per-value converters (`Epoch`,
   `fetch_columns`, `uuid_bytes`).
 - `search`: the admin's searches, as the PostgreSQL indexes serve them.

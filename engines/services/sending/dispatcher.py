@@ -51,6 +51,7 @@ from django.utils import timezone
 
 from engines.db.contact import LookAhead
 from engines.db.features import can_write_alongside, skips_locked_rows
+from engines.db.rows import instances
 from engines.exceptions import EnrollmentNotActive, InvalidTouch, ProviderError, SendBlocked, SentNotRecorded
 from engines.providers import load_provider
 from engines.providers.sms import SmsNumberRefused, SmsProvider
@@ -142,20 +143,42 @@ def decide(touch: ScheduledTouch, now: datetime, budget: DailyBudget) -> Decisio
 
 
 # What a run reads of a touch's enrollment: whether it is active, and its mailbox (its client's, to draw one).
-# Its other fields are left unread: a run never uses them, and loading them cost every claimed touch.
 _ENROLLMENT_FIELDS_READ = ("id", "state", "client", "lead", "mailbox")
-_ENROLLMENT_FIELDS_UNREAD = [
-    f"enrollment__{field.name}"
-    for field in Enrollment._meta.concrete_fields
-    if field.name not in _ENROLLMENT_FIELDS_READ
-]
+# Left unread by the claim, as a run never uses them and loading them cost every claimed touch (a timestamp or
+# a JSON value costs a parse each): the enrollment's other fields, how the touch was planned, and the scoring
+# and bookkeeping fields of its lead. A field used anyway loads on first use, one query per touch
+# (tests/engines/sending/test_dispatch_reads.py fails then).
+_UNREAD = (
+    *(
+        f"enrollment__{field.name}"
+        for field in Enrollment._meta.concrete_fields
+        if field.name not in _ENROLLMENT_FIELDS_READ
+    ),
+    *("lead_tier", "planned_sequence", "is_exploration", "exploration", "last_error", "created_at", "updated_at"),
+    *(
+        f"lead__{name}"
+        for name in (
+            "als_components",
+            "als_weights_used",
+            "als_weights_source",
+            "scored_at",
+            "converted_at",
+            "created_at",
+        )
+    ),
+)
 
 
 def _due(now: datetime, client_ids: Collection[int] | None = None) -> QuerySet[ScheduledTouch]:
     due = ScheduledTouch.objects.filter(status=TouchStatus.PLANNED, scheduled_at__lte=now)
     if client_ids is not None:
         due = due.filter(client_id__in=client_ids)
-    return due.select_related("lead", "enrollment").defer(*_ENROLLMENT_FIELDS_UNREAD).order_by("scheduled_at", "pk")
+    return due.order_by("scheduled_at", "pk")
+
+
+def _touches(due: QuerySet[ScheduledTouch]) -> list[ScheduledTouch]:
+    """The due touches, each with its lead and enrollment."""
+    return instances(due, ("lead", "enrollment"), _UNREAD)
 
 
 def _with_clients(touches: list[ScheduledTouch], clients: dict[int, Client] | None = None) -> list[ScheduledTouch]:
@@ -173,7 +196,7 @@ def preview_due_touches(
 ) -> list[Decision]:
     """What a run at `now` would do with each due touch (oldest first), without claiming or changing anything."""
     now = now or timezone.now()
-    due = _with_clients(list(_due(now, client_ids) if limit is None else _due(now, client_ids)[:limit]))
+    due = _with_clients(_touches(_due(now, client_ids) if limit is None else _due(now, client_ids)[:limit]))
     budget = DailyBudget(now, due)
     return [decide(touch, now, budget) for touch in due]
 
@@ -184,7 +207,7 @@ def _claim_batch(
     """Decide the next `size` due touches and claim those that go; (how many were looked at, the claimed)."""
     if skips_locked_rows():
         with transaction.atomic():
-            touches = list(_due(now, client_ids).select_for_update(skip_locked=True, of=("self",))[:size])
+            touches = _touches(_due(now, client_ids).select_for_update(skip_locked=True, of=("self",))[:size])
             # Locked (no-key, so foreign-key checks of concurrent inserts are not blocked): two claimers
             # of one client count its daily sends one after the other.
             locked = Client.objects.select_for_update(no_key=True).filter(pk__in={t.client_id for t in touches})
@@ -196,7 +219,7 @@ def _claim_batch(
         return len(touches), claimed
     # SQLite: each write is its own short transaction, so a reader never has to upgrade its lock (which
     # SQLite refuses at once, without waiting, while another connection writes).
-    touches = _with_clients(list(_due(now, client_ids)[:size]))
+    touches = _with_clients(_touches(_due(now, client_ids)[:size]))
     budget = DailyBudget(now, touches)
     decisions = [decide(t, now, budget) for t in touches]
     budget.save_choices()
