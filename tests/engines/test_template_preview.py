@@ -11,7 +11,7 @@ from engines.services.sending.rendering import render_text
 from engines.services.sending.template_preview import Outcome
 from outreach.models import Activity, Lead, MessageTemplate, ScheduledTouch
 from tests.engines.providers.fakes import FakeEspHttp, http_response
-from tests.factories import ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
+from tests.factories import ClientFactory, LeadFactory, MailboxFactory, MessageTemplateFactory, ScheduledTouchFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -237,3 +237,61 @@ def test_an_unconfigured_backend_is_a_provider_error(client, settings):
         template_preview.send_test_email(template_of(client), LeadFactory(client=client), "me@agency.example.com")
 
     assert raised.value.code == "not_configured"
+
+
+def test_a_test_email_goes_from_the_first_active_mailbox_else_a_warming_one_never_a_paused_one(client):
+    lead = LeadFactory(client=client, first_name="Priya")
+    MailboxFactory(client=client, address="amy@mg.bluegum.example.com", state="paused")
+    MailboxFactory(client=client, address="bo@mg.bluegum.example.com", display_name="Bo Chen", state="warming")
+    assert template_preview.preview_mailbox(client).address == "bo@mg.bluegum.example.com"
+    MailboxFactory(client=client, address="zoe@mg.bluegum.example.com", display_name="Zoe Park", state="active")
+
+    template_preview.send_test_email(template_of(client), lead, "me@agency.example.com")
+
+    [message] = mail.outbox
+    assert message.from_email == "Zoe Park <zoe@mg.bluegum.example.com>"
+    assert template_preview.preview_mailbox(ClientFactory()) is None
+
+
+def test_a_client_with_mailboxes_only_can_send_a_test_email():
+    client = ClientFactory(name="Blue Gum Physio", sending_email="")
+    MailboxFactory(client=client, address="sam@mg.bluegum.example.com", display_name="")
+
+    template_preview.send_test_email(template_of(client), LeadFactory(client=client), "me@agency.example.com")
+
+    [message] = mail.outbox
+    assert message.from_email == "Blue Gum Physio <sam@mg.bluegum.example.com>"
+
+
+def test_a_test_email_goes_through_its_mailbox_esp_account(client, settings, monkeypatch):
+    settings.OUTREACH_MAILBOX_ACCOUNTS = {
+        "mg2": {"backend": "anymail.backends.mailgun.EmailBackend",
+                "options": {"api_key_env": "MAILGUN_KEY_2", "sender_domain": "mg.bluegum.example.com"}},
+    }  # fmt: skip
+    monkeypatch.setenv("MAILGUN_KEY_2", "key-two")
+    MailboxFactory(client=client, address="sam@mg.bluegum.example.com", display_name="Sam Lee", account="mg2")
+    http = FakeEspHttp([http_response(200, {"id": "<test-1@mg.bluegum.example.com>", "message": "Queued."})])
+    monkeypatch.setattr(requests.Session, "request", http)
+
+    sent = template_preview.send_test_email(template_of(client), LeadFactory(client=client), "me@agency.example.com")
+
+    [call] = http.calls
+    assert call["url"] == "https://api.mailgun.net/v3/mg.bluegum.example.com/messages"
+    assert call["auth"] == ("api", "key-two")
+    assert call["data"]["from"] == ["Sam Lee <sam@mg.bluegum.example.com>"]
+    assert call["data"]["to"] == ["me@agency.example.com"]
+    assert sent.message_id == "<test-1@mg.bluegum.example.com>"
+    assert mail.outbox == []  # nothing through the default backend
+
+
+def test_a_mailbox_account_missing_its_secret_is_a_provider_error_and_nothing_is_sent(client, settings, monkeypatch):
+    settings.OUTREACH_MAILBOX_ACCOUNTS = {"mg2": {"backend": "anymail.backends.mailgun.EmailBackend",
+                                                  "options": {"api_key_env": "MAILGUN_KEY_2"}}}  # fmt: skip
+    monkeypatch.delenv("MAILGUN_KEY_2", raising=False)
+    MailboxFactory(client=client, address="sam@mg.bluegum.example.com", account="mg2")
+
+    with pytest.raises(ProviderError) as raised:
+        template_preview.send_test_email(template_of(client), LeadFactory(client=client), "me@agency.example.com")
+
+    assert raised.value.code == "missing_secret"
+    assert mail.outbox == []

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from outreach.models import Activity
 from tests.engines.webhook_support import CAL_SECRET, cal_booking, cal_post, cal_signature, outcome_rows, sequence
-from tests.factories import ActivityFactory, ClientFactory, LeadFactory
+from tests.factories import ActivityFactory, ClientFactory, LeadFactory, MailboxFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +94,16 @@ def test_the_organizer_names_the_client_when_the_attendee_is_a_lead_of_two(clien
     elsewhere.refresh_from_db()
     assert elsewhere.status == "converted"
     assert seq.refresh().status == "in_sequence"
+
+
+def test_a_meeting_organized_from_one_of_the_clients_mailboxes_names_that_client(client):
+    seq = sequence()
+    mailbox = MailboxFactory(client=seq.lead.client, address="sam@mg.acme.example")
+    elsewhere = LeadFactory(email=seq.lead.email, client=ClientFactory())
+    assert cal_post(client, cal_booking(seq.lead.email, organizer=mailbox.address.upper())).status_code == 200
+    assert seq.refresh().status == "converted"
+    elsewhere.refresh_from_db()
+    assert elsewhere.status != "converted"
 
 
 def test_an_attendee_is_not_looked_for_beyond_the_organizers_client(client):

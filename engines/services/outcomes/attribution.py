@@ -17,6 +17,23 @@ from engines.services.outcomes.events import last_sent
 from outreach.models import Activity, ActivityAction, Channel, Client, Lead, Mailbox
 
 
+def clients_at(addresses: Sequence[str]) -> list[tuple[int, bool]]:
+    """The clients these addresses (lower case) belong to, as (client id, whether it is a mailbox of the client
+    rather than its sending_email), in one query."""
+    return list(
+        Client.objects.annotate(address=Lower("sending_email"), mailbox=Value(False))
+        .filter(address__in=addresses)
+        .values_list("pk", "mailbox")
+        .order_by()
+        .union(
+            Mailbox.objects.filter(address__in=addresses)
+            .annotate(mailbox=Value(True))
+            .values_list("client_id", "mailbox")
+            .order_by()
+        )
+    )
+
+
 def email_reply(
     sender: str, recipients: Sequence[str], message_ids: Sequence[str]
 ) -> tuple[Lead | None, Activity | None]:
@@ -29,19 +46,7 @@ def email_reply(
     client than the one it was written to. Otherwise the sender's lead within those clients, when exactly one
     client has it, answering that lead's last email from the mailbox written to (else its last email).
     """
-    # (client id, whether a mailbox of it was written to), in one query.
-    written_to = list(
-        Client.objects.annotate(address=Lower("sending_email"), mailbox=Value(False))
-        .filter(address__in=recipients)
-        .values_list("pk", "mailbox")
-        .order_by()
-        .union(
-            Mailbox.objects.filter(address__in=recipients)
-            .annotate(mailbox=Value(True))
-            .values_list("client_id", "mailbox")
-            .order_by()
-        )
-    )
+    written_to = clients_at(recipients)
     clients = list({pk for pk, _ in written_to})
     if message_ids:
         sent = Activity.objects.select_related("lead").filter(

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from engines.json_types import JSONValue
+from engines.services.outcomes.attribution import clients_at
 from engines.services.outcomes.events import credit_sequence, last_sent, record_booking, record_outcome
 from engines.services.sending.manual_tasks import open_follow_up
 from outreach.models import Activity, ActivityAction, Lead, LeadStatus
@@ -41,13 +42,14 @@ class MeetingEvent(StrEnum):
 
 
 def booking_lead(attendee_emails: list[str], organizer_email: str) -> Lead | None:
-    """The lead who booked: the first attendee who is a lead of the client whose sending address organizes the
-    meeting. No other client is tried: an attendee who is a lead of another client only is none of this
-    organizer's business, and converting (or un-converting) that lead would cross clients."""
+    """The lead who booked: the first attendee who is a lead of the client whose sending address, or one of whose
+    mailboxes, organizes the meeting. No other client is tried: an attendee who is a lead of another client only
+    is none of this organizer's business, and converting (or un-converting) that lead would cross clients."""
     emails = [email.lower() for email in attendee_emails if email]
     if not organizer_email or not emails:
         return None
-    leads = Lead.objects.filter(client__sending_email__iexact=organizer_email).filter(
+    organizers = {pk for pk, _ in clients_at([organizer_email.strip().lower()])}
+    leads = Lead.objects.filter(client_id__in=organizers).filter(
         reduce(operator.or_, (Q(email__iexact=email) for email in emails))
     )
     clients = {lead.client_id for lead in leads}

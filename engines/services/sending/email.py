@@ -164,17 +164,13 @@ def prepare_email(
     send_path.check_email_text(threaded.subject, body)
     to = send_path.email_address(outgoing.lead.email, reason="invalid_email")
     mailbox = sending_mailbox(outgoing)
-    address = mailbox.address if mailbox is not None else getattr(outgoing.client, "sending_email", "")
-    sender = send_path.email_address(address, reason="no_sender_email")
+    sender, from_header = sent_from(mailbox, outgoing.client)
     message_id = new_message_id(sender)
     # Recorded on the Activity after the send: a sender domain too long for the column is refused before it.
     send_path.check_text(message_id, what="the Message-ID", limit=MESSAGE_ID_LIMIT)
     snapshot = email_snapshot(outgoing, threaded.subject, body, template_id=template_id)
     snapshot["thread"] = threaded.thread
-    # A line break in the name would be refused as a header injection, after the checks.
-    name = mailbox.display_name if mailbox is not None and mailbox.display_name.strip() else outgoing.client.name
-    message = email_message(outgoing, threaded, body, to=to, sender=formataddr((" ".join(name.split()), sender)),
-                            message_id=message_id)  # fmt: skip
+    message = email_message(outgoing, threaded, body, to=to, sender=from_header, message_id=message_id)
     account = mailbox.account if mailbox is not None else ""
     metadata: dict[str, JSONValue] = {
         "touch_number": outgoing.touch_number,
@@ -203,17 +199,35 @@ def sending_mailbox(outgoing: send_path.Outgoing) -> Mailbox | None:
     return touch.enrollment.mailbox
 
 
+def sent_from(mailbox: Mailbox | None, client: Client) -> tuple[str, str]:
+    """The address an email goes from and its From header: the mailbox's address and display name, else the
+    client's sending_email, named by the client when the mailbox has no display name. SendBlocked
+    ("no_sender_email") when the address is not one valid address."""
+    address = mailbox.address if mailbox is not None else getattr(client, "sending_email", "")
+    sender = send_path.email_address(address, reason="no_sender_email")
+    # A line break in the name would be refused as a header injection, after the checks.
+    name = mailbox.display_name if mailbox is not None and mailbox.display_name.strip() else client.name
+    return sender, formataddr((" ".join(name.split()), sender))
+
+
+def open_account(account: str) -> BaseEmailBackend:
+    """A new, open connection to an ESP account of OUTREACH_MAILBOX_ACCOUNTS; a retryable ProviderError (nothing
+    sent) when the account cannot be used, so it is tried again once fixed."""
+    try:
+        backend, options = account_backend(account)
+    except MailboxError as error:
+        raise ProviderError(str(error), retryable=True, code=error.reason) from error
+    connection: BaseEmailBackend = import_string(backend)(**options)  # what mail.get_connection does
+    connection.open()
+    return connection
+
+
 def account_connection(account: str) -> BaseEmailBackend:
     """This thread's connection to an ESP account of OUTREACH_MAILBOX_ACCOUNTS, opened at first use; a
     retryable ProviderError (nothing sent) when the account cannot be used, so it is tried again once fixed."""
     opened: dict[str, BaseEmailBackend] = _account_connections.__dict__.setdefault("opened", {})
     if account not in opened:
-        try:
-            backend, options = account_backend(account)
-        except MailboxError as error:
-            raise ProviderError(str(error), retryable=True, code=error.reason) from error
-        connection: BaseEmailBackend = import_string(backend)(**options)  # what mail.get_connection does
-        connection.open()
+        connection = open_account(account)
         opened[account] = connection
         with _open_accounts_lock:
             _open_accounts.append(connection)

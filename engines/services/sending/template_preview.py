@@ -9,8 +9,10 @@ missing (empty, no fallback: the send is blocked); an email is checked as the
 send path checks it (a one-line subject that fits its header, body lines of
 at most 998 octets).
 
-A test email goes to the person who asks for it, never to the lead, through
-the configured email backend. It is marked as a test (subject "[TEST] ...",
+A test email goes to the person who asks for it, never to the lead, from
+where the client's emails go: its first active mailbox (else its first
+warming one), through that mailbox's ESP account, or, for a client without
+either, its sending_email through the configured email backend. It is marked as a test (subject "[TEST] ...",
 header X-Outreach-Test) and is never a touch: no Activity, no ScheduledTouch
 change, no lead counters. It carries no unsubscribe link of the lead's (a
 click would unsubscribe the lead) and no lead id in its ESP metadata.
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from email.utils import formataddr
 from enum import StrEnum
 
 from anymail.message import AnymailMessage
@@ -31,9 +32,9 @@ from django.db.models import QuerySet
 from engines.exceptions import InvalidTouch, MissingField, ProviderError, SendBlocked
 from engines.rules.placeholders import PLACEHOLDER_TOKEN, PLACEHOLDERS, split_placeholder
 from engines.services.sending import send_path
-from engines.services.sending.email import footer, send_message
+from engines.services.sending.email import footer, open_account, send_message, sent_from
 from engines.services.sending.rendering import render_text
-from outreach.models import Channel, Lead, MessageTemplate
+from outreach.models import Channel, Client, Lead, Mailbox, MailboxState, MessageTemplate
 
 logger = logging.getLogger(__name__)
 
@@ -209,14 +210,24 @@ def preview(template: MessageTemplate, lead: Lead) -> TemplatePreview:
     return TemplatePreview(template, lead, subject, body, blocked, tuple(problems))
 
 
-def build_test_email(rendered: TemplatePreview, to: str) -> AnymailMessage:
-    """The test email of a preview, to `to`: what the lead would get (from the client's sending address, with
-    the client's footer), its subject prefixed "[TEST] ", marked by the X-Outreach-Test header, with no
-    unsubscribe link of the lead's and no lead id in its metadata.
+def preview_mailbox(client: Client) -> Mailbox | None:
+    """The mailbox a test of the client's emails goes from: its first active mailbox by address, else its first
+    warming one; None when it has neither (the client's sending_email)."""
+    sending = list(
+        Mailbox.objects.filter(client=client, state__in=(MailboxState.ACTIVE, MailboxState.WARMING)).order_by("address")
+    )
+    active = [mailbox for mailbox in sending if mailbox.state == MailboxState.ACTIVE]
+    return next(iter(active or sending), None)
+
+
+def build_test_email(rendered: TemplatePreview, to: str, *, mailbox: Mailbox | None = None) -> AnymailMessage:
+    """The test email of a preview, to `to`: what the lead would get (from `mailbox`, else the client's sending
+    address, with the client's footer), its subject prefixed "[TEST] ", marked by the X-Outreach-Test header,
+    with no unsubscribe link of the lead's and no lead id in its metadata.
 
     SendBlocked when the template is not an email template, the preview would be blocked ("missing_field:..."),
-    `to` is not one valid address ("invalid_test_address") or the client has no sending address
-    ("no_sender_email"); InvalidTouch when the send path would refuse the text.
+    `to` is not one valid address ("invalid_test_address") or there is no sending address ("no_sender_email");
+    InvalidTouch when the send path would refuse the text.
     """
     template, client = rendered.template, rendered.template.client
     if template.channel != Channel.EMAIL:
@@ -229,13 +240,13 @@ def build_test_email(rendered: TemplatePreview, to: str) -> AnymailMessage:
     body = rendered.body.text
     send_path.check_email_text(subject, body)
     address = send_path.email_address(to, reason="invalid_test_address")
-    sender = send_path.email_address(client.sending_email, reason="no_sender_email")
+    _, from_header = sent_from(mailbox, client)
     lead = rendered.lead
     note = f"\n\n[A test of template {template.pk} ({template}) as lead {lead.pk} would read it; not sent to the lead.]"
     return AnymailMessage(
         subject=TEST_SUBJECT_PREFIX + str(subject),
         body=str(body) + footer(client, TEST_UNSUBSCRIBE) + note,
-        from_email=formataddr((" ".join(client.name.split()), sender)),
+        from_email=from_header,
         to=[address],
         headers={TEST_HEADER: "template-preview"},
         tags=["template-test"],
@@ -247,16 +258,22 @@ def send_test_email(
     template: MessageTemplate, lead: Lead, to: str, *, connection: BaseEmailBackend | None = None
 ) -> TestSend:
     """Render `template` for `lead` and send it as a test to `to` (a person of the agency, never the lead)
-    through `connection` (else the configured email backend). Nothing is recorded as a touch.
+    through `connection` (else the preview mailbox's ESP account, else the configured email backend). Nothing
+    is recorded as a touch.
 
     Raises what preview and build_test_email raise, and ProviderError when the backend fails or is not
     configured.
     """
-    message = build_test_email(preview(template, lead), to)
+    mailbox = preview_mailbox(template.client)
+    message = build_test_email(preview(template, lead), to, mailbox=mailbox)
+    opened = open_account(mailbox.account) if connection is None and mailbox is not None and mailbox.account else None
     try:
-        sent = send_message(message, connection)
+        sent = send_message(message, connection or opened)
     except ImproperlyConfigured as exc:  # an ESP backend without its API key: anymail says so when it is built
         raise ProviderError(f"the email backend is not configured: {exc}", code="not_configured") from exc
+    finally:
+        if opened is not None:
+            opened.close()
     logger.info(
         "test email of template %s for lead %s sent to %s (message %s)", template.pk, lead.pk, to, sent.message_id
     )
