@@ -3,6 +3,7 @@
 import pytest
 from django.db import DatabaseError, connection
 
+from engines.db import contact
 from engines.db.contact import CONTACT_FIELDS, LookAhead, contact_states
 from outreach.models import Enrollment, Lead
 from tests.factories import ScheduledTouchFactory
@@ -85,3 +86,24 @@ def test_a_look_that_fails_raises_a_database_error_and_the_next_one_works():
         assert ahead.receive([touch.enrollment_id]) == contact_states([touch.enrollment_id])
     finally:
         ahead.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_look_the_server_cannot_prepare_opens_nothing_and_closes_its_connection(monkeypatch):
+    """PostgreSQL answers a refused PREPARE with a result, not an error: open must read it, give None (the caller
+    reads each look itself) and close the connection it made."""
+    if connection.vendor != "postgresql":
+        assert LookAhead.open() is None
+        return
+    opened = []
+    make = connection.get_new_connection
+
+    def recorded(params):
+        opened.append(make(params))
+        return opened[-1]
+
+    monkeypatch.setattr(connection, "get_new_connection", recorded)
+    monkeypatch.setattr(contact, "_select", lambda vendor: "SELECT no_such_column FROM no_such_table WHERE id IN ")
+
+    assert LookAhead.open() is None
+    assert len(opened) == 1 and opened[0].closed
