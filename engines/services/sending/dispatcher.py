@@ -147,7 +147,7 @@ _ENROLLMENT_FIELDS_READ = ("id", "state", "client", "lead", "mailbox")
 # Left unread by the claim, as a run never uses them and loading them cost every claimed touch (a timestamp or
 # a JSON value costs a parse each): the enrollment's other fields, how the touch was planned, and the scoring
 # and bookkeeping fields of its lead. A field used anyway loads on first use, one query per touch
-# (tests/engines/sending/test_dispatch_reads.py fails then).
+# (tests/engines/test_dispatch_reads.py fails then).
 _UNREAD = (
     *(
         f"enrollment__{field.name}"

@@ -12,10 +12,11 @@ at most 998 octets).
 A test email goes to the person who asks for it, never to the lead, from
 where the client's emails go: its first active mailbox (else its first
 warming one), through that mailbox's ESP account, or, for a client without
-either, its sending_email through the configured email backend. It is marked as a test (subject "[TEST] ...",
-header X-Outreach-Test) and is never a touch: no Activity, no ScheduledTouch
-change, no lead counters. It carries no unsubscribe link of the lead's (a
-click would unsubscribe the lead) and no lead id in its ESP metadata.
+either, its sending_email through the configured email backend. It is
+marked as a test (subject "[TEST] ...", header X-Outreach-Test) and is
+never a touch: no Activity, no ScheduledTouch change, no lead counters. It
+carries no unsubscribe link of the lead's (a click would unsubscribe the
+lead) and no lead id in its ESP metadata.
 """
 
 from __future__ import annotations
