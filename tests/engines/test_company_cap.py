@@ -24,20 +24,11 @@ from tests.engines.dispatch_support import two_dispatchers_at_once
 from tests.factories import ActivityFactory, ClientFactory, LeadFactory, MessageTemplateFactory, ScheduledTouchFactory
 from tests.outreach.test_admin_client import _form
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("test_providers")]
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 # Wednesday 4 March 2026, 10:30 in Sydney: a working day, inside Australian contact hours.
 NOW = datetime(2026, 3, 4, 10, 30, tzinfo=SYDNEY)
-
-
-@pytest.fixture(autouse=True)
-def providers(settings):
-    """Anymail's test backend for email and the recording SMS provider: nothing leaves the machine."""
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    settings.SMS_PROVIDER = "engines.providers.sms.RecordingSmsProvider"
-    mail.outbox = []
-    RecordingSmsProvider.outbox.clear()
 
 
 def due_touch(client, email, *, channel="email", at=NOW - timedelta(hours=2)):

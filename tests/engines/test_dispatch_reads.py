@@ -5,24 +5,14 @@ reads recorded, so a new use of an unread field fails here rather than slowing e
 from datetime import timedelta
 
 import pytest
-from django.core import mail
 from django.db.models.query_utils import DeferredAttribute
 
-from engines.providers.sms import RecordingSmsProvider
 from engines.services.sending.dispatcher import dispatch_due_touches, preview_due_touches
 from outreach.models import Enrollment, Lead, ScheduledTouch
 from tests.engines.test_dispatch import NOW, due_touch
 from tests.factories import ClientFactory, MailboxFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def providers(settings):
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    settings.SMS_PROVIDER = "engines.providers.sms.RecordingSmsProvider"
-    mail.outbox = []
-    RecordingSmsProvider.outbox.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("test_providers")]
 
 
 @pytest.fixture
